@@ -1,0 +1,1 @@
+"""Channel Access engine: the only pvprobe package allowed to import epics (pyepics)."""

@@ -1,0 +1,641 @@
+"""The CA engine: one context, a CAThread worker, coalesced batches.
+
+libca callbacks (its own threads) only copy raw bytes into a lock-guarded
+"latest per PV" table and return. The worker, an ``epics.ca.CAThread`` attached
+to the one context created in the main thread, runs commands (add, remove,
+put), sends the metadata gets and subscriptions for channels that (re)connect,
+decodes the newest value of each changed PV and hands one :class:`Batch` per
+tick to its consumer. A new batch is handed over only once the consumer has
+called :meth:`Engine.batch_done` for the previous one, so a slow consumer gets
+fewer, fuller batches, never a queue.
+
+The same engine serves the command-line tools synchronously
+(:meth:`Engine.read`, :meth:`Engine.put_wait`), without the worker.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import logging
+import math
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Optional
+
+from epics import ca
+
+from ..core.batch import Batch, PutResult
+from ..core.putvalue import PutValueError, coerce_put_value
+from ..core.pvstate import PVState
+from . import lowlevel as ll
+from .context import ensure_context, register_engine
+
+log = logging.getLogger(__name__)
+
+#: Arrays longer than this are not monitored unless asked (pyepics' AUTOMONITOR_MAXLENGTH).
+AUTOMONITOR_MAXLENGTH = ca.AUTOMONITOR_MAXLENGTH
+DEFAULT_CONNECTION_TIMEOUT = 2.0
+_NATIVE_CODE = {name: code for code, (name, _, _) in ll.NATIVE.items()}
+_CTYPE = {"STRING": ctypes.c_char * 40, "SHORT": ctypes.c_int16, "FLOAT": ctypes.c_float,
+          "ENUM": ctypes.c_uint16, "CHAR": ctypes.c_uint8, "LONG": ctypes.c_int32,
+          "DOUBLE": ctypes.c_double}
+
+
+def get_timeout(count: int) -> float:
+    """pyepics' rule for a get's timeout: 0.5 + log10(element count)."""
+    return 0.5 + math.log10(max(1, count))
+
+
+class CAError(Exception):
+    """A CA operation failed; the message names the PV and the reason."""
+
+
+@dataclass
+class _Slot:
+    """Engine-private record of one channel."""
+
+    sid: int
+    name: str
+    chid: Any = None
+    state: PVState = None  # type: ignore[assignment]
+    native: int = -1
+    evid: Any = None
+    meta_ok: bool = False
+    want_monitor: bool = False     # arrays above AUTOMONITOR_MAXLENGTH only when asked
+    keep_all: bool = False         # report every update (samples), not only the newest
+    get_raw: Any = None            # (type, count, raw) of the last completed TIME get
+    users: int = 1
+
+
+@dataclass
+class _PendingPut:
+    rid: int
+    name: str
+    value: Any
+    old_value: Any
+    deadline: float
+    t0: float
+    done: Optional[Callable[[PutResult], None]] = None
+    data: Any = None  # keeps the ctypes buffer alive until completion
+
+
+@dataclass
+class EngineStats:
+    updates_received: int = 0
+    batches_sent: int = 0
+    pvs: int = 0
+    connected: int = 0
+    ticks: int = 0
+    decode_seconds: float = 0.0
+
+
+class Engine:
+    """Channel Access engine. Create it in the main thread, then either
+    :meth:`start` the worker (GUI, monitor) or use the synchronous calls (CLI)."""
+
+    def __init__(self, tick_hz: float = 20.0, automonitor_maxlength: int = AUTOMONITOR_MAXLENGTH):
+        ensure_context()
+        self.tick = 1.0 / max(0.1, float(tick_hz))
+        self.automonitor_maxlength = automonitor_maxlength
+        self.stats = EngineStats()
+        self._slots: dict[str, _Slot] = {}
+        self._by_sid: dict[int, _Slot] = {}
+        self._sid = itertools.count(1)
+        self._rid = itertools.count(1)
+        # written by libca threads, drained by the worker
+        self._lock = threading.Lock()
+        self._latest: dict[int, tuple] = {}
+        self._samples: dict[int, list] = {}
+        self._keep_all: set[int] = set()
+        self._events: list[tuple] = []
+        self._updates = 0
+        self._closing = False
+        # worker side
+        self._commands: "queue.SimpleQueue[tuple]" = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._ready = threading.Event()
+        self._ready.set()
+        self._changed: set[int] = set()
+        self._put_results: list[PutResult] = []
+        self._puts: dict[int, _PendingPut] = {}
+        self._on_batch: Optional[Callable[[Batch], None]] = None
+        self._worker: Optional[threading.Thread] = None
+        self._running = False
+        self._seq = 0
+        # ctypes callbacks must stay referenced for the life of the context
+        self._cb_conn = ll.CONN_CB(self._on_connection)
+        self._cb_access = ll.ACCESS_CB(self._on_access)
+        self._cb_monitor = ll.EVENT_CB(self._on_monitor)
+        self._cb_get = ll.EVENT_CB(self._on_get)
+        self._cb_put = ll.EVENT_CB(self._on_put)
+        register_engine(self)
+
+    # ------------------------------------------------------------------ libca callbacks
+    # These run in libca's threads: copy, store, return. Nothing else.
+
+    def _on_monitor(self, args: ll.EventArgs) -> None:
+        if self._closing or args.status != ll.ECA_NORMAL:
+            return
+        sid = args.usr
+        item = (args.type, args.count, ll.raw_copy(args))
+        with self._lock:
+            self._latest[sid] = item
+            self._updates += 1
+            if sid in self._keep_all:
+                self._samples.setdefault(sid, []).append(item)
+
+    def _on_get(self, args: ll.EventArgs) -> None:
+        if self._closing:
+            return
+        raw = ll.raw_copy(args) if args.status == ll.ECA_NORMAL else b""
+        with self._lock:
+            self._events.append(("get", args.usr, args.type, args.count, raw, args.status))
+        self._wake.set()
+
+    def _on_put(self, args: ll.EventArgs) -> None:
+        if self._closing:
+            return
+        with self._lock:
+            self._events.append(("put", args.usr, args.status))
+        self._wake.set()
+
+    def _on_connection(self, args: ll.ConnArgs) -> None:
+        if self._closing:
+            return
+        sid = ll.puser(args.chid)
+        with self._lock:
+            self._events.append(("conn", sid, args.op == ll.CA_OP_CONN_UP))
+        self._wake.set()
+
+    def _on_access(self, args: ll.AccessArgs) -> None:
+        if self._closing:
+            return
+        sid = ll.puser(args.chid)
+        with self._lock:
+            self._events.append(("access", sid, bool(args.access & 1), bool(args.access & 2)))
+        self._wake.set()
+
+    # ------------------------------------------------------------------ channel bookkeeping
+
+    def _create(self, name: str, monitor: bool, keep_all: bool) -> _Slot:
+        slot = self._slots.get(name)
+        if slot is not None:
+            slot.users += 1
+            slot.want_monitor |= monitor
+            if keep_all and not slot.keep_all:
+                slot.keep_all = True
+                with self._lock:
+                    self._keep_all.add(slot.sid)
+            if monitor and slot.meta_ok and slot.evid is None and slot.state.connected:
+                self._subscribe(slot)
+            return slot
+        sid = next(self._sid)
+        slot = _Slot(sid=sid, name=name, state=PVState(name=name), want_monitor=monitor,
+                     keep_all=keep_all)
+        self._slots[name] = slot
+        self._by_sid[sid] = slot
+        if keep_all:
+            with self._lock:
+                self._keep_all.add(sid)
+        try:
+            slot.chid = ll.create_channel(name, self._cb_conn, sid)
+        except ValueError as exc:
+            slot.state.error = str(exc)
+            slot.chid = None
+        return slot
+
+    def _drop(self, name: str) -> None:
+        slot = self._slots.get(name)
+        if slot is None:
+            return
+        slot.users -= 1
+        if slot.users > 0:
+            return
+        del self._slots[name]
+        del self._by_sid[slot.sid]
+        if slot.evid is not None:
+            ll.clear_subscription(slot.evid)
+        if slot.chid is not None:
+            ll.clear_channel(slot.chid)
+        with self._lock:
+            self._latest.pop(slot.sid, None)
+            self._samples.pop(slot.sid, None)
+            self._keep_all.discard(slot.sid)
+        self._changed.discard(slot.sid)
+
+    def _monitorable(self, slot: _Slot) -> bool:
+        return slot.state.max_count <= self.automonitor_maxlength or slot.want_monitor
+
+    def _subscribe(self, slot: _Slot) -> None:
+        count = 0 if slot.state.max_count > 1 else 1  # 0: the server's current (valid) length
+        st, evid = ll.create_subscription(ll.time_type(slot.native), count, slot.chid,
+                                          ll.DBE_VALUE | ll.DBE_ALARM, self._cb_monitor, slot.sid)
+        if st == ll.ECA_NORMAL:
+            slot.evid = evid
+            slot.state.monitored = True
+        else:
+            slot.state.error = f"cannot subscribe: {ll.message(st)}"
+
+    def _process_events(self) -> list[_Slot]:
+        """Apply connection/access/get/put events; returns slots that just connected."""
+        with self._lock:
+            events, self._events = self._events, []
+        connected: list[_Slot] = []
+        for ev in events:
+            kind = ev[0]
+            if kind == "put":
+                self._finish_put(ev[1], ev[2])
+                continue
+            slot = self._by_sid.get(ev[1])
+            if slot is None:
+                continue
+            st = slot.state
+            if kind == "conn":
+                if ev[2]:
+                    info = ll.channel_info(slot.chid)
+                    slot.native = info["native"]
+                    st.native_type = ll.NATIVE[slot.native][0] if slot.native in ll.NATIVE else "?"
+                    st.max_count, st.host = info["count"], info["host"]
+                    st.read_access, st.write_access = info["read"], info["write"]
+                    st.connected = st.ever_connected = True
+                    st.error = ""
+                    connected.append(slot)
+                else:
+                    st.connected = False
+                self._changed.add(slot.sid)
+            elif kind == "access":
+                st.read_access, st.write_access = ev[2], ev[3]
+                self._changed.add(slot.sid)
+            elif kind == "get":
+                _, _, dbr_type, count, raw, status = ev
+                if status != ll.ECA_NORMAL:
+                    st.error = f"get failed: {ll.message(status)}"
+                    slot.meta_ok = True
+                elif dbr_type >= 28 or dbr_type == 14 and not slot.meta_ok:
+                    self._apply_meta(slot, dbr_type, raw)
+                if 14 <= dbr_type < 21 and status == ll.ECA_NORMAL:
+                    slot.get_raw = (dbr_type, count, raw)
+                self._changed.add(slot.sid)
+        if connected:
+            self._on_connected(connected)
+        return connected
+
+    def _apply_meta(self, slot: _Slot, dbr_type: int, raw: bytes) -> None:
+        st = slot.state
+        slot.meta_ok = True
+        if dbr_type < 28:  # strings have no CTRL form
+            return
+        md = ll.decode_ctrl_metadata(dbr_type, raw)
+        st.units = md.get("units", "") or ""
+        st.precision = md.get("precision")
+        st.enum_strs = tuple(md.get("enum_strs", ()))
+        if "upper_disp_limit" in md:
+            st.display_limits = (md["lower_disp_limit"], md["upper_disp_limit"])
+            st.alarm_limits = (md["lower_alarm_limit"], md["upper_alarm_limit"])
+            st.warning_limits = (md["lower_warning_limit"], md["upper_warning_limit"])
+        if "upper_ctrl_limit" in md:
+            st.control_limits = (md["lower_ctrl_limit"], md["upper_ctrl_limit"])
+
+    def _on_connected(self, slots: list[_Slot]) -> None:
+        """Bulk step for channels that (re)connected: all metadata gets, then all
+        subscriptions, then one flush. No waiting per PV."""
+        for slot in slots:
+            slot.meta_ok = False
+            ll.replace_access_rights_event(slot.chid, self._cb_access)
+            ll.array_get_callback(ll.ctrl_type(slot.native), 1, slot.chid, self._cb_get, slot.sid)
+        for slot in slots:
+            # CA re-establishes existing subscriptions after a reconnect by itself.
+            if slot.evid is None and self._monitorable(slot):
+                self._subscribe(slot)
+            elif slot.evid is None:
+                slot.state.monitored = False
+        ll.flush()
+
+    # ------------------------------------------------------------------ decoding
+
+    def _decode(self, slot: _Slot, item: tuple) -> None:
+        dbr_type, count, raw = item
+        st = slot.state
+        st.status, st.severity, st.timestamp = ll.decode_time_header(raw)
+        st.value = self._value_of(slot, dbr_type, count, raw)
+        st.count = count
+        st.update_count += 1
+
+    def _value_of(self, slot: _Slot, dbr_type: int, count: int, raw: bytes) -> Any:
+        values = ll.decode_values(dbr_type, count, raw)
+        if slot.state.max_count > 1:
+            return values if not isinstance(values, list) else values
+        if isinstance(values, list):
+            return values[0] if values else ""
+        return values[0].item() if len(values) else None
+
+    # ------------------------------------------------------------------ worker
+
+    def start(self, on_batch: Callable[[Batch], None]) -> None:
+        """Start the CAThread worker; ``on_batch`` is called in the worker thread."""
+        if self._worker is not None:
+            raise RuntimeError("engine already started")
+        self._on_batch = on_batch
+        self._running = True
+        self._worker = ca.CAThread(target=self._run, name="pvprobe-ca-worker", daemon=True)
+        self._worker.start()
+
+    def batch_done(self) -> None:
+        """The consumer applied the last batch: the next one may be delivered."""
+        self._ready.set()
+        self._wake.set()
+
+    def add(self, names: Iterable[str], monitor_arrays: bool = False, keep_all: bool = False) -> None:
+        """Connect and monitor these PVs (non-blocking). ``monitor_arrays`` asks for
+        monitors on arrays above AUTOMONITOR_MAXLENGTH; ``keep_all`` reports every
+        update in ``PVState.samples`` instead of only the newest."""
+        self._commands.put(("add", list(names), monitor_arrays, keep_all))
+        self._wake.set()
+
+    def remove(self, names: Iterable[str]) -> None:
+        self._commands.put(("remove", list(names)))
+        self._wake.set()
+
+    def put(self, name: str, value: Any, timeout: float = 10.0,
+            done: Optional[Callable[[PutResult], None]] = None, wait: bool = True) -> int:
+        """Put with completion callback (non-blocking). The :class:`PutResult`
+        arrives in a later batch's ``put_results`` (and via ``done``, in the worker)."""
+        rid = next(self._rid)
+        self._commands.put(("put", rid, name, value, timeout, done, wait))
+        self._wake.set()
+        return rid
+
+    def _run(self) -> None:
+        next_tick = time.monotonic()
+        while self._running:
+            self._wake.wait(max(0.0, next_tick - time.monotonic()))
+            self._wake.clear()
+            try:
+                self._run_commands()
+                self._process_events()
+                self._expire_puts()
+                now = time.monotonic()
+                if now >= next_tick:
+                    next_tick = now + self.tick
+                    self.stats.ticks += 1
+                    if self._ready.is_set():
+                        self._deliver()
+            except Exception:  # never let the worker die silently
+                log.exception("CA worker error")
+
+    def _run_commands(self) -> None:
+        flush = False
+        while True:
+            try:
+                cmd = self._commands.get_nowait()
+            except queue.Empty:
+                break
+            kind = cmd[0]
+            if kind == "add":
+                for name in cmd[1]:
+                    slot = self._create(name, cmd[2], cmd[3])
+                    self._changed.add(slot.sid)
+                flush = True
+            elif kind == "remove":
+                for name in cmd[1]:
+                    self._drop(name)
+                flush = True
+            elif kind == "put":
+                _, rid, name, value, timeout, done, wait = cmd
+                self._start_put(rid, name, value, timeout, done, wait=wait)
+                flush = True
+        if flush:
+            ll.flush()
+
+    def _collect(self) -> list[PVState]:
+        with self._lock:
+            latest, self._latest = self._latest, {}
+            samples, self._samples = self._samples, {}
+            self.stats.updates_received = self._updates
+        t0 = time.perf_counter()
+        for sid, item in latest.items():
+            slot = self._by_sid.get(sid)
+            if slot is not None:
+                self._decode(slot, item)
+                self._changed.add(sid)
+        out: list[PVState] = []
+        keep: set[int] = set()
+        for sid in self._changed:
+            slot = self._by_sid.get(sid)
+            if slot is None:
+                continue
+            if slot.state.connected and not slot.meta_ok:
+                keep.add(sid)  # hold the first value until units/enum strings are known
+                continue
+            state = slot.state.copy()
+            if sid in samples:
+                state.samples = [self._sample(slot, it) for it in samples[sid]]
+            out.append(state)
+        self._changed = keep
+        self.stats.decode_seconds += time.perf_counter() - t0
+        return out
+
+    def _sample(self, slot: _Slot, item: tuple) -> tuple:
+        dbr_type, count, raw = item
+        status, severity, ts = ll.decode_time_header(raw)
+        return ts, self._value_of(slot, dbr_type, count, raw), severity
+
+    def _deliver(self) -> None:
+        states = self._collect()
+        results, self._put_results = self._put_results, []
+        if not states and not results:
+            return
+        self._seq += 1
+        st = self.stats
+        st.pvs = len(self._slots)
+        st.connected = sum(1 for s in self._slots.values() if s.state.connected)
+        batch = Batch(seq=self._seq, states=states, put_results=results,
+                      updates_received=st.updates_received, pvs=st.pvs, connected=st.connected)
+        self._ready.clear()
+        st.batches_sent += 1
+        try:
+            if self._on_batch is not None:
+                self._on_batch(batch)
+        except Exception:
+            log.exception("batch consumer failed")
+            self._ready.set()
+
+    # ------------------------------------------------------------------ puts
+
+    def _start_put(self, rid: int, name: str, value: Any, timeout: float,
+                   done: Optional[Callable[[PutResult], None]], wait: bool = True) -> None:
+        """Check, convert and send a put. With ``wait`` the put asks for a completion
+        callback (and times out); without, it is a plain put reported as sent."""
+        slot = self._slots.get(name)
+        fail = lambda msg: self._put_done(PutResult(name=name, value=value, ok=False, error=msg,
+                                                    request_id=rid), done)
+        if slot is None:
+            return fail("PV is not open in this session")
+        st = slot.state
+        if not st.connected:
+            return fail("not connected")
+        if not st.write_access:
+            return fail("no write access (read-only PV)")
+        if st.is_enum and not slot.meta_ok:
+            return fail("enum states not known yet")
+        try:
+            native, values = coerce_put_value(st, value)
+        except PutValueError as exc:
+            return fail(str(exc))
+        n = len(values)
+        ctype = _CTYPE[native]
+        data = (ctype * n)()
+        for i, v in enumerate(values):
+            data[i] = v.encode("utf-8") if native == "STRING" else v
+        if not wait:
+            status = ll.array_put(_NATIVE_CODE[native], n, slot.chid, data)
+            if status != ll.ECA_NORMAL:
+                return fail(ll.message(status))
+            return self._put_done(PutResult(name=name, value=value, ok=True, old_value=st.value,
+                                            request_id=rid), done)
+        status = ll.array_put_callback(_NATIVE_CODE[native], n, slot.chid, data, self._cb_put, rid)
+        if status != ll.ECA_NORMAL:
+            return fail(ll.message(status))
+        now = time.monotonic()
+        self._puts[rid] = _PendingPut(rid, name, value, st.value, now + timeout, now, done, data)
+
+    def _finish_put(self, rid: int, status: int) -> None:
+        p = self._puts.pop(rid, None)
+        if p is None:
+            return  # already timed out
+        ok = status == ll.ECA_NORMAL
+        self._put_done(PutResult(name=p.name, value=p.value, ok=ok, old_value=p.old_value,
+                                 error="" if ok else f"put failed: {ll.message(status)}",
+                                 request_id=rid, seconds=time.monotonic() - p.t0), p.done)
+
+    def _expire_puts(self) -> None:
+        if not self._puts:
+            return
+        now = time.monotonic()
+        for rid in [r for r, p in self._puts.items() if p.deadline <= now]:
+            p = self._puts.pop(rid)
+            self._put_done(PutResult(name=p.name, value=p.value, ok=False, old_value=p.old_value,
+                                     error=f"no completion within {p.deadline - p.t0:.1f} s (timeout)",
+                                     request_id=rid, seconds=now - p.t0), p.done)
+
+    def _put_done(self, result: PutResult, done: Optional[Callable[[PutResult], None]]) -> None:
+        self._put_results.append(result)
+        if done is not None:
+            try:
+                done(result)
+            except Exception:
+                log.exception("put callback failed")
+
+    # ------------------------------------------------------------------ synchronous (CLI)
+
+    def _pump_until(self, predicate: Callable[[], bool], deadline: float) -> bool:
+        while True:
+            self._process_events()
+            self._expire_puts()
+            if predicate():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            self._wake.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+            self._wake.clear()
+
+    def open(self, names: Iterable[str], timeout: Optional[float] = None,
+             monitor: bool = False) -> dict[str, PVState]:
+        """Connect (bulk) and wait, all at once, until every PV connected and has
+        its metadata, or the timeout passed. Synchronous; no worker needed."""
+        self._require_no_worker()
+        names = list(dict.fromkeys(names))
+        deadline = time.monotonic() + (DEFAULT_CONNECTION_TIMEOUT if timeout is None else timeout)
+        slots = [self._create(n, monitor, False) for n in names]
+        ll.flush()
+        self._pump_until(lambda: all(s.chid is None or (s.state.connected and s.meta_ok)
+                                     for s in slots), deadline)
+        return {s.name: s.state for s in slots}
+
+    def read(self, names: Iterable[str], timeout: Optional[float] = None) -> dict[str, PVState]:
+        """The bulk recipe: create all channels, wait for connections together,
+        send every get without waiting, flush once, then collect. Each result is a
+        PVState; ``error`` says why a PV has no value (never connected, timeout...)."""
+        names = list(dict.fromkeys(names))
+        t_start = time.monotonic()
+        states = self.open(names, timeout)
+        slots = [self._slots[n] for n in names]
+        live = [s for s in slots if s.state.connected]
+        for s in live:
+            s.get_raw = None
+            st = ll.array_get_callback(ll.time_type(s.native), 0 if s.state.max_count > 1 else 1,
+                                       s.chid, self._cb_get, s.sid)
+            if st != ll.ECA_NORMAL:
+                s.state.error = f"get failed: {ll.message(st)}"
+        ll.flush()
+        if timeout is None:
+            wait = max((get_timeout(s.state.max_count) for s in live), default=0.5)
+        else:
+            wait = max(0.1, timeout - (time.monotonic() - t_start))
+        self._pump_until(lambda: all(s.get_raw is not None or s.state.error for s in live),
+                         time.monotonic() + wait)
+        for s in slots:
+            st = s.state
+            if s.chid is None:
+                continue
+            if not st.connected:
+                st.error = st.error or "not found (no server answered within the timeout)"
+            elif s.get_raw is not None:
+                self._decode(s, s.get_raw)
+            elif not st.error:
+                st.error = f"get timed out after {wait:.2f} s"
+        return {n: self._slots[n].state.copy() for n in names}
+
+    def put_wait(self, name: str, value: Any, timeout: float = 10.0,
+                 connect_timeout: Optional[float] = None, wait: bool = True) -> PutResult:
+        """Put and wait for completion (put callback) or ``timeout``. Synchronous.
+        With ``wait=False`` a plain put is sent and flushed, completion not awaited."""
+        state = self.open([name], connect_timeout)[name]
+        if state.error and state.native_type == "":
+            return PutResult(name=name, value=value, ok=False, error=state.error)
+        if not state.connected:
+            return PutResult(name=name, value=value, ok=False,
+                             error="not found (no server answered within the timeout)")
+        rid = next(self._rid)
+        box: list[PutResult] = []
+        self._start_put(rid, name, value, timeout, box.append, wait=wait)
+        ll.flush()
+        self._pump_until(lambda: bool(box), time.monotonic() + timeout + 1.0)
+        self._put_results.clear()
+        return box[0] if box else PutResult(name=name, value=value, ok=False, error="timeout")
+
+    def _require_no_worker(self) -> None:
+        if self._worker is not None:
+            raise RuntimeError("synchronous calls are for use without the worker")
+
+    # ------------------------------------------------------------------ shutdown
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the worker, clear every subscription and channel. The context
+        itself is destroyed by :func:`pvprobe.ca.context.shutdown` at exit."""
+        self._running = False
+        self._wake.set()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join(timeout)
+        self._closing = True
+        if ll._libca is None:
+            return
+        for slot in list(self._slots.values()):
+            if slot.evid is not None:
+                ll.clear_subscription(slot.evid)
+                slot.evid = None
+            if slot.chid is not None:
+                ll.clear_channel(slot.chid)
+                slot.chid = None
+        ll.flush()
+        self._slots.clear()
+        self._by_sid.clear()
+
+    # ------------------------------------------------------------------ introspection
+
+    def states(self) -> dict[str, PVState]:
+        """Current states (copies). Safe only from the worker or without a worker."""
+        return {n: s.state.copy() for n, s in self._slots.items()}

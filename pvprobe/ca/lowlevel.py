@@ -1,0 +1,221 @@
+"""Thin ctypes layer over the libca that pyepics loads.
+
+pyepics' high-level calls poll twice per subscription and unpack every event
+in the callback thread. Here the callbacks copy the raw DBR bytes and return;
+decoding happens later, once per PV per tick, in the engine's worker.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import struct
+from typing import Callable, Optional
+
+import numpy as np
+from epics import ca, dbr
+
+ECA_NORMAL = 1
+CA_OP_CONN_UP = 6
+DBE_VALUE, DBE_LOG, DBE_ALARM, DBE_PROPERTY = 1, 2, 4, 8
+EPICS_EPOCH = 631152000.0
+
+#: native DBR type -> (name, numpy dtype or None for strings, element size)
+NATIVE = {
+    0: ("STRING", None, 40),
+    1: ("SHORT", np.dtype(np.int16), 2),
+    2: ("FLOAT", np.dtype(np.float32), 4),
+    3: ("ENUM", np.dtype(np.uint16), 2),
+    4: ("CHAR", np.dtype(np.uint8), 1),
+    5: ("LONG", np.dtype(np.int32), 4),
+    6: ("DOUBLE", np.dtype(np.float64), 8),
+}
+_TIME_HEADER = struct.Struct("=hhII")  # status, severity, secs, nsec
+
+
+class EventArgs(ctypes.Structure):
+    """struct event_handler_args, with ``usr`` kept as a plain pointer-sized int."""
+
+    _fields_ = [("usr", ctypes.c_void_p), ("chid", ctypes.c_void_p), ("type", ctypes.c_long),
+                ("count", ctypes.c_long), ("dbr", ctypes.c_void_p), ("status", ctypes.c_int)]
+
+
+class ConnArgs(ctypes.Structure):
+    _fields_ = [("chid", ctypes.c_void_p), ("op", ctypes.c_long)]
+
+
+class AccessArgs(ctypes.Structure):
+    _fields_ = [("chid", ctypes.c_void_p), ("access", ctypes.c_ubyte)]
+
+
+EVENT_CB = ctypes.CFUNCTYPE(None, EventArgs)
+CONN_CB = ctypes.CFUNCTYPE(None, ConnArgs)
+ACCESS_CB = ctypes.CFUNCTYPE(None, AccessArgs)
+
+_libca = None
+_value_offset: list[int] = []
+_elem_size = [0] * 39
+
+
+def init_libca() -> None:
+    """Load libca and create the one preemptive CA context, in the calling (main) thread.
+
+    pyepics' atexit finalizer is turned off: it clears channels one by one while
+    callbacks keep coming (tens of seconds with busy PVs); :func:`destroy_context`
+    does the job instead.
+    """
+    global _libca, _value_offset
+    if _libca is not None:
+        return
+    os.environ.setdefault("EPICS_CA_MAX_ARRAY_BYTES", str(2 ** 24))
+    ca.AUTO_CLEANUP = False
+    ca.PREEMPTIVE_CALLBACK = True
+    _libca = ca.initialize_libca()
+    _libca.ca_puser.restype = ctypes.c_void_p
+    _libca.ca_element_count.restype = ctypes.c_ulong
+    _libca.ca_message.restype = ctypes.c_char_p
+    _libca.ca_host_name.restype = ctypes.c_char_p
+    _value_offset = list(dbr.value_offset)
+    for t in range(39):
+        _elem_size[t] = NATIVE[t % 7][2]
+
+
+def libca():
+    if _libca is None:
+        raise RuntimeError("CA is not initialised (call init_libca() first)")
+    return _libca
+
+
+def destroy_context() -> None:
+    """Destroy the CA context: stops libca's threads, so no callback runs afterwards."""
+    global _libca
+    if _libca is None:
+        return
+    _libca.ca_context_destroy()
+    _libca = None
+    ca.libca = None  # pyepics must not touch the destroyed context again
+    ca.initial_context = None
+
+
+def message(status: int) -> str:
+    try:
+        return libca().ca_message(ctypes.c_long(status)).decode(errors="replace")
+    except Exception:  # pragma: no cover - defensive
+        return f"CA status {status}"
+
+
+def raw_copy(args: EventArgs) -> bytes:
+    """Copy the DBR buffer of an event (header + ``count`` elements)."""
+    t = args.type
+    return ctypes.string_at(args.dbr, _value_offset[t] + args.count * _elem_size[t])
+
+
+def time_type(native: int) -> int:
+    return native + 14
+
+
+def ctrl_type(native: int) -> int:
+    return 14 if native == 0 else native + 28  # CTRL_STRING is just TIME_STRING
+
+
+def decode_values(dbr_type: int, count: int, raw: bytes):
+    """The value part of a raw DBR buffer: numpy array (numbers) or list of str."""
+    native = dbr_type % 7
+    off = _value_offset[dbr_type]
+    _, dtype, size = NATIVE[native]
+    if dtype is None:
+        out = []
+        for i in range(count):
+            chunk = raw[off + 40 * i: off + 40 * (i + 1)]
+            out.append(chunk.split(b"\x00", 1)[0].decode("utf-8", errors="replace"))
+        return out
+    return np.frombuffer(raw, dtype=dtype, count=count, offset=off).copy()
+
+
+def decode_time_header(raw: bytes) -> tuple[int, int, float]:
+    """(status, severity, POSIX timestamp) of a DBR_TIME_* buffer."""
+    status, severity, secs, nsec = _TIME_HEADER.unpack_from(raw, 0)
+    ts = EPICS_EPOCH + secs + nsec * 1e-9 if (secs or nsec) else 0.0
+    return status, severity, ts
+
+
+def decode_ctrl_metadata(dbr_type: int, raw: bytes) -> dict:
+    """Metadata (units, precision, limits, enum strings, status, severity) of a CTRL buffer."""
+    st = dbr.Map[dbr_type]
+    n = ctypes.sizeof(st)
+    buf = raw[:n] if len(raw) >= n else raw + b"\x00" * (n - len(raw))
+    return ca._unpack_metadata(ftype=dbr_type, dbr_value=st.from_buffer_copy(buf))
+
+
+# -- channel calls (all take the chid as a ctypes.c_void_p) -------------------------------
+
+def create_channel(name: str, conn_cb: CONN_CB, user: int) -> ctypes.c_void_p:
+    chid = ctypes.c_void_p()
+    st = libca().ca_create_channel(ctypes.c_char_p(name.encode()), conn_cb,
+                                   ctypes.c_void_p(user), ctypes.c_short(0), ctypes.byref(chid))
+    if st != ECA_NORMAL:
+        raise ValueError(f"{name}: cannot create channel: {message(st)}")
+    return chid
+
+
+def puser(chid) -> Optional[int]:
+    return libca().ca_puser(ctypes.c_void_p(chid) if isinstance(chid, int) else chid)
+
+
+def channel_info(chid) -> dict:
+    lib = libca()
+    host = lib.ca_host_name(chid)
+    return {
+        "native": int(lib.ca_field_type(chid)),
+        "count": int(lib.ca_element_count(chid)),
+        "host": host.decode(errors="replace") if host else "",
+        "read": bool(lib.ca_read_access(chid)),
+        "write": bool(lib.ca_write_access(chid)),
+    }
+
+
+def is_connected(chid) -> bool:
+    return libca().ca_state(chid) == 2  # cs_conn
+
+
+def array_get_callback(dbr_type: int, count: int, chid, cb: EVENT_CB, user: int) -> int:
+    return libca().ca_array_get_callback(ctypes.c_long(dbr_type), ctypes.c_ulong(count), chid, cb,
+                                         ctypes.c_void_p(user))
+
+
+def create_subscription(dbr_type: int, count: int, chid, mask: int, cb: EVENT_CB,
+                        user: int) -> tuple[int, ctypes.c_void_p]:
+    evid = ctypes.c_void_p()
+    st = libca().ca_create_subscription(ctypes.c_long(dbr_type), ctypes.c_ulong(count), chid,
+                                        ctypes.c_long(mask), cb, ctypes.c_void_p(user),
+                                        ctypes.byref(evid))
+    return st, evid
+
+
+def clear_subscription(evid) -> None:
+    libca().ca_clear_subscription(evid)
+
+
+def clear_channel(chid) -> None:
+    libca().ca_clear_channel(chid)
+
+
+def replace_access_rights_event(chid, cb: ACCESS_CB) -> None:
+    libca().ca_replace_access_rights_event(chid, cb)
+
+
+def array_put_callback(dbr_type: int, count: int, chid, data, cb: EVENT_CB, user: int) -> int:
+    return libca().ca_array_put_callback(ctypes.c_long(dbr_type), ctypes.c_ulong(count), chid,
+                                         ctypes.byref(data), cb, ctypes.c_void_p(user))
+
+
+def array_put(dbr_type: int, count: int, chid, data) -> int:
+    return libca().ca_array_put(ctypes.c_long(dbr_type), ctypes.c_ulong(count), chid, ctypes.byref(data))
+
+
+def flush() -> None:
+    libca().ca_flush_io()
+
+
+def pend_event(seconds: float) -> None:
+    libca().ca_pend_event(ctypes.c_double(seconds))

@@ -1,0 +1,383 @@
+"""Command line: the GUI (default) and its twins ``get``, ``put``, ``info``,
+``monitor`` and ``demo-ioc``. Output follows caget/caput/cainfo/camonitor.
+
+Heavy imports (epics, Qt, the IOC libraries) happen inside the commands: the
+IOC and pyepics must never share a process, and ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any, Optional, Sequence
+
+from . import __version__
+from .core.format import char_array_to_text, format_timestamp, format_value
+from .core.pvnames import PVListError, pv_name_error, read_pv_list, strip_scheme
+from .core.pvstate import PVState
+
+SUBCOMMANDS = ("get", "put", "info", "monitor", "demo-ioc")
+
+#: What ``pvprobe --demo`` shows when no PV is named.
+DEMO_FEATURED = ["sine", "setpoint", "enum", "switch", "long", "message", "readonly", "slow",
+                 "heartbeat", "wave", "filename", "image1:ArrayCounter_RBV",
+                 "image1:ArraySize0_RBV", "image1:ArraySize1_RBV", "image1:ColorMode_RBV",
+                 "image1:DataType_RBV", "image2:ColorMode_RBV"]
+
+
+def _err(prog: str, msg: str) -> None:
+    print(f"pvprobe {prog}: {msg}", file=sys.stderr)
+
+
+def _check_names(prog: str, names: Sequence[str]) -> tuple[list[str], bool]:
+    good, ok = [], True
+    for raw in names:
+        name = strip_scheme(raw)
+        reason = pv_name_error(name)
+        if reason:
+            _err(prog, f"{raw!r}: invalid PV name ({reason})")
+            ok = False
+        else:
+            good.append(name)
+    return good, ok
+
+
+def _value_fields(state: PVState, as_string: bool) -> str:
+    """caget-style value: arrays as ``count v0 v1 ...``, char waveforms as text with --string."""
+    if state.is_char_array and as_string:
+        return char_array_to_text(state.value)
+    if state.is_array:
+        vals = state.value if state.value is not None else []
+        items = [format_value(PVState(name="", value=v, native_type=state.native_type,
+                                      enum_strs=state.enum_strs, precision=state.precision))
+                 for v in vals]
+        return " ".join([str(len(vals))] + items)
+    return format_value(state)
+
+
+def _json_value(state: PVState, as_string: bool) -> Any:
+    v = state.value
+    if state.is_char_array and as_string:
+        return char_array_to_text(v)
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    return v
+
+
+def _state_json(state: PVState, as_string: bool) -> dict:
+    return {
+        "name": state.name, "connected": state.connected, "value": _json_value(state, as_string),
+        "text": _value_fields(state, as_string) if state.connected else None,
+        "count": state.count, "type": state.native_type, "units": state.units,
+        "severity": state.severity_name, "status": state.status_name,
+        "timestamp": state.timestamp or None,
+        "enum_strs": list(state.enum_strs) or None, "error": state.error or None,
+    }
+
+
+def _engine():
+    from .ca.engine import Engine
+
+    return Engine()
+
+
+# ---------------------------------------------------------------------------- get
+
+def cmd_get(args: argparse.Namespace) -> int:
+    names, ok = _check_names("get", args.pvs)
+    if not names:
+        return 2
+    states = _engine().read(names, timeout=args.timeout)
+    out = []
+    for name in names:
+        st = states[name]
+        if st.error or st.value is None:
+            _err("get", f"{name}: {st.error or 'no value'}")
+            ok = False
+            if args.json:
+                out.append(_state_json(st, args.string))
+            continue
+        if args.json:
+            out.append(_state_json(st, args.string))
+        else:
+            print(f"{name} {_value_fields(st, args.string)}")
+    if args.json:
+        print(json.dumps(out, indent=None))
+    return 0 if ok else 1
+
+
+# ---------------------------------------------------------------------------- put
+
+def cmd_put(args: argparse.Namespace) -> int:
+    names, ok = _check_names("put", [args.pv])
+    if not ok:
+        return 2
+    name = names[0]
+    eng = _engine()
+    before = eng.read([name], timeout=args.timeout)[name]
+    if before.error or not before.connected:
+        _err("put", f"{name}: {before.error or 'not connected'}")
+        return 1
+    value: Any = args.values[0] if len(args.values) == 1 else list(args.values)
+    if before.is_char_array and isinstance(value, list):
+        value = " ".join(value)
+    res = eng.put_wait(name, value, timeout=args.timeout or 10.0, wait=args.wait)
+    if not res.ok:
+        _err("put", f"{name}: {res.error}")
+        return 1
+    after = eng.read([name], timeout=args.timeout)[name]
+    print(f"{name} {_value_fields(before, True)} -> {_value_fields(after, True)}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- info
+
+def _fmt_limits(lims) -> str:
+    return "-" if not lims else f"{lims[0]:g} .. {lims[1]:g}"
+
+
+def info_lines(st: PVState) -> list[str]:
+    """cainfo-like report of one PV."""
+    lines = [
+        f"{st.name}",
+        f"    State:            {'connected' if st.connected else 'not connected'}",
+    ]
+    if not st.connected:
+        if st.error:
+            lines.append(f"    Error:            {st.error}")
+        return lines
+    lines += [
+        f"    Host:             {st.host}",
+        f"    Access:           {st.access_text}",
+        f"    Native type:      DBR_{st.native_type}",
+        f"    Element count:    {st.max_count}" + (f" (valid now: {st.count})" if st.is_array else ""),
+        f"    Value:            {_value_fields(st, True)}",
+        f"    Units:            {st.units or '-'}",
+        f"    Precision:        {'-' if st.precision is None else st.precision}",
+        f"    Display limits:   {_fmt_limits(st.display_limits)}",
+        f"    Alarm limits:     {_fmt_limits(st.alarm_limits)} (LOLO .. HIHI)",
+        f"    Warning limits:   {_fmt_limits(st.warning_limits)} (LOW .. HIGH)",
+        f"    Control limits:   {_fmt_limits(st.control_limits)}",
+    ]
+    if st.enum_strs:
+        lines.append(f"    Enum states:      " + ", ".join(f"{i}={s}" for i, s in enumerate(st.enum_strs)))
+    lines += [
+        f"    Severity:         {st.severity_name}",
+        f"    Status:           {st.status_name}",
+        f"    Timestamp:        {format_timestamp(st.timestamp) or '-'}",
+    ]
+    return lines
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    names, ok = _check_names("info", args.pvs)
+    if not names:
+        return 2
+    states = _engine().read(names, timeout=args.timeout)
+    for name in names:
+        st = states[name]
+        print("\n".join(info_lines(st)))
+        if not st.connected or st.error:
+            _err("info", f"{name}: {st.error or 'not connected'}")
+            ok = False
+    return 0 if ok else 1
+
+
+# ---------------------------------------------------------------------------- monitor
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    import threading
+
+    names, ok = _check_names("monitor", args.pvs)
+    if not names:
+        return 2
+    eng = _engine()
+    done = threading.Event()
+    lock = threading.Lock()
+    printed = [0]
+    seen_conn: dict[str, bool] = {}
+
+    def on_batch(batch) -> None:
+        with lock:
+            for st in batch.states:
+                was = seen_conn.get(st.name)
+                if st.ever_connected and was and not st.connected:
+                    print(f"{st.name} *** disconnected", flush=True)
+                seen_conn[st.name] = st.connected
+                for ts, value, sev in st.samples:
+                    if done.is_set():
+                        break
+                    shown = PVState(name=st.name, value=value, native_type=st.native_type,
+                                    max_count=st.max_count, enum_strs=st.enum_strs,
+                                    precision=st.precision, connected=True, severity=sev)
+                    alarm = "" if sev == 0 else f" {shown.severity_name}"
+                    print(f"{st.name} {format_timestamp(ts)} {_value_fields(shown, args.string)}{alarm}",
+                          flush=True)
+                    printed[0] += 1
+                    if args.count and printed[0] >= args.count:
+                        done.set()
+        eng.batch_done()
+
+    eng.add(names, keep_all=True)
+    eng.start(on_batch)
+    deadline = time.monotonic() + args.duration if args.duration else None
+    connect_deadline = time.monotonic() + (args.timeout or 2.0)
+    try:
+        while not done.is_set():
+            if deadline and time.monotonic() >= deadline:
+                break
+            if connect_deadline and time.monotonic() >= connect_deadline:
+                with lock:
+                    missing = [n for n in names if not seen_conn.get(n)]
+                for n in missing:
+                    _err("monitor", f"{n}: not found (no server answered within the timeout)")
+                    ok = False
+                connect_deadline = None
+                if len(missing) == len(names):
+                    break
+            done.wait(0.05)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        eng.stop()
+    return 0 if ok else 1
+
+
+# ---------------------------------------------------------------------------- demo IOC
+
+def cmd_demo_ioc(args: argparse.Namespace) -> int:
+    from .demo import ioc
+
+    argv = ["--prefix", args.prefix] if args.prefix else []
+    return ioc.main(argv) or 0
+
+
+# ---------------------------------------------------------------------------- GUI
+
+def _gui_names(args: argparse.Namespace, demo_prefix: Optional[str]) -> tuple[list[str], bool]:
+    names, ok = _check_names("", args.pvs)
+    if args.pvlist:
+        try:
+            parsed = read_pv_list(args.pvlist)
+        except PVListError as exc:
+            _err("", str(exc))
+            return names, False
+        for entry, reason in parsed.rejected:
+            _err("", f"{args.pvlist}: {entry}: {reason}")
+        names += parsed.names
+    if demo_prefix and not names:
+        names = [demo_prefix + n for n in DEMO_FEATURED]
+        names += [f"{demo_prefix}ai:{i:03d}" for i in range(100)]
+        names += [f"{demo_prefix}{kind}:{i:03d}" for kind in ("bo", "mbbi", "longin", "stringin")
+                  for i in range(5)]
+    return list(dict.fromkeys(names)), ok
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    demo = None
+    if args.demo:
+        from .demo.launcher import DemoIOC, DemoIOCError
+
+        demo = DemoIOC(prefix=args.prefix)
+        try:
+            demo.start()
+        except DemoIOCError as exc:
+            _err("--demo", f"the demo IOC did not start: {exc}")
+            return 1
+        os.environ.update(demo.client_env)
+    try:
+        names, ok = _gui_names(args, demo.prefix if demo else None)
+        if not ok and not names:
+            return 2
+        from .ca.engine import Engine
+        from .qt.app import run_gui
+
+        engine = Engine(tick_hz=args.tick_hz)
+        return run_gui(engine, names, screenshot=args.screenshot, quit_after=args.quit_after,
+                       stats_path=args.stats)
+    finally:
+        if demo is not None:
+            demo.stop()
+
+
+# ---------------------------------------------------------------------------- parsers
+
+def _positive(text: str) -> float:
+    v = float(text)
+    if not v > 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pvprobe",
+        description="Monitor and probe EPICS PVs over Channel Access. Without a subcommand, "
+                    "opens the main window on the PVs named.",
+        epilog="Subcommands: get, put, info, monitor, demo-ioc (pvprobe SUBCOMMAND --help). "
+               "EPICS_CA_* environment variables are honoured.")
+    p.add_argument("--version", action="version", version=f"pvprobe {__version__}")
+    p.add_argument("pvs", nargs="*", metavar="PV", help="PV names to show in the table")
+    p.add_argument("--pvlist", metavar="FILE", help="PV list file: one name per line, # comments")
+    p.add_argument("--demo", action="store_true",
+                   help="start the embedded demo IOC on free loopback ports and show its PVs")
+    p.add_argument("--prefix", default="PVPDEMO:", help="demo IOC PV prefix (default PVPDEMO:)")
+    p.add_argument("--tick-hz", type=_positive, default=20.0,
+                   help="batches delivered to the UI per second (default 20)")
+    p.add_argument("--screenshot", metavar="PNG", help="save a picture of the window before quitting")
+    p.add_argument("--quit-after", type=_positive, metavar="SECONDS", help="quit by itself")
+    p.add_argument("--stats", metavar="JSON", help="write run statistics as JSON at exit")
+    return p
+
+
+def build_sub_parser(cmd: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"pvprobe {cmd}")
+    tmo = dict(type=_positive, default=None, metavar="S")
+    if cmd == "get":
+        p.description = "Read PVs (like caget): one 'NAME VALUE' line each."
+        p.add_argument("pvs", nargs="+", metavar="PV")
+        p.add_argument("--timeout", help="seconds (default: 2 s to connect, then 0.5+log10(count))", **tmo)
+        p.add_argument("--json", action="store_true", help="print a JSON list instead")
+        p.add_argument("--string", "-S", action="store_true", help="show CHAR waveforms as text")
+    elif cmd == "put":
+        p.description = "Write a PV (like caput): prints 'NAME old -> new'. Enums take the state name or index."
+        p.add_argument("pv", metavar="PV")
+        p.add_argument("values", nargs="+", metavar="VALUE", help="value, or several for an array")
+        p.add_argument("--wait", "-c", action="store_true",
+                       help="wait for processing to complete (put callback)")
+        p.add_argument("--timeout", help="seconds to connect and to wait for completion (default 10)", **tmo)
+    elif cmd == "info":
+        p.description = "Everything about PVs (like cainfo)."
+        p.add_argument("pvs", nargs="+", metavar="PV")
+        p.add_argument("--timeout", **tmo)
+    elif cmd == "monitor":
+        p.description = "Print every update (like camonitor) until Ctrl-C, --count or --duration."
+        p.add_argument("pvs", nargs="+", metavar="PV")
+        p.add_argument("--count", "-n", type=int, default=0, help="stop after N updates in all")
+        p.add_argument("--duration", "-d", type=_positive, default=None, metavar="S", help="stop after S seconds")
+        p.add_argument("--timeout", help="seconds to wait for connection (default 2)", **tmo)
+        p.add_argument("--string", "-S", action="store_true", help="show CHAR waveforms as text")
+    elif cmd == "demo-ioc":
+        p.description = "Run the demo IOC in the foreground and print the environment a client needs."
+        p.add_argument("--prefix", default=None, help="PV prefix (default PVPDEMO:)")
+    return p
+
+
+COMMANDS = {"get": cmd_get, "put": cmd_put, "info": cmd_info, "monitor": cmd_monitor,
+            "demo-ioc": cmd_demo_ioc}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        args = build_sub_parser(argv[0]).parse_args(argv[1:])
+        return COMMANDS[argv[0]](args)
+    args = build_parser().parse_args(argv)
+    return cmd_gui(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Qt-free and epics-free core: PV state, value formatting, PV names and lists, CA environment."""

@@ -1,0 +1,115 @@
+"""PV names: validation, splitting pasted text, and plain-text PV list files."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: CA limits a PV name to what fits a channel name; EPICS records are far shorter.
+MAX_NAME_LENGTH = 255
+_SPLIT = re.compile(r"[\s,;]+")
+_ALLOWED = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no space
+
+
+def pv_name_error(name: str) -> str | None:
+    """Why ``name`` is not a usable PV name, or None if it is fine."""
+    if not name:
+        return "empty name"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"name longer than {MAX_NAME_LENGTH} characters"
+    if any(c.isspace() for c in name):
+        return "name contains white space"
+    if not _ALLOWED.match(name):
+        return "name contains non-ASCII or control characters"
+    for ch in "\"'`{}":
+        if ch in name:
+            return f"name contains {ch!r}"
+    return None
+
+
+def strip_scheme(name: str) -> str:
+    """Accept PyDM-style ``ca://NAME`` channel addresses."""
+    return name[5:] if name.startswith("ca://") else name
+
+
+@dataclass
+class ParsedNames:
+    """Good names (in order, without duplicates) and the rejected entries with reasons."""
+
+    names: list[str] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+
+def split_names(text: str) -> ParsedNames:
+    """Split pasted text (white space, commas, semicolons) into names."""
+    out = ParsedNames()
+    seen: set[str] = set()
+    for token in _SPLIT.split(text.strip()):
+        if not token:
+            continue
+        name = strip_scheme(token)
+        err = pv_name_error(name)
+        if err:
+            out.rejected.append((token, err))
+        elif name not in seen:
+            seen.add(name)
+            out.names.append(name)
+    return out
+
+
+def parse_pv_list(text: str) -> ParsedNames:
+    """Parse a PV list: one name per line, ``#`` comments and blank lines ignored."""
+    out = ParsedNames()
+    seen: set[str] = set()
+    for lineno, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name = strip_scheme(line)
+        err = pv_name_error(name)
+        if err:
+            out.rejected.append((f"line {lineno}: {line[:60]}", err))
+        elif name not in seen:
+            seen.add(name)
+            out.names.append(name)
+    return out
+
+
+class PVListError(Exception):
+    """A PV list file could not be read."""
+
+
+#: A PV list larger than this is refused rather than read into memory.
+MAX_LIST_BYTES = 64 * 1024 * 1024
+
+
+def read_pv_list(path: str | os.PathLike) -> ParsedNames:
+    """Read a PV list file, with clear errors for missing, huge or binary files."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise PVListError(f"cannot read PV list {p}: {exc.strerror or exc}") from None
+    if size > MAX_LIST_BYTES:
+        raise PVListError(f"PV list {p} is {size} bytes, more than {MAX_LIST_BYTES}")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise PVListError(f"cannot read PV list {p}: {exc.strerror or exc}") from None
+    if b"\x00" in data:
+        raise PVListError(f"PV list {p} is not a text file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    return parse_pv_list(text)
+
+
+def write_pv_list(path: str | os.PathLike, names: list[str], header: str = "") -> None:
+    """Write a PV list atomically (temp file + rename)."""
+    from .atomic import atomic_write_text
+
+    lines = [f"# {h}" for h in header.splitlines()] if header else []
+    atomic_write_text(path, "\n".join(lines + list(names)) + "\n")

@@ -1,0 +1,89 @@
+"""The state of one PV as the engine reports it: plain Python, no Qt, no epics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Optional
+
+SEVERITY_NAMES = ("NO_ALARM", "MINOR", "MAJOR", "INVALID")
+
+ALARM_STATUS_NAMES = (
+    "NO_ALARM", "READ", "WRITE", "HIHI", "HIGH", "LOLO", "LOW", "STATE", "COS",
+    "COMM", "TIMEOUT", "HWLIMIT", "CALC", "SCAN", "LINK", "SOFT", "BAD_SUB",
+    "UDF", "DISABLE", "SIMM", "READ_ACCESS", "WRITE_ACCESS",
+)
+
+#: Native CA field types by their DBF/DBR number (DBR_STRING=0 ... DBR_DOUBLE=6).
+NATIVE_TYPE_NAMES = ("STRING", "SHORT", "FLOAT", "ENUM", "CHAR", "LONG", "DOUBLE")
+
+Limits = Optional[tuple]
+
+
+@dataclass(slots=True)
+class PVState:
+    """Everything known about one PV at one moment.
+
+    ``value`` is a Python scalar (int, float, str) for scalar PVs, the state
+    index (int) for enums, and a numpy array of the valid elements for arrays.
+    """
+
+    name: str
+    connected: bool = False
+    value: Any = None
+    count: int = 0            # valid elements in ``value``
+    max_count: int = 0        # element count of the channel (NELM)
+    native_type: str = ""     # one of NATIVE_TYPE_NAMES, "" until connected once
+    units: str = ""
+    precision: Optional[int] = None
+    enum_strs: tuple = ()
+    display_limits: Limits = None   # (low, high)
+    alarm_limits: Limits = None     # (lolo, hihi)
+    warning_limits: Limits = None   # (low, high)
+    control_limits: Limits = None   # (low, high)
+    severity: int = 0
+    status: int = 0
+    timestamp: float = 0.0          # POSIX seconds (IOC time)
+    host: str = ""
+    read_access: bool = False
+    write_access: bool = False
+    monitored: bool = False
+    ever_connected: bool = False
+    update_count: int = 0
+    error: str = ""
+    samples: list = field(default_factory=list)  # (timestamp, value, severity) when every update is kept
+
+    # -- derived ---------------------------------------------------------------
+    @property
+    def is_array(self) -> bool:
+        return self.max_count > 1
+
+    @property
+    def is_char_array(self) -> bool:
+        return self.native_type == "CHAR" and self.max_count > 1
+
+    @property
+    def is_enum(self) -> bool:
+        return self.native_type == "ENUM"
+
+    @property
+    def severity_name(self) -> str:
+        if not self.connected:
+            return "DISCONNECTED"
+        return SEVERITY_NAMES[self.severity] if 0 <= self.severity < len(SEVERITY_NAMES) else str(self.severity)
+
+    @property
+    def status_name(self) -> str:
+        if not self.connected:
+            return "DISCONNECTED"
+        return ALARM_STATUS_NAMES[self.status] if 0 <= self.status < len(ALARM_STATUS_NAMES) else str(self.status)
+
+    @property
+    def access_text(self) -> str:
+        if not self.ever_connected:
+            return ""
+        return {(True, True): "read/write", (True, False): "read-only",
+                (False, True): "write-only", (False, False): "no access"}[(self.read_access, self.write_access)]
+
+    def copy(self) -> "PVState":
+        """A shallow copy (the value array is shared, never mutated in place)."""
+        return replace(self, samples=list(self.samples))
