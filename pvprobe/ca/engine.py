@@ -121,6 +121,7 @@ class Engine:
         self._changed: set[int] = set()
         self._put_results: list[PutResult] = []
         self._puts: dict[int, _PendingPut] = {}
+        self._searching: dict[int, float] = {}  # sid -> when to say "not found" if still unconnected
         self._on_batch: Optional[Callable[[Batch], None]] = None
         self._worker: Optional[threading.Thread] = None
         self._running = False
@@ -202,6 +203,7 @@ class Engine:
                 self._keep_all.add(sid)
         try:
             slot.chid = ll.create_channel(name, self._cb_conn, sid)
+            self._searching[sid] = time.monotonic() + DEFAULT_CONNECTION_TIMEOUT
         except ValueError as exc:
             slot.state.error = str(exc)
             slot.chid = None
@@ -225,6 +227,7 @@ class Engine:
             self._samples.pop(slot.sid, None)
             self._keep_all.discard(slot.sid)
         self._changed.discard(slot.sid)
+        self._searching.pop(slot.sid, None)
 
     def _monitorable(self, slot: _Slot) -> bool:
         return slot.state.max_count <= self.automonitor_maxlength or slot.want_monitor
@@ -262,6 +265,7 @@ class Engine:
                     st.read_access, st.write_access = info["read"], info["write"]
                     st.connected = st.ever_connected = True
                     st.error = ""
+                    self._searching.pop(slot.sid, None)
                     connected.append(slot)
                 else:
                     st.connected = False
@@ -377,6 +381,7 @@ class Engine:
                 self._run_commands()
                 self._process_events()
                 self._expire_puts()
+                self._expire_searches()
                 now = time.monotonic()
                 if now >= next_tick:
                     next_tick = now + self.tick
@@ -385,6 +390,19 @@ class Engine:
                         self._deliver()
             except Exception:  # never let the worker die silently
                 log.exception("CA worker error")
+
+    def _expire_searches(self) -> None:
+        """Say so when a PV has not been found within the connection timeout
+        (CA keeps searching; the row says "not found" instead of "connecting")."""
+        if not self._searching:
+            return
+        now = time.monotonic()
+        for sid in [s for s, t in self._searching.items() if t <= now]:
+            del self._searching[sid]
+            slot = self._by_sid.get(sid)
+            if slot is not None and not slot.state.ever_connected:
+                slot.state.error = "not found: no server answered (still searching)"
+                self._changed.add(sid)
 
     def _run_commands(self) -> None:
         flush = False
@@ -489,7 +507,10 @@ class Engine:
         ctype = _CTYPE[native]
         data = (ctype * n)()
         for i, v in enumerate(values):
-            data[i] = v.encode("utf-8") if native == "STRING" else v
+            if native == "STRING":
+                data[i].value = v.encode("utf-8")
+            else:
+                data[i] = v
         if not wait:
             status = ll.array_put(_NATIVE_CODE[native], n, slot.chid, data)
             if status != ll.ECA_NORMAL:

@@ -7,6 +7,7 @@ decoding happens later, once per PV per tick, in the engine's worker.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
 import struct
@@ -70,7 +71,10 @@ def init_libca() -> None:
     os.environ.setdefault("EPICS_CA_MAX_ARRAY_BYTES", str(2 ** 24))
     ca.AUTO_CLEANUP = False
     ca.PREEMPTIVE_CALLBACK = True
-    _libca = ca.initialize_libca()
+    # Someone (a script embedding pvprobe) may have initialised pyepics already:
+    # reuse its context rather than creating another one.
+    _libca = ca.libca if ca.libca is not None else ca.initialize_libca()
+    atexit.unregister(ca.finalize_libca)
     _libca.ca_puser.restype = ctypes.c_void_p
     _libca.ca_element_count.restype = ctypes.c_ulong
     _libca.ca_message.restype = ctypes.c_char_p

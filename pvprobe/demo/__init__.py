@@ -1,0 +1,1 @@
+"""Demo IOC (a real pythonSoftIOC process) and its launcher; never imports epics."""

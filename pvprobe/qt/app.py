@@ -1,0 +1,102 @@
+"""Starting and stopping the GUI around an engine."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from typing import Any, Callable
+
+from PyQt5.QtCore import QTimer
+from PyQt5.QtWidgets import QApplication
+
+from .bridge import EngineBridge
+from .diagnostics import LoopLatency, RunStats
+from .main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+WINDOW_SIZE = (1100, 700)
+
+
+def _get_app() -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+        app.setApplicationName("pvprobe")
+        app.setOrganizationName("pvprobe")
+    return app
+
+
+def run_gui(engine: Any, names: list[str], *, screenshot: str | None = None,
+            quit_after: float | None = None, stats_path: str | None = None,
+            on_exit: Callable[[], None] | None = None) -> int:
+    """Show the main window on ``engine`` with ``names`` and run until quit.
+
+    ``quit_after`` seconds ends the run by itself; ``screenshot`` saves the window
+    (PNG) right before quitting; ``stats_path`` gets the run statistics as JSON.
+    Ctrl-C in the terminal quits cleanly. Returns the exit code.
+    """
+    app = _get_app()
+    bridge = EngineBridge(engine)
+    window = MainWindow(bridge)
+    window.resize(*WINDOW_SIZE)
+    latency = LoopLatency(parent=window)
+    stats = RunStats(window.model, bridge, latency)
+    bridge.batchApplied.connect(stats.on_batch)
+
+    shot_taken = False
+
+    def take_screenshot() -> None:
+        nonlocal shot_taken
+        if screenshot and not shot_taken:
+            shot_taken = True
+            if not window.grab().save(screenshot):
+                log.error("could not save screenshot to %s", screenshot)
+
+    def request_quit() -> None:
+        take_screenshot()
+        app.quit()
+
+    # Ctrl-C: Python runs signal handlers only between bytecodes, so wake it up.
+    old_sigint = signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGINT, lambda *_: request_quit())
+        installed = True
+    except ValueError:      # not the main thread
+        installed = False
+    wakeup = QTimer()
+    wakeup.timeout.connect(lambda: None)
+    wakeup.start(200)
+
+    window.show()
+    window.add_pvs(names)
+    latency.start()
+    code = 1
+    try:
+        bridge.start()
+        if quit_after is not None:
+            QTimer.singleShot(max(0, int(quit_after * 1000)), request_quit)
+        code = app.exec_()
+    finally:
+        wakeup.stop()
+        latency.stop()
+        if installed:
+            signal.signal(signal.SIGINT, old_sigint)
+        try:
+            take_screenshot()
+        except Exception:
+            log.exception("screenshot failed")
+        if stats_path:
+            try:
+                stats.write(stats_path)
+            except OSError:
+                log.exception("could not write stats to %s", stats_path)
+        try:
+            bridge.stop()
+        finally:
+            if on_exit is not None:
+                on_exit()
+            window.close()
+            window.deleteLater()
+    return code

@@ -1,0 +1,125 @@
+"""The one sanctioned hop from the engine's worker thread into the GUI thread."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Iterable
+
+from PyQt5.QtCore import QObject, Qt, pyqtSignal, pyqtSlot
+
+from pvprobe.core.batch import Batch, PutResult
+
+log = logging.getLogger(__name__)
+
+Consumer = Callable[[Batch], None]
+
+
+class EngineBridge(QObject):
+    """Turns the engine's per-tick callback into a queued Qt signal and applies batches.
+
+    Construct it in the GUI thread. The engine calls :meth:`_on_batch_from_worker`
+    in its worker thread; that only emits :attr:`batchReady`, which is queued to
+    this object's (GUI) thread. There every registered consumer gets the batch, in
+    registration order, and then ``engine.batch_done()`` is called exactly once,
+    even if a consumer raised (the error is logged).
+    """
+
+    #: A Batch, emitted from the worker thread, delivered queued in the GUI thread.
+    batchReady = pyqtSignal(object)
+    #: A Batch, after all consumers applied it (GUI thread).
+    batchApplied = pyqtSignal(object)
+    #: One PutResult per finished put (GUI thread).
+    putFinished = pyqtSignal(object)
+
+    def __init__(self, engine: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self._consumers: list[Consumer] = []
+        self._started = False
+        self._stopped = False
+        self.batches_applied = 0
+        self.updates_received = 0      # the engine's running count, from the last batch
+        self.engine_pvs = 0            # from the last batch
+        self.engine_connected = 0      # from the last batch
+        self.consumer_errors = 0
+        # Always queued: even an engine that calls back from the GUI thread never
+        # re-enters a consumer or batch_done() from inside its own call.
+        self.batchReady.connect(self._apply_batch, Qt.QueuedConnection)
+
+    # -- consumers ---------------------------------------------------------------
+    def add_consumer(self, consumer: Consumer) -> None:
+        """Register a callable that gets every batch in the GUI thread."""
+        self._consumers.append(consumer)
+
+    def remove_consumer(self, consumer: Consumer) -> None:
+        try:
+            self._consumers.remove(consumer)
+        except ValueError:
+            pass
+
+    # -- lifecycle ---------------------------------------------------------------
+    def start(self) -> None:
+        """Start the engine; batches flow from now on."""
+        if self._started:
+            return
+        self._started = True
+        self.engine.start(self._on_batch_from_worker)
+
+    def stop(self) -> None:
+        """Stop the engine; batches still queued are dropped."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._started:
+            self.engine.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._started and not self._stopped
+
+    # -- the hop -------------------------------------------------------------------
+    def _on_batch_from_worker(self, batch: Batch) -> None:
+        """Called by the engine in its worker thread: emit and nothing else."""
+        self.batchReady.emit(batch)
+
+    @pyqtSlot(object)
+    def _apply_batch(self, batch: Batch) -> None:
+        if self._stopped:
+            return
+        try:
+            self.updates_received = batch.updates_received
+            self.engine_pvs = batch.pvs
+            self.engine_connected = batch.connected
+            for consumer in list(self._consumers):
+                try:
+                    consumer(batch)
+                except Exception:  # a broken view must not stall the engine
+                    self.consumer_errors += 1
+                    log.exception("batch consumer %r failed on batch %s", consumer, batch.seq)
+            self.batches_applied += 1
+            try:
+                for result in batch.put_results:
+                    self.putFinished.emit(result)
+                self.batchApplied.emit(batch)
+            except Exception:
+                log.exception("batch signal handler failed on batch %s", batch.seq)
+        finally:
+            self.engine.batch_done()
+
+    # -- commands (non-blocking, forwarded) --------------------------------------
+    def add(self, names: Iterable[str]) -> None:
+        names = list(names)
+        if names:
+            self.engine.add(names)
+
+    def remove(self, names: Iterable[str]) -> None:
+        names = list(names)
+        if names:
+            self.engine.remove(names)
+
+    def put(self, name: str, value: Any, timeout: float = 10.0) -> int:
+        """Ask for a put; the :class:`PutResult` arrives later via :attr:`putFinished`."""
+        return self.engine.put(name, value, timeout)
+
+
+__all__ = ["EngineBridge", "PutResult"]

@@ -1,0 +1,119 @@
+"""The command-line twins, run as a user runs them, against the demo IOC."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pvprobe", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_get_scalars_enum_and_string(demo_ioc, prefix):
+    out = run("get", prefix + "readonly", prefix + "message", prefix + "enum")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == f"{prefix}readonly 42.0"
+    assert lines[1].startswith(f"{prefix}message ")
+    assert lines[2].split(" ", 1)[1] in ("Off", "Standby", "On", "Fault")
+    assert "caRepeater" not in out.stderr
+
+
+def test_get_array_and_char_waveform(demo_ioc, prefix):
+    out = run("get", prefix + "wave")
+    assert out.returncode == 0, out.stderr
+    fields = out.stdout.split()
+    assert fields[0] == prefix + "wave" and int(fields[1]) == len(fields) - 2
+    out = run("get", "--string", prefix + "filename")
+    assert out.returncode == 0
+    assert out.stdout.split(" ", 1)[1].strip().endswith(".h5")
+
+
+def test_get_json(demo_ioc, prefix):
+    out = run("get", "--json", prefix + "sine", prefix + "enum")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert [d["name"] for d in data] == [prefix + "sine", prefix + "enum"]
+    assert data[0]["units"] == "mm" and isinstance(data[0]["value"], float)
+    assert data[1]["enum_strs"] == ["Off", "Standby", "On", "Fault"]
+
+
+def test_get_unknown_pv_fails_within_timeout_and_names_it(demo_ioc, prefix):
+    out = run("get", "--timeout", "1", prefix + "sine", "PVPROBE:NO:SUCH", timeout=15)
+    assert out.returncode == 1
+    assert out.stdout.startswith(prefix + "sine ")
+    assert "PVPROBE:NO:SUCH" in out.stderr and "not found" in out.stderr
+
+
+def test_get_invalid_name(demo_ioc):
+    out = run("get", "bad name")
+    assert out.returncode == 2 and "invalid PV name" in out.stderr
+
+
+def test_put_prints_old_and_new_and_takes_enum_names(demo_ioc, prefix):
+    assert run("put", prefix + "enum", "Off").returncode == 0
+    out = run("put", prefix + "enum", "On", "--wait")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"{prefix}enum Off -> On"
+    out = run("put", prefix + "enum", "3")
+    assert out.stdout.strip() == f"{prefix}enum On -> Fault"
+
+
+def test_put_failures(demo_ioc, prefix):
+    out = run("put", prefix + "readonly", "1")
+    assert out.returncode == 1 and "read-only" in out.stderr and prefix + "readonly" in out.stderr
+    out = run("put", prefix + "enum", "Sideways")
+    assert out.returncode == 1 and "not one of the states" in out.stderr
+    out = run("put", prefix + "setpoint", "abc")
+    assert out.returncode == 1 and "not a number" in out.stderr
+    out = run("put", prefix + "slow", "2", "--wait", "--timeout", "1")
+    assert out.returncode == 1 and "timeout" in out.stderr
+
+
+def test_put_array(demo_ioc, prefix):
+    out = run("put", prefix + "wave:set", "1", "2", "3")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("-> 3 1 2 3")
+
+
+def test_info(demo_ioc, prefix):
+    out = run("info", prefix + "setpoint", prefix + "enum")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    for piece in ("State:            connected", "Native type:      DBR_DOUBLE", "Units:            V",
+                  "Precision:        2", "Control limits:   -100 .. 100", "Access:           read/write",
+                  "Enum states:      0=Off, 1=Standby, 2=On, 3=Fault", "Timestamp:"):
+        assert piece in text
+    out = run("info", prefix + "readonly")
+    assert "read-only" in out.stdout
+
+
+def test_monitor_prints_updates_with_timestamps(demo_ioc, prefix):
+    out = run("monitor", prefix + "sine", "--count", "5")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 5
+    for line in lines:
+        name, date, clock, value, *rest = line.split()
+        assert name == prefix + "sine" and len(date) == 10 and ":" in clock
+        float(value)
+
+
+def test_monitor_duration_and_missing_pv(demo_ioc, prefix):
+    out = run("monitor", "PVPROBE:NO:SUCH", "--timeout", "1", "--duration", "5")
+    assert out.returncode == 1 and "not found" in out.stderr
+
+
+def test_help_and_version():
+    out = run("--help")
+    assert out.returncode == 0 and "--demo" in out.stdout and "--screenshot" in out.stdout
+    for sub in ("get", "put", "info", "monitor", "demo-ioc"):
+        assert run(sub, "--help").returncode == 0
+    assert run("--version").stdout.startswith("pvprobe ")
