@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 import subprocess
 import sys
 
@@ -117,3 +119,62 @@ def test_help_and_version():
     for sub in ("get", "put", "info", "monitor", "demo-ioc"):
         assert run(sub, "--help").returncode == 0
     assert run("--version").stdout.startswith("pvprobe ")
+
+
+SHUTDOWN_SCRIPT = r"""
+import sys, time, threading
+from pvprobe.ca.engine import Engine
+names = sys.argv[1:]
+eng = Engine()
+got = {}
+done = threading.Event()
+def on_batch(b):
+    for s in b.states:
+        if s.value is not None:
+            got[s.name] = s
+    if len(got) == len(names):
+        done.set()
+    eng.batch_done()
+eng.start(on_batch)
+eng.add(names)
+assert done.wait(30), f"only {len(got)} of {len(names)} PVs had values"
+print("values", len(got), flush=True)
+# exit with the worker running and monitors busy: atexit must stop the worker,
+# clear the channels and destroy the context without a crash or hang
+"""
+
+
+def test_exit_with_busy_monitors_is_clean(demo_ioc, scalar_names):
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", SHUTDOWN_SCRIPT, *scalar_names],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]   # a segfault would be -11
+    assert out.stdout.strip() == f"values {len(scalar_names)}"
+    assert "caRepeater" not in out.stderr
+    assert time.monotonic() - t0 < 60
+
+
+def test_demo_ioc_subcommand_runs_in_foreground_and_prints_environment():
+    from pvprobe.core.caenv import free_port, loopback_env
+
+    env = dict(os.environ)
+    env.update(loopback_env(free_port(), free_port()))
+    proc = subprocess.Popen([sys.executable, "-m", "pvprobe", "demo-ioc", "--prefix", "PVPFG:"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.strip())
+            if line.startswith("PVPROBE-DEMO-READY"):
+                break
+        text = "\n".join(lines)
+        assert "PVPROBE-DEMO-READY prefix=PVPFG:" in text
+        assert f"export EPICS_CA_SERVER_PORT={env['EPICS_CA_SERVER_PORT']}" in text
+        assert "EPICS_CA_MAX_ARRAY_BYTES" in text
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -70,6 +70,15 @@ class PVTableView(QTableView):
             self.setColumnWidth(int(col), fm.horizontalAdvance(sample) + pad)
 
 
+    def fit_name_column(self, names: list[str], max_width: int = 420) -> None:
+        """Widen the Name column for the longest of ``names`` (measures a few, not all)."""
+        longest = sorted(names, key=len)[-5:]
+        fm = self.fontMetrics()
+        want = max(fm.horizontalAdvance(n) for n in longest) + 2 * fm.averageCharWidth() + 6
+        if want > self.columnWidth(int(Col.NAME)):
+            self.setColumnWidth(int(Col.NAME), min(want, max_width))
+
+
 class MainWindow(QMainWindow):
     """pvprobe's main window. All CA traffic goes through ``bridge``."""
 
@@ -131,6 +140,7 @@ class MainWindow(QMainWindow):
         """Add rows for ``names`` (duplicates ignored) and subscribe them. Returns those added."""
         added = self.model.add_names(names)
         if added:
+            self.table.fit_name_column(added)
             self.bridge.add(added)
         self.refresh_counts()
         return added
