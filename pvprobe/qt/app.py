@@ -16,7 +16,7 @@ from .main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
-WINDOW_SIZE = (1100, 700)
+WINDOW_SIZE = (1280, 760)
 
 
 def _get_app() -> QApplication:

@@ -1,0 +1,24 @@
+"""The README's two set-up commands stay true: CI runs the test command."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _setup_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Set up", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.+?)\n```", section)
+
+
+def test_readme_has_exactly_two_setup_commands():
+    cmds = _setup_commands()
+    assert len(cmds) == 2
+    assert "pip install" in cmds[0] and cmds[0].endswith("pvprobe --demo")
+    assert "pip install" in cmds[1] and "pytest" in cmds[1]
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert _setup_commands()[1] in ci.splitlines()
