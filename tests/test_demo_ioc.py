@@ -165,7 +165,7 @@ def test_alarm_severities_reached(prefix):
     try:
         ok = wait_until(lambda: all({1, 2} <= s for s in seen.values()), 15, 0.1)
         assert ok, f"severities seen: {seen}"
-        assert all(len(v) > 10 for v in values.values())
+        assert all(len(v) >= 3 for v in values.values()), "values change"
     finally:
         for pv in pvs:
             pv.clear_callbacks()
