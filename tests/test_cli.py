@@ -178,3 +178,14 @@ def test_demo_ioc_subcommand_runs_in_foreground_and_prints_environment():
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_max_array_bytes_defaults_to_2_pow_24_and_user_value_is_honoured():
+    code = ("import os; from pvprobe.ca.context import ensure_context; ensure_context(start_repeater=False);"
+            "print(os.environ['EPICS_CA_MAX_ARRAY_BYTES'])")
+    env = {k: v for k, v in os.environ.items() if k != "EPICS_CA_MAX_ARRAY_BYTES"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, env=env)
+    assert out.stdout.strip() == str(2 ** 24), out.stderr
+    env["EPICS_CA_MAX_ARRAY_BYTES"] = "100000000"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, env=env)
+    assert out.stdout.strip() == "100000000"

@@ -147,3 +147,24 @@ def test_demo_ioc_never_outlives_the_app(how):
             app.kill()
         for p in _procs_with(token):
             p.kill()
+
+
+def test_rows_show_disconnection_and_resume_after_ioc_restart(qtbot, window, restartable_ioc):
+    ioc = restartable_ioc
+    names = [ioc.prefix + "heartbeat", ioc.prefix + "sine"]
+    window.add_pvs(names)
+    model = window.model
+
+    def text(name, col):
+        return model.data(model.index(model.row_of(name), col), Qt.DisplayRole) or ""
+
+    qtbot.waitUntil(lambda: model.connected_count == 2, timeout=15000)
+    ioc.stop()
+    qtbot.waitUntil(lambda: all("DISCONNECTED" in text(n, Col.CONNECTION) for n in names), timeout=40000)
+    assert all("DISCONNECTED" in text(n, Col.SEVERITY) for n in names)
+    italic = model.data(model.index(model.row_of(names[1]), Col.VALUE), Qt.FontRole)
+    assert italic is not None and italic.italic(), "stale value must not look live"
+    ioc.restart()
+    qtbot.waitUntil(lambda: model.connected_count == 2, timeout=40000)
+    before = text(names[0], Col.VALUE)
+    qtbot.waitUntil(lambda: text(names[0], Col.VALUE) != before, timeout=10000)
