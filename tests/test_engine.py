@@ -218,3 +218,13 @@ def test_ioc_killed_then_restarted_pvs_resume_without_user_action(running, resta
     col.wait(lambda: all(col.latest[n].connected for n in names), 40, "reconnection")
     col.wait(lambda: col.latest[names[0]].update_count > hb_before + 1, 10, "values flowing again")
     assert col.latest[names[2]].enum_strs, "metadata fetched again after reconnect"
+
+
+def test_put_many_reports_each_result(engine, prefix):
+    results = engine.put_many([(prefix + "ao:020", 5.5), (prefix + "readonly", 1.0),
+                               (prefix + "enum", "On"), ("PVPROBE:NO:SUCH", 1)], timeout=3,
+                              connect_timeout=1.0)
+    assert [r.ok for r in results] == [True, False, True, False]
+    assert "read-only" in results[1].error and "not found" in results[3].error
+    got = engine.read([prefix + "ao:020", prefix + "enum"])
+    assert got[prefix + "ao:020"].value == 5.5 and got[prefix + "enum"].value == 2

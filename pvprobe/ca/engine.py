@@ -628,6 +628,30 @@ class Engine:
         self._put_results.clear()
         return box[0] if box else PutResult(name=name, value=value, ok=False, error="timeout")
 
+    def put_many(self, items: Iterable[tuple[str, Any]], timeout: float = 10.0,
+                 connect_timeout: Optional[float] = None) -> list[PutResult]:
+        """Put many values at once: connect all (bulk), send every put with a
+        completion callback, flush once, wait for all completions or ``timeout``.
+        Returns one :class:`PutResult` per item, in order. Synchronous."""
+        items = list(items)
+        self.open([n for n, _ in items], connect_timeout)
+        results: dict[int, PutResult] = {}
+        rids = []
+        for name, value in items:
+            rid = next(self._rid)
+            rids.append(rid)
+            slot = self._slots.get(name)
+            if slot is not None and not slot.state.connected:
+                results[rid] = PutResult(name=name, value=value, ok=False, request_id=rid,
+                                         error=slot.state.error or "not found (no server answered within the timeout)")
+                continue
+            self._start_put(rid, name, value, timeout, lambda r: results.__setitem__(r.request_id, r))
+        ll.flush()
+        self._pump_until(lambda: len(results) == len(rids), time.monotonic() + timeout + 1.0)
+        self._put_results.clear()
+        return [results.get(rid) or PutResult(name=n, value=v, ok=False, error="timeout", request_id=rid)
+                for rid, (n, v) in zip(rids, items)]
+
     def _require_no_worker(self) -> None:
         if self._worker is not None:
             raise RuntimeError("synchronous calls are for use without the worker")
