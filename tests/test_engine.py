@@ -228,3 +228,20 @@ def test_put_many_reports_each_result(engine, prefix):
     assert "read-only" in results[1].error and "not found" in results[3].error
     got = engine.read([prefix + "ao:020", prefix + "enum"])
     assert got[prefix + "ao:020"].value == 5.5 and got[prefix + "enum"].value == 2
+
+
+def test_once_mode_reads_without_subscribing_and_channels_are_shared(running, prefix):
+    engine, col = running
+    desc, hb = prefix + "sine.DESC", prefix + "heartbeat"
+    engine.add([desc, hb], once=True)
+    col.wait(lambda: desc in col.latest and col.latest[desc].value is not None
+             and hb in col.latest and col.latest[hb].value is not None, 10, "once reads")
+    assert isinstance(col.latest[desc].value, str) and not col.latest[hb].monitored
+    first = col.latest[hb].value
+    time.sleep(1.5)  # ok-sleep: heartbeat ticks once a second; a once-read must not follow it
+    assert col.latest[hb].value == first
+    engine.add([hb])                 # a second user wants it monitored: upgraded, shared
+    col.wait(lambda: col.latest[hb].monitored and col.latest[hb].value != first, 5, "monitor")
+    engine.remove([hb])              # one user left: still open
+    n = col.latest[hb].update_count
+    col.wait(lambda: col.latest[hb].update_count > n, 5, "updates after one removal")

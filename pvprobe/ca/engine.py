@@ -66,6 +66,7 @@ class _Slot:
     meta_ok: bool = False
     want_monitor: bool = False     # arrays above AUTOMONITOR_MAXLENGTH only when asked
     keep_all: bool = False         # report every update (samples), not only the newest
+    once: bool = False             # read on each (re)connection, never subscribe (e.g. .DESC)
     get_raw: Any = None            # (type, count, raw) of the last completed TIME get
     users: int = 1
 
@@ -181,10 +182,14 @@ class Engine:
 
     # ------------------------------------------------------------------ channel bookkeeping
 
-    def _create(self, name: str, monitor: bool, keep_all: bool) -> _Slot:
+    def _create(self, name: str, monitor: bool, keep_all: bool, once: bool = False) -> _Slot:
         slot = self._slots.get(name)
         if slot is not None:
             slot.users += 1
+            if slot.once and not once:
+                slot.once = False
+                if slot.meta_ok and slot.evid is None and slot.state.connected and self._monitorable(slot):
+                    self._subscribe(slot)
             slot.want_monitor |= monitor
             if keep_all and not slot.keep_all:
                 slot.keep_all = True
@@ -195,7 +200,7 @@ class Engine:
             return slot
         sid = next(self._sid)
         slot = _Slot(sid=sid, name=name, state=PVState(name=name), want_monitor=monitor,
-                     keep_all=keep_all)
+                     keep_all=keep_all, once=once)
         self._slots[name] = slot
         self._by_sid[sid] = slot
         if keep_all:
@@ -282,6 +287,8 @@ class Engine:
                     self._apply_meta(slot, dbr_type, raw)
                 if 14 <= dbr_type < 21 and status == ll.ECA_NORMAL:
                     slot.get_raw = (dbr_type, count, raw)
+                    if slot.once:
+                        self._decode(slot, slot.get_raw)
                 self._changed.add(slot.sid)
         if connected:
             self._on_connected(connected)
@@ -311,6 +318,10 @@ class Engine:
             ll.replace_access_rights_event(slot.chid, self._cb_access)
             ll.array_get_callback(ll.ctrl_type(slot.native), 1, slot.chid, self._cb_get, slot.sid)
         for slot in slots:
+            if slot.once:
+                ll.array_get_callback(ll.time_type(slot.native), 0 if slot.state.max_count > 1 else 1,
+                                      slot.chid, self._cb_get, slot.sid)
+                continue
             # CA re-establishes existing subscriptions after a reconnect by itself.
             if slot.evid is None and self._monitorable(slot):
                 self._subscribe(slot)
@@ -352,11 +363,14 @@ class Engine:
         self._ready.set()
         self._wake.set()
 
-    def add(self, names: Iterable[str], monitor_arrays: bool = False, keep_all: bool = False) -> None:
+    def add(self, names: Iterable[str], monitor_arrays: bool = False, keep_all: bool = False,
+            once: bool = False) -> None:
         """Connect and monitor these PVs (non-blocking). ``monitor_arrays`` asks for
         monitors on arrays above AUTOMONITOR_MAXLENGTH; ``keep_all`` reports every
-        update in ``PVState.samples`` instead of only the newest."""
-        self._commands.put(("add", list(names), monitor_arrays, keep_all))
+        update in ``PVState.samples`` instead of only the newest; ``once`` reads the
+        value at each (re)connection without subscribing (for fields like ``.DESC``).
+        Adding a PV that is already open shares its channel (removal is counted)."""
+        self._commands.put(("add", list(names), monitor_arrays, keep_all, once))
         self._wake.set()
 
     def remove(self, names: Iterable[str]) -> None:
@@ -414,7 +428,7 @@ class Engine:
             kind = cmd[0]
             if kind == "add":
                 for name in cmd[1]:
-                    slot = self._create(name, cmd[2], cmd[3])
+                    slot = self._create(name, cmd[2], cmd[3], cmd[4])
                     self._changed.add(slot.sid)
                 flush = True
             elif kind == "remove":
