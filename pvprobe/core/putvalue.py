@@ -22,11 +22,9 @@ class PutValueError(ValueError):
 
 
 def _to_number(text: Any, native: str) -> float | int:
-    if isinstance(text, (bool, np.bool_)):
-        return int(text)
-    if isinstance(text, (int, np.integer)):
-        return int(text)
-    if isinstance(text, (float, np.floating)):
+    if isinstance(text, (bool, np.bool_, int, np.integer)):
+        v: float | int = int(text)
+    elif isinstance(text, (float, np.floating)):
         v = float(text)
     else:
         s = str(text).strip()
