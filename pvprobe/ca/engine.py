@@ -340,12 +340,11 @@ class Engine:
         st.update_count += 1
 
     def _value_of(self, slot: _Slot, dbr_type: int, count: int, raw: bytes) -> Any:
-        values = ll.decode_values(dbr_type, count, raw)
         if slot.state.max_count > 1:
-            return values if not isinstance(values, list) else values
-        if isinstance(values, list):
-            return values[0] if values else ""
-        return values[0].item() if len(values) else None
+            return ll.decode_values(dbr_type, count, raw)
+        if count < 1:
+            return None
+        return ll.decode_scalar(dbr_type, raw)
 
     # ------------------------------------------------------------------ worker
 

@@ -136,6 +136,19 @@ def decode_values(dbr_type: int, count: int, raw: bytes):
     return np.frombuffer(raw, dtype=dtype, count=count, offset=off).copy()
 
 
+_SCALAR = {1: struct.Struct("=h"), 2: struct.Struct("=f"), 3: struct.Struct("=H"),
+           4: struct.Struct("=B"), 5: struct.Struct("=i"), 6: struct.Struct("=d")}
+
+
+def decode_scalar(dbr_type: int, raw: bytes):
+    """The single value of a scalar DBR buffer as a Python int/float/str (fast path)."""
+    native = dbr_type % 7
+    off = _value_offset[dbr_type]
+    if native == 0:
+        return raw[off:off + 40].split(b"\x00", 1)[0].decode("utf-8", errors="replace")
+    return _SCALAR[native].unpack_from(raw, off)[0]
+
+
 def decode_time_header(raw: bytes) -> tuple[int, int, float]:
     """(status, severity, POSIX timestamp) of a DBR_TIME_* buffer."""
     status, severity, secs, nsec = _TIME_HEADER.unpack_from(raw, 0)
