@@ -245,3 +245,22 @@ def test_once_mode_reads_without_subscribing_and_channels_are_shared(running, pr
     engine.remove([hb])              # one user left: still open
     n = col.latest[hb].update_count
     col.wait(lambda: col.latest[hb].update_count > n, 5, "updates after one removal")
+
+
+def test_lean_mode_alarm_only_until_watched(running, prefix):
+    engine, col = running
+    hb, sine = prefix + "heartbeat", prefix + "sine"
+    engine.set_lean(True)
+    engine.add([hb, sine])
+    col.wait(lambda: all(n in col.latest and col.latest[n].value is not None for n in (hb, sine)),
+             10, "initial values")
+    first = col.latest[hb].update_count
+    time.sleep(2.2)  # ok-sleep: heartbeat ticks at 1 Hz without alarm changes
+    assert col.latest[hb].update_count == first, "alarm-only monitor must not follow value changes"
+    n_sine = col.latest[sine].update_count
+    assert n_sine >= 1  # sine's severity changes every second or so: alarm events still arrive
+    engine.watch("view", [hb])
+    col.wait(lambda: col.latest[hb].update_count >= first + 2, 5, "full updates once watched")
+    engine.watch("view", [])
+    engine.set_lean(False)
+    col.wait(lambda: col.latest[hb].update_count >= first + 4, 5, "full updates without lean mode")
