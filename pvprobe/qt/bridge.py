@@ -107,15 +107,23 @@ class EngineBridge(QObject):
             self.engine.batch_done()
 
     # -- commands (non-blocking, forwarded) --------------------------------------
-    def add(self, names: Iterable[str]) -> None:
+    def add(self, names: Iterable[str], **options: Any) -> None:
+        """Open PVs; ``options`` go to ``Engine.add`` (``once=True`` for fields like .DESC)."""
         names = list(names)
         if names:
-            self.engine.add(names)
+            self.engine.add(names, **options)
 
     def remove(self, names: Iterable[str]) -> None:
         names = list(names)
         if names:
             self.engine.remove(names)
+
+    def watch(self, owner: str, names: Iterable[str]) -> None:
+        """Tell the engine which PVs ``owner`` shows now (full updates in lean mode)."""
+        self.engine.watch(owner, names)
+
+    def set_lean(self, enabled: bool) -> None:
+        self.engine.set_lean(enabled)
 
     def put(self, name: str, value: Any, timeout: float = 10.0) -> int:
         """Ask for a put; the :class:`PutResult` arrives later via :attr:`putFinished`."""
