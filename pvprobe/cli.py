@@ -19,7 +19,7 @@ from .core.format import char_array_to_text, format_timestamp, format_value
 from .core.pvnames import PVListError, pv_name_error, read_pv_list, strip_scheme
 from .core.pvstate import PVState
 
-SUBCOMMANDS = ("get", "put", "info", "monitor", "demo-ioc")
+SUBCOMMANDS = ("get", "put", "info", "monitor", "demo-ioc", "snapshot")
 
 #: What ``pvprobe --demo`` shows when no PV is named.
 DEMO_FEATURED = ["sine", "setpoint", "enum", "switch", "long", "message", "readonly", "slow",
@@ -372,6 +372,10 @@ COMMANDS = {"get": cmd_get, "put": cmd_put, "info": cmd_info, "monitor": cmd_mon
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "snapshot":
+        from .cli_snapshot import main as snapshot_main
+
+        return snapshot_main(argv[1:])
     if argv and argv[0] in SUBCOMMANDS:
         args = build_sub_parser(argv[0]).parse_args(argv[1:])
         return COMMANDS[argv[0]](args)

@@ -1,0 +1,355 @@
+"""Phoebus / CS-Studio PV Table files (``.pvs``): read and write.
+
+The format (Phoebus ``app/pvtable`` ``PVTableXMLPersistence``)::
+
+    <?xml version="1.0" encoding="UTF-8"?>
+    <pvtable version="3.0" enable_save_restore="true">
+      <timeout>60.0</timeout>
+      <pvlist>
+        <pv>
+          <selected>true</selected>
+          <name>NAME</name>
+          <tolerance>0.01</tolerance>
+          <saved_value_timestamp>2024-01-02 03:04:05.000000000</saved_value_timestamp>
+          <saved_value>1.5</saved_value>                 (scalar, or:)
+          <saved_array_value><item>1</item><item>2</item></saved_array_value>
+          <completion>false</completion>
+        </pv>
+      </pvlist>
+    </pvtable>
+
+Older files are read too: a global ``<tolerance>`` under the root, no
+``enable_save_restore`` attribute, the legacy ``<readback>``/``<readback_value>``
+pair (added as a separate, unselected entry, as Phoebus does), and ``<pv>NAME</pv>``.
+Names starting with ``#`` are Phoebus comments and are skipped.
+
+Security: the XML is parsed with expat directly; any document type declaration
+(``<!DOCTYPE``), entity declaration or external entity reference is refused
+before it can expand (billion laughs, XXE). Nothing is evaluated.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence, Union
+from xml.parsers import expat
+
+from .pvnames import PVListError, pv_name_error, strip_scheme
+
+#: A PV table file larger than this is refused rather than parsed.
+MAX_PVS_BYTES = 64 * 1024 * 1024
+#: Phoebus' default per-PV tolerance and completion timeout.
+DEFAULT_TOLERANCE = 0.01
+DEFAULT_TIMEOUT = 60.0
+
+SavedValue = Union[str, list]  # scalar text, or list of item texts for arrays
+
+
+@dataclass
+class PVSEntry:
+    """One row of a PV table."""
+
+    name: str
+    selected: bool = True
+    tolerance: Optional[float] = None
+    saved_value: Optional[SavedValue] = None
+    saved_timestamp: str = ""
+    completion: bool = False
+
+
+@dataclass
+class PVSFile:
+    """A PV table: entries in file order, plus entries refused (with reasons)."""
+
+    entries: list[PVSEntry] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    version: str = ""
+    tolerance: Optional[float] = None
+    timeout: Optional[float] = None
+    save_restore: bool = True
+
+    @property
+    def names(self) -> list[str]:
+        """PV names in order, without duplicates."""
+        return list(dict.fromkeys(e.name for e in self.entries))
+
+    @property
+    def saved(self) -> dict[str, SavedValue]:
+        """Saved values by name (PVs without one are absent)."""
+        return {e.name: e.saved_value for e in self.entries if e.saved_value is not None}
+
+    @property
+    def timestamps(self) -> dict[str, str]:
+        return {e.name: e.saved_timestamp for e in self.entries if e.saved_timestamp}
+
+
+# ----------------------------------------------------------------------------- parsing
+
+class _Refused(Exception):
+    pass
+
+
+@dataclass
+class _Node:
+    tag: str
+    attrs: dict
+    children: list = field(default_factory=list)
+    text: list = field(default_factory=list)
+
+    def child(self, tag: str) -> Optional["_Node"]:
+        for c in self.children:
+            if c.tag == tag:
+                return c
+        return None
+
+    def all(self, tag: str) -> list["_Node"]:
+        return [c for c in self.children if c.tag == tag]
+
+    def string(self) -> str:
+        return "".join(self.text)
+
+    def child_text(self, tag: str) -> Optional[str]:
+        c = self.child(tag)
+        return None if c is None else c.string()
+
+
+def _refuse(what: str):
+    def handler(*_args: Any) -> None:
+        raise _Refused(what)
+    return handler
+
+
+def parse_xml_safely(data: bytes, where: str) -> _Node:
+    """Parse ``data`` into a small tree; DTDs and entities are refused. Raises PVListError."""
+    # Belt and braces: refuse before expat sees anything (covers UTF-8/ASCII files);
+    # the handlers below refuse the same in any encoding.
+    for marker in (b"<!DOCTYPE", b"<!ENTITY"):
+        if marker in data:
+            raise PVListError(f"{where}: document type / entity declarations are not allowed "
+                              f"({marker.decode()} found); refusing to parse")
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = _refuse("a document type declaration (<!DOCTYPE>)")
+    parser.EntityDeclHandler = _refuse("an entity declaration (<!ENTITY>)")
+    parser.UnparsedEntityDeclHandler = _refuse("an unparsed entity declaration")
+    parser.ExternalEntityRefHandler = _refuse("an external entity reference")
+    parser.buffer_text = True
+    root: list[_Node] = []
+    stack: list[_Node] = []
+
+    def start(tag: str, attrs: dict) -> None:
+        node = _Node(tag, attrs)
+        if stack:
+            stack[-1].children.append(node)
+        else:
+            root.append(node)
+        stack.append(node)
+
+    def end(_tag: str) -> None:
+        stack.pop()
+
+    def chars(text: str) -> None:
+        if stack:
+            stack[-1].text.append(text)
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = chars
+    try:
+        parser.Parse(data, True)
+    except _Refused as exc:
+        raise PVListError(f"{where}: contains {exc}, which is not allowed; refusing to parse") from None
+    except expat.ExpatError as exc:
+        raise PVListError(f"{where}: not a valid XML PV table ({exc})") from None
+    except (RecursionError, MemoryError):
+        raise PVListError(f"{where}: XML too deeply nested or too large") from None
+    if not root:
+        raise PVListError(f"{where}: no XML root element")
+    return root[0]
+
+
+def _bool(text: Optional[str], default: bool) -> bool:
+    if text is None:
+        return default
+    t = text.strip().lower()
+    if t in ("true", "yes", "1"):
+        return True
+    if t in ("false", "no", "0"):
+        return False
+    return default
+
+
+def _float(text: Optional[str]) -> Optional[float]:
+    if text is None:
+        return None
+    try:
+        v = float(text.strip())
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def _name_problem(name: str) -> Optional[str]:
+    m = _SCHEME.match(name)
+    if m:
+        return f"{m.group(1)}:// is not a Channel Access PV"
+    return pv_name_error(name)
+
+
+def _saved_of(pv: _Node) -> Optional[SavedValue]:
+    scalar = pv.child_text("saved_value")
+    if scalar is not None:
+        return scalar
+    arr = pv.child("saved_array_value")
+    if arr is not None:
+        return [item.string() for item in arr.all("item")]
+    return None
+
+
+def parse_pvs(data: bytes, where: str = "PV table") -> PVSFile:
+    """Parse the bytes of a ``.pvs`` file. Raises :class:`PVListError`."""
+    if not data.strip():
+        raise PVListError(f"{where}: file is empty")
+    root = parse_xml_safely(data, where)
+    if root.tag != "pvtable":
+        raise PVListError(f"{where}: root element is <{root.tag[:60]}>, expected <pvtable>")
+    out = PVSFile(version=str(root.attrs.get("version", "")))
+    out.save_restore = _bool(root.attrs.get("enable_save_restore"), True)
+    out.tolerance = _float(root.child_text("tolerance"))
+    out.timeout = _float(root.child_text("timeout"))
+    pvlist = root.child("pvlist")
+    if pvlist is None:
+        return out
+
+    def add(raw: str, entry: PVSEntry, index: int) -> None:
+        raw = raw.strip()
+        if not raw or raw.startswith("#"):
+            return  # Phoebus skips empty names; '#' rows are comments
+        name = strip_scheme(raw)
+        problem = _name_problem(name)
+        if problem:
+            out.rejected.append((f"entry {index}: {raw[:60]!r}", problem))
+            return
+        entry.name = name
+        out.entries.append(entry)
+
+    for index, pv in enumerate(pvlist.all("pv"), 1):
+        tol = _float(pv.child_text("tolerance"))
+        tol = out.tolerance if tol is None else tol
+        name = pv.child_text("name")
+        if name is None and not pv.children:
+            name = pv.string()  # very old: <pv>NAME</pv>
+        entry = PVSEntry(name="", selected=_bool(pv.child_text("selected"), True), tolerance=tol)
+        if out.save_restore:
+            entry.saved_value = _saved_of(pv)
+            entry.saved_timestamp = (pv.child_text("saved_value_timestamp") or "").strip()
+            entry.completion = _bool(pv.child_text("completion"), False)
+        add(name or "", entry, index)
+        readback = pv.child_text("readback")
+        if readback is not None:
+            add(readback, PVSEntry(name="", selected=False, tolerance=tol,
+                                   saved_value=pv.child_text("readback_value") or ""), index)
+    return out
+
+
+def read_pvs(path: Union[str, os.PathLike]) -> PVSFile:
+    """Read a Phoebus PV table file, with clear errors for missing, huge, binary or bad files."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_PVS_BYTES:
+            raise PVListError(f"PV table {p} is {size} bytes, more than {MAX_PVS_BYTES}; refusing to read it")
+        if not p.is_file():
+            raise PVListError(f"cannot read PV table {p}: not a regular file")
+        with p.open("rb") as fh:
+            data = fh.read(MAX_PVS_BYTES + 1)
+    except OSError as exc:
+        raise PVListError(f"cannot read PV table {p}: {exc.strerror or exc}") from None
+    if len(data) > MAX_PVS_BYTES:
+        raise PVListError(f"PV table {p} is more than {MAX_PVS_BYTES} bytes; refusing to read it")
+    if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise PVListError(f"PV table {p} is not a text file (binary data)")
+    return parse_pvs(data, f"PV table {p}")
+
+
+def looks_like_pvs(path: Union[str, os.PathLike]) -> bool:
+    """True for ``*.pvs`` files or files whose content starts like XML."""
+    p = Path(path)
+    if p.suffix.lower() == ".pvs":
+        return True
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(512)
+    except OSError:
+        return False
+    head = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith((b"<?xml", b"<pvtable"))
+
+
+# ----------------------------------------------------------------------------- writing
+
+# Characters XML 1.0 cannot hold at all (not even as references), and lone surrogates.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _xml_text(value: Any) -> str:
+    if isinstance(value, float):
+        text = repr(value)
+    else:
+        text = str(value)
+    text = _NOT_XML.sub("\ufffd", text)
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("\r", "&#13;"))
+
+
+def format_pvs(names: Sequence[str], saved: Optional[Mapping[str, Any]] = None,
+               timestamps: Optional[Mapping[str, str]] = None,
+               tolerance: float = DEFAULT_TOLERANCE, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """The text of a Phoebus PV table. Saved values: text or numbers for scalars,
+    lists/tuples (or arrays) for array values. Characters XML cannot represent
+    are replaced by U+FFFD."""
+    saved = saved or {}
+    timestamps = timestamps or {}
+    lines = ['<?xml version="1.0" encoding="UTF-8" standalone="no"?>',
+             '<pvtable version="3.0" enable_save_restore="true">',
+             f"  <timeout>{float(timeout)!r}</timeout>",
+             "  <pvlist>"]
+    for name in names:
+        problem = _name_problem(name)
+        if problem:
+            raise ValueError(f"{name!r}: invalid PV name ({problem})")
+        lines += ["    <pv>",
+                  "      <selected>true</selected>",
+                  f"      <name>{_xml_text(name)}</name>",
+                  f"      <tolerance>{float(tolerance)!r}</tolerance>",
+                  f"      <saved_value_timestamp>{_xml_text(timestamps.get(name, ''))}"
+                  f"</saved_value_timestamp>"]
+        if name in saved and saved[name] is not None:
+            value = saved[name]
+            if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+                value = value.tolist()
+            if isinstance(value, (list, tuple)):
+                items = "".join(f"<item>{_xml_text(v)}</item>" for v in value)
+                lines.append(f"      <saved_array_value>{items}</saved_array_value>")
+            else:
+                lines.append(f"      <saved_value>{_xml_text(value)}</saved_value>")
+        lines += ["      <completion>false</completion>", "    </pv>"]
+    lines += ["  </pvlist>", "</pvtable>", ""]
+    return "\n".join(lines)
+
+
+def write_pvs(path: Union[str, os.PathLike], names: Sequence[str],
+              saved: Optional[Mapping[str, Any]] = None,
+              timestamps: Optional[Mapping[str, str]] = None,
+              tolerance: float = DEFAULT_TOLERANCE, timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Write a Phoebus PV table atomically (temp file + rename)."""
+    from .atomic import atomic_write_text
+
+    atomic_write_text(path, format_pvs(names, saved, timestamps, tolerance, timeout))
