@@ -16,7 +16,8 @@ from typing import Any, Optional, Sequence
 
 from . import __version__
 from .core.format import char_array_to_text, format_timestamp, format_value
-from .core.pvnames import PVListError, pv_name_error, read_pv_list, strip_scheme
+from .core.pvnames import PVListError, pv_name_error, strip_scheme
+from .core.pvs_format import read_names
 from .core.pvstate import PVState
 
 SUBCOMMANDS = ("get", "put", "info", "monitor", "demo-ioc", "snapshot")
@@ -261,7 +262,7 @@ def _gui_names(args: argparse.Namespace, demo_prefix: Optional[str]) -> tuple[li
     names, ok = _check_names("", args.pvs)
     if args.pvlist:
         try:
-            parsed = read_pv_list(args.pvlist)
+            parsed = read_names(args.pvlist)
         except PVListError as exc:
             _err("", str(exc))
             return names, False
@@ -321,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
                "EPICS_CA_* environment variables are honoured.")
     p.add_argument("--version", action="version", version=f"pvprobe {__version__}")
     p.add_argument("pvs", nargs="*", metavar="PV", help="PV names to show in the table")
-    p.add_argument("--pvlist", metavar="FILE", help="PV list file: one name per line, # comments")
+    p.add_argument("--pvlist", metavar="FILE", help="PV list: a text file (one name per line, # comments) or a Phoebus .pvs table")
     p.add_argument("--demo", action="store_true",
                    help="start the embedded demo IOC on free loopback ports and show its PVs")
     p.add_argument("--prefix", default="PVPDEMO:", help="demo IOC PV prefix (default PVPDEMO:)")

@@ -297,3 +297,14 @@ def test_write_read_round_trip_property(names_saved):
     f = parse_pvs(format_pvs(names, saved).encode("utf-8"))
     assert f.names == names
     assert f.saved == saved
+
+
+def test_read_names_dispatches_on_file_kind(tmp_path):
+    from pvprobe.core.pvs_format import read_names, write_pvs
+
+    txt = tmp_path / "a.txt"
+    txt.write_text("# c\nA:1\nB:2\n")
+    pvs = tmp_path / "b.pvs"
+    write_pvs(pvs, ["C:3", "D:4"])
+    assert read_names(txt).names == ["A:1", "B:2"]
+    assert read_names(pvs).names == ["C:3", "D:4"]

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 from xml.parsers import expat
 
-from .pvnames import PVListError, pv_name_error, strip_scheme
+from .pvnames import ParsedNames, PVListError, pv_name_error, read_pv_list, strip_scheme
 
 #: A PV table file larger than this is refused rather than parsed.
 MAX_PVS_BYTES = 64 * 1024 * 1024
@@ -353,3 +353,11 @@ def write_pvs(path: Union[str, os.PathLike], names: Sequence[str],
     from .atomic import atomic_write_text
 
     atomic_write_text(path, format_pvs(names, saved, timestamps, tolerance, timeout))
+
+
+def read_names(path: Union[str, os.PathLike]) -> ParsedNames:
+    """PV names from a plain list or a Phoebus ``.pvs`` table, whichever the file is."""
+    if looks_like_pvs(path):
+        table = read_pvs(path)
+        return ParsedNames(names=list(table.names), rejected=list(table.rejected))
+    return read_pv_list(path)
