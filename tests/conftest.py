@@ -73,7 +73,7 @@ def engine(demo_ioc: object) -> Iterator[object]:
 
     eng = Engine(tick_hz=20)
     yield eng
-    eng.stop()
+    eng.close()
 
 
 @pytest.fixture(scope="session")

@@ -728,13 +728,20 @@ class Engine:
     # ------------------------------------------------------------------ shutdown
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the worker, clear every subscription and channel. The context
-        itself is destroyed by :func:`pvprobe.ca.context.shutdown` at exit."""
+        """Stop the worker; callbacks return at once from now on. The channels are
+        left to :func:`pvprobe.ca.context.shutdown`, which destroys the context in
+        one call at exit: clearing tens of thousands of busy channels one by one
+        takes seconds (each ctypes call hands the GIL to the callback threads)."""
         self._running = False
         self._wake.set()
         if self._worker is not None and self._worker is not threading.current_thread():
             self._worker.join(timeout)
         self._closing = True
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop, then clear every subscription and channel: for an engine that goes
+        away while the process (and its CA context) lives on."""
+        self.stop(timeout)
         if ll._libca is None:
             return
         for slot in list(self._slots.values()):
