@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import enum
-from typing import Any, Iterable
+import math
+import re
+from typing import Any, Iterable, Optional
 
 import numpy as np
-from PyQt5.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
-from PyQt5.QtGui import QBrush, QColor, QFont
+from PyQt5.QtCore import (
+    QAbstractItemModel, QAbstractTableModel, QMimeData, QModelIndex, QObject, QPointF, QRectF, Qt,
+    pyqtSignal,
+)
+from PyQt5.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QPixmap
 
 from pvprobe.core.batch import Batch
 from pvprobe.core.format import format_timestamp, format_value
@@ -24,18 +29,31 @@ class Col(enum.IntEnum):
     STATUS = 4
     TIMESTAMP = 5
     CONNECTION = 6
+    ACCESS = 7
+    DESCRIPTION = 8
+    COMPLETION = 9
+    SAVED = 10
 
 
-HEADERS = ("Name", "Value", "Units", "Severity", "Status", "Timestamp", "Connection")
+HEADERS = ("Name", "Value", "Units", "Severity", "Status", "Timestamp", "Connection",
+           "Access", "Description", "Completion", "Saved")
 
 #: The role whose data is the row's :class:`PVState`.
 STATE_ROLE = Qt.UserRole
+#: True when the live value differs from the saved (snapshot) value, False when it
+#: matches, None when there is nothing to compare (no saved value, no live value).
+DIFF_ROLE = Qt.UserRole + 1
 
 CONNECTING_TEXT = "connecting…"
 DISCONNECTED_TEXT = "DISCONNECTED"
+PUTTING_TEXT = "putting…"
+READ_ONLY_TEXT = "read-only"
+DESC_SUFFIX = ".DESC"
 
 #: Severity text readable without colour: a prefix symbol per level.
 SEVERITY_PREFIX = {0: "", 1: "▲ ", 2: "✖ ", 3: "◆ "}
+#: The Saved column marks differing rows with this prefix (readable without colour).
+DIFF_PREFIX = "≠ "
 
 #: (background, foreground) per severity for the Value and Severity columns.
 ALARM_COLOURS = {
@@ -43,14 +61,32 @@ ALARM_COLOURS = {
     2: (QColor(214, 48, 49), QColor(255, 255, 255)),  # MAJOR: red
     3: (QColor(156, 39, 176), QColor(255, 255, 255)), # INVALID: magenta/purple
 }
+#: Colour-blind-safe alarm colours from the Okabe–Ito palette. The three stay apart in
+#: lightness as well as hue (light yellow, mid vermillion, pale reddish purple), so they
+#: remain distinct under deuteranopia/protanopia/tritanopia and in greyscale. Text is
+#: black where that gives the higher contrast (WCAG) — on all three — and the severity
+#: symbols (▲ ✖ ◆) are always there too.
+COLORBLIND_COLOURS = {
+    1: (QColor(240, 228, 66), QColor(0, 0, 0)),       # MINOR: Okabe–Ito yellow
+    2: (QColor(213, 94, 0), QColor(0, 0, 0)),         # MAJOR: Okabe–Ito vermillion
+    3: (QColor(204, 121, 167), QColor(0, 0, 0)),      # INVALID: Okabe–Ito reddish purple
+}
+PALETTES = {"default": ALARM_COLOURS, "colorblind": COLORBLIND_COLOURS}
 ALARM_BRUSHES = {k: (QBrush(bg), QBrush(fg)) for k, (bg, fg) in ALARM_COLOURS.items()}
+_PALETTE_BRUSHES = {name: {k: (QBrush(bg), QBrush(fg)) for k, (bg, fg) in cols.items()}
+                    for name, cols in PALETTES.items()}
 GREY = QBrush(QColor(128, 128, 128))
 DISCONNECTED_BG = QBrush(QColor(232, 232, 232))
+#: The Saved cell of a row whose live value differs (light sky blue: not an alarm colour).
+DIFF_BG = QBrush(QColor(200, 228, 250))
+FAILED_FG = QBrush(QColor(170, 20, 20))
+DONE_FG = QBrush(QColor(0, 110, 60))
 
 _ALARM_COLUMNS = (Col.VALUE, Col.SEVERITY)
 _RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
 _LEFT = int(Qt.AlignLeft | Qt.AlignVCenter)
 _TOOLTIP_CHARS = 2000
+_NAME_MIME = "text/plain"
 
 
 def has_value(st: PVState) -> bool:
@@ -66,13 +102,167 @@ def is_numeric(st: PVState) -> bool:
     return isinstance(st.value, (int, float, np.integer, np.floating)) and not isinstance(st.value, bool)
 
 
+def is_editable(st: PVState) -> bool:
+    """The Value cell may be edited: connected, writable and of a known type."""
+    return bool(st.connected and st.write_access and st.native_type and st.native_type != "?")
+
+
+# -- sort keys ------------------------------------------------------------------------------
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple:
+    """'ai:2' < 'ai:10': alternating (text, number) parts; text parts case-insensitive."""
+    parts = _DIGITS.split(text.lower())
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
+
+
+def _text_key(text: str) -> tuple:
+    """Blank last; numbers (as text) numerically before words."""
+    if not text:
+        return (2, 0.0, "")
+    try:
+        v = float(text.lstrip(DIFF_PREFIX).split()[0])
+        if not math.isnan(v):
+            return (0, v, text)
+    except (ValueError, IndexError):
+        pass
+    return (1, 0.0, natural_key(text))
+
+
+def value_key(st: PVState) -> tuple:
+    """Numbers numerically, enums/text by text, arrays by length; no value last."""
+    v = st.value
+    if v is None or not st.ever_connected:
+        return (3, 0.0, ())
+    if is_numeric(st):
+        f = float(v)
+        if math.isnan(f):
+            return (2, 0.0, ())
+        return (0, f, ())
+    if st.is_array and not st.is_char_array and isinstance(v, np.ndarray):
+        return (0, float(v.size), ())
+    return (1, 0.0, natural_key(format_value(st)))
+
+
+def severity_level(st: PVState) -> int:
+    """0..3 for connected PVs, 4 disconnected, 5 never connected (worst last ascending)."""
+    if not st.ever_connected:
+        return 5
+    if not st.connected:
+        return 4
+    return int(st.severity)
+
+
+# -- comparing with saved values --------------------------------------------------------------
+def _float_or_none(text: str) -> Optional[float]:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _tolerance(st: PVState, a: float, b: float) -> float:
+    """Half a unit of the last digit shown (PREC), else a relative 1e-9."""
+    rel = 1e-9 * max(abs(a), abs(b), 1e-300)
+    if st.precision is not None and 0 <= st.precision <= 17 and isinstance(st.value, (float, np.floating)):
+        return max(0.5 * 10.0 ** (-st.precision) * (1 + 1e-9), rel)
+    return rel
+
+
+def values_differ(st: PVState, saved: str) -> Optional[bool]:
+    """Does the live value of ``st`` differ from the ``saved`` text? None if unknown.
+
+    Numbers compare with a tolerance (half a unit of the displayed precision), enums by
+    state string (or index), arrays element-wise, text exactly (trailing blanks ignored).
+    """
+    if saved is None or not st.ever_connected or st.value is None:
+        return None
+    saved = str(saved)
+    v = st.value
+    if st.is_enum:
+        live = format_value(st)
+        s = saved.strip()
+        if s == live:
+            return False
+        if s.isdigit() and isinstance(v, (int, np.integer)):
+            return int(s) != int(v)
+        return True
+    if is_numeric(st):
+        f = _float_or_none(saved.strip())
+        if f is None:
+            return saved.strip() != format_value(st)
+        lv = float(v)
+        if math.isnan(lv) or math.isnan(f):
+            return not (math.isnan(lv) and math.isnan(f))
+        return abs(lv - f) > _tolerance(st, lv, f)
+    if st.is_array and not st.is_char_array and isinstance(v, np.ndarray):
+        text = saved.strip()
+        if text.startswith("["):            # "[n] v0 v1 ..." summary: compare the summary
+            return text != format_value(st)
+        items = [x for x in re.split(r"[\s,]+", text) if x]
+        try:
+            arr = np.asarray([float(x) for x in items])
+        except ValueError:
+            return True
+        live = np.asarray(v, dtype=float).ravel()
+        if arr.size != live.size:
+            return True
+        return not np.allclose(live, arr, rtol=1e-9, atol=0.0, equal_nan=True)
+    return saved.rstrip() != format_value(st).rstrip()
+
+
+# -- a lock drawn once (no emoji font needed) ---------------------------------------------------
+_LOCK_ICON: Optional[QIcon] = None
+
+
+def lock_icon() -> QIcon:
+    """A small padlock, painted (fonts without U+1F512 would show a box)."""
+    global _LOCK_ICON
+    if _LOCK_ICON is None:
+        size = 32
+        pm = QPixmap(size, size)
+        pm.fill(Qt.transparent)
+        p = QPainter(pm)
+        p.setRenderHint(QPainter.Antialiasing)
+        colour = QColor(90, 90, 90)
+        pen = QPen(colour, 3.2)
+        p.setPen(pen)
+        p.setBrush(Qt.NoBrush)
+        shackle = QPainterPath()
+        shackle.moveTo(QPointF(10, 15))
+        shackle.lineTo(QPointF(10, 10))
+        shackle.arcTo(QRectF(10, 3, 12, 14), 180, -180)
+        shackle.lineTo(QPointF(22, 15))
+        p.drawPath(shackle)
+        p.setPen(Qt.NoPen)
+        p.setBrush(colour)
+        p.drawRoundedRect(QRectF(6, 14, 20, 15), 3, 3)
+        p.setBrush(QColor(255, 255, 255))
+        p.drawEllipse(QRectF(14, 18.5, 4, 4))
+        p.drawRect(QRectF(15.2, 21, 1.6, 4.5))
+        p.end()
+        _LOCK_ICON = QIcon(pm)
+    return _LOCK_ICON
+
+
 class PVTableModel(QAbstractTableModel):
     """Rows keyed by PV name, holding the newest :class:`PVState` of each.
 
     ``apply_batch`` costs O(changed PVs) and emits one ``dataChanged`` per batch
     (spanning the lowest to the highest changed row). ``connected_count`` and
     ``valued_count`` are kept incrementally so nothing loops over all rows.
+
+    Besides the live state a row has: a description (``NAME.DESC``, read once while
+    :meth:`set_description_enabled` is on — the states arrive in batches under the
+    name ``NAME.DESC`` and create no rows), a put completion text
+    (:meth:`set_completion`) and a saved value from a snapshot
+    (:meth:`set_saved_values`; :data:`DIFF_ROLE` says whether the live value differs).
     """
+
+    #: The names of the rows one batch changed (emitted by apply_batch, before dataChanged);
+    #: the filter proxy re-evaluates only these.
+    statesChanged = pyqtSignal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -82,6 +272,16 @@ class PVTableModel(QAbstractTableModel):
         self.connected_count = 0
         self.valued_count = 0
         self._italic: QFont | None = None
+        self._bold: QFont | None = None
+        self._desc_enabled = False
+        self._desc: dict[str, str] = {}
+        self._completion: dict[str, str] = {}
+        self._nat_cache: dict[str, tuple] = {}
+        self._saved: Optional[dict[str, str]] = None
+        self._palette = "default"
+        self._brushes = _PALETTE_BRUSHES["default"]
+        #: Source rows touched by the last apply_batch (for the filter proxy).
+        self.last_changed_names: list[str] = []
 
     # -- structure -------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
@@ -96,23 +296,53 @@ class PVTableModel(QAbstractTableModel):
                 return HEADERS[section]
             if orientation == Qt.Vertical:
                 return str(section + 1)
+        if role == Qt.ToolTipRole and orientation == Qt.Horizontal:
+            return _HEADER_TIPS.get(section)
         return None
 
     def flags(self, index: QModelIndex) -> Qt.ItemFlags:
         if not index.isValid():
             return Qt.NoItemFlags
-        return Qt.ItemIsEnabled | Qt.ItemIsSelectable
+        f = Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled
+        if index.column() == Col.VALUE and index.row() < len(self._states) \
+                and is_editable(self._states[index.row()]):
+            f |= Qt.ItemIsEditable
+        return f
+
+    # -- drag out: the names as text -------------------------------------------------------
+    def mimeTypes(self) -> list[str]:
+        return [_NAME_MIME]
+
+    def mimeData(self, indexes: Iterable[QModelIndex]) -> QMimeData:
+        rows = sorted({i.row() for i in indexes if i.isValid()})
+        md = QMimeData()
+        md.setText("\n".join(self._names[r] for r in rows if r < len(self._names)))
+        return md
+
+    def supportedDragActions(self) -> Qt.DropActions:
+        return Qt.CopyAction
 
     # -- rows --------------------------------------------------------------------------
     def names(self) -> list[str]:
         """PV names in row order (a copy)."""
         return list(self._names)
 
+    def states(self) -> list[PVState]:
+        """Row states in row order (a copy of the list)."""
+        return list(self._states)
+
     def row_of(self, name: str) -> int | None:
         return self._row.get(name)
 
     def state(self, row: int) -> PVState:
         return self._states[row]
+
+    def name_at(self, row: int) -> str:
+        return self._names[row]
+
+    def state_of(self, name: str) -> Optional[PVState]:
+        row = self._row.get(name)
+        return None if row is None else self._states[row]
 
     def add_names(self, names: Iterable[str]) -> list[str]:
         """Append a row per new name; duplicates are ignored. Returns the names added."""
@@ -157,6 +387,9 @@ class PVTableModel(QAbstractTableModel):
         lowest = ranges[-1][0]
         for name in removed:
             self._row.pop(name, None)
+            self._completion.pop(name, None)
+            self._desc.pop(name, None)
+            self._nat_cache.pop(name, None)
         for i in range(lowest, len(self._names)):
             self._row[self._names[i]] = i
         removed.reverse()
@@ -177,19 +410,101 @@ class PVTableModel(QAbstractTableModel):
         """Store each changed state; one dataChanged for the changed row span."""
         lo = hi = -1
         row_of = self._row
+        changed: list[str] = []
+        desc_on = self._desc_enabled
         for st in batch.states:
-            row = row_of.get(st.name)
+            name = st.name
+            row = row_of.get(name)
+            if row is not None:
+                self._count(self._states[row], -1)
+                self._states[row] = st
+                self._count(st, +1)
+                changed.append(name)
+            if desc_on and name.endswith(DESC_SUFFIX):
+                base_row = row_of.get(name[:-len(DESC_SUFFIX)])
+                if base_row is not None and (st.value is not None or st.error):
+                    self._desc[name[:-len(DESC_SUFFIX)]] = "" if st.value is None else str(st.value)
+                    row = base_row if row is None else min(row, base_row)
+                    hi = max(hi, base_row)
             if row is None:     # removed meanwhile, or not ours
                 continue
-            self._count(self._states[row], -1)
-            self._states[row] = st
-            self._count(st, +1)
             if lo < 0 or row < lo:
                 lo = row
             if row > hi:
                 hi = row
+        self.last_changed_names = changed
+        if changed:
+            self.statesChanged.emit(changed)
         if lo >= 0:
             self.dataChanged.emit(self.index(lo, 0), self.index(hi, len(HEADERS) - 1))
+
+    def _all_changed(self, col: Optional[int] = None) -> None:
+        if self._names:
+            c0 = 0 if col is None else col
+            c1 = len(HEADERS) - 1 if col is None else col
+            self.dataChanged.emit(self.index(0, c0), self.index(len(self._names) - 1, c1))
+
+    # -- description, completion, saved values, palette ---------------------------------------
+    def set_description_enabled(self, enabled: bool) -> list[str]:
+        """Accept ``NAME.DESC`` states for the Description column. Returns the DESC
+        channel names of the current rows (the caller adds/removes them in the engine)."""
+        self._desc_enabled = bool(enabled)
+        return [n + DESC_SUFFIX for n in self._names]
+
+    @property
+    def description_enabled(self) -> bool:
+        return self._desc_enabled
+
+    def description(self, name: str) -> str:
+        return self._desc.get(name, "")
+
+    def set_completion(self, name: str, text: str) -> None:
+        """The put status of one row: "", "putting…", "done 12 ms", "failed: reason"."""
+        row = self._row.get(name)
+        if row is None:
+            return
+        if text:
+            self._completion[name] = text
+        else:
+            self._completion.pop(name, None)
+        idx = self.index(row, Col.COMPLETION)
+        self.dataChanged.emit(idx, idx)
+
+    def completion(self, name: str) -> str:
+        return self._completion.get(name, "")
+
+    def set_saved_values(self, values: Optional[dict[str, str]]) -> None:
+        """Saved (snapshot) values by PV name, as text; None forgets them."""
+        self._saved = None if values is None else {str(k): "" if v is None else str(v)
+                                                   for k, v in values.items()}
+        self._all_changed()
+
+    @property
+    def has_saved_values(self) -> bool:
+        return self._saved is not None
+
+    def saved_value(self, name: str) -> Optional[str]:
+        return None if self._saved is None else self._saved.get(name)
+
+    def differs(self, row: int) -> Optional[bool]:
+        if self._saved is None:
+            return None
+        st = self._states[row]
+        saved = self._saved.get(st.name)
+        return None if saved is None else values_differ(st, saved)
+
+    def set_palette(self, name: str) -> None:
+        """'default' (yellow/red/purple) or 'colorblind' (Okabe–Ito)."""
+        if name not in PALETTES:
+            raise ValueError(f"unknown palette {name!r} (one of {', '.join(PALETTES)})")
+        if name != self._palette:
+            self._palette = name
+            self._brushes = _PALETTE_BRUSHES[name]
+            self._all_changed()
+
+    @property
+    def palette_name(self) -> str:
+        return self._palette
 
     # -- data ----------------------------------------------------------------------------
     def data(self, index: QModelIndex, role: int = Qt.DisplayRole) -> Any:
@@ -200,28 +515,60 @@ class PVTableModel(QAbstractTableModel):
             return None
         st = self._states[row]
         if role == Qt.DisplayRole:
-            return self.display_text(st, col)
+            return self.text(row, col)
         if role == Qt.ForegroundRole:
             return self._foreground(st, col)
         if role == Qt.BackgroundRole:
+            if col == Col.SAVED and self.differs(row):
+                return DIFF_BG
             return self._background(st, col)
         if role == Qt.FontRole:
             if not st.connected:
                 return self._italic_font()
+            if col == Col.SAVED and self.differs(row):
+                return self._bold_font()
             return None
         if role == Qt.TextAlignmentRole:
             if col == Col.VALUE and st.ever_connected and is_numeric(st):
                 return _RIGHT
             return _LEFT
         if role == Qt.ToolTipRole:
-            return self.tooltip(st, col)
+            return self._tooltip(row, col)
+        if role == Qt.DecorationRole:
+            if col == Col.ACCESS and st.ever_connected and st.read_access and not st.write_access:
+                return lock_icon()
+            return None
         if role == STATE_ROLE:
             return st
+        if role == DIFF_ROLE:
+            return self.differs(row)
         return None
+
+    def text(self, row: int, col: int) -> str:
+        """Display text of one cell, including the per-row extras (DESC, put, saved)."""
+        st = self._states[row]
+        if col <= Col.CONNECTION:
+            return self.display_text(st, col)
+        if col == Col.ACCESS:
+            if not st.ever_connected:
+                return ""
+            if st.read_access and not st.write_access:
+                return READ_ONLY_TEXT
+            return st.access_text
+        if col == Col.DESCRIPTION:
+            return self._desc.get(st.name, "")
+        if col == Col.COMPLETION:
+            return self._completion.get(st.name, "")
+        if col == Col.SAVED:
+            saved = self.saved_value(st.name)
+            if saved is None:
+                return ""
+            return DIFF_PREFIX + saved if self.differs(row) else saved
+        return ""
 
     @staticmethod
     def display_text(st: PVState, col: int) -> str:
-        """The text shown in one cell."""
+        """The text shown in one cell of the live columns (Name … Connection)."""
         if col == Col.NAME:
             return st.name
         if not st.ever_connected:
@@ -250,20 +597,91 @@ class PVTableModel(QAbstractTableModel):
             if not st.read_access:
                 return "connected, no read access"
             return "connected"
+        if col == Col.ACCESS:
+            if st.read_access and not st.write_access:
+                return READ_ONLY_TEXT
+            return st.access_text
         return ""
+
+    def _natural(self, name: str) -> tuple:
+        key = self._nat_cache.get(name)
+        if key is None:
+            key = self._nat_cache[name] = natural_key(name)
+        return key
+
+    def sort_key(self, row: int, col: int) -> Any:
+        """A key for sorting rows by ``col``: numbers numerically, timestamps by time,
+        severity by level, names naturally ("ai:2" before "ai:10")."""
+        st = self._states[row]
+        if col == Col.NAME:
+            return self._natural(st.name)
+        if col == Col.VALUE:
+            return value_key(st)
+        if col == Col.SEVERITY:
+            return (severity_level(st), self._natural(st.name))
+        if col == Col.TIMESTAMP:
+            return st.timestamp if st.ever_connected else -1.0
+        if col == Col.STATUS:
+            return (int(st.status) if st.connected else 99, self._natural(st.name))
+        if col == Col.SAVED:
+            return _text_key(self.saved_value(st.name) or "")
+        return natural_key(self.text(row, col))
+
+    def sort_rows(self, col: int, order: Qt.SortOrder = Qt.AscendingOrder) -> bool:
+        """Reorder the rows themselves by ``col`` (see :meth:`sort_key`); a stable sort.
+
+        One Python ``sorted`` over precomputed keys (about 60 ms for 20,000 rows),
+        where a QSortFilterProxyModel sort would call a Python ``lessThan`` some
+        300,000 times (about 1.8 s). Persistent indexes (selection, current row,
+        open editors) follow their rows. Returns True if the order changed.
+        """
+        n = len(self._names)
+        if n < 2 or not 0 <= col < len(HEADERS):
+            return False
+        col = int(col)
+        if col == Col.NAME:
+            nat = self._natural
+            keys = [nat(name) for name in self._names]
+        elif col == Col.TIMESTAMP:
+            keys = [st.timestamp if st.ever_connected else -1.0 for st in self._states]
+        else:
+            keys = [self.sort_key(r, col) for r in range(n)]
+        perm = sorted(range(n), key=keys.__getitem__, reverse=order == Qt.DescendingOrder)
+        if all(i == p for i, p in enumerate(perm)):
+            return False
+        hint = QAbstractItemModel.VerticalSortHint
+        self.layoutAboutToBeChanged.emit([], hint)
+        new_row = [0] * n
+        for new, old in enumerate(perm):
+            new_row[old] = new
+        self._names = [self._names[i] for i in perm]
+        self._states = [self._states[i] for i in perm]
+        self._row = {name: i for i, name in enumerate(self._names)}
+        old = self.persistentIndexList()
+        if old:
+            self.changePersistentIndexList(
+                old, [self.index(new_row[p.row()], p.column()) if p.isValid() else p for p in old])
+        self.layoutChanged.emit([], hint)
+        return True
 
     def _foreground(self, st: PVState, col: int) -> Any:
         if not st.connected:
             return GREY
-        if col in _ALARM_COLUMNS and st.severity in ALARM_BRUSHES:
-            return ALARM_BRUSHES[st.severity][1]
+        if col in _ALARM_COLUMNS and st.severity in self._brushes:
+            return self._brushes[st.severity][1]
+        if col == Col.COMPLETION:
+            text = self._completion.get(st.name, "")
+            if text.startswith("failed"):
+                return FAILED_FG
+            if text.startswith("done"):
+                return DONE_FG
         return None
 
     def _background(self, st: PVState, col: int) -> Any:
         if not st.connected:
             return DISCONNECTED_BG if st.ever_connected and col in (Col.SEVERITY, Col.CONNECTION) else None
-        if col in _ALARM_COLUMNS and st.severity in ALARM_BRUSHES:
-            return ALARM_BRUSHES[st.severity][0]
+        if col in _ALARM_COLUMNS and st.severity in self._brushes:
+            return self._brushes[st.severity][0]
         return None
 
     def _italic_font(self) -> QFont:
@@ -271,6 +689,30 @@ class PVTableModel(QAbstractTableModel):
             self._italic = QFont()
             self._italic.setItalic(True)
         return self._italic
+
+    def _bold_font(self) -> QFont:
+        if self._bold is None:
+            self._bold = QFont()
+            self._bold.setBold(True)
+        return self._bold
+
+    def _tooltip(self, row: int, col: int) -> str:
+        st = self._states[row]
+        text = self.tooltip(st, col)
+        if col == Col.DESCRIPTION and self._desc.get(st.name):
+            text = f"{self._desc[st.name]}\n{text}"
+        elif col == Col.COMPLETION and self._completion.get(st.name):
+            text = f"put: {self._completion[st.name]}\n{text}"
+        elif col == Col.SAVED:
+            saved = self.saved_value(st.name)
+            if saved is not None:
+                d = self.differs(row)
+                verdict = {True: "differs from the live value", False: "matches the live value",
+                           None: "no live value to compare"}[d]
+                text = f"saved: {saved} ({verdict})\n{text}"
+        elif col == Col.VALUE and is_editable(st):
+            text += "\ndouble-click or F2 to put a new value"
+        return text
 
     @staticmethod
     def tooltip(st: PVState, col: int) -> str:
@@ -295,3 +737,12 @@ class PVTableModel(QAbstractTableModel):
         if st.error:
             lines.append(f"error: {st.error}")
         return "\n".join(lines)
+
+
+_HEADER_TIPS = {
+    Col.SEVERITY: "Alarm severity: ▲ MINOR, ✖ MAJOR, ◆ INVALID",
+    Col.ACCESS: "Channel Access rights of this client",
+    Col.DESCRIPTION: "The record's DESC field (read once per connection)",
+    Col.COMPLETION: "Result of the last put from this table",
+    Col.SAVED: "Value from the loaded snapshot; ≠ marks rows whose live value differs",
+}
