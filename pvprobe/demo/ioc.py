@@ -235,6 +235,9 @@ def build_dynamic(builder: Any, prefix: str) -> dict[str, Any]:
     return {
         "wave": builder.WaveformIn(f"{p}wave", datatype=np.float64, length=WAVE_NELM,
                                    EGU="V", PREC=3, LOPR=-1, HOPR=1),
+        # x axis for ``wave`` (same length at every update): time in ms
+        "wave_x": builder.WaveformIn(f"{p}wave:x", datatype=np.float64, length=WAVE_NELM,
+                                     EGU="ms", PREC=3, LOPR=0, HOPR=1000),
         "filename": builder.longStringIn(f"{p}filename", length=128,
                                          initial_value=_filename(1)),
         "heartbeat": builder.longIn(f"{p}heartbeat", initial_value=0),
@@ -327,6 +330,7 @@ def start_updates(loop: asyncio.AbstractEventLoop, recs: dict[str, Any]) -> None
 
     def wave(k: int) -> None:
         n = 100 + (k * 97) % (WAVE_NELM - 100 + 1)
+        recs["wave_x"].set(np.linspace(0.0, 1000.0, n))
         recs["wave"].set(wave_data(n, 0.2 * k))
 
     def filename(k: int) -> None:

@@ -1,0 +1,171 @@
+"""Pure numpy helpers for plots: valid elements, NaN-safe ranges, min/max
+decimation to the screen's width, and CSV text of what is shown. No Qt, no epics."""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+import warnings
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+
+from .pvstate import SEVERITY_NAMES
+
+
+def valid_elements(value: object, count: Optional[int] = None) -> Optional[np.ndarray]:
+    """The plottable part of an array PV's value: a 1-D numeric numpy array of at most
+    ``count`` elements, or None (no value, strings, ...). Scalars become 1 element."""
+    if value is None:
+        return None
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        if arr.dtype.kind == "U" or arr.dtype.kind == "S" or arr.dtype.kind == "O":
+            return None
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            return None
+    arr = arr.ravel()
+    if count is not None and 0 <= count < len(arr):
+        arr = arr[:count]
+    return arr
+
+
+def finite_range(y: np.ndarray) -> Optional[tuple[float, float]]:
+    """(min, max) of the finite values of ``y``, or None if there are none."""
+    if y is None or len(y) == 0:
+        return None
+    if y.dtype.kind in "biu":
+        return float(y.min()), float(y.max())
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanmin(y), np.nanmax(y)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        f = y[np.isfinite(y)]
+        if not len(f):
+            return None
+        lo, hi = f.min(), f.max()
+    return float(lo), float(hi)
+
+
+def is_monotonic(x: np.ndarray) -> bool:
+    """True if ``x`` never decreases (NaN makes it False)."""
+    if len(x) < 2:
+        return True
+    with np.errstate(invalid="ignore"):
+        return bool(np.all(x[1:] >= x[:-1]))
+
+
+def visible_slice(x: Optional[np.ndarray], n: int, x0: float, x1: float, monotonic: bool = True,
+                  pad: int = 1) -> slice:
+    """Index range of the points with ``x0 <= x <= x1`` (plus ``pad`` either side).
+    ``x`` None means x = index. A non-monotonic ``x`` gives everything."""
+    if n == 0:
+        return slice(0, 0)
+    if x is None:
+        if not (math.isfinite(x0) and math.isfinite(x1)):
+            return slice(0, n)
+        i0 = max(0, int(math.ceil(x0)) - pad)
+        i1 = min(n, int(math.floor(x1)) + 1 + pad)
+        return slice(min(i0, n), max(i1, min(i0, n)))
+    if not monotonic:
+        return slice(0, n)
+    i0 = max(0, int(np.searchsorted(x[:n], x0, "left")) - pad)
+    i1 = min(n, int(np.searchsorted(x[:n], x1, "right")) + pad)
+    return slice(i0, max(i0, i1))
+
+
+def minmax_decimate(x: Optional[np.ndarray], y: np.ndarray, buckets: int,
+                    by_x: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Reduce ``y`` (at ``x``; None = index) to the min and max of each of about
+    ``buckets`` buckets, so every peak survives: 2 points per bucket (3 when the
+    bucket holds a NaN, which then stays a gap). ``by_x`` cuts buckets of equal
+    x width (``x`` must be increasing); otherwise of equal element count.
+    Returns ``(x, y)`` unchanged (x made explicit) when there is nothing to gain."""
+    n = len(y)
+    buckets = max(1, int(buckets))
+    if n <= 2 * buckets:
+        return (np.arange(n, dtype=np.float64) if x is None else x[:n]), y
+    if x is None:
+        idx = np.arange(0, n, int(math.ceil(n / buckets)))
+        xb = idx.astype(np.float64)
+    elif by_x and n > 1 and math.isfinite(x[0]) and math.isfinite(x[n - 1]) and x[n - 1] > x[0]:
+        edges = np.linspace(x[0], x[n - 1], buckets + 1)[:-1]
+        idx = np.unique(np.searchsorted(x[:n], edges, "left"))
+        idx = idx[idx < n]
+        xb = x[idx]
+    else:
+        idx = np.arange(0, n, int(math.ceil(n / buckets)))
+        xb = x[idx]
+    yf = y if y.dtype.kind == "f" else y.astype(np.float64)
+    lo = np.fmin.reduceat(yf, idx)
+    hi = np.fmax.reduceat(yf, idx)
+    nan = np.isnan(yf)
+    if nan.any():
+        has_nan = np.add.reduceat(nan.astype(np.int32), idx) > 0
+        xo = np.repeat(xb, 3)
+        yo = np.empty(3 * len(idx))
+        yo[0::3] = lo
+        yo[1::3] = hi
+        yo[2::3] = np.where(has_nan, np.nan, hi)
+        return xo, yo
+    xo = np.repeat(xb, 2)
+    yo = np.empty(2 * len(idx))
+    yo[0::2] = lo
+    yo[1::2] = hi
+    return xo, yo
+
+
+# -- CSV ----------------------------------------------------------------------------------
+
+def _fmt_col(a: np.ndarray) -> list[str]:
+    if a.dtype.kind in "biu":
+        return [str(v) for v in a.tolist()]
+    return ["" if v != v else repr(v) for v in a.astype(np.float64).tolist()]
+
+
+def columns_csv(headers: Sequence[str], columns: Sequence[np.ndarray]) -> str:
+    """Wide CSV: one column per array; shorter columns are left empty below their end.
+    NaN is written as an empty cell. Floats keep full precision (``repr``)."""
+    if len(headers) != len(columns):
+        raise ValueError("one header per column")
+    cols = [_fmt_col(np.asarray(c)) for c in columns]
+    rows = max((len(c) for c in cols), default=0)
+    out = io.StringIO()
+    out.write(",".join(_csv_cell(h) for h in headers) + "\n")
+    for i in range(rows):
+        out.write(",".join(c[i] if i < len(c) else "" for c in cols) + "\n")
+    return out.getvalue()
+
+
+def samples_csv(series: Iterable[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> str:
+    """Long CSV of time series: ``pv,time,timestamp,value,severity`` rows, time in
+    local ISO format, timestamp POSIX seconds. A gap (NaN) is a row with an empty
+    value and severity ``DISCONNECTED``."""
+    out = io.StringIO()
+    out.write("pv,time,timestamp,value,severity\n")
+    for name, t, v, s in series:
+        cell = _csv_cell(name)
+        for ti, vi, si in zip(t.tolist(), v.tolist(), s.tolist()):
+            sev = SEVERITY_NAMES[si] if 0 <= si < len(SEVERITY_NAMES) else "DISCONNECTED"
+            val = "" if vi != vi else repr(vi)
+            out.write(f"{cell},{iso_time(ti)},{ti:.6f},{val},{sev}\n")
+    return out.getvalue()
+
+
+def iso_time(t: float) -> str:
+    """Local time with milliseconds, e.g. ``2026-11-26 05:40:01.123``."""
+    lt = time.localtime(t)
+    return time.strftime("%Y-%m-%d %H:%M:%S", lt) + f".{int((t % 1) * 1000):03d}"
+
+
+def _csv_cell(text: str) -> str:
+    if any(c in text for c in ',"\n\r'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+__all__ = ["valid_elements", "finite_range", "is_monotonic", "visible_slice", "minmax_decimate",
+           "columns_csv", "samples_csv", "iso_time"]

@@ -1,0 +1,109 @@
+"""Bits shared by the waveform plot and the strip chart: colours, PV-name drops,
+atomic PNG export, a paint counter and a crosshair."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import pyqtgraph as pg
+from PyQt5.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QObject, Qt
+from PyQt5.QtGui import QColor
+from PyQt5.QtWidgets import QWidget
+
+from pvprobe.core.atomic import atomic_write_bytes
+from pvprobe.core.pvnames import ParsedNames, split_names
+
+#: Distinct line colours (Tableau 10), legible on white.
+COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+#: Alarm marker colours by severity (MINOR, MAJOR, INVALID); the table uses the same hues.
+SEVERITY_COLOURS = {1: QColor(230, 180, 0), 2: QColor(220, 0, 0), 3: QColor(200, 0, 200)}
+MAX_DROP_CHARS = 1_000_000
+
+
+def colour_for(i: int) -> QColor:
+    return QColor(COLOURS[i % len(COLOURS)])
+
+
+def names_from_drop(text: str) -> ParsedNames:
+    """PV names from dropped/pasted text (same rules as the table's entry)."""
+    if len(text) > MAX_DROP_CHARS:
+        out = ParsedNames()
+        out.rejected.append((text[:40] + "…", f"dropped text longer than {MAX_DROP_CHARS:,} characters"))
+        return out
+    return split_names(text)
+
+
+def save_png(widget: QWidget, path: str) -> None:
+    """Grab ``widget`` and write it as PNG, atomically. Raises OSError on failure."""
+    pix = widget.grab()
+    data = QByteArray()
+    buf = QBuffer(data)
+    buf.open(QIODevice.WriteOnly)
+    if not pix.save(buf, "PNG"):
+        raise OSError(f"could not encode the PNG for {path}")
+    buf.close()
+    atomic_write_bytes(path, bytes(data))
+
+
+class PaintCounter(QObject):
+    """Counts paint events of a widget (the plot's viewport) that showed new data:
+    Qt merges repaint requests, so this, not setData calls, is "frames drawn"."""
+
+    def __init__(self, target: QWidget, parent: Optional[QObject] = None) -> None:
+        super().__init__(parent)
+        self.frames = 0            # paints that showed new data
+        self.paints = 0            # all paint events
+        self.pending = False
+        target.installEventFilter(self)
+
+    def mark(self) -> None:
+        """New data was handed to the items; the next paint shows it."""
+        self.pending = True
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Paint:
+            self.paints += 1
+            if self.pending:
+                self.pending = False
+                self.frames += 1
+        return False
+
+
+class Crosshair:
+    """Vertical + horizontal lines following the mouse in ``plot_item``;
+    ``on_move(x, y)`` gets view coordinates (rate-limited), ``on_leave()`` when outside."""
+
+    def __init__(self, plot_item: pg.PlotItem, on_move: Callable[[float, float], None],
+                 on_leave: Callable[[], None]) -> None:
+        pen = pg.mkPen(QColor(120, 120, 120), width=1, style=Qt.DashLine)
+        self.v = pg.InfiniteLine(angle=90, movable=False, pen=pen)
+        self.h = pg.InfiniteLine(angle=0, movable=False, pen=pen)
+        self.plot_item = plot_item
+        for line in (self.v, self.h):
+            line.setZValue(1000)
+            line.hide()
+            plot_item.addItem(line, ignoreBounds=True)
+        self._on_move = on_move
+        self._on_leave = on_leave
+        self.enabled = True
+        self._proxy = pg.SignalProxy(plot_item.scene().sigMouseMoved, rateLimit=30, slot=self._moved)
+
+    def _moved(self, evt: tuple) -> None:
+        pos = evt[0]
+        vb = self.plot_item.vb
+        if not self.enabled or not vb.sceneBoundingRect().contains(pos):
+            self.v.hide()
+            self.h.hide()
+            self._on_leave()
+            return
+        p = vb.mapSceneToView(pos)
+        self.v.setPos(p.x())
+        self.h.setPos(p.y())
+        self.v.show()
+        self.h.show()
+        self._on_move(p.x(), p.y())
+
+
+__all__ = ["COLOURS", "SEVERITY_COLOURS", "colour_for", "names_from_drop", "save_png",
+           "PaintCounter", "Crosshair"]

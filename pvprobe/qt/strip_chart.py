@@ -1,0 +1,672 @@
+"""Strip chart: scalar PVs against time, every update at its IOC timestamp.
+
+PVs are opened with ``bridge.add(names, keep_all=True)``: each batch then carries
+every update since the previous one (``PVState.samples``), so nothing is lost
+between ticks. Each PV's history is a fixed-memory :class:`RingBuffer`
+(the size is shown in the UI); a disconnection writes a NaN sample, so lines are
+broken there. Redraws run on a timer: only the visible time window is taken,
+reduced to min/max per pixel column, and handed to pyqtgraph.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt5.QtCore import Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QBrush, QColor
+from PyQt5.QtWidgets import (
+    QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+    QLineEdit, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+from pvprobe.core.atomic import atomic_write_text
+from pvprobe.core.batch import Batch
+from pvprobe.core.pvstate import PVState
+from pvprobe.core.ringbuffer import SEV_DISCONNECTED, RingBuffer, bytes_for, capacity_for
+from pvprobe.core.waveform_data import iso_time, minmax_decimate, samples_csv
+
+from .plot_common import (
+    SEVERITY_COLOURS, Crosshair, PaintCounter, colour_for, names_from_drop, save_png,
+)
+
+log = logging.getLogger(__name__)
+
+#: Time spans offered (seconds, label).
+SPANS: tuple[tuple[float, str], ...] = (
+    (10, "10 s"), (30, "30 s"), (60, "1 min"), (300, "5 min"), (600, "10 min"), (1800, "30 min"),
+    (3600, "1 h"), (7200, "2 h"), (21600, "6 h"), (43200, "12 h"), (86400, "24 h"),
+)
+MIN_SPAN_S, MAX_SPAN_S = 10.0, 86400.0
+#: The buffer holds at least this much history (scroll back while paused).
+MIN_HISTORY_S = 600.0
+#: Largest ring per PV (samples): 2,000,000 × 17 B × 1.5 ≈ 51 MB.
+MAX_SAMPLES = 2_000_000
+#: Alarm markers drawn per PV and severity at most (thinned beyond).
+MAX_MARKERS = 2000
+#: Legend shown up to this many PVs (the side table always lists them).
+MAX_LEGEND = 12
+NOT_NUMERIC = ("STRING",)
+
+
+@dataclass
+class _Series:
+    name: str
+    colour: QColor
+    ring: RingBuffer
+    curve: pg.PlotDataItem
+    vb: pg.ViewBox
+    axis: Optional[pg.AxisItem] = None
+    markers: dict = field(default_factory=dict)     # severity -> PlotDataItem
+    state: Optional[PVState] = None
+    was_connected: bool = False
+    last_update: int = -1
+    received: int = 0
+    gaps: int = 0
+    row: int = -1
+
+
+def _span_text(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
+class StripChart(QWidget):
+    """Scalar PVs on a shared time axis. ``bridge`` is the :class:`EngineBridge`.
+
+    ``span_s``: visible time span (10 s … 24 h); ``rate_hz``: the update rate the
+    ring buffers are sized for (history = max(span, 10 min) at that rate);
+    ``redraw_hz``: redraw timer rate. Each PV is added once with ``keep_all=True``
+    and removed once (:meth:`remove_pv`, :meth:`close_pvs`).
+    """
+
+    message = pyqtSignal(str)
+    pvsChanged = pyqtSignal()
+
+    def __init__(self, bridge: Any, names: Iterable[str] = (), parent: Optional[QWidget] = None,
+                 span_s: float = 60.0, rate_hz: float = 10.0, redraw_hz: float = 10.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self._clock = clock
+        self._series: dict[str, _Series] = {}
+        self._colour_i = 0
+        self._span = float(span_s)
+        self._rate = float(rate_hz)
+        self._paused = False
+        self._attached = True
+        self._dirty = False
+        self._range_changed = False
+        self._axis_col = 3
+        self.updates_received = 0
+        self.redraws = 0
+        self.redraw_seconds_total = 0.0
+        self._build_ui()
+        self._timer = QTimer(self)
+        self._timer.setInterval(max(10, int(1000 / max(0.1, redraw_hz))))
+        self._timer.timeout.connect(self._tick)
+        self._timer.start()
+        self._table_timer = QTimer(self, interval=500)
+        self._table_timer.timeout.connect(self._update_table)
+        self._table_timer.start()
+        self.setAcceptDrops(True)
+        bridge.add_consumer(self._on_batch)
+        self.set_span(span_s)
+        self.add_pvs(names)
+
+    # -- UI -----------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        self.entry = QLineEdit(placeholderText="Add scalar PVs (Enter)")
+        self.entry.returnPressed.connect(self._on_entry)
+        self.span_combo = QComboBox()
+        for s, text in SPANS:
+            self.span_combo.addItem(text, s)
+        self.span_combo.activated.connect(lambda i: self.set_span(self.span_combo.itemData(i)))
+        self.pause_btn = QPushButton("Pause")
+        self.pause_btn.setCheckable(True)
+        self.pause_btn.setToolTip("Stop following time; pan/zoom to scroll back. Zooming pauses too.")
+        self.pause_btn.toggled.connect(self.set_paused)
+        live_btn = QPushButton("Live")
+        live_btn.setToolTip("Follow the newest data again, autoscale y")
+        live_btn.clicked.connect(self.go_live)
+        csv_btn = QPushButton("CSV…")
+        csv_btn.setToolTip("Export the visible samples (every update, IOC timestamps)")
+        csv_btn.clicked.connect(self._export_csv_dialog)
+        png_btn = QPushButton("PNG…")
+        png_btn.clicked.connect(self._export_png_dialog)
+        remove_btn = QPushButton("Remove")
+        remove_btn.setToolTip("Remove the PVs selected in the list")
+        remove_btn.clicked.connect(self.remove_selected)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.entry, 2)
+        bar.addWidget(QLabel("Span:"))
+        for w in (self.span_combo, self.pause_btn, live_btn, csv_btn, png_btn, remove_btn):
+            bar.addWidget(w)
+
+        self.date_axis = pg.DateAxisItem(orientation="bottom")
+        self.plot = pg.PlotWidget(background="w", axisItems={"bottom": self.date_axis})
+        self.plot.setAcceptDrops(False)
+        self.plot.viewport().setAcceptDrops(False)
+        self.item = self.plot.getPlotItem()
+        self.item.showGrid(x=True, y=True, alpha=0.25)
+        for ax in ("left", "bottom", "right"):
+            self.item.getAxis(ax).setPen(pg.mkPen("k"))
+            self.item.getAxis(ax).setTextPen(pg.mkPen("k"))
+        self.legend = self.item.addLegend(offset=(10, 10), labelTextColor="k",
+                                          brush=pg.mkBrush(255, 255, 255, 200))
+        self.vb = self.item.getViewBox()
+        self.vb.disableAutoRange(axis=pg.ViewBox.XAxis)
+        self.vb.enableAutoRange(axis=pg.ViewBox.YAxis)
+        self.vb.setAutoVisible(y=True)
+        self.vb.sigRangeChangedManually.connect(self._on_manual_range)
+        self.vb.sigXRangeChanged.connect(self._on_x_range)
+        self.vb.sigResized.connect(self._sync_views)
+        self.crosshair = Crosshair(self.item, self._on_mouse, lambda: self.readout.setText(""))
+        self.painted = PaintCounter(self.plot.viewport(), self)
+
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["PV", "Value", "Severity", "Own axis"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(0, QHeaderView.Stretch)
+        for c in (1, 2, 3):
+            hh.setSectionResizeMode(c, QHeaderView.ResizeToContents)
+        self.table.setMinimumWidth(380)
+        self.table.itemChanged.connect(self._on_table_item)
+
+        self.memory_label = QLabel()
+        self.memory_label.setToolTip("Each PV's history is a ring of fixed size: the oldest "
+                                     "samples are overwritten, memory never grows.")
+        self.readout = QLabel()
+        self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        split = QSplitter(Qt.Horizontal)
+        split.addWidget(self.plot)
+        split.addWidget(self.table)
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(bar)
+        lay.addWidget(split, 1)
+        lay.addWidget(self.readout)
+        lay.addWidget(self.memory_label)
+
+    # -- buffer sizing ------------------------------------------------------------------
+    @property
+    def history_s(self) -> float:
+        """Time the ring buffers hold at the expected rate."""
+        return max(self._span, MIN_HISTORY_S)
+
+    def capacity(self) -> int:
+        """Samples per PV ring."""
+        return capacity_for(self.history_s, self._rate, max_samples=MAX_SAMPLES)
+
+    def bytes_per_pv(self) -> int:
+        return bytes_for(self.capacity())
+
+    def memory_text(self) -> str:
+        cap = self.capacity()
+        per = self.bytes_per_pv()
+        n = len(self._series)
+        return (f"History: fixed ring of {cap:,} samples per PV ≈ {_span_text(cap / self._rate)} "
+                f"at {self._rate:g} Hz · {per / 1024:,.0f} KiB per PV · {n} PVs = "
+                f"{per * n / 2 ** 20:,.1f} MiB (oldest overwritten, never grows)")
+
+    def set_span(self, seconds: float) -> None:
+        """Visible time span, clamped to 10 s … 24 h; resizes the rings if needed."""
+        seconds = float(min(MAX_SPAN_S, max(MIN_SPAN_S, seconds)))
+        self._span = seconds
+        i = self.span_combo.findData(seconds)
+        if i >= 0:
+            self.span_combo.setCurrentIndex(i)
+        cap = self.capacity()
+        for s in self._series.values():
+            if s.ring.capacity != cap:
+                s.ring.resize(cap)
+        self.memory_label.setText(self.memory_text())
+        if self._paused:
+            (x0, x1), _ = self.vb.viewRange()
+            mid = (x0 + x1) / 2
+            self._set_x(mid - seconds / 2, mid + seconds / 2)
+        self._force = True
+
+    def span(self) -> float:
+        return self._span
+
+    def set_rate_hz(self, rate_hz: float) -> None:
+        """The update rate the rings are sized for."""
+        if rate_hz <= 0:
+            raise ValueError("rate must be positive")
+        self._rate = float(rate_hz)
+        self.set_span(self._span)
+
+    # -- PVs ------------------------------------------------------------------------------
+    def add_pvs(self, names: Iterable[str]) -> list[str]:
+        """Chart these scalar PVs (already charted names are skipped); returns the added."""
+        new = [n for n in dict.fromkeys(n.strip() for n in names) if n and n not in self._series]
+        if not new:
+            return []
+        cap = self.capacity()
+        self.table.blockSignals(True)
+        for name in new:
+            colour = colour_for(self._colour_i)
+            self._colour_i += 1
+            curve = pg.PlotDataItem(pen=pg.mkPen(colour, width=1.5), connect="finite", antialias=False)
+            self.vb.addItem(curve)
+            s = _Series(name, colour, RingBuffer(cap), curve, self.vb)
+            self._series[name] = s
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            it = QTableWidgetItem(name)
+            it.setForeground(QBrush(colour))
+            self.table.setItem(row, 0, it)
+            self.table.setItem(row, 1, QTableWidgetItem(""))
+            self.table.setItem(row, 2, QTableWidgetItem("connecting"))
+            own = QTableWidgetItem()
+            own.setFlags(Qt.ItemIsUserCheckable | Qt.ItemIsEnabled | Qt.ItemIsSelectable)
+            own.setCheckState(Qt.Unchecked)
+            self.table.setItem(row, 3, own)
+        self.table.blockSignals(False)
+        self._renumber()
+        self._update_legend()
+        self.bridge.add(new, keep_all=True)
+        self.memory_label.setText(self.memory_text())
+        self.pvsChanged.emit()
+        self._dirty = True
+        return new
+
+    def remove_pv(self, name: str) -> bool:
+        """Stop charting ``name`` (closes it in the engine). False if not charted."""
+        s = self._series.pop(name, None)
+        if s is None:
+            return False
+        self._detach_axis(s)
+        self.vb.removeItem(s.curve)
+        for m in s.markers.values():
+            self.vb.removeItem(m)
+        self.legend.removeItem(s.curve)
+        self.table.removeRow(s.row)
+        self._renumber()
+        self._update_legend()
+        self.bridge.remove([name])
+        self.memory_label.setText(self.memory_text())
+        self.pvsChanged.emit()
+        return True
+
+    def remove_selected(self) -> list[str]:
+        rows = sorted({i.row() for i in self.table.selectedIndexes()})
+        names = [self.table.item(r, 0).text() for r in rows]
+        for n in names:
+            self.remove_pv(n)
+        return names
+
+    def pv_names(self) -> list[str]:
+        return list(self._series)
+
+    def ring(self, name: str) -> RingBuffer:
+        """The history of ``name`` (read-only use)."""
+        return self._series[name].ring
+
+    def close_pvs(self) -> None:
+        """Close every PV and stop taking batches and redrawing. Idempotent."""
+        if not self._attached:
+            return
+        self._attached = False
+        self._timer.stop()
+        self._table_timer.stop()
+        self.bridge.remove_consumer(self._on_batch)
+        names = list(self._series)
+        self.bridge.remove(names)
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802
+        self.close_pvs()
+        super().closeEvent(event)
+
+    def _renumber(self) -> None:
+        for r in range(self.table.rowCount()):
+            s = self._series.get(self.table.item(r, 0).text())
+            if s is not None:
+                s.row = r
+
+    # -- own y axes ------------------------------------------------------------------------
+    def set_own_axis(self, name: str, own: bool) -> None:
+        """Give ``name`` its own y axis on the right (or put it back on the shared left one)."""
+        s = self._series[name]
+        if own == (s.axis is not None):
+            return
+        items = [s.curve, *s.markers.values()]
+        for it in items:
+            s.vb.removeItem(it)
+        if own:
+            vb = pg.ViewBox()
+            axis = pg.AxisItem("right")
+            axis.setPen(pg.mkPen(s.colour))
+            axis.setTextPen(pg.mkPen(s.colour))
+            axis.setLabel(self._label(s), color=s.colour.name())
+            self.item.layout.addItem(axis, 2, self._axis_col)
+            self._axis_col += 1
+            self.item.scene().addItem(vb)
+            axis.linkToView(vb)
+            vb.setXLink(self.vb)
+            vb.enableAutoRange(axis=pg.ViewBox.YAxis)
+            vb.setAutoVisible(y=True)
+            s.vb, s.axis = vb, axis
+        else:
+            self._detach_axis(s)
+        for it in items:
+            s.vb.addItem(it)
+        item = self.table.item(s.row, 3)
+        if item is not None and (item.checkState() == Qt.Checked) != own:
+            self.table.blockSignals(True)
+            item.setCheckState(Qt.Checked if own else Qt.Unchecked)
+            self.table.blockSignals(False)
+        self._sync_views()
+        self._force = True
+
+    def _detach_axis(self, s: _Series) -> None:
+        if s.axis is None:
+            return
+        for it in [s.curve, *s.markers.values()]:
+            s.vb.removeItem(it)
+        self.item.layout.removeItem(s.axis)
+        s.axis.scene().removeItem(s.axis) if s.axis.scene() else None
+        self.item.scene().removeItem(s.vb)
+        s.vb.setXLink(None)
+        s.axis, s.vb = None, self.vb
+
+    def _sync_views(self, *args: Any) -> None:
+        rect = self.vb.sceneBoundingRect()
+        for s in self._series.values():
+            if s.axis is not None:
+                s.vb.setGeometry(rect)
+                s.vb.linkedViewChanged(self.vb, s.vb.XAxis)
+
+    def _on_table_item(self, item: QTableWidgetItem) -> None:
+        if item.column() == 3:
+            name = self.table.item(item.row(), 0).text()
+            if name in self._series:
+                self.set_own_axis(name, item.checkState() == Qt.Checked)
+
+    # -- batches ---------------------------------------------------------------------------
+    def _on_batch(self, batch: Batch) -> None:
+        for st in batch.states:
+            s = self._series.get(st.name)
+            if s is None:
+                continue
+            s.state = st
+            numeric = st.native_type not in NOT_NUMERIC
+            if st.samples:
+                if numeric:
+                    n = s.ring.extend_samples(st.samples)
+                    s.received += n
+                    self.updates_received += n
+                    self._dirty = True
+            elif (numeric and st.connected and st.value is not None and st.update_count != s.last_update
+                  and (s.ring.last_time is None or st.timestamp > s.ring.last_time)):
+                # first value of a channel another view opened before us (no monitor event yet)
+                s.ring.append(st.timestamp, st.value, st.severity)
+                s.received += 1
+                self.updates_received += 1
+                self._dirty = True
+            s.last_update = st.update_count
+            if s.was_connected and not st.connected:
+                if s.ring.add_gap():
+                    s.gaps += 1
+                    self._dirty = True
+            s.was_connected = st.connected
+
+    # -- drawing ------------------------------------------------------------------------------
+    def _set_x(self, x0: float, x1: float) -> None:
+        self._setting_range = True
+        try:
+            self.vb.setXRange(x0, x1, padding=0)
+        finally:
+            self._setting_range = False
+
+    _setting_range = False
+
+    def _tick(self) -> None:
+        if not self.isVisible():
+            return
+        if self._paused:
+            if self._range_changed or self._force:
+                self.redraw()
+            return
+        self.redraw()
+
+    _force = False
+
+    def redraw(self) -> float:
+        """Draw the visible window of every PV (and move it to now when live).
+        Returns the seconds this took (data preparation and hand-over, not painting)."""
+        t0 = time.perf_counter()
+        if not self._paused:
+            now = self._clock()
+            self._set_x(now - self._span, now)
+        (x0, x1), _ = self.vb.viewRange()
+        buckets = max(64, int(self.vb.width() or 800))
+        for s in self._series.values():
+            t, v, sev = s.ring.window(x0, x1)
+            if len(t) > 2 * buckets:
+                px, py = minmax_decimate(t, v, buckets, by_x=s.ring.monotonic)
+            else:
+                px, py = t.copy(), v.copy()
+            s.curve.setData(px, py, connect="finite")
+            self._draw_markers(s, t, sev, v)
+        self._dirty = self._range_changed = self._force = False
+        self.redraws += 1
+        self.painted.mark()
+        dt = time.perf_counter() - t0
+        self.redraw_seconds_total += dt
+        return dt
+
+    def _draw_markers(self, s: _Series, t: np.ndarray, sev: np.ndarray, v: np.ndarray) -> None:
+        """Coloured dots on the samples in MINOR/MAJOR/INVALID alarm."""
+        alarm = (sev > 0) & (sev < SEV_DISCONNECTED) if len(sev) else sev.astype(bool)
+        any_alarm = bool(alarm.any()) if len(alarm) else False
+        for level in (1, 2, 3):
+            item = s.markers.get(level)
+            if not any_alarm:
+                if item is not None:
+                    item.setData([], [])
+                continue
+            idx = np.nonzero(sev == level)[0]
+            if item is None:
+                if not len(idx):
+                    continue
+                c = SEVERITY_COLOURS[level]
+                item = pg.PlotDataItem(pen=None, symbol="o", symbolSize=5 + level,
+                                       symbolBrush=pg.mkBrush(c), symbolPen=pg.mkPen(c.darker(130)))
+                item.setZValue(10)
+                s.vb.addItem(item)
+                s.markers[level] = item
+            if len(idx) > MAX_MARKERS:
+                idx = idx[:: int(math.ceil(len(idx) / MAX_MARKERS))]
+            item.setData(t[idx], v[idx])
+
+    def _on_x_range(self, *args: Any) -> None:
+        if not self._setting_range:
+            self._range_changed = True
+
+    def _on_manual_range(self, *args: Any) -> None:
+        """Pan/zoom by the user: stop following time."""
+        self.set_paused(True)
+
+    def set_paused(self, paused: bool) -> None:
+        """Paused: the time axis stays put (pan/zoom to scroll back); data keeps arriving."""
+        if self.pause_btn.isChecked() != paused:
+            self.pause_btn.setChecked(paused)
+            return
+        self._paused = paused
+        if not paused:
+            self._dirty = True
+
+    def is_paused(self) -> bool:
+        return self._paused
+
+    def go_live(self) -> None:
+        """Follow the newest data again and autoscale y."""
+        self.vb.enableAutoRange(axis=pg.ViewBox.YAxis)
+        for s in self._series.values():
+            if s.axis is not None:
+                s.vb.enableAutoRange(axis=pg.ViewBox.YAxis)
+        self.set_paused(False)
+        self.redraw()
+
+    def show_range(self, t0: float, t1: float) -> None:
+        """Pause and show the time range ``t0``..``t1`` (POSIX seconds)."""
+        self.set_paused(True)
+        self._set_x(t0, t1)
+        self.redraw()
+
+    def visible_range(self) -> tuple[float, float]:
+        (x0, x1), _ = self.vb.viewRange()
+        return float(x0), float(x1)
+
+    # -- readouts --------------------------------------------------------------------------------
+    def _label(self, s: _Series) -> str:
+        units = s.state.units if s.state is not None else ""
+        return f"{s.name} [{units}]" if units else s.name
+
+    def _update_legend(self) -> None:
+        self.legend.clear()
+        if len(self._series) > MAX_LEGEND:
+            self.legend.hide()
+            return
+        self.legend.show()
+        for s in self._series.values():
+            self.legend.addItem(s.curve, self._label(s))
+
+    def _update_table(self) -> None:
+        if not self.isVisible():
+            return
+        relabel = False
+        for s in self._series.values():
+            st = s.state
+            if st is None or s.row < 0:
+                continue
+            if st.units and self.legend.isVisible():
+                lab = self.legend.getLabel(s.curve)
+                if lab is not None and lab.text != self._label(s):
+                    relabel = True
+            if s.axis is not None and st.units:
+                s.axis.setLabel(self._label(s), color=s.colour.name())
+            val = "" if st.value is None else (
+                st.enum_strs[st.value] if st.enum_strs and isinstance(st.value, int)
+                and 0 <= st.value < len(st.enum_strs) else
+                (f"{st.value:.{st.precision}f}" if isinstance(st.value, float) and st.precision is not None
+                 else str(st.value)))
+            sev = st.severity_name
+            item = self.table.item(s.row, 1)
+            if item.text() != val:
+                item.setText(val)
+            sitem = self.table.item(s.row, 2)
+            if sitem.text() != sev:
+                sitem.setText(sev)
+                colour = SEVERITY_COLOURS.get(st.severity) if st.connected else QColor(150, 150, 150)
+                sitem.setForeground(QBrush(colour) if colour is not None else QBrush())
+        if relabel:
+            self._update_legend()
+
+    def _on_mouse(self, x: float, y: float) -> None:
+        parts = [iso_time(x)]
+        for s in list(self._series.values())[:8]:
+            v = s.ring.value_at(x)
+            if v is not None:
+                val = "gap" if v[2] == SEV_DISCONNECTED else f"{v[1]:.6g}"
+                parts.append(f"{s.name} = {val}")
+        self.readout.setText("   ".join(parts))
+
+    # -- data out ----------------------------------------------------------------------------------
+    def visible_samples(self) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+        """(name, t, value, severity) of every PV inside the visible time range (copies)."""
+        x0, x1 = self.visible_range()
+        out = []
+        for s in self._series.values():
+            t, v, sev = s.ring.window(x0, x1, pad=0)
+            out.append((s.name, t.copy(), v.copy(), sev.copy()))
+        return out
+
+    def export_csv(self, path: str) -> int:
+        """Write the visible samples (long format) atomically; returns the sample count."""
+        series = self.visible_samples()
+        atomic_write_text(path, samples_csv(series))
+        return sum(len(t) for _, t, _, _ in series)
+
+    def export_png(self, path: str) -> None:
+        save_png(self.plot, path)
+
+    def _export_csv_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export visible data", "stripchart.csv", "CSV (*.csv)")
+        if path:
+            try:
+                n = self.export_csv(path)
+                self.message.emit(f"Wrote {n:,} samples to {path}")
+            except OSError as exc:
+                self.message.emit(f"Could not write {path}: {exc}")
+
+    def _export_png_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export picture", "stripchart.png", "PNG (*.png)")
+        if path:
+            try:
+                self.export_png(path)
+                self.message.emit(f"Wrote {path}")
+            except OSError as exc:
+                self.message.emit(f"Could not write {path}: {exc}")
+
+    # -- entry and drops ------------------------------------------------------------------------------
+    def _on_entry(self) -> None:
+        parsed = names_from_drop(self.entry.text())
+        self.add_pvs(parsed.names)
+        self.entry.clear()
+        if parsed.rejected:
+            self.message.emit("Rejected: " + ", ".join(f"{t} ({why})" for t, why in parsed.rejected[:5]))
+
+    def dragEnterEvent(self, event: Any) -> None:  # noqa: N802
+        if event.mimeData().hasText():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: Any) -> None:  # noqa: N802
+        if event.mimeData().hasText():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: Any) -> None:  # noqa: N802
+        if not event.mimeData().hasText():
+            return
+        parsed = names_from_drop(event.mimeData().text())
+        added = self.add_pvs(parsed.names)
+        event.acceptProposedAction()
+        if parsed.rejected:
+            self.message.emit("Rejected: " + ", ".join(f"{t} ({why})" for t, why in parsed.rejected[:5]))
+        elif added:
+            self.message.emit(f"Charting {', '.join(added)}")
+
+    # -- diagnostics ---------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        """Counts for ``--stats``: charted PVs, samples received, frames painted, memory."""
+        return {
+            "plotted_pvs": list(self._series),
+            "updates_received": self.updates_received,
+            "redraws": self.redraws,
+            "frames_drawn": self.painted.frames,
+            "redraw_ms_mean": round(1000 * self.redraw_seconds_total / self.redraws, 3) if self.redraws else None,
+            "ring_capacity_per_pv": self.capacity(),
+            "ring_bytes_per_pv": self.bytes_per_pv(),
+            "samples_held": sum(len(s.ring) for s in self._series.values()),
+            "gaps": sum(s.gaps for s in self._series.values()),
+            "paused": self._paused,
+        }
+
+
+__all__ = ["StripChart", "SPANS"]

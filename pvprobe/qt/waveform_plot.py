@@ -1,0 +1,572 @@
+"""Waveform plot: array PVs against their index or against another array PV.
+
+Fed by the bridge's batches (newest array per PV). Only the valid elements
+(``PVState.count``) are plotted; NaN makes a gap. Large arrays stay responsive:
+each redraw takes only the part inside the visible x range and reduces it to
+the min and max of each screen-pixel bucket (:func:`minmax_decimate`, peaks kept),
+so pyqtgraph never sees more than ~2 points per pixel. Redraws are skipped while
+frozen or hidden; what is received and what is painted are counted separately.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt5.QtCore import Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QColor
+from PyQt5.QtWidgets import (
+    QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMenu, QPushButton,
+    QToolButton, QVBoxLayout, QWidget,
+)
+
+from pvprobe.core.atomic import atomic_write_text
+from pvprobe.core.batch import Batch
+from pvprobe.core.pvstate import PVState
+from pvprobe.core.waveform_data import (
+    columns_csv, finite_range, is_monotonic, minmax_decimate, valid_elements, visible_slice,
+)
+
+from .plot_common import Crosshair, PaintCounter, colour_for, names_from_drop, save_png
+
+log = logging.getLogger(__name__)
+
+INDEX_TEXT = "index"
+
+
+@dataclass
+class _Trace:
+    name: str
+    colour: QColor
+    curve: pg.PlotDataItem
+    state: Optional[PVState] = None
+    y: Optional[np.ndarray] = None          # valid elements of the newest value
+    shown: Optional[np.ndarray] = None      # the array drawn last (frozen view keeps it)
+    dirty: bool = False
+    label: str = ""
+    last_update: int = -1
+    received: int = 0
+
+
+@dataclass
+class _XSource:
+    name: Optional[str] = None
+    state: Optional[PVState] = None
+    x: Optional[np.ndarray] = None
+    shown: Optional[np.ndarray] = None
+    monotonic: bool = True
+
+
+class WaveformPlot(QWidget):
+    """Plot one or more array PVs. ``bridge`` is the :class:`EngineBridge`.
+
+    Every PV (and the x PV) is opened with ``bridge.add(names, monitor_arrays=True)``
+    and removed exactly once by :meth:`remove_pv`, :meth:`set_x_pv` or :meth:`close_pvs`.
+    """
+
+    #: A short message for the status bar.
+    message = pyqtSignal(str)
+    #: The plotted PV names changed.
+    pvsChanged = pyqtSignal()
+
+    def __init__(self, bridge: Any, names: Iterable[str] = (), parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self._traces: dict[str, _Trace] = {}
+        self._x = _XSource()
+        self._colour_i = 0
+        self._frozen = False
+        self._auto = True
+        self._attached = True
+        self.updates_received = 0
+        self.redraws = 0
+        self._range_redraw = QTimer(self, singleShot=True, interval=0)
+        self._range_redraw.timeout.connect(lambda: self.redraw(all_traces=True))
+        self._build_ui()
+        self.setAcceptDrops(True)
+        bridge.add_consumer(self._on_batch)
+        self.add_pvs(names)
+
+    # -- UI -----------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        self.entry = QLineEdit(placeholderText="Add array PVs (Enter)")
+        self.entry.returnPressed.connect(self._on_entry)
+        self.x_combo = QComboBox(editable=True)
+        self.x_combo.addItem(INDEX_TEXT)
+        self.x_combo.setToolTip("x axis: the element index, or another array PV (type its name)")
+        self.x_combo.setMinimumContentsLength(14)
+        self.x_combo.activated[str].connect(self._on_x_chosen)
+        self.lock_box = QCheckBox("Lock scale")
+        self.lock_box.setToolTip("Unchecked: x and y follow the data (autoscale)")
+        self.lock_box.toggled.connect(self.set_scale_locked)
+        self.log_box = QCheckBox("Log y")
+        self.log_box.toggled.connect(self.set_log_y)
+        self.freeze_box = QCheckBox("Freeze")
+        self.freeze_box.setToolTip("Stop redrawing; values keep arriving and are shown on resume")
+        self.freeze_box.toggled.connect(self.set_frozen)
+        auto_btn = QPushButton("Autoscale")
+        auto_btn.clicked.connect(self.autoscale)
+        csv_btn = QPushButton("CSV…")
+        csv_btn.setToolTip("Export the shown data (visible x range, full resolution)")
+        csv_btn.clicked.connect(self._export_csv_dialog)
+        png_btn = QPushButton("PNG…")
+        png_btn.clicked.connect(self._export_png_dialog)
+        self.pv_menu_btn = QToolButton(text="PVs", popupMode=QToolButton.InstantPopup)
+        self.pv_menu = QMenu(self)
+        self.pv_menu.aboutToShow.connect(self._fill_pv_menu)
+        self.pv_menu_btn.setMenu(self.pv_menu)
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.entry, 2)
+        bar.addWidget(QLabel("x:"))
+        bar.addWidget(self.x_combo, 1)
+        for w in (self.lock_box, auto_btn, self.log_box, self.freeze_box, csv_btn, png_btn,
+                  self.pv_menu_btn):
+            bar.addWidget(w)
+
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setAcceptDrops(False)
+        self.plot.viewport().setAcceptDrops(False)
+        self.item = self.plot.getPlotItem()
+        self.item.showGrid(x=True, y=True, alpha=0.25)
+        for ax in ("left", "bottom"):
+            self.item.getAxis(ax).setPen(pg.mkPen("k"))
+            self.item.getAxis(ax).setTextPen(pg.mkPen("k"))
+        self.item.setLabel("bottom", INDEX_TEXT)
+        self.legend = self.item.addLegend(offset=(10, 10), labelTextColor="k",
+                                          brush=pg.mkBrush(255, 255, 255, 200))
+        self.vb = self.item.getViewBox()
+        self.vb.disableAutoRange()
+        self.vb.sigRangeChangedManually.connect(self._on_manual_range)
+        self.vb.sigXRangeChanged.connect(self._on_x_range)
+        self.vb.sigResized.connect(self._on_x_range)
+        self.crosshair = Crosshair(self.item, self._on_mouse, self._on_mouse_leave)
+        self.painted = PaintCounter(self.plot.viewport(), self)
+
+        self.info = QLabel()
+        self.info.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.readout = QLabel()
+        self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(bar)
+        lay.addWidget(self.plot, 1)
+        lay.addWidget(self.info)
+        lay.addWidget(self.readout)
+        self._update_info()
+
+    # -- PVs ------------------------------------------------------------------------------
+    def add_pvs(self, names: Iterable[str]) -> list[str]:
+        """Plot these array PVs (names already plotted are skipped); returns the added."""
+        new = [n for n in dict.fromkeys(n.strip() for n in names) if n and n not in self._traces]
+        if not new:
+            return []
+        for name in new:
+            colour = colour_for(self._colour_i)
+            self._colour_i += 1
+            curve = pg.PlotDataItem(pen=pg.mkPen(colour, width=1.5), name=name, connect="finite",
+                                    antialias=False)
+            self.item.addItem(curve)
+            self._traces[name] = _Trace(name, colour, curve, label=name)
+            self.x_combo.addItem(name)
+        self.bridge.add(new, monitor_arrays=True)
+        self._update_info()
+        self.pvsChanged.emit()
+        return new
+
+    def remove_pv(self, name: str) -> bool:
+        """Stop plotting ``name`` (and close it in the engine). False if not plotted."""
+        tr = self._traces.pop(name, None)
+        if tr is None:
+            return False
+        self.item.removeItem(tr.curve)
+        self.legend.removeItem(tr.curve)
+        i = self.x_combo.findText(name)
+        if i > 0:
+            self.x_combo.removeItem(i)
+        self.bridge.remove([name])
+        self._update_info()
+        self.pvsChanged.emit()
+        self.redraw(all_traces=True)
+        return True
+
+    def pv_names(self) -> list[str]:
+        return list(self._traces)
+
+    def x_pv(self) -> Optional[str]:
+        return self._x.name
+
+    def set_x_pv(self, name: Optional[str]) -> None:
+        """Use the array PV ``name`` as x (None or "" or "index": the element index)."""
+        name = (name or "").strip()
+        if name == INDEX_TEXT:
+            name = ""
+        if (name or None) == self._x.name:
+            return
+        if self._x.name is not None:
+            self.bridge.remove([self._x.name])
+        self._x = _XSource(name=name or None)
+        if name:
+            self.bridge.add([name], monitor_arrays=True)
+        self.item.setLabel("bottom", name or INDEX_TEXT)
+        self.x_combo.setCurrentText(name or INDEX_TEXT)
+        self._auto_on_next = True
+        self.redraw(all_traces=True)
+
+    def close_pvs(self) -> None:
+        """Close every PV and stop taking batches (the widget is going away). Idempotent."""
+        if not self._attached:
+            return
+        self._attached = False
+        self.bridge.remove_consumer(self._on_batch)
+        names = list(self._traces)
+        if self._x.name is not None:
+            names.append(self._x.name)
+        self._traces.clear()
+        self._x = _XSource()
+        self.bridge.remove(names)
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802
+        self.close_pvs()
+        super().closeEvent(event)
+
+    # -- batches --------------------------------------------------------------------------
+    def _on_batch(self, batch: Batch) -> None:
+        changed = False
+        for st in batch.states:
+            tr = self._traces.get(st.name)
+            if tr is not None:
+                if st.update_count != tr.last_update:
+                    tr.last_update = st.update_count
+                    if st.value is not None:
+                        tr.received += 1
+                        self.updates_received += 1
+                tr.state = st
+                tr.y = valid_elements(st.value, st.count) if st.connected or st.value is not None else None
+                tr.dirty = changed = True
+            if st.name == self._x.name:
+                self._x.state = st
+                x = valid_elements(st.value, st.count)
+                self._x.x = None if x is None else x.astype(np.float64, copy=False)
+                self._x.monotonic = x is not None and is_monotonic(self._x.x)
+                changed = True
+                for t in self._traces.values():
+                    t.dirty = True
+        if changed:
+            self._update_info()
+            if not self._frozen and self.isVisible():
+                self.redraw()
+
+    # -- drawing ----------------------------------------------------------------------------
+    def redraw(self, all_traces: bool = False) -> None:
+        """Hand the newest (or, when frozen, the shown) data to the curves, decimated to
+        the visible range and the plot's width."""
+        if not self._attached:
+            return
+        if not self._frozen:
+            for tr in self._traces.values():
+                if tr.dirty or all_traces:
+                    tr.shown = tr.y
+                    tr.dirty = False
+            self._x.shown = self._x.x
+        xs = self._x.shown if self._x.name else None
+        if self._x.name and xs is None:
+            for tr in self._traces.values():
+                tr.curve.setData([], [])
+            return
+        (x0, x1), _ = self.vb.viewRange()
+        if self._auto:
+            x0, x1 = -math.inf, math.inf
+        buckets = max(64, int(self.vb.width() or 600))
+        yr: list[tuple[float, float]] = []
+        xr: list[tuple[float, float]] = []
+        log_y = self.log_box.isChecked()
+        for tr in self._traces.values():
+            y = tr.shown
+            if y is None or not len(y):
+                tr.curve.setData([], [])
+                continue
+            n = len(y) if xs is None else min(len(y), len(xs))
+            if xs is None:
+                sl = visible_slice(None, n, x0, x1)
+            else:
+                sl = visible_slice(xs, n, x0, x1, self._x.monotonic)
+            ys = y[sl]
+            xv = None if xs is None else xs[sl]
+            if xs is None:
+                px, py = minmax_decimate(None, ys, buckets)
+                px = px + sl.start
+            else:
+                px, py = minmax_decimate(xv, ys, buckets, by_x=self._x.monotonic)
+            if log_y:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    py = np.where(py > 0, py, np.nan)
+            tr.curve.setData(px, py, connect="finite")
+            if self._auto:
+                r = finite_range(py)
+                if r is not None:
+                    yr.append(r)
+                r = finite_range(px)
+                if r is not None:
+                    xr.append(r)
+        self.redraws += 1
+        self.painted.mark()
+        if self._auto and xr and yr:
+            self._apply_auto_range(xr, yr, log_y)
+
+    def _apply_auto_range(self, xr: list, yr: list, log_y: bool) -> None:
+        x0, x1 = min(r[0] for r in xr), max(r[1] for r in xr)
+        y0, y1 = min(r[0] for r in yr), max(r[1] for r in yr)
+        if log_y:
+            y0, y1 = math.log10(y0), math.log10(y1)
+        if x1 <= x0:
+            x0, x1 = x0 - 0.5, x1 + 0.5
+        if y1 <= y0:
+            d = abs(y0) * 0.05 or 1.0
+            y0, y1 = y0 - d, y1 + d
+        self._setting_range = True
+        try:
+            self.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02, update=True)
+        finally:
+            self._setting_range = False
+
+    _setting_range = False
+    _auto_on_next = False
+
+    def _on_x_range(self, *args: Any) -> None:
+        """Zoom/pan/resize: redecimate for the new visible range (coalesced)."""
+        if not self._auto and not self._setting_range and self._attached:
+            self._range_redraw.start()
+
+    def _on_manual_range(self, *args: Any) -> None:
+        """The user zoomed or panned: stop autoscaling (the lock shows it)."""
+        if self._auto:
+            self.lock_box.setChecked(True)
+
+    # -- controls --------------------------------------------------------------------------
+    def set_scale_locked(self, locked: bool) -> None:
+        """Locked: the ranges stay where they are; unlocked: they follow the data."""
+        self._auto = not locked
+        if self.lock_box.isChecked() != locked:
+            self.lock_box.setChecked(locked)
+        if not locked:
+            self.redraw(all_traces=True)
+
+    def autoscale(self) -> None:
+        """Fit the ranges to the data once (keeps the lock as it is)."""
+        locked = not self._auto
+        self._auto = True
+        self.redraw(all_traces=True)
+        self._auto = not locked
+        if locked:
+            self.redraw(all_traces=True)
+
+    def set_log_y(self, on: bool) -> None:
+        if self.log_box.isChecked() != on:
+            self.log_box.setChecked(on)
+            return
+        self.item.setLogMode(x=False, y=on)
+        self.autoscale()
+
+    def set_frozen(self, frozen: bool) -> None:
+        """Freeze (pause) redrawing; on resume the newest values are drawn."""
+        if self.freeze_box.isChecked() != frozen:
+            self.freeze_box.setChecked(frozen)
+            return
+        self._frozen = frozen
+        self._update_info()
+        if not frozen:
+            self.redraw(all_traces=True)
+
+    def is_frozen(self) -> bool:
+        return self._frozen
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802
+        super().showEvent(event)
+        if any(t.dirty for t in self._traces.values()):
+            QTimer.singleShot(0, self.redraw)
+
+    def _on_x_chosen(self, text: str) -> None:
+        self.set_x_pv(text)
+
+    def _on_entry(self) -> None:
+        parsed = names_from_drop(self.entry.text())
+        self.add_pvs(parsed.names)
+        self.entry.clear()
+        if parsed.rejected:
+            self.message.emit("Rejected: " + ", ".join(f"{t} ({why})" for t, why in parsed.rejected[:5]))
+
+    def _fill_pv_menu(self) -> None:
+        self.pv_menu.clear()
+        if not self._traces:
+            self.pv_menu.addAction("(no PVs)").setEnabled(False)
+        for name in list(self._traces):
+            self.pv_menu.addAction(f"Remove {name}", lambda n=name: self.remove_pv(n))
+
+    # -- readouts -----------------------------------------------------------------------------
+    def _trace_label(self, tr: _Trace) -> str:
+        st = tr.state
+        if st is None:
+            return f"{tr.name} (connecting)"
+        unit = f" [{st.units}]" if st.units else ""
+        if not st.connected:
+            return f"{tr.name}{unit} (disconnected)"
+        if st.value is not None and tr.y is None:
+            return f"{tr.name} (not numeric)"
+        return f"{tr.name}{unit} {st.count}/{st.max_count}"
+
+    def _update_info(self) -> None:
+        parts = []
+        for tr in self._traces.values():
+            label = self._trace_label(tr)
+            if label != tr.label:
+                tr.label = label
+                sample = self.legend.getLabel(tr.curve)
+                if sample is not None:
+                    sample.setText(label)
+                style = Qt.DashLine if tr.state is not None and not tr.state.connected else Qt.SolidLine
+                tr.curve.setPen(pg.mkPen(tr.colour, width=1.5, style=style))
+            parts.append(label)
+        if self._x.name:
+            xs = self._x.state
+            n = "?" if xs is None or xs.value is None else f"{xs.count}/{xs.max_count}"
+            parts.append(f"x = {self._x.name} {n}" + ("" if self._x.monotonic else " (not monotonic)"))
+        parts.append(f"received {self.updates_received} · painted {self.painted.frames}"
+                     + (" · FROZEN" if self._frozen else ""))
+        self.info.setText(" · ".join(parts))
+
+    def _on_mouse(self, x: float, y: float) -> None:
+        yv = 10 ** y if self.log_box.isChecked() else y
+        parts = [f"x={x:.6g}  y={yv:.6g}"]
+        for tr in self._traces.values():
+            v = self.value_at(tr.name, x)
+            if v is not None:
+                parts.append(f"{tr.name}[{v[0]}] = {v[1]:.6g}")
+        self.readout.setText("   ".join(parts))
+
+    def _on_mouse_leave(self) -> None:
+        self.readout.setText("")
+
+    def value_at(self, name: str, x: float) -> Optional[tuple[int, float]]:
+        """(index, value) of the shown point of ``name`` nearest to ``x``, or None."""
+        tr = self._traces.get(name)
+        y = None if tr is None else tr.shown
+        if y is None or not len(y) or not math.isfinite(x):
+            return None
+        xs = self._x.shown if self._x.name else None
+        if xs is None:
+            i = int(round(x))
+            if self._x.name:
+                return None
+        else:
+            n = min(len(xs), len(y))
+            if n == 0:
+                return None
+            if self._x.monotonic:
+                i = int(np.searchsorted(xs[:n], x))
+                i = min(max(i, 0), n - 1)
+                if i > 0 and abs(xs[i - 1] - x) <= abs(xs[i] - x):
+                    i -= 1
+            else:
+                with np.errstate(invalid="ignore"):
+                    i = int(np.nanargmin(np.abs(xs[:n] - x)))
+        if not 0 <= i < len(y):
+            return None
+        return i, float(y[i])
+
+    # -- data out -----------------------------------------------------------------------------
+    def shown_data(self) -> tuple[list[str], list[np.ndarray]]:
+        """Headers and columns of what is shown: x (index or the x PV) and each PV's
+        full-resolution values inside the visible x range."""
+        xs = self._x.shown if self._x.name else None
+        (x0, x1), _ = self.vb.viewRange()
+        if self._auto:
+            x0, x1 = -math.inf, math.inf
+        ys = {n: t.shown for n, t in self._traces.items() if t.shown is not None}
+        if xs is None and self._x.name:
+            return [f"x:{self._x.name}"] + list(ys), [np.array([])] + [np.array([]) for _ in ys]
+        if xs is None:
+            n = max((len(y) for y in ys.values()), default=0)
+            sl = visible_slice(None, n, x0, x1, pad=0)
+            headers, cols = [INDEX_TEXT], [np.arange(sl.start, sl.stop)]
+        else:
+            n = len(xs)
+            sl = visible_slice(xs, n, x0, x1, self._x.monotonic, pad=0)
+            headers, cols = [f"x:{self._x.name}"], [xs[sl]]
+        for name, y in ys.items():
+            headers.append(name)
+            col = y[sl]
+            if xs is not None:
+                col = col[:len(cols[0])]
+            cols.append(col)
+        return headers, cols
+
+    def export_csv(self, path: str) -> int:
+        """Write the shown data as CSV (atomically); returns the number of data rows."""
+        headers, cols = self.shown_data()
+        text = columns_csv(headers, cols)
+        atomic_write_text(path, text)
+        return max((len(c) for c in cols), default=0)
+
+    def export_png(self, path: str) -> None:
+        """Write the plot picture as PNG (atomically)."""
+        save_png(self.plot, path)
+
+    def _export_csv_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export shown data", "waveform.csv", "CSV (*.csv)")
+        if path:
+            try:
+                rows = self.export_csv(path)
+                self.message.emit(f"Wrote {rows:,} rows to {path}")
+            except OSError as exc:
+                self.message.emit(f"Could not write {path}: {exc}")
+
+    def _export_png_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export picture", "waveform.png", "PNG (*.png)")
+        if path:
+            try:
+                self.export_png(path)
+                self.message.emit(f"Wrote {path}")
+            except OSError as exc:
+                self.message.emit(f"Could not write {path}: {exc}")
+
+    # -- drops ----------------------------------------------------------------------------------
+    def dragEnterEvent(self, event: Any) -> None:  # noqa: N802
+        if event.mimeData().hasText():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: Any) -> None:  # noqa: N802
+        if event.mimeData().hasText():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: Any) -> None:  # noqa: N802
+        if not event.mimeData().hasText():
+            return
+        parsed = names_from_drop(event.mimeData().text())
+        added = self.add_pvs(parsed.names)
+        event.acceptProposedAction()
+        if parsed.rejected:
+            self.message.emit("Rejected: " + ", ".join(f"{t} ({why})" for t, why in parsed.rejected[:5]))
+        elif added:
+            self.message.emit(f"Plotting {', '.join(added)}")
+
+    # -- diagnostics ------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        """Counts for ``--stats``: plotted PVs, updates received, frames painted."""
+        return {
+            "plotted_pvs": list(self._traces),
+            "x_pv": self._x.name,
+            "updates_received": self.updates_received,
+            "updates_received_per_pv": {n: t.received for n, t in self._traces.items()},
+            "redraws": self.redraws,
+            "frames_drawn": self.painted.frames,
+            "frozen": self._frozen,
+        }
+
+
+__all__ = ["WaveformPlot"]
