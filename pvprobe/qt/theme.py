@@ -1,0 +1,247 @@
+"""Light and dark themes (Fusion style + QPalette) and the colours that go with them.
+
+``apply_theme(app, "dark")`` sets the style and palette (no stylesheet).
+:func:`table_colors` gives, per theme and alarm palette, every colour the PV
+table draws itself (alarm cell fills and their text, disconnected rows, the
+"differs from saved" cell, put completion text) such that:
+
+- text on an alarm fill has a WCAG contrast ratio of at least 4.5;
+- an alarm colour drawn directly on the theme's base (``alarm_text``: labels,
+  plot pens, icons) has at least 3 against the base;
+- in the dark theme the alarm fills themselves stand out from the base by at
+  least 3 (in the light theme MINOR's yellow cannot: the ▲ symbol and the hue
+  carry it, as in every EPICS display).
+
+The light theme's alarm fills are exactly the model's defaults
+(``pvtable_model.ALARM_COLOURS`` / ``COLORBLIND_COLOURS``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Union
+
+from PyQt5.QtGui import QColor, QPalette
+from PyQt5.QtWidgets import QApplication, QStyleFactory
+
+THEMES = ("light", "dark")
+ALARM_PALETTES = ("default", "colorblind")
+#: Application property holding the applied theme's name.
+THEME_PROPERTY = "pvprobe_theme"
+
+RGB = tuple[int, int, int]
+ColourLike = Union[QColor, RGB, str]
+
+
+# ---------------------------------------------------------------------- contrast
+
+def _rgb(c: ColourLike) -> RGB:
+    if isinstance(c, tuple):
+        return c
+    q = QColor(c) if isinstance(c, str) else c
+    return (q.red(), q.green(), q.blue())
+
+
+def relative_luminance(c: ColourLike) -> float:
+    """WCAG 2 relative luminance of an sRGB colour (0 black .. 1 white)."""
+    def lin(v: int) -> float:
+        s = v / 255.0
+        return s / 12.92 if s <= 0.04045 else ((s + 0.055) / 1.055) ** 2.4
+    r, g, b = _rgb(c)
+    return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
+
+
+def contrast_ratio(a: ColourLike, b: ColourLike) -> float:
+    """WCAG 2 contrast ratio between two colours (1 .. 21)."""
+    la, lb = relative_luminance(a), relative_luminance(b)
+    hi, lo = max(la, lb), min(la, lb)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+# ---------------------------------------------------------------------- palettes
+
+@dataclass(frozen=True)
+class ThemeSpec:
+    """The palette roles of one theme (RGB tuples)."""
+
+    window: RGB
+    window_text: RGB
+    base: RGB
+    alternate_base: RGB
+    text: RGB
+    button: RGB
+    button_text: RGB
+    highlight: RGB
+    highlighted_text: RGB
+    link: RGB
+    tooltip_base: RGB
+    tooltip_text: RGB
+    disabled_text: RGB
+    placeholder: RGB
+    mid: RGB
+    dark: RGB
+    light: RGB
+    shadow: RGB
+
+
+_SPECS = {
+    "light": ThemeSpec(
+        window=(239, 239, 239), window_text=(20, 20, 20), base=(255, 255, 255),
+        alternate_base=(245, 245, 245), text=(20, 20, 20), button=(239, 239, 239),
+        button_text=(20, 20, 20), highlight=(48, 140, 198), highlighted_text=(255, 255, 255),
+        link=(0, 90, 180), tooltip_base=(255, 255, 220), tooltip_text=(0, 0, 0),
+        disabled_text=(120, 120, 120), placeholder=(110, 110, 110), mid=(184, 184, 184),
+        dark=(160, 160, 160), light=(255, 255, 255), shadow=(118, 118, 118)),
+    "dark": ThemeSpec(
+        window=(45, 45, 48), window_text=(230, 230, 230), base=(30, 30, 32),
+        alternate_base=(40, 40, 43), text=(230, 230, 230), button=(53, 53, 56),
+        button_text=(230, 230, 230), highlight=(42, 110, 180), highlighted_text=(255, 255, 255),
+        link=(110, 170, 240), tooltip_base=(60, 60, 64), tooltip_text=(235, 235, 235),
+        disabled_text=(128, 128, 128), placeholder=(150, 150, 150), mid=(70, 70, 74),
+        dark=(25, 25, 27), light=(85, 85, 90), shadow=(10, 10, 10)),
+}
+
+
+def available_themes() -> list[str]:
+    """Theme names :func:`apply_theme` accepts."""
+    return list(THEMES)
+
+
+def theme_spec(name: str) -> ThemeSpec:
+    """The palette roles of theme ``name``."""
+    if name not in _SPECS:
+        raise ValueError(f"unknown theme {name!r} (one of {', '.join(THEMES)})")
+    return _SPECS[name]
+
+
+def make_palette(name: str) -> QPalette:
+    """A complete QPalette for theme ``name``."""
+    s = theme_spec(name)
+    pal = QPalette()
+    roles = {
+        QPalette.Window: s.window, QPalette.WindowText: s.window_text, QPalette.Base: s.base,
+        QPalette.AlternateBase: s.alternate_base, QPalette.Text: s.text,
+        QPalette.Button: s.button, QPalette.ButtonText: s.button_text,
+        QPalette.Highlight: s.highlight, QPalette.HighlightedText: s.highlighted_text,
+        QPalette.Link: s.link, QPalette.LinkVisited: s.link,
+        QPalette.ToolTipBase: s.tooltip_base, QPalette.ToolTipText: s.tooltip_text,
+        QPalette.PlaceholderText: s.placeholder, QPalette.BrightText: (255, 80, 80),
+        QPalette.Mid: s.mid, QPalette.Dark: s.dark, QPalette.Light: s.light,
+        QPalette.Midlight: s.light, QPalette.Shadow: s.shadow,
+    }
+    for role, rgb in roles.items():
+        pal.setColor(QPalette.All, role, QColor(*rgb))
+    for role in (QPalette.WindowText, QPalette.Text, QPalette.ButtonText):
+        pal.setColor(QPalette.Disabled, role, QColor(*s.disabled_text))
+    pal.setColor(QPalette.Disabled, QPalette.Highlight, QColor(*s.mid))
+    return pal
+
+
+def apply_theme(app: QApplication, name: str) -> None:
+    """Apply theme ``name`` ("light" or "dark") to ``app``: Fusion style and a full
+    palette (tooltips included; no stylesheet, so the app's own is untouched).
+    Records the name in the app property ``pvprobe_theme``.
+    Views that draw their own colours should then ask :func:`table_colors` again,
+    and icons should be re-fetched (``resources.icon`` follows the palette)."""
+    spec_pal = make_palette(name)
+    fusion = QStyleFactory.create("Fusion")
+    if fusion is not None:
+        app.setStyle(fusion)
+    app.setPalette(spec_pal)
+    app.setProperty(THEME_PROPERTY, name)
+
+
+def current_theme(app: QApplication) -> str:
+    """The name last given to :func:`apply_theme` ("light" when none was)."""
+    name = app.property(THEME_PROPERTY)
+    return name if name in THEMES else "light"
+
+
+# ---------------------------------------------------------------------- table colours
+
+@dataclass(frozen=True)
+class TableColors:
+    """Colours a table model draws itself, for one theme and one alarm palette."""
+
+    theme: str
+    palette: str
+    #: severity (1 MINOR, 2 MAJOR, 3 INVALID) -> (cell fill, text on that fill)
+    alarm: dict[int, tuple[QColor, QColor]] = field(default_factory=dict)
+    #: severity -> colour for alarm text/lines drawn directly on the theme's base
+    alarm_text: dict[int, QColor] = field(default_factory=dict)
+    disconnected_fg: QColor = field(default_factory=QColor)
+    disconnected_bg: QColor = field(default_factory=QColor)
+    diff_bg: QColor = field(default_factory=QColor)
+    diff_fg: QColor = field(default_factory=QColor)
+    failed_fg: QColor = field(default_factory=QColor)
+    done_fg: QColor = field(default_factory=QColor)
+    base: QColor = field(default_factory=QColor)
+    text: QColor = field(default_factory=QColor)
+
+
+_C = QColor
+# Light fills: identical to pvtable_model's ALARM_COLOURS / COLORBLIND_COLOURS.
+_FILLS: dict[tuple[str, str], dict[int, tuple[RGB, RGB]]] = {
+    ("light", "default"): {1: ((255, 221, 87), (0, 0, 0)), 2: ((214, 48, 49), (255, 255, 255)),
+                           3: ((156, 39, 176), (255, 255, 255))},
+    ("light", "colorblind"): {1: ((240, 228, 66), (0, 0, 0)), 2: ((213, 94, 0), (0, 0, 0)),
+                              3: ((204, 121, 167), (0, 0, 0))},
+    # Dark: the same hues, red and purple lifted so the fills stand out from a dark base
+    # by >= 3; text stays >= 4.5 on them.
+    ("dark", "default"): {1: ((255, 221, 87), (0, 0, 0)), 2: ((235, 77, 75), (0, 0, 0)),
+                          3: ((190, 100, 215), (0, 0, 0))},
+    ("dark", "colorblind"): {1: ((240, 228, 66), (0, 0, 0)), 2: ((213, 94, 0), (0, 0, 0)),
+                             3: ((204, 121, 167), (0, 0, 0))},
+}
+# Alarm colours used as text/lines on the base (>= 3:1 against it, most >= 4.5).
+_ALARM_TEXT: dict[tuple[str, str], dict[int, RGB]] = {
+    ("light", "default"): {1: (150, 105, 0), 2: (200, 30, 30), 3: (140, 30, 160)},
+    ("light", "colorblind"): {1: (150, 105, 0), 2: (190, 80, 0), 3: (160, 70, 130)},
+    ("dark", "default"): {1: (255, 221, 87), 2: (255, 110, 105), 3: (215, 140, 235)},
+    ("dark", "colorblind"): {1: (240, 228, 66), 2: (240, 120, 40), 3: (220, 150, 190)},
+}
+_OTHER: dict[str, dict[str, RGB]] = {
+    "light": dict(disconnected_fg=(118, 118, 118), disconnected_bg=(232, 232, 232),
+                  diff_bg=(200, 228, 250), diff_fg=(0, 0, 0), failed_fg=(170, 20, 20),
+                  done_fg=(0, 110, 60)),
+    "dark": dict(disconnected_fg=(150, 150, 150), disconnected_bg=(58, 58, 60),
+                 diff_bg=(28, 68, 110), diff_fg=(235, 235, 235), failed_fg=(255, 120, 115),
+                 done_fg=(100, 210, 140)),
+}
+
+
+def table_colors(theme: str = "light", palette_name: str = "default") -> TableColors:
+    """Every colour the PV table draws itself, for ``theme`` and alarm palette
+    ``palette_name`` ("default" or "colorblind")."""
+    spec = theme_spec(theme)
+    if palette_name not in ALARM_PALETTES:
+        raise ValueError(f"unknown alarm palette {palette_name!r} "
+                         f"(one of {', '.join(ALARM_PALETTES)})")
+    key = (theme, palette_name)
+    other = {k: _C(*v) for k, v in _OTHER[theme].items()}
+    return TableColors(
+        theme=theme, palette=palette_name,
+        alarm={sev: (_C(*bg), _C(*fg)) for sev, (bg, fg) in _FILLS[key].items()},
+        alarm_text={sev: _C(*c) for sev, c in _ALARM_TEXT[key].items()},
+        base=_C(*spec.base), text=_C(*spec.text), **other)
+
+
+def alarm_colors(theme: str = "light", palette_name: str = "default"
+                 ) -> dict[int, tuple[QColor, QColor]]:
+    """severity -> (cell fill, text) for ``theme`` and alarm palette ``palette_name``:
+    a drop-in for ``pvtable_model.PALETTES[palette_name]``."""
+    return table_colors(theme, palette_name).alarm
+
+
+def contrast_report(theme: str, palette_name: str) -> Iterable[tuple[str, float]]:
+    """(what, ratio) pairs the tests check; handy when tuning colours."""
+    tc = table_colors(theme, palette_name)
+    for sev, (bg, fg) in tc.alarm.items():
+        yield f"sev{sev} text on fill", contrast_ratio(fg, bg)
+        yield f"sev{sev} fill vs base", contrast_ratio(bg, tc.base)
+        yield f"sev{sev} alarm_text vs base", contrast_ratio(tc.alarm_text[sev], tc.base)
+    yield "disconnected text vs base", contrast_ratio(tc.disconnected_fg, tc.base)
+    yield "disconnected text on its fill", contrast_ratio(tc.disconnected_fg, tc.disconnected_bg)
+    yield "diff text on fill", contrast_ratio(tc.diff_fg, tc.diff_bg)
+    yield "failed text vs base", contrast_ratio(tc.failed_fg, tc.base)
+    yield "done text vs base", contrast_ratio(tc.done_fg, tc.base)

@@ -1,0 +1,391 @@
+"""Packaging and resources: icons, themes, desktop file, AppStream metadata, the wheel,
+and (when built) the PyInstaller bundle."""
+
+from __future__ import annotations
+
+import configparser
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+import zipfile
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGING = os.path.join(ROOT, "packaging")
+BUNDLE_EXE = os.path.join(ROOT, "dist", "pvprobe", "pvprobe")
+
+#: Icons the UI needs (the brief's list); more may exist.
+REQUIRED_ICONS = ("add", "remove", "open", "save", "snapshot", "compare", "restore", "probe",
+                  "plot", "strip-chart", "image", "pause", "play", "export", "alarm-minor",
+                  "alarm-major", "alarm-invalid", "disconnected")
+APP_SIZES = (16, 32, 48, 64, 128, 256)
+
+
+def _run(cmd: list[str], timeout: float, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def _non_blank(img) -> bool:
+    """More than a handful of distinct colours in a coarse sample."""
+    seen = set()
+    w, h = img.width(), img.height()
+    for y in range(0, h, max(1, h // 40)):
+        for x in range(0, w, max(1, w // 40)):
+            seen.add(img.pixel(x, y))
+    return len(seen) > 8
+
+
+# ------------------------------------------------------------------------------- icons
+
+def test_app_icon_pngs_have_their_sizes(qapp):
+    from PyQt5.QtGui import QImage
+    from pvprobe.qt.resources import app_icon, resource_path
+
+    for size in APP_SIZES:
+        img = QImage(resource_path(f"png/pvprobe-{size}.png"))
+        assert not img.isNull()
+        assert (img.width(), img.height()) == (size, size)
+        if size >= 32:
+            assert _non_blank(img)
+    ic = app_icon()
+    assert not ic.isNull()
+    assert {s.width() for s in ic.availableSizes()} >= set(APP_SIZES)
+
+
+def test_committed_pngs_match_the_render_script():
+    res = _run([sys.executable, os.path.join(ROOT, "resources", "render_icons.py"), "--check"],
+               timeout=60, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    assert res.returncode == 0, res.stderr
+
+
+def test_every_required_ui_icon_loads_and_draws(qapp):
+    from PyQt5.QtGui import QColor
+    from pvprobe.qt.resources import icon, icon_names, pixmap, resource_path
+
+    names = icon_names()
+    for name in REQUIRED_ICONS:
+        assert name in names
+        assert os.path.isfile(resource_path(f"icons/{name}.svg"))
+        ic = icon(name)
+        assert not ic.isNull(), name
+        img = pixmap(name, 32).toImage()
+        opaque = sum(1 for y in range(32) for x in range(32) if QColor(img.pixel(x, y)).alpha()
+                     or img.pixelColor(x, y).alpha() > 0)
+        assert opaque > 20, f"{name} draws (almost) nothing"
+
+
+def test_ui_icons_follow_the_requested_colour(qapp):
+    from pvprobe.qt.resources import FIXED_COLOUR_ICONS, pixmap
+
+    def colours(name, colour):
+        img = pixmap(name, 24, colour).toImage()
+        return {img.pixelColor(x, y).name() for y in range(24) for x in range(24)
+                if img.pixelColor(x, y).alpha() == 255}
+
+    assert "#ffffff" in colours("add", "#ffffff")
+    assert "#ffffff" not in colours("add", "#000000")
+    for name in FIXED_COLOUR_ICONS:      # alarm icons keep their colours
+        assert colours(name, "#ffffff") == colours(name, "#000000")
+
+
+def test_resource_names_are_checked():
+    from pvprobe.qt.resources import icon, resource_path
+
+    for bad in ("../pyproject.toml", "/etc/passwd", "icons/../../cli.py", "nope.svg"):
+        with pytest.raises(FileNotFoundError):
+            resource_path(bad)
+    with pytest.raises(FileNotFoundError):
+        icon("no-such-icon")
+
+
+# ------------------------------------------------------------------------------- themes
+
+@pytest.fixture
+def restore_app_look(qapp):
+    """Tests that apply a theme give the shared QApplication its look back afterwards."""
+    style = qapp.style().objectName()
+    palette = qapp.palette()
+    sheet = qapp.styleSheet()
+    prop = qapp.property("pvprobe_theme")
+    yield qapp
+    from PyQt5.QtWidgets import QStyleFactory
+
+    qapp.setStyle(QStyleFactory.create(style))
+    qapp.setPalette(palette)
+    qapp.setStyleSheet(sheet)
+    qapp.setProperty("pvprobe_theme", prop)
+
+
+@pytest.mark.parametrize("name", ["light", "dark"])
+def test_apply_theme_sets_style_and_palette(restore_app_look, name):
+    from PyQt5.QtGui import QColor, QPalette
+    from PyQt5.QtWidgets import QTableWidget, QTableWidgetItem
+    from pvprobe.qt.resources import icon
+    from pvprobe.qt.theme import (apply_theme, available_themes, current_theme,
+                                  relative_luminance, table_colors, theme_spec)
+
+    app = restore_app_look
+    assert name in available_themes()
+    apply_theme(app, name)
+    assert app.style().objectName().lower() == "fusion"
+    assert current_theme(app) == name
+    spec = theme_spec(name)
+    base = app.palette().color(QPalette.Base)
+    assert (base.red(), base.green(), base.blue()) == spec.base
+    dark = relative_luminance(spec.base) < 0.2
+    assert dark == (name == "dark")
+
+    # A real widget painted with the theme: base and an alarm cell as specified.
+    colours = table_colors(name, "default")
+    table = QTableWidget(2, 1)
+    table.resize(200, 120)
+    item = QTableWidgetItem("MAJOR")
+    bg, fg = colours.alarm[2]
+    item.setBackground(bg)
+    item.setForeground(fg)
+    table.setItem(0, 0, item)
+    img = table.grab().toImage()
+    r1 = table.visualItemRect(table.item(0, 0)) if table.item(0, 0) else None
+    assert r1 is not None
+    vp = table.viewport().mapTo(table, r1.topLeft())
+    assert img.pixelColor(vp.x() + 3, vp.y() + 3) == QColor(bg)
+    empty = table.viewport().mapTo(table, table.visualRect(table.model().index(1, 0)).topLeft())
+    assert img.pixelColor(empty.x() + 3, empty.y() + 3) == base
+    table.deleteLater()
+    # icons drawn in the theme's text colour by default
+    text = app.palette().color(QPalette.WindowText)
+    pm = icon("add").pixmap(24, 24).toImage()
+    assert any(pm.pixelColor(x, 12).name() == text.name() for x in range(24))
+
+
+def test_unknown_theme_is_refused(qapp):
+    from pvprobe.qt.theme import apply_theme, table_colors
+
+    with pytest.raises(ValueError):
+        apply_theme(qapp, "purple")
+    with pytest.raises(ValueError):
+        table_colors("dark", "rainbow")
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+@pytest.mark.parametrize("palette_name", ["default", "colorblind"])
+def test_alarm_colours_are_readable(theme, palette_name):
+    from pvprobe.qt.theme import contrast_ratio, table_colors
+
+    tc = table_colors(theme, palette_name)
+    assert set(tc.alarm) == {1, 2, 3}
+    for sev, (fill, text) in tc.alarm.items():
+        assert contrast_ratio(text, fill) >= 4.5, (sev, "text on its alarm fill")
+        assert contrast_ratio(tc.alarm_text[sev], tc.base) >= 3, (sev, "alarm colour on base")
+        if theme == "dark" or sev != 1:
+            # MINOR's yellow fill cannot stand out from white by 3:1; the ▲ symbol does.
+            assert contrast_ratio(fill, tc.base) >= 3, (sev, "alarm fill vs base")
+    assert contrast_ratio(tc.disconnected_fg, tc.base) >= 3
+    assert contrast_ratio(tc.disconnected_fg, tc.disconnected_bg) >= 3
+    assert contrast_ratio(tc.diff_fg, tc.diff_bg) >= 4.5
+    assert contrast_ratio(tc.failed_fg, tc.base) >= 4.5
+    assert contrast_ratio(tc.done_fg, tc.base) >= 4.5
+    assert contrast_ratio(tc.text, tc.base) >= 7
+    # the three severities stay apart from each other
+    fills = [tc.alarm[s][0].name() for s in (1, 2, 3)]
+    assert len(set(fills)) == 3
+
+
+def test_light_theme_keeps_the_tables_alarm_colours():
+    from pvprobe.qt import pvtable_model as m
+    from pvprobe.qt.theme import alarm_colors
+
+    for name, model_colours in m.PALETTES.items():
+        ours = alarm_colors("light", name)
+        for sev, (bg, fg) in model_colours.items():
+            assert (ours[sev][0].name(), ours[sev][1].name()) == (bg.name(), fg.name())
+
+
+def test_contrast_ratio_matches_wcag_examples():
+    from pvprobe.qt.theme import contrast_ratio
+
+    assert contrast_ratio((0, 0, 0), (255, 255, 255)) == pytest.approx(21.0)
+    assert contrast_ratio("#777777", "#ffffff") == pytest.approx(4.48, abs=0.01)
+    assert contrast_ratio((255, 255, 255), (255, 255, 255)) == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------------------- desktop files
+
+def test_desktop_file_has_the_required_keys():
+    cp = configparser.ConfigParser(interpolation=None)
+    cp.optionxform = str
+    cp.read(os.path.join(PACKAGING, "pvprobe.desktop"), encoding="utf-8")
+    entry = cp["Desktop Entry"]
+    assert entry["Type"] == "Application"
+    assert entry["Name"] == "pvprobe"
+    assert entry["Exec"].split()[0] == "pvprobe"
+    assert entry["Icon"] == "pvprobe"
+    assert entry["Terminal"] == "false"
+    cats = entry["Categories"].rstrip(";").split(";")
+    assert {"Science", "Engineering", "Monitor"} <= set(cats)
+    assert entry["Comment"]
+    assert cp["Desktop Action demo"]["Exec"] == "pvprobe --demo"
+    tool = shutil.which("desktop-file-validate")
+    if tool:
+        res = _run([tool, os.path.join(PACKAGING, "pvprobe.desktop")], timeout=30)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "error" not in res.stdout.lower()
+
+
+def test_metainfo_is_well_formed_and_consistent():
+    path = os.path.join(PACKAGING, "io.github.pvprobe.metainfo.xml")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    assert "<!DOCTYPE" not in text and "<!ENTITY" not in text
+    root = ET.fromstring(text)
+    assert root.tag == "component" and root.get("type") == "desktop-application"
+    assert root.findtext("id") == "io.github.pvprobe"
+    assert root.findtext("launchable") == "pvprobe.desktop"
+    assert root.findtext("metadata_license") == "CC0-1.0"
+    assert root.findtext("project_license") == "BSD-3-Clause"
+    assert root.findtext("summary")
+    assert root.find("description/p") is not None
+    from pvprobe import __version__
+    assert __version__ in [r.get("version") for r in root.iter("release")]
+    tool = shutil.which("appstreamcli")
+    if tool:
+        res = _run([tool, "validate", "--no-net", path], timeout=60)
+        assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_install_desktop_file_script(tmp_path):
+    script = os.path.join(PACKAGING, "install-desktop-file.sh")
+    env = dict(os.environ, DATA_HOME=str(tmp_path))
+    res = _run(["bash", script, "--exec", "/opt/pvprobe/pvprobe"], timeout=60, env=env)
+    assert res.returncode == 0, res.stderr
+    desktop = tmp_path / "applications" / "pvprobe.desktop"
+    text = desktop.read_text()
+    assert "Exec=/opt/pvprobe/pvprobe\n" in text and "Exec=/opt/pvprobe/pvprobe --demo" in text
+    for size in APP_SIZES:
+        assert (tmp_path / f"icons/hicolor/{size}x{size}/apps/pvprobe.png").is_file()
+    assert (tmp_path / "icons/hicolor/scalable/apps/pvprobe.svg").is_file()
+    assert (tmp_path / "metainfo/io.github.pvprobe.metainfo.xml").is_file()
+    res = _run(["bash", script, "--uninstall"], timeout=60, env=env)
+    assert res.returncode == 0
+    assert not desktop.exists()
+    assert not glob.glob(str(tmp_path / "icons/hicolor/*/apps/pvprobe.*"))
+
+
+# ------------------------------------------------------------------------------- the wheel
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> str:
+    out = tmp_path_factory.mktemp("wheel")
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", ROOT, "-w", str(out)]
+    try:
+        import setuptools  # noqa: F401  (both present: no need to fetch them from PyPI)
+        import wheel as _wheel  # noqa: F401
+        cmd.insert(5, "--no-build-isolation")
+    except ImportError:
+        pass
+    res = _run(cmd, timeout=300, env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"))
+    assert res.returncode == 0, res.stderr
+    (whl,) = glob.glob(str(out / "pvprobe-*.whl"))
+    return whl
+
+
+def test_wheel_contains_the_resources(wheel):
+    from pvprobe.qt.resources import icon_names
+
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        assert "pvprobe/resources/pvprobe.svg" in names
+        for size in APP_SIZES:
+            assert f"pvprobe/resources/png/pvprobe-{size}.png" in names
+        for name in icon_names():
+            assert f"pvprobe/resources/icons/{name}.svg" in names
+        assert "pvprobe/qt/resources.py" in names and "pvprobe/qt/theme.py" in names
+        for info in z.infolist():
+            if info.filename.startswith("pvprobe/resources/"):
+                mode = (info.external_attr >> 16) & 0o777
+                assert mode == 0 or mode & 0o044 == 0o044, f"{info.filename} not world-readable"
+
+
+def test_installed_wheel_finds_its_icons(wheel, tmp_path):
+    """A plain (non-editable) install: resources come from site-packages, not the checkout."""
+    target = tmp_path / "site"
+    res = _run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+                "--target", str(target), wheel], timeout=300,
+               env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"))
+    assert res.returncode == 0, res.stderr
+    code = ("import sys; from PyQt5.QtWidgets import QApplication; app = QApplication([]);"
+            "import pvprobe; from pvprobe.qt.resources import app_icon, icon, resource_path;"
+            "assert not app_icon().isNull() and not icon('probe').isNull();"
+            "print(pvprobe.__file__); print(resource_path('icons/probe.svg'))")
+    res = _run([sys.executable, "-c", code], timeout=60, cwd=str(tmp_path),
+               env=dict(os.environ, PYTHONPATH=str(target), QT_QPA_PLATFORM="offscreen"))
+    assert res.returncode == 0, res.stderr
+    pkg_file, icon_file = res.stdout.split()[-2:]
+    assert pkg_file.startswith(str(target)) and icon_file.startswith(str(target))
+
+
+# ------------------------------------------------------------------------------- bundle entry
+
+def test_bundle_entry_runs_only_pvprobes_helper_modules():
+    """The bundle's entry dispatches ``-m MODULE`` (how the demo IOC and the repeater are
+    spawned from a frozen app); checked here with the plain interpreter."""
+    entry = os.path.join(PACKAGING, "pvprobe_entry.py")
+    res = _run([sys.executable, entry, "-m", "pvprobe.demo.ioc", "--help"], timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert "--prefix" in res.stdout
+    res = _run([sys.executable, entry, "-m", "os"], timeout=60)
+    assert res.returncode == 2 and "not available" in res.stderr
+    res = _run([sys.executable, entry, "--version"], timeout=60)
+    assert res.returncode == 0 and "pvprobe" in res.stdout
+
+
+# ------------------------------------------------------------------------------- the bundle
+
+_want_bundle = os.environ.get("PVPROBE_BUNDLE_TEST") == "1"
+bundle = pytest.mark.skipif(not (_want_bundle or os.path.exists(BUNDLE_EXE)),
+                            reason="no bundle: run packaging/build.sh (or .ci/bundle)")
+
+
+@bundle
+def test_bundle_help_and_version():
+    assert os.access(BUNDLE_EXE, os.X_OK), f"{BUNDLE_EXE} missing: run packaging/build.sh"
+    res = _run([BUNDLE_EXE, "--help"], timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("usage: pvprobe")
+    from pvprobe import __version__
+    res = _run([BUNDLE_EXE, "--version"], timeout=60)
+    assert res.returncode == 0 and __version__ in res.stdout
+    for sub in ("get", "put", "info", "monitor", "demo-ioc"):
+        res = _run([BUNDLE_EXE, sub, "--help"], timeout=60)
+        assert res.returncode == 0, (sub, res.stderr)
+        assert f"pvprobe {sub}" in res.stdout
+
+
+@bundle
+def test_bundle_runs_the_demo_offscreen(tmp_path):
+    from PyQt5.QtGui import QImage
+
+    assert os.access(BUNDLE_EXE, os.X_OK), f"{BUNDLE_EXE} missing: run packaging/build.sh"
+    shot = tmp_path / "bundle.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.Popen([BUNDLE_EXE, "--demo", "--quit-after", "5", "--screenshot", str(shot)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=str(tmp_path), start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.communicate(timeout=10)
+        pytest.fail("the bundle did not quit by itself")
+    assert proc.returncode == 0, err[-3000:]
+    assert "couldn't be located" not in err      # no caRepeater noise: the repeater ran
+    img = QImage(str(shot))
+    assert not img.isNull() and img.width() >= 400 and img.height() >= 300
+    assert _non_blank(img)
+    # the demo's PVs reached the window (connected rows are drawn, not only the frame)
+    res = subprocess.run(["pgrep", "-f", f"{BUNDLE_EXE} -m "], capture_output=True, text=True)
+    assert res.stdout.strip() == "", "the bundle left its demo IOC or repeater running"
