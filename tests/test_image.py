@@ -199,3 +199,360 @@ def test_tiff_rejects_bad_shapes():
         tiff_bytes(np.zeros(5, np.uint8))
     with pytest.raises(TiffError):
         parse_tiff(b"not a tiff")
+
+
+# ============================================================================ real IOCs
+
+# A test camera (pythonSoftIOC, own process) that switches size, colour mode and data
+# type when its Scenario record is written. ArrayData is a *signed SHORT* waveform for
+# every scenario, so UInt16 pixels travel as their bits. Scenario 4 publishes the new
+# pixels 1 s before the new sizes (a camera mid-change): the view must skip, not garble.
+CAM_IOC = r'''
+import asyncio, sys
+import numpy as np
+from softioc import asyncio_dispatcher, builder, softioc
+sys.path.insert(0, sys.argv[2])
+from test_image_refs import SCENARIOS, reference, flat_of
+
+P = sys.argv[1]
+d = asyncio_dispatcher.AsyncioDispatcher()
+rec = {s: builder.longIn(P + s, initial_value=0) for s in
+       ("NDimensions_RBV", "ArraySize0_RBV", "ArraySize1_RBV", "ArraySize2_RBV",
+        "ArrayCounter_RBV", "UniqueId_RBV")}
+rec["ColorMode_RBV"] = builder.mbbIn(P + "ColorMode_RBV", "Mono", "Bayer", "RGB1", "RGB2", "RGB3",
+                                     initial_value=0)
+rec["DataType_RBV"] = builder.mbbIn(P + "DataType_RBV", "Int8", "UInt8", "Int16", "UInt16",
+                                    initial_value=3)
+data = builder.WaveformIn(P + "ArrayData", datatype=np.int16, length=3072)
+state = {"cur": 0, "sizes_at": 0.0, "sizes_done": False}
+
+def choose(v):
+    state["cur"] = int(v)
+    state["sizes_at"] = d.loop.time() + SCENARIOS[int(v)]["late"]
+    state["sizes_done"] = False
+
+builder.longOut(P + "Scenario", initial_value=0, on_update=choose)
+builder.LoadDatabase()
+softioc.iocInit(d, enable_pva=False)
+
+def sizes(sc):
+    n, dims = sc["ndims"], sc["dims"]
+    rec["NDimensions_RBV"].set(n)
+    for i in range(3):
+        rec["ArraySize%d_RBV" % i].set(dims[i])
+    rec["ColorMode_RBV"].set(sc["mode"])
+    rec["DataType_RBV"].set(sc["dtype"])
+
+async def run():
+    k = 0
+    while True:
+        sc = SCENARIOS[state["cur"]]
+        if not state["sizes_done"] and d.loop.time() >= state["sizes_at"]:
+            sizes(sc)
+            state["sizes_done"] = True
+        k += 1
+        rec["UniqueId_RBV"].set(k)
+        data.set(flat_of(state["cur"]))
+        rec["ArrayCounter_RBV"].set(k)
+        await asyncio.sleep(0.05)
+
+asyncio.run_coroutine_threadsafe(run(), d.loop)
+print("CAM-READY", flush=True)
+softioc.non_interactive_ioc()
+'''
+
+REFS = r'''
+import numpy as np
+# mode: 0 Mono, 2 RGB1, 3 RGB2, 4 RGB3; dtype: 0 Int8, 1 UInt8, 2 Int16, 3 UInt16
+SCENARIOS = [
+    dict(mode=0, dtype=3, w=64, h=48, ndims=2, dims=(64, 48, 0), late=0.0),
+    dict(mode=2, dtype=1, w=32, h=24, ndims=3, dims=(3, 32, 24), late=0.0),
+    dict(mode=3, dtype=1, w=32, h=24, ndims=3, dims=(32, 3, 24), late=0.0),
+    dict(mode=4, dtype=1, w=32, h=24, ndims=3, dims=(32, 24, 3), late=0.0),
+    dict(mode=0, dtype=2, w=40, h=30, ndims=2, dims=(40, 30, 0), late=1.0),
+    dict(mode=0, dtype=0, w=16, h=8, ndims=2, dims=(16, 8, 0), late=0.0),
+]
+TYPES = {0: np.int8, 1: np.uint8, 2: np.int16, 3: np.uint16}
+
+def reference(i):
+    """The image (H, W) or (H, W, 3) scenario i shows, in its NDArray type."""
+    sc = SCENARIOS[i]
+    w, h = sc["w"], sc["h"]
+    y, x = np.mgrid[:h, :w]
+    if sc["mode"] == 0:
+        idx = y * w + x
+        if sc["dtype"] == 3:
+            return ((40000 + 7 * idx) % 65536).astype(np.uint16)   # half above 32767
+        if sc["dtype"] == 2:
+            return (idx - 600).astype(np.int16)
+        return (idx % 256 - 128).astype(np.int8)
+    c = np.arange(3)[None, None, :]
+    return ((y[..., None] * 7 + x[..., None] * 3 + c * 50) % 256).astype(np.uint8)
+
+def flat_of(i):
+    """What the IOC puts in its signed SHORT waveform for scenario i."""
+    sc, ref = SCENARIOS[i], reference(i)
+    if sc["mode"] == 2:
+        flat = ref.ravel()
+    elif sc["mode"] == 3:
+        flat = ref.transpose(0, 2, 1).ravel()
+    elif sc["mode"] == 4:
+        flat = ref.transpose(2, 0, 1).ravel()
+    else:
+        flat = ref.ravel()
+    if flat.dtype == np.uint16:
+        return flat.view(np.int16)          # the bits, as areaDetector does in a SHORT waveform
+    return flat.astype(np.int16)
+'''
+
+
+@pytest.fixture(scope="module")
+def refs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("camrefs")
+    (d / "test_image_refs.py").write_text(REFS)
+    sys.path.insert(0, str(d))
+    import test_image_refs
+    yield d, test_image_refs
+    sys.path.remove(str(d))
+
+
+@pytest.fixture
+def cam_ioc(refs, demo_ioc):
+    """The test camera on the second server port libca searches (see conftest)."""
+    from pvprobe.ca.repeater import pdeathsig_preexec
+    d, _ = refs
+    script = d / "cam_ioc.py"
+    script.write_text(CAM_IOC)
+    ports = [a.rsplit(":", 1)[1] for a in os.environ["EPICS_CA_ADDR_LIST"].split()]
+    port = [p for p in ports if p != os.environ["EPICS_CA_SERVER_PORT"]][0]
+    env = dict(os.environ, EPICS_CA_SERVER_PORT=port)
+    proc = subprocess.Popen([sys.executable, str(script), "PVPIMG:cam:", str(d)], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True, preexec_fn=pdeathsig_preexec())
+    lines = []
+    deadline = time.monotonic() + 60
+    import selectors
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    while time.monotonic() < deadline:
+        if sel.select(0.5):
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("CAM-READY"):
+                break
+    else:
+        proc.kill()
+        pytest.fail("test camera IOC not ready:\n" + "".join(lines))
+    if not lines or not lines[-1].startswith("CAM-READY"):
+        proc.kill()
+        pytest.fail("test camera IOC failed:\n" + "".join(lines))
+    yield "PVPIMG:cam:"
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+@pytest.fixture
+def view(qtbot, engine):
+    from pvprobe.qt.bridge import EngineBridge
+    from pvprobe.qt.image_view import ImageView
+    bridge = EngineBridge(engine)
+    v = ImageView(bridge)
+    qtbot.addWidget(v)
+    v.resize(1100, 820)
+    v.show()
+    bridge.start()
+    yield v
+    v.shutdown()
+    bridge.stop()
+
+
+def _shift_of(frame: np.ndarray, pattern: np.ndarray, step: tuple, period: int) -> bool:
+    """True if ``frame`` is ``pattern`` rolled by k*step for some k (known pixels)."""
+    for k in range(period):
+        dy, dx = (k * step[0]) % pattern.shape[0], (k * step[1]) % pattern.shape[1]
+        if frame[0, 0].tolist() != pattern[-dy, -dx].tolist():
+            continue
+        if np.array_equal(frame, np.roll(pattern, (dy, dx), axis=(0, 1))):
+            return True
+    return False
+
+
+def test_demo_mono_camera_shown(qtbot, view, prefix):
+    from pvprobe.demo.ioc import IMAGE1_SIZE, mono_pattern
+    view.open_prefix(prefix + "image1:")
+    qtbot.waitUntil(lambda: view.frame is not None, timeout=20000)
+    f = view.frame
+    assert f.data.shape == (1024, 1024) and f.data.dtype == np.uint16
+    assert f.color_mode == "Mono" and f.data_type == "UInt16"
+    # right orientation and values: the frame is the IOC's pattern, rolled (3k, 7k)
+    assert _shift_of(f.data, mono_pattern(*IMAGE1_SIZE), (3, 7), 1024)
+    lo, hi = view.levels()
+    p_lo, p_hi = np.percentile(f.data, [0.5, 99.5])
+    assert 0 <= lo < hi <= 65535
+    assert abs(lo - p_lo) < 0.05 * 65535 and abs(hi - p_hi) < 0.05 * 65535
+    qtbot.waitUntil(lambda: view.stats()["frames_displayed"] >= 3, timeout=20000)
+    st = view.stats()
+    assert st["frames_received"] >= st["frames_displayed"] >= 3
+    assert st["latency_ms_mean"] is not None and st["latency_ms_mean"] >= 0
+    view.refresh_status()
+    text = view.status_label.text()
+    assert "1024×1024 Mono UInt16" in text and "shown" in text and "counter" in text
+
+    # ROI statistics equal numpy's on the same frame; profiles; pixel readout
+    view.set_roi(100, 200, 300, 150)
+    s, img = view.last_roi_stats, view.shown
+    sub = img[200:350, 100:400].astype(np.float64)
+    assert s["mean"] == pytest.approx(sub.mean()) and s["sum"] == sub.sum()
+    assert s["min"] == sub.min() and s["max"] == sub.max()
+    assert s["sigma"] == pytest.approx(sub.std())
+    view.set_profiles_visible(True)
+    view.set_profile_position(10, 20)
+    xs, ys = view.hcurve.getData()
+    np.testing.assert_array_equal(ys, view.shown[20].astype(float))
+    assert view.readout_at(5, 7) == f"x 5  y 7  =  {view.shown[7, 5]}"
+
+    # rotate 90° clockwise: readout still in camera coordinates
+    view.rotate_combo.setCurrentIndex(1)
+    assert view.shown.shape == (1024, 1024)
+    np.testing.assert_array_equal(view.shown, np.rot90(view.frame.data, -1))
+    assert view.readout_at(1023, 0).startswith("x 0  y 0  =")
+
+    view.set_colormap("inferno")
+    view.rotate_combo.setCurrentIndex(0)
+    view.roi_check.setChecked(True)
+    qtbot.wait(600)
+    view.grab().save(SHOT)
+    shot = view.grab().toImage()
+    from PyQt5.QtGui import QImage
+    assert not QImage(SHOT).isNull()
+    colours = {shot.pixel(x, y) for x in range(0, shot.width(), 37) for y in range(0, shot.height(), 29)}
+    assert len(colours) > 50           # not blank
+
+
+def test_demo_rgb1_camera_shown_as_rgb(qtbot, view, prefix):
+    from pvprobe.demo.ioc import IMAGE2_SIZE, rgb_pattern
+    view.open_prefix(prefix + "image2:")
+    qtbot.waitUntil(lambda: view.frame is not None, timeout=20000)
+    f = view.frame
+    assert f.data.shape == (480, 640, 3) and f.data.dtype == np.uint8 and f.is_rgb
+    assert f.color_mode == "RGB1"
+    assert _shift_of(f.data, rgb_pattern(*IMAGE2_SIZE), (2, 5), 3840)
+    assert view.image_item.image.shape == (480, 640, 3)
+    view.grab().save("/tmp/image_view_rgb.png")
+
+
+def test_save_tiff_and_png(qtbot, view, prefix, tmp_path):
+    from PyQt5.QtGui import QImage
+    view.open_prefix(prefix + "image1:")
+    qtbot.waitUntil(lambda: view.frame is not None, timeout=20000)
+    qtbot.wait(200)
+    frame = view.frame.data.copy()
+    view.save_tiff(str(tmp_path / "f.tif"))
+    back = read_tiff(tmp_path / "f.tif")
+    assert back.dtype == np.uint16 and back.tobytes() == frame.tobytes()  # full bit depth
+    view.save_png(str(tmp_path / "f.png"))
+    png = QImage(str(tmp_path / "f.png"))
+    assert not png.isNull() and (png.width(), png.height()) == (1024, 1024)
+
+
+def test_subscription_stops_when_view_closes(qtbot, view, prefix):
+    bridge = view.bridge
+    seen = []
+    bridge.add_consumer(lambda b: seen.extend(s.name for s in b.states))
+    bridge.add([prefix + "heartbeat"])              # keeps batches (and their PV count) coming
+    view.open_prefix(prefix + "image1:")
+    qtbot.waitUntil(lambda: view.frame is not None, timeout=20000)
+    assert prefix + "image1:ArrayData" in view.subscribed_names()
+    qtbot.waitUntil(lambda: bridge.engine_pvs == 10, timeout=10000)   # 9 image PVs + heartbeat
+    view.close_source()
+    assert view.subscribed_names() == []
+    qtbot.waitUntil(lambda: bridge.engine_pvs == 1, timeout=10000)
+    seen.clear()
+    qtbot.wait(1500)
+    assert prefix + "image1:ArrayData" not in seen
+    assert not any(n.startswith(prefix + "image1:") for n in seen)
+    bridge.remove([prefix + "heartbeat"])
+
+
+def test_open_from_ui_and_plain_array(qtbot, view, prefix):
+    view.source_edit.setText(prefix + "image2:ArrayData")
+    view.width_spin.setValue(640 * 3)
+    view.height_spin.setValue(480)
+    view._open_from_ui()
+    qtbot.waitUntil(lambda: view.frame is not None, timeout=20000)
+    assert view.frame.data.shape == (480, 1920) and view.feed.meta_pvs == []
+    view.width_spin.setValue(0)
+    view.source_edit.setText(prefix + "image1:")
+    view._open_from_ui()
+    qtbot.waitUntil(lambda: view.frame is not None and view.frame.data.shape == (1024, 1024),
+                    timeout=20000)
+
+
+def test_size_mode_type_changes_at_run_time(qtbot, view, cam_ioc, refs):
+    from pvprobe.ca.engine import Engine
+    _, R = refs
+    shown = []
+    view.frameShown.connect(lambda f: shown.append(f.data.copy()))
+    view.open_prefix(cam_ioc)
+    writer = Engine()
+    try:
+        for i, sc in enumerate(R.SCENARIOS):
+            res = writer.put_wait(cam_ioc + "Scenario", i, timeout=5, connect_timeout=10)
+            assert res.ok, res.error
+            ref = R.reference(i)
+            mode = ("Mono", "Bayer", "RGB1", "RGB2", "RGB3")[sc["mode"]]
+            qtbot.waitUntil(lambda: view.frame is not None and view.frame.color_mode == mode
+                            and view.frame.data.shape == ref.shape
+                            and view.frame.data.dtype == ref.dtype, timeout=20000)
+            assert np.array_equal(view.frame.data, ref)
+            if i == 4:   # pixels came 1 s before their sizes: skipped meanwhile, not shown
+                assert view.feed.counters.skipped >= 1
+    finally:
+        writer.close()
+    # no garbage, ever: every frame shown is exactly one of the scenarios' images
+    refs_by_key = {}
+    for i in range(len(R.SCENARIOS)):
+        r = R.reference(i)
+        refs_by_key.setdefault((r.shape, r.dtype.str), []).append(r)
+    for img in shown:
+        cands = refs_by_key.get((img.shape, img.dtype.str), [])
+        assert any(np.array_equal(img, r) for r in cands), (img.shape, img.dtype)
+    view.grab().save("/tmp/image_view_cam.png")
+
+
+def test_too_small_max_array_bytes_says_which_value(demo_ioc, prefix, tmp_path):
+    """A client whose libca accepts at most 100000 bytes: the view says which value is needed."""
+    code = textwrap.dedent(f"""
+        import json, sys
+        from PyQt5.QtWidgets import QApplication
+        app = QApplication([])
+        from pvprobe.ca.engine import Engine
+        from pvprobe.qt.bridge import EngineBridge
+        from pvprobe.qt.image_view import ImageView
+        bridge = EngineBridge(Engine())
+        v = ImageView(bridge)
+        v.show()
+        bridge.start()
+        v.open_prefix({prefix + 'image1:'!r})
+        import time
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 20 and "EPICS_CA_MAX_ARRAY_BYTES" not in v.message_label.text():
+            app.processEvents()
+            time.sleep(0.02)
+        print(json.dumps({{"message": v.message_label.text(), "frame": v.frame is not None}}))
+        bridge.stop()
+    """)
+    env = dict(os.environ, EPICS_CA_MAX_ARRAY_BYTES="100000", EPICS_CA_AUTO_ARRAY_BYTES="NO")
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       timeout=90, cwd=str(ROOT))
+    lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+    assert lines, p.stderr[-3000:]
+    res = json.loads(lines[-1])
+    assert "EPICS_CA_MAX_ARRAY_BYTES ≥ 4194320" in res["message"], res
+    assert "image1:ArrayData" in res["message"] and not res["frame"]

@@ -1,0 +1,629 @@
+"""Area-detector image view: the newest frame of an areaDetector plugin (or of a
+plain array PV with a given width and height) in a pyqtgraph ImageItem.
+
+Frames come only through the :class:`~pvprobe.qt.bridge.EngineBridge`: each
+batch carries at most the newest ArrayData value (the engine coalesces, never
+queues), and the view sets at most one image per batch. What is really painted
+is counted in :class:`_CountingImageItem.paint` (Qt merges repaints), so the
+status bar's "shown" rate and the latency (frame timestamp → paint) are honest.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt5.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer, pyqtSignal
+from PyQt5.QtWidgets import (
+    QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
+    QVBoxLayout, QWidget,
+)
+
+from pvprobe.core import ndarray as nd
+from pvprobe.core.atomic import atomic_write_bytes
+from pvprobe.core.batch import Batch
+from pvprobe.core.image_feed import ImageFeed, RateMeter
+from pvprobe.core.ndarray import Frame
+from pvprobe.core.tiff import describe, write_tiff
+
+#: Colour maps offered (label -> pyqtgraph colormap name).
+COLORMAPS = {"grey": "CET-L1", "viridis": "viridis", "inferno": "inferno", "magma": "magma",
+             "plasma": "plasma", "cividis": "cividis", "turbo": "turbo", "fire": "CET-L3",
+             "blue": "CET-L6"}
+HIST_HZ = 4.0        # histogram refresh
+SLOW_HZ = 10.0       # ROI statistics and profiles
+STATUS_HZ = 2.0      # status bar text
+
+
+class _CountingImageItem(pg.ImageItem):
+    """An ImageItem that counts the frames it really paints and their latency."""
+
+    def __init__(self) -> None:
+        super().__init__(axisOrder="row-major")
+        self.pending_ts: Optional[float] = None   # IOC timestamp of the frame not yet painted
+        self.has_pending = False
+        self.painted = 0
+        self.replaced = 0
+        self.latencies: list[float] = []          # seconds, of recent painted frames
+        self.latency_sum = 0.0
+        self.latency_n = 0
+
+    def set_frame(self, img: np.ndarray, ts: float, levels: Optional[tuple]) -> None:
+        if self.has_pending:
+            self.replaced += 1                    # set again before Qt painted the last one
+        self.has_pending, self.pending_ts = True, ts
+        if levels is None:
+            self.setImage(img, autoLevels=False)
+        else:
+            self.setImage(img, autoLevels=False, levels=levels)
+
+    def paint(self, painter: Any, *args: Any) -> None:
+        super().paint(painter, *args)
+        if self.has_pending:
+            self.has_pending = False
+            self.painted += 1
+            ts = self.pending_ts
+            if ts and ts > 0:
+                lat = time.time() - ts
+                if -1.0 < lat < 3600.0:
+                    self.latency_sum += lat
+                    self.latency_n += 1
+                    self.latencies.append(lat)
+                    if len(self.latencies) > 256:
+                        del self.latencies[:128]
+
+
+class ImageView(QWidget):
+    """Image view for an areaDetector plugin prefix or a plain array PV.
+
+    ``bridge`` is the app's EngineBridge; the view registers itself as a consumer
+    and opens PVs only between :meth:`open_prefix`/:meth:`open_array` and
+    :meth:`close_source` (every add matched by one remove).
+    """
+
+    #: Emitted with a message when saving fails or a source cannot be opened.
+    errorOccurred = pyqtSignal(str)
+    #: Emitted after each frame was set (the frame object).
+    frameShown = pyqtSignal(object)
+
+    def __init__(self, bridge: Any, prefix: Optional[str] = None,
+                 parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.feed: Optional[ImageFeed] = None
+        self._added: list[tuple[list[str], dict]] = []
+        self.frame: Optional[Frame] = None        # newest frame shown (raw values)
+        self.shown: Optional[np.ndarray] = None   # frame.data oriented (raw values)
+        self.frame_state = None                   # its ArrayData PVState
+        self.last_roi_stats: Optional[dict] = None
+        self._levels: Optional[tuple[float, float]] = None
+        self._need_levels = True
+        self._setting_levels = False
+        self._slow_dirty = False
+        self._hist_dirty = False
+        self._rate_recv = RateMeter()
+        self._rate_shown = RateMeter()
+        self._build()
+        bridge.add_consumer(self._on_batch)
+        if prefix:
+            self.open_prefix(prefix)
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        bar = QHBoxLayout()
+        self.source_edit = QLineEdit()
+        self.source_edit.setPlaceholderText("plugin prefix (e.g. 13SIM1:image1:) or array PV")
+        self.width_spin = QSpinBox()
+        self.height_spin = QSpinBox()
+        for s, tip in ((self.width_spin, "width"), (self.height_spin, "height")):
+            s.setRange(0, 65535)
+            s.setSpecialValueText("auto")
+            s.setToolTip(f"{tip} of a plain array PV (auto: from the plugin's size PVs)")
+        open_btn = QPushButton("Open")
+        open_btn.clicked.connect(self._open_from_ui)
+        self.source_edit.returnPressed.connect(self._open_from_ui)
+        bar.addWidget(QLabel("Source:"))
+        bar.addWidget(self.source_edit, 3)
+        bar.addWidget(QLabel("W"))
+        bar.addWidget(self.width_spin)
+        bar.addWidget(QLabel("H"))
+        bar.addWidget(self.height_spin)
+        bar.addWidget(open_btn)
+        lay.addLayout(bar)
+
+        tools = QHBoxLayout()
+        self.cmap_combo = QComboBox()
+        self.cmap_combo.addItems(list(COLORMAPS))
+        self.cmap_combo.currentTextChanged.connect(self.set_colormap)
+        self.auto_check = QCheckBox("Auto levels")
+        self.auto_check.setChecked(True)
+        self.auto_check.setToolTip("levels from the 0.5–99.5 percentiles")
+        self.auto_check.toggled.connect(self._auto_toggled)
+        self.per_frame_check = QCheckBox("every frame")
+        self.per_frame_check.setToolTip("recompute auto levels for each frame")
+        self.per_frame_check.toggled.connect(lambda _: self._levels_changed_by_option())
+        self.log_check = QCheckBox("Log")
+        self.log_check.toggled.connect(lambda _: self._levels_changed_by_option())
+        self.rotate_combo = QComboBox()
+        self.rotate_combo.addItems(["0°", "90°", "180°", "270°"])
+        self.rotate_combo.setToolTip("rotate clockwise")
+        self.rotate_combo.currentIndexChanged.connect(lambda _: self._orientation_changed())
+        self.flip_h_check = QCheckBox("Flip H")
+        self.flip_v_check = QCheckBox("Flip V")
+        for c in (self.flip_h_check, self.flip_v_check):
+            c.toggled.connect(lambda _: self._orientation_changed())
+        self.roi_check = QCheckBox("ROI")
+        self.roi_check.toggled.connect(self.set_roi_visible)
+        self.profile_check = QCheckBox("Profiles")
+        self.profile_check.toggled.connect(self.set_profiles_visible)
+        tiff_btn = QPushButton("Save TIFF…")
+        tiff_btn.clicked.connect(self._save_tiff_dialog)
+        png_btn = QPushButton("Save PNG…")
+        png_btn.clicked.connect(self._save_png_dialog)
+        tools.addWidget(QLabel("Map"))
+        for w in (self.cmap_combo, self.auto_check, self.per_frame_check, self.log_check,
+                  self.rotate_combo, self.flip_h_check, self.flip_v_check, self.roi_check,
+                  self.profile_check):
+            tools.addWidget(w)
+        tools.addStretch(1)
+        tools.addWidget(tiff_btn)
+        tools.addWidget(png_btn)
+        lay.addLayout(tools)
+
+        self.glw = pg.GraphicsLayoutWidget()
+        self.vb = pg.ViewBox(lockAspect=True, invertY=True)
+        self.vb.setMenuEnabled(True)
+        self.image_item = _CountingImageItem()
+        self.vb.addItem(self.image_item)
+        self.glw.addItem(self.vb, row=0, col=0)
+        self.vplot = pg.PlotItem()
+        self.vplot.invertY(True)
+        self.vplot.setYLink(self.vb)
+        self.vplot.setMaximumWidth(160)
+        self.vcurve = self.vplot.plot(pen="y")
+        self.glw.addItem(self.vplot, row=0, col=1)
+        self.hist = pg.HistogramLUTItem()
+        self.hist.setImageItem(self.image_item)
+        # the histogram is refreshed on a timer, not on every frame
+        try:
+            self.image_item.sigImageChanged.disconnect(self.hist.imageChanged)
+        except TypeError:
+            pass
+        self.hist.sigLevelsChanged.connect(self._hist_levels_changed)
+        self.glw.addItem(self.hist, row=0, col=2)
+        self.hplot = pg.PlotItem()
+        self.hplot.setXLink(self.vb)
+        self.hplot.setMaximumHeight(140)
+        self.hcurve = self.hplot.plot(pen="y")
+        self.glw.addItem(self.hplot, row=1, col=0)
+        self.hline = pg.InfiniteLine(angle=0, movable=True, pen=pg.mkPen("y", width=1))
+        self.vline = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen("y", width=1))
+        for ln in (self.hline, self.vline):
+            ln.sigPositionChanged.connect(self._mark_slow)
+            self.vb.addItem(ln, ignoreBounds=True)
+        self.roi = pg.RectROI([0, 0], [64, 64], pen=pg.mkPen("c", width=2))
+        self.roi.addScaleHandle([0, 0], [1, 1])
+        self.roi.sigRegionChanged.connect(self._mark_slow)
+        self.vb.addItem(self.roi, ignoreBounds=True)
+        lay.addWidget(self.glw, 1)
+
+        self.readout_label = QLabel(" ")
+        self.roi_label = QLabel(" ")
+        self.message_label = QLabel("")
+        self.message_label.setStyleSheet("color: #c0392b; font-weight: bold;")
+        self.message_label.setWordWrap(True)
+        self.status_label = QLabel("no source")
+        self.status_label.setStyleSheet("color: palette(dark);")
+        info = QHBoxLayout()
+        info.addWidget(self.readout_label, 1)
+        info.addWidget(self.roi_label, 2)
+        lay.addLayout(info)
+        lay.addWidget(self.message_label)
+        lay.addWidget(self.status_label)
+
+        self.glw.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.set_colormap("grey")
+        self.set_roi_visible(False)
+        self.set_profiles_visible(False)
+
+        self._hist_timer = QTimer(self)
+        self._hist_timer.setInterval(int(1000 / HIST_HZ))
+        self._hist_timer.timeout.connect(self._refresh_hist)
+        self._slow_timer = QTimer(self)
+        self._slow_timer.setInterval(int(1000 / SLOW_HZ))
+        self._slow_timer.timeout.connect(self._refresh_slow)
+        self._status_timer = QTimer(self)
+        self._status_timer.setInterval(int(1000 / STATUS_HZ))
+        self._status_timer.timeout.connect(self.refresh_status)
+        for t in (self._hist_timer, self._slow_timer, self._status_timer):
+            t.start()
+
+    # ------------------------------------------------------------------ sources
+    def open_prefix(self, prefix: str) -> None:
+        """Show the areaDetector plugin ``prefix`` (e.g. ``13SIM1:image1:``)."""
+        prefix = prefix.strip()
+        if not prefix:
+            raise ValueError("empty prefix")
+        self._open(ImageFeed.for_prefix(prefix))
+        self.source_edit.setText(prefix)
+
+    def open_array(self, pv: str, width: int, height: int, rgb: bool = False) -> None:
+        """Show a plain array PV as a ``width``×``height`` image (mono, or RGB1)."""
+        self._open(ImageFeed.for_array(pv.strip(), width, height, rgb))
+        self.source_edit.setText(pv.strip())
+        self.width_spin.setValue(width)
+        self.height_spin.setValue(height)
+
+    def _open(self, feed: ImageFeed) -> None:
+        self.close_source()
+        self.feed = feed
+        self._add([feed.array_pv], monitor_arrays=True)
+        self._add(feed.meta_pvs)
+        self.frame = self.shown = self.frame_state = None
+        self._need_levels = True
+        self._rate_recv, self._rate_shown = RateMeter(), RateMeter()
+        self._painted0 = self.image_item.painted
+        self._replaced0 = self.image_item.replaced
+        self._lat0 = (self.image_item.latency_sum, self.image_item.latency_n)
+        self.refresh_status()
+
+    def _add(self, names: list[str], **options: Any) -> None:
+        if names:
+            self.bridge.add(names, **options)
+            self._added.append((names, options))
+
+    def close_source(self) -> None:
+        """Stop the subscriptions (one remove per add); the last frame stays visible."""
+        for names, _ in self._added:
+            self.bridge.remove(names)
+        self._added.clear()
+        self.feed = None
+        self.message_label.setText("")
+
+    @property
+    def is_open(self) -> bool:
+        return self.feed is not None
+
+    def subscribed_names(self) -> list[str]:
+        """Every PV this view holds open now (for tests and diagnostics)."""
+        return [n for names, _ in self._added for n in names]
+
+    def _open_from_ui(self) -> None:
+        text = self.source_edit.text().strip()
+        if not text:
+            return
+        w, h = self.width_spin.value(), self.height_spin.value()
+        try:
+            if w > 0 and h > 0:
+                self.open_array(text, w, h)
+            else:
+                if not text.endswith(":"):
+                    text = text[: -len("ArrayData")] if text.endswith("ArrayData") else text + ":"
+                self.open_prefix(text)
+        except ValueError as exc:
+            self._show_error(str(exc))
+
+    def shutdown(self) -> None:
+        """Close the source and stop taking batches (before the bridge goes away)."""
+        self.close_source()
+        self.bridge.remove_consumer(self._on_batch)
+        for t in (self._hist_timer, self._slow_timer, self._status_timer):
+            t.stop()
+
+    def closeEvent(self, event: Any) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+
+    # ------------------------------------------------------------------ batches
+    def _on_batch(self, batch: Batch) -> None:
+        feed = self.feed
+        if feed is None:
+            return
+        names = feed.names
+        mine = [s for s in batch.states if s.name in names]
+        if not mine:
+            return
+        frame, state = feed.apply(mine)
+        if frame is not None:
+            self._show(frame, state)
+        msg = feed.message()
+        if msg != self.message_label.text():
+            self.message_label.setText(msg)
+
+    def _orientation(self) -> tuple[int, bool, bool]:
+        return (90 * self.rotate_combo.currentIndex(), self.flip_h_check.isChecked(),
+                self.flip_v_check.isChecked())
+
+    def _show(self, frame: Frame, state: Any) -> None:
+        old = self.frame
+        if old is None or old.data.shape != frame.data.shape or old.data.dtype != frame.data.dtype:
+            self._need_levels = True
+        self.frame, self.frame_state = frame, state
+        self.shown = nd.orient(frame.data, *self._orientation())
+        disp = nd.log_scale(self.shown) if self.log_check.isChecked() else self.shown
+        levels = None
+        if self.auto_check.isChecked() and (self._need_levels or self.per_frame_check.isChecked()):
+            levels = nd.auto_levels(disp)
+        elif self._need_levels and self._levels is not None and not self.auto_check.isChecked():
+            levels = self._levels
+        elif self._need_levels:
+            levels = nd.auto_levels(disp)
+        self._need_levels = False
+        if disp.dtype.kind == "f" or disp.ndim == 3:
+            disp = np.ascontiguousarray(disp)
+        self.image_item.set_frame(disp, getattr(state, "timestamp", 0.0), levels)
+        if levels is not None:
+            self._set_hist_levels(levels)
+        self._slow_dirty = True
+        self._hist_dirty = True
+        if old is None:
+            self.vb.autoRange(padding=0)
+            self._place_tools()
+        self.frameShown.emit(frame)
+
+    def _redisplay(self) -> None:
+        if self.frame is not None:
+            self._need_levels = True
+            self.image_item.has_pending = False       # a redraw, not a new frame
+            self._show(self.frame, self.frame_state)
+            self.image_item.has_pending = False
+
+    # ------------------------------------------------------------------ levels & colour
+    def set_colormap(self, name: str) -> None:
+        """Use colour map ``name`` (a key of :data:`COLORMAPS`) for mono images."""
+        cmap = pg.colormap.get(COLORMAPS.get(name, name))
+        self.hist.gradient.setColorMap(cmap)
+        if self.cmap_combo.currentText() != name and name in COLORMAPS:
+            self.cmap_combo.setCurrentText(name)
+
+    def set_levels(self, low: float, high: float) -> None:
+        """Fixed (manual) levels; turns auto levels off."""
+        self.auto_check.setChecked(False)
+        self._levels = (float(low), float(high))
+        self.image_item.setLevels(self._levels)
+        self._set_hist_levels(self._levels)
+
+    def levels(self) -> Optional[tuple[float, float]]:
+        lv = self.image_item.levels
+        return None if lv is None else (float(np.min(lv)), float(np.max(lv)))
+
+    def _set_hist_levels(self, levels: tuple) -> None:
+        self._setting_levels = True
+        try:
+            self.hist.setLevels(*levels)
+        finally:
+            self._setting_levels = False
+
+    def _hist_levels_changed(self, *_: Any) -> None:
+        if self._setting_levels:
+            return
+        lo, hi = self.hist.getLevels()
+        self._levels = (float(lo), float(hi))
+        if self.auto_check.isChecked():           # the user dragged the levels: manual now
+            self.auto_check.blockSignals(True)
+            self.auto_check.setChecked(False)
+            self.auto_check.blockSignals(False)
+
+    def _auto_toggled(self, on: bool) -> None:
+        if on:
+            self._levels_changed_by_option()
+
+    def _levels_changed_by_option(self) -> None:
+        self._redisplay()
+        self._hist_dirty = True
+
+    def _orientation_changed(self) -> None:
+        self._redisplay()
+        self.vb.autoRange(padding=0)
+        self._place_tools()
+
+    def _refresh_hist(self) -> None:
+        if self._hist_dirty and self.isVisible() and self.image_item.image is not None:
+            self._hist_dirty = False
+            self._setting_levels = True
+            try:
+                self.hist.imageChanged(autoLevel=False)
+            finally:
+                self._setting_levels = False
+
+    # ------------------------------------------------------------------ ROI, profiles, readout
+    def set_roi_visible(self, on: bool) -> None:
+        self.roi.setVisible(on)
+        if self.roi_check.isChecked() != on:
+            self.roi_check.setChecked(on)
+        if not on:
+            self.roi_label.setText(" ")
+            self.last_roi_stats = None
+        self._mark_slow()
+
+    def set_roi(self, x: float, y: float, w: float, h: float) -> None:
+        """Place the ROI (displayed-image pixels) and show it."""
+        self.roi.setPos((x, y), update=False)
+        self.roi.setSize((w, h))
+        self.set_roi_visible(True)
+        self._refresh_slow()
+
+    def set_profiles_visible(self, on: bool) -> None:
+        for item in (self.hplot, self.vplot, self.hline, self.vline):
+            item.setVisible(on)
+        if self.profile_check.isChecked() != on:
+            self.profile_check.setChecked(on)
+        self._mark_slow()
+
+    def set_profile_position(self, x: int, y: int) -> None:
+        """Put the profile cross at pixel (x, y) of the displayed image."""
+        self.vline.setValue(x + 0.5)
+        self.hline.setValue(y + 0.5)
+        self._refresh_slow()
+
+    def _place_tools(self) -> None:
+        if self.shown is None:
+            return
+        h, w = self.shown.shape[:2]
+        self.roi.setPos((w / 4, h / 4), update=False)
+        self.roi.setSize((w / 2, h / 2))
+        self.vline.setValue(w / 2)
+        self.hline.setValue(h / 2)
+
+    def _mark_slow(self, *_: Any) -> None:
+        self._slow_dirty = True
+
+    def _refresh_slow(self) -> None:
+        if not self._slow_dirty or self.shown is None:
+            return
+        self._slow_dirty = False
+        img = self.shown
+        if self.roi.isVisible():
+            (x, y), (w, h) = self.roi.pos(), self.roi.size()
+            s = nd.roi_stats(img, x, y, w, h)
+            self.last_roi_stats = s
+            self.roi_label.setText(_roi_text(s))
+        if self.hplot.isVisible():
+            row = nd.row_profile(img, int(math.floor(self.hline.value())))
+            col = nd.col_profile(img, int(math.floor(self.vline.value())))
+            if row is not None:
+                self.hcurve.setData(np.arange(len(row)) + 0.5, row, skipFiniteCheck=True)
+            if col is not None:
+                self.vcurve.setData(col, np.arange(len(col)) + 0.5, skipFiniteCheck=True)
+
+    def _mouse_moved(self, pos: Any) -> None:
+        if self.shown is None or not self.vb.sceneBoundingRect().contains(pos):
+            return
+        p = self.vb.mapSceneToView(pos)
+        self.readout_label.setText(self.readout_at(int(math.floor(p.x())), int(math.floor(p.y()))))
+
+    def readout_at(self, x: int, y: int) -> str:
+        """"x, y = value" for the displayed pixel (x, y), in the frame's own coordinates."""
+        img = self.shown
+        if img is None or not (0 <= y < img.shape[0] and 0 <= x < img.shape[1]):
+            return " "
+        sx, sy = nd.source_xy(x, y, img.shape, *self._orientation())
+        v = img[y, x]
+        text = (f"R {v[0]} G {v[1]} B {v[2]}" if img.ndim == 3 else _num(v))
+        return f"x {sx}  y {sy}  =  {text}"
+
+    # ------------------------------------------------------------------ saving
+    def save_tiff(self, path: str) -> None:
+        """The current frame's raw values (full bit depth, camera orientation)."""
+        if self.frame is None:
+            raise ValueError("no frame to save yet")
+        st = self.frame_state
+        extra = f"{self.feed.array_pv if self.feed else ''} uid={getattr(self.feed.counters, 'unique_id', None) if self.feed else None} ts={getattr(st, 'timestamp', 0.0):.6f}"
+        write_tiff(path, self.frame.data, describe(self.frame.data, extra))
+
+    def save_png(self, path: str) -> None:
+        """The frame as displayed (orientation, levels, colour map, log), image resolution."""
+        item = self.image_item
+        if item.image is None:
+            raise ValueError("no frame to save yet")
+        if item.qimage is None or item._renderRequired:
+            item.render()
+        if item.qimage is None:
+            raise ValueError("the frame could not be rendered")
+        data = QByteArray()
+        buf = QBuffer(data)
+        buf.open(QIODevice.WriteOnly)
+        if not item.qimage.save(buf, "PNG"):
+            raise OSError("PNG encoding failed")
+        buf.close()
+        atomic_write_bytes(path, bytes(data))
+
+    def _save_tiff_dialog(self) -> None:
+        self._save_dialog("TIFF (*.tif *.tiff)", ".tif", self.save_tiff)
+
+    def _save_png_dialog(self) -> None:
+        self._save_dialog("PNG (*.png)", ".png", self.save_png)
+
+    def _save_dialog(self, filt: str, ext: str, fn: Any) -> None:
+        if self.frame is None:
+            self._show_error("no frame to save yet")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save frame", f"frame{ext}", filt)
+        if not path:
+            return
+        if not path.lower().endswith((ext, ".tiff")):
+            path += ext
+        try:
+            fn(path)
+        except (OSError, ValueError) as exc:
+            self._show_error(f"could not save {path}: {exc}")
+
+    def _show_error(self, msg: str) -> None:
+        self.message_label.setText(msg)
+        self.errorOccurred.emit(msg)
+
+    # ------------------------------------------------------------------ status
+    def stats(self) -> dict[str, Any]:
+        """Counts since the source was opened (for --stats): frames received,
+        displayed (really painted), dropped, skipped, mean latency, rates."""
+        item = self.image_item
+        feed = self.feed
+        c = feed.counters if feed else None
+        painted = item.painted - getattr(self, "_painted0", 0)
+        received = c.received if c else 0
+        decoded = c.decoded if c else 0
+        lat_sum = item.latency_sum - getattr(self, "_lat0", (0.0, 0))[0]
+        lat_n = item.latency_n - getattr(self, "_lat0", (0.0, 0))[1]
+        before_view = max(0, c.published - received) if c and c.published else 0
+        replaced = max(0, decoded - painted)
+        return {
+            "source": feed.array_pv if feed else None,
+            "frames_published": c.published if c else None,
+            "frames_received": received,
+            "frames_displayed": painted,
+            "frames_dropped": before_view + replaced,
+            "frames_dropped_before_view": before_view,
+            "frames_replaced_before_paint": replaced,
+            "frames_skipped": c.skipped if c else 0,
+            "latency_ms_mean": round(1000 * lat_sum / lat_n, 2) if lat_n else None,
+            "array_counter": c.counter if c else None,
+            "image": self._image_text(),
+        }
+
+    def _image_text(self) -> str:
+        f = self.frame
+        if f is None:
+            return ""
+        return f"{f.width}×{f.height} {f.color_mode} {f.data_type}" + (f" ({f.note})" if f.note else "")
+
+    def refresh_status(self) -> None:
+        """Update the status line: rates, dropped, counter, size/mode/type, latency."""
+        if self.feed is None:
+            self.status_label.setText("no source")
+            return
+        s = self.stats()
+        recv = self._rate_recv.rate(s["frames_received"])
+        shown = self._rate_shown.rate(s["frames_displayed"])
+        lats = self.image_item.latencies[-32:]
+        lat = f"{1000 * float(np.mean(lats)):.0f} ms" if lats else "–"
+        parts = [f"received {recv:.1f}/s", f"shown {shown:.1f}/s",
+                 f"dropped {s['frames_dropped']}"]
+        if s["frames_skipped"]:
+            parts.append(f"skipped {s['frames_skipped']}")
+        if s["array_counter"] is not None:
+            parts.append(f"counter {s['array_counter']}")
+        if s["image"]:
+            parts.append(s["image"])
+        parts.append(f"latency {lat}")
+        self.status_label.setText("  ·  ".join(parts))
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.6g}"
+    return str(v)
+
+
+def _roi_text(s: Optional[dict]) -> str:
+    if s is None:
+        return "ROI outside the image"
+    cx, cy = s["centroid_x"], s["centroid_y"]
+    cen = f"({cx:.1f}, {cy:.1f})" if cx is not None else "–"
+    return (f"ROI {s['width']}×{s['height']} @({s['x']},{s['y']}): min {s['min']:.6g}  "
+            f"max {s['max']:.6g}  mean {s['mean']:.6g}  σ {s['sigma']:.4g}  "
+            f"sum {s['sum']:.6g}  centroid {cen}")
