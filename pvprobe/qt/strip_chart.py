@@ -378,10 +378,13 @@ class StripChart(QWidget):
         if s.axis is None:
             return
         for it in [s.curve, *s.markers.values()]:
-            s.vb.removeItem(it)
+            if it.scene() is not None:
+                s.vb.removeItem(it)
         self.item.layout.removeItem(s.axis)
-        s.axis.scene().removeItem(s.axis) if s.axis.scene() else None
-        self.item.scene().removeItem(s.vb)
+        if s.axis.scene() is not None:
+            s.axis.scene().removeItem(s.axis)
+        if s.vb.scene() is not None:
+            s.vb.scene().removeItem(s.vb)
         s.vb.setXLink(None)
         s.axis, s.vb = None, self.vb
 
