@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -27,16 +26,19 @@ SIZES = (16, 32, 48, 64, 128, 256)
 
 
 def _write_atomic(img, path: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".png")
-    os.close(fd)
-    try:
-        if not img.save(tmp, "PNG"):
-            raise OSError(f"could not write {tmp}")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """PNG-encode ``img`` and write it atomically (pvprobe.core.atomic), world-readable:
+    these files are package data."""
+    from PyQt5.QtCore import QBuffer, QByteArray, QIODevice
+    from pvprobe.core.atomic import atomic_write_bytes
+
+    data = QByteArray()
+    buf = QBuffer(data)
+    buf.open(QIODevice.WriteOnly)
+    if not img.save(buf, "PNG"):
+        raise OSError(f"could not encode {path}")
+    buf.close()
+    atomic_write_bytes(path, bytes(data))
+    os.chmod(path, 0o644)
 
 
 def render_app_icons() -> list[str]:

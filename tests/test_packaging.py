@@ -195,6 +195,24 @@ def test_alarm_colours_are_readable(theme, palette_name):
     assert len(set(fills)) == 3
 
 
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_status_and_plot_colours_are_readable(theme):
+    from pvprobe.qt.theme import contrast_ratio, plot_colors, status_colors, theme_spec
+
+    spec = theme_spec(theme)
+    sc = status_colors(theme)
+    for bg in (spec.window, spec.base):
+        for c in (sc.ok, sc.bad, sc.hint, sc.link):
+            assert contrast_ratio(c, bg) >= 4.5
+        assert contrast_ratio(sc.muted, bg) >= 3
+    for palette_name in ("default", "colorblind"):
+        pc = plot_colors(theme, palette_name)
+        assert contrast_ratio(pc.foreground, pc.background) >= 4.5
+        assert contrast_ratio(pc.cursor, pc.background) >= 3
+        for sev in (1, 2, 3):
+            assert contrast_ratio(pc.alarm[sev], pc.background) >= 3
+
+
 def test_light_theme_keeps_the_tables_alarm_colours():
     from pvprobe.qt import pvtable_model as m
     from pvprobe.qt.theme import alarm_colors
@@ -389,3 +407,19 @@ def test_bundle_runs_the_demo_offscreen(tmp_path):
     # the demo's PVs reached the window (connected rows are drawn, not only the frame)
     res = subprocess.run(["pgrep", "-f", f"{BUNDLE_EXE} -m "], capture_output=True, text=True)
     assert res.stdout.strip() == "", "the bundle left its demo IOC or repeater running"
+
+
+@bundle
+def test_bundle_cli_reads_a_real_ioc(demo_ioc, prefix):
+    """The bundle's pyepics (its own libca) reads the session's demo IOC: caget/caput twins."""
+    assert os.access(BUNDLE_EXE, os.X_OK), f"{BUNDLE_EXE} missing: run packaging/build.sh"
+    res = _run([BUNDLE_EXE, "get", "--json", prefix + "sine", prefix + "enum"], timeout=60)
+    assert res.returncode == 0, res.stderr
+    import json
+    data = json.loads(res.stdout)
+    assert [d["name"] for d in data] == [prefix + "sine", prefix + "enum"]
+    assert all(d["connected"] for d in data)
+    assert "couldn't be located" not in res.stderr
+    res = _run([BUNDLE_EXE, "put", prefix + "message", "from the bundle"], timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().endswith("-> from the bundle")

@@ -19,7 +19,7 @@ The light theme's alarm fills are exactly the model's defaults
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Union
+from typing import Iterable, Optional, Union
 
 from PyQt5.QtGui import QColor, QPalette
 from PyQt5.QtWidgets import QApplication, QStyleFactory
@@ -245,3 +245,63 @@ def contrast_report(theme: str, palette_name: str) -> Iterable[tuple[str, float]
     yield "diff text on fill", contrast_ratio(tc.diff_fg, tc.diff_bg)
     yield "failed text vs base", contrast_ratio(tc.failed_fg, tc.base)
     yield "done text vs base", contrast_ratio(tc.done_fg, tc.base)
+
+
+# ---------------------------------------------------------------------- other widgets
+
+@dataclass(frozen=True)
+class StatusColors:
+    """Text colours for status labels on the window/base background of one theme."""
+
+    ok: QColor       #: success ("done", "connected")
+    bad: QColor      #: failure, read-only, errors
+    hint: QColor     #: secondary text that must stay readable (>= 4.5)
+    muted: QColor    #: de-emphasised text (disconnected, stale; >= 3)
+    link: QColor
+
+
+_STATUS: dict[str, dict[str, RGB]] = {
+    "light": dict(ok=(0, 110, 60), bad=(170, 20, 20), hint=(100, 100, 100), muted=(120, 120, 120),
+                  link=(0, 90, 180)),
+    "dark": dict(ok=(100, 210, 140), bad=(255, 120, 115), hint=(170, 170, 170),
+                 muted=(140, 140, 140), link=(110, 170, 240)),
+}
+
+
+def status_colors(theme: str = "light") -> StatusColors:
+    """Status text colours for ``theme`` (replace hard-coded ``rgb(170, 20, 20)`` etc.)."""
+    theme_spec(theme)
+    return StatusColors(**{k: _C(*v) for k, v in _STATUS[theme].items()})
+
+
+@dataclass(frozen=True)
+class PlotColors:
+    """Colours for pyqtgraph plots in one theme."""
+
+    background: QColor
+    foreground: QColor   #: axes, labels
+    grid: QColor
+    cursor: QColor
+    alarm: dict[int, QColor] = field(default_factory=dict)  #: severity pens (>= 3 vs background)
+
+
+_PLOT: dict[str, dict[str, RGB]] = {
+    "light": dict(background=(255, 255, 255), foreground=(50, 50, 50), grid=(200, 200, 200),
+                  cursor=(200, 110, 0)),
+    "dark": dict(background=(25, 25, 27), foreground=(210, 210, 210), grid=(70, 70, 74),
+                 cursor=(245, 158, 11)),
+}
+
+
+def plot_colors(theme: str = "light", palette_name: str = "default") -> PlotColors:
+    """Plot colours for ``theme``: e.g. ``pg.PlotWidget(background=pc.background)``,
+    ``plot.getAxis("left").setPen(pc.foreground)``; alarm pens from the alarm palette."""
+    tc = table_colors(theme, palette_name)
+    return PlotColors(alarm=dict(tc.alarm_text),
+                      **{k: _C(*v) for k, v in _PLOT[theme].items()})
+
+
+def theme_of(app: Optional[QApplication] = None) -> str:
+    """The current theme of ``app`` (default: the running QApplication), "light" if none."""
+    app = app or QApplication.instance()
+    return current_theme(app) if app is not None else "light"
