@@ -114,7 +114,9 @@ def restore_app_look(qapp):
     yield qapp
     from PyQt5.QtWidgets import QStyleFactory
 
-    qapp.setStyle(QStyleFactory.create(style))
+    restored = QStyleFactory.create(style) if style else None
+    if restored is not None:
+        qapp.setStyle(restored)
     qapp.setPalette(palette)
     qapp.setStyleSheet(sheet)
     qapp.setProperty("pvprobe_theme", prop)
@@ -149,8 +151,7 @@ def test_apply_theme_sets_style_and_palette(restore_app_look, name):
     item.setForeground(fg)
     table.setItem(0, 0, item)
     img = table.grab().toImage()
-    r1 = table.visualItemRect(table.item(0, 0)) if table.item(0, 0) else None
-    assert r1 is not None
+    r1 = table.visualItemRect(table.item(0, 0))
     vp = table.viewport().mapTo(table, r1.topLeft())
     assert img.pixelColor(vp.x() + 3, vp.y() + 3) == QColor(bg)
     empty = table.viewport().mapTo(table, table.visualRect(table.model().index(1, 0)).topLeft())
@@ -423,3 +424,18 @@ def test_bundle_cli_reads_a_real_ioc(demo_ioc, prefix):
     res = _run([BUNDLE_EXE, "put", prefix + "message", "from the bundle"], timeout=60)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip().endswith("-> from the bundle")
+
+
+@bundle
+def test_bundle_holds_what_the_app_needs():
+    internal = os.path.join(os.path.dirname(BUNDLE_EXE), "_internal")
+    assert os.path.isdir(internal), "unexpected bundle layout (PyInstaller >= 6 one-folder)"
+    must = ["pvprobe/resources/pvprobe.svg", "pvprobe/resources/icons/probe.svg",
+            "pvprobe/resources/png/pvprobe-48.png",
+            "PyQt5/Qt5/plugins/platforms/libqoffscreen.so", "PyQt5/Qt5/plugins/platforms/libqxcb.so",
+            "PyQt5/Qt5/plugins/iconengines/libqsvgicon.so",
+            "epics/clibs/linux64/libca.so", "epicscorelibs/dbd/base.dbd", "softioc/device.dbd"]
+    for rel in must:
+        assert os.path.exists(os.path.join(internal, rel)), rel
+    assert glob.glob(os.path.join(internal, "PyQt5", "QtSvg*.so"))
+    assert glob.glob(os.path.join(internal, "epicscorelibs", "lib", "libdbCore.so*"))
