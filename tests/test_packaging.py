@@ -163,6 +163,22 @@ def test_apply_theme_sets_style_and_palette(restore_app_look, name):
     assert any(pm.pixelColor(x, 12).name() == text.name() for x in range(24))
 
 
+def test_setup_application_sets_icon_desktop_name_and_theme(restore_app_look):
+    from pvprobe.qt.theme import current_theme, setup_application
+
+    app = restore_app_look
+    old_icon, old_name = app.windowIcon(), app.desktopFileName()
+    try:
+        setup_application(app, "dark")
+        assert not app.windowIcon().isNull()
+        assert 256 in {s.width() for s in app.windowIcon().availableSizes()}
+        assert app.desktopFileName() == "pvprobe"
+        assert current_theme(app) == "dark"
+    finally:
+        app.setWindowIcon(old_icon)
+        app.setDesktopFileName(old_name)
+
+
 def test_unknown_theme_is_refused(qapp):
     from pvprobe.qt.theme import apply_theme, table_colors
 

@@ -305,3 +305,14 @@ def theme_of(app: Optional[QApplication] = None) -> str:
     """The current theme of ``app`` (default: the running QApplication), "light" if none."""
     app = app or QApplication.instance()
     return current_theme(app) if app is not None else "light"
+
+
+def setup_application(app: QApplication, theme: str = "light") -> None:
+    """Everything desktop-facing in one call: the window icon, the desktop file name
+    (so docks and Wayland compositors match ``pvprobe.desktop`` and show its icon) and
+    the theme. Call once after creating the QApplication."""
+    from .resources import app_icon
+
+    app.setWindowIcon(app_icon())
+    app.setDesktopFileName("pvprobe")
+    apply_theme(app, theme)
