@@ -93,8 +93,8 @@ def minmax_decimate(x: Optional[np.ndarray], y: np.ndarray, buckets: int,
         xb = idx.astype(np.float64)
     elif by_x and n > 1 and math.isfinite(x[0]) and math.isfinite(x[n - 1]) and x[n - 1] > x[0]:
         edges = np.linspace(x[0], x[n - 1], buckets + 1)[:-1]
-        idx = np.unique(np.searchsorted(x[:n], edges, "left"))
-        idx = idx[idx < n]
+        idx = np.searchsorted(x[:n], edges, "left")        # sorted: drop repeats (empty buckets)
+        idx = idx[np.r_[True, idx[1:] != idx[:-1]] & (idx < n)]
         xb = x[idx]
     else:
         idx = np.arange(0, n, int(math.ceil(n / buckets)))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 import pyqtgraph as pg
-from PyQt5.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QObject, Qt
+from PyQt5.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QObject, Qt, QTimer
 from PyQt5.QtGui import QColor
 from PyQt5.QtWidgets import QWidget
 
@@ -50,11 +50,13 @@ class PaintCounter(QObject):
     """Counts paint events of a widget (the plot's viewport) that showed new data:
     Qt merges repaint requests, so this, not setData calls, is "frames drawn"."""
 
-    def __init__(self, target: QWidget, parent: Optional[QObject] = None) -> None:
+    def __init__(self, target: QWidget, parent: Optional[QObject] = None,
+                 on_frame: Optional[Callable[[], None]] = None) -> None:
         super().__init__(parent)
         self.frames = 0            # paints that showed new data
         self.paints = 0            # all paint events
         self.pending = False
+        self.on_frame = on_frame   # called (queued) right after a frame with new data was painted
         target.installEventFilter(self)
 
     def mark(self) -> None:
@@ -67,6 +69,8 @@ class PaintCounter(QObject):
             if self.pending:
                 self.pending = False
                 self.frames += 1
+                if self.on_frame is not None:
+                    QTimer.singleShot(0, self.on_frame)   # runs once this paint is done
         return False
 
 

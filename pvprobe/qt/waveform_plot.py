@@ -169,7 +169,7 @@ class WaveformPlot(QWidget):
         for name in new:
             colour = colour_for(self._colour_i)
             self._colour_i += 1
-            curve = pg.PlotDataItem(pen=pg.mkPen(colour, width=1.5), name=name, connect="finite",
+            curve = pg.PlotDataItem(pen=pg.mkPen(colour, width=1), name=name, connect="finite",
                                     antialias=False)
             self.item.addItem(curve)
             self._traces[name] = _Trace(name, colour, curve, label=name)
@@ -430,7 +430,7 @@ class WaveformPlot(QWidget):
                 if sample is not None:
                     sample.setText(label)
                 style = Qt.DashLine if tr.state is not None and not tr.state.connected else Qt.SolidLine
-                tr.curve.setPen(pg.mkPen(tr.colour, width=1.5, style=style))
+                tr.curve.setPen(pg.mkPen(tr.colour, width=1, style=style))
             parts.append(label)
         if self._x.name:
             xs = self._x.state
