@@ -556,3 +556,42 @@ def test_too_small_max_array_bytes_says_which_value(demo_ioc, prefix, tmp_path):
     res = json.loads(lines[-1])
     assert "EPICS_CA_MAX_ARRAY_BYTES ≥ 4194320" in res["message"], res
     assert "image1:ArrayData" in res["message"] and not res["frame"]
+
+
+@pytest.mark.parametrize("dtype,levels", [(np.uint16, (1000.0, 60000.0)), (np.uint8, (10.0, 200.0))])
+@pytest.mark.parametrize("cmap", [None, "viridis"])
+def test_fast_render_matches_pyqtgraph(qtbot, dtype, levels, cmap):
+    """The view's one-lookup render draws what pyqtgraph's own path draws (±1 per channel)."""
+    import pyqtgraph as pg
+    from pvprobe.qt.image_view import _CountingImageItem
+    rng = np.random.default_rng(5)
+    img = rng.integers(0, np.iinfo(dtype).max, (37, 53), dtype=dtype, endpoint=True)
+    lut = None if cmap is None else pg.colormap.get(cmap).getLookupTable(nPts=256, alpha=False)
+    out = []
+    for item in (_CountingImageItem(), pg.ImageItem(axisOrder="row-major")):
+        item.setImage(img, autoLevels=False, levels=levels)
+        item.setLookupTable(lut)
+        item.render()
+        q = item.qimage.convertToFormat(item.qimage.Format_RGB32)
+        ptr = q.constBits()
+        ptr.setsize(q.byteCount())
+        a = np.frombuffer(bytes(ptr), np.uint8).reshape(q.height(), q.bytesPerLine())[:, :4 * q.width()]
+        out.append(a.reshape(q.height(), q.width(), 4)[..., :3].astype(int))
+    assert np.abs(out[0] - out[1]).max() <= 1
+
+
+def test_colormaps_offered(qtbot):
+    from pvprobe.qt.image_view import COLORMAPS, ImageView
+
+    class NoBridge:
+        def add_consumer(self, c): pass
+        def remove_consumer(self, c): pass
+        def add(self, names, **o): pass
+        def remove(self, names): pass
+    v = ImageView(NoBridge())
+    qtbot.addWidget(v)
+    assert {"grey", "viridis", "inferno", "magma", "plasma"} <= set(COLORMAPS)
+    for name in COLORMAPS:
+        v.set_colormap(name)
+        assert v.cmap_combo.currentText() == name
+    v.shutdown()

@@ -17,8 +17,9 @@ from typing import Any, Optional
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QImage
 from PyQt5.QtWidgets import (
-    QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
+    QCheckBox, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
     QVBoxLayout, QWidget,
 )
 
@@ -51,6 +52,37 @@ class _CountingImageItem(pg.ImageItem):
         self.latency_sum = 0.0
         self.latency_n = 0
 
+    use_lut = True     # False: plain grey without a lookup table
+    _lut_key: Any = None
+    _lut32: Optional[np.ndarray] = None
+
+    def render(self) -> None:
+        """8/16-bit mono with scalar levels: one table lookup straight to 32-bit RGB
+        (levels and colour map folded into one 256/65536-entry table, rebuilt only
+        when they change), then a QImage on that buffer: two C calls per frame, few
+        GIL hand-offs while libca threads copy the next frames. Anything else:
+        pyqtgraph's own path."""
+        img, lv = self.image, self.levels
+        if (img is None or img.ndim != 2 or img.dtype not in (np.uint8, np.uint16)
+                or lv is None or np.ndim(lv) != 1 or self.autoDownsample
+                or self.axisOrder != "row-major"):
+            return super().render()
+        lut = self.lut
+        if callable(lut):
+            lut = lut(img, 256)
+        lo, hi = float(lv[0]), float(lv[1])
+        key = (img.dtype.itemsize, lo, hi, None if lut is None else hash(np.asarray(lut).tobytes()))
+        if key != self._lut_key:
+            self._lut32 = _argb_table(img.dtype, lo, hi, None if lut is None else np.asarray(lut))
+            self._lut_key = key
+        buf = np.take(self._lut32, img)
+        self.qimage = pg.functions.ndarray_to_qimage(buf, QImage.Format_RGB32)
+        self._renderRequired = False
+        self._unrenderable = False
+
+    def setLookupTable(self, lut: Any, update: bool = True) -> None:
+        super().setLookupTable(lut if self.use_lut else None, update)
+
     def set_frame(self, img: np.ndarray, ts: float, levels: Optional[tuple]) -> None:
         if self.has_pending:
             self.replaced += 1                    # set again before Qt painted the last one
@@ -74,6 +106,22 @@ class _CountingImageItem(pg.ImageItem):
                     self.latencies.append(lat)
                     if len(self.latencies) > 256:
                         del self.latencies[:128]
+
+
+def _argb_table(dtype: np.dtype, lo: float, hi: float, lut: Optional[np.ndarray]) -> np.ndarray:
+    """uint32 0xFFRRGGBB for every possible pixel value of ``dtype`` (levels + colours)."""
+    n = 256 if np.dtype(dtype).itemsize == 1 else 65536
+    span = hi - lo if hi != lo else 1.0
+    ind = np.arange(n, dtype=np.float64)
+    if lut is None or len(lut) == 0:
+        g = np.clip(np.round((ind - lo) * (255.0 / span)), 0, 255).astype(np.uint32)
+        return np.uint32(0xFF000000) | (g << 16) | (g << 8) | g
+    m = len(lut)
+    idx = np.clip(((ind - lo) * (m / span)).astype(np.int64), 0, m - 1)
+    rgb = lut[idx].astype(np.uint32)
+    if rgb.ndim == 1:
+        rgb = np.repeat(rgb[:, None], 3, axis=1)
+    return np.uint32(0xFF000000) | (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
 
 
 class ImageView(QWidget):
@@ -175,19 +223,22 @@ class ImageView(QWidget):
         tools.addWidget(png_btn)
         lay.addLayout(tools)
 
+        # Separate widgets: a new frame repaints only the image's viewport, not the
+        # histogram, its gradient or the profile plots.
         self.glw = pg.GraphicsLayoutWidget()
         self.vb = pg.ViewBox(lockAspect=True, invertY=True)
         self.vb.setMenuEnabled(True)
         self.image_item = _CountingImageItem()
         self.vb.addItem(self.image_item)
         self.glw.addItem(self.vb, row=0, col=0)
-        self.vplot = pg.PlotItem()
+        self.vplot_w = pg.PlotWidget()
+        self.vplot = self.vplot_w.getPlotItem()
         self.vplot.invertY(True)
         self.vplot.setYLink(self.vb)
-        self.vplot.setMaximumWidth(160)
+        self.vplot_w.setMaximumWidth(170)
         self.vcurve = self.vplot.plot(pen="y")
-        self.glw.addItem(self.vplot, row=0, col=1)
-        self.hist = pg.HistogramLUTItem()
+        self.hist_w = pg.HistogramLUTWidget()
+        self.hist = self.hist_w.item
         self.hist.setImageItem(self.image_item)
         # the histogram is refreshed on a timer, not on every frame
         try:
@@ -195,12 +246,11 @@ class ImageView(QWidget):
         except TypeError:
             pass
         self.hist.sigLevelsChanged.connect(self._hist_levels_changed)
-        self.glw.addItem(self.hist, row=0, col=2)
-        self.hplot = pg.PlotItem()
+        self.hplot_w = pg.PlotWidget()
+        self.hplot = self.hplot_w.getPlotItem()
         self.hplot.setXLink(self.vb)
-        self.hplot.setMaximumHeight(140)
+        self.hplot_w.setMaximumHeight(150)
         self.hcurve = self.hplot.plot(pen="y")
-        self.glw.addItem(self.hplot, row=1, col=0)
         self.hline = pg.InfiniteLine(angle=0, movable=True, pen=pg.mkPen("y", width=1))
         self.vline = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen("y", width=1))
         for ln in (self.hline, self.vline):
@@ -210,7 +260,15 @@ class ImageView(QWidget):
         self.roi.addScaleHandle([0, 0], [1, 1])
         self.roi.sigRegionChanged.connect(self._mark_slow)
         self.vb.addItem(self.roi, ignoreBounds=True)
-        lay.addWidget(self.glw, 1)
+        grid = QGridLayout()
+        grid.setSpacing(2)
+        grid.addWidget(self.glw, 0, 0)
+        grid.addWidget(self.vplot_w, 0, 1)
+        grid.addWidget(self.hist_w, 0, 2)
+        grid.addWidget(self.hplot_w, 1, 0)
+        grid.setColumnStretch(0, 1)
+        grid.setRowStretch(0, 1)
+        lay.addLayout(grid, 1)
 
         self.readout_label = QLabel(" ")
         self.roi_label = QLabel(" ")
@@ -341,7 +399,8 @@ class ImageView(QWidget):
 
     def _show(self, frame: Frame, state: Any) -> None:
         old = self.frame
-        if old is None or old.data.shape != frame.data.shape or old.data.dtype != frame.data.dtype:
+        reshaped = old is None or old.data.shape != frame.data.shape
+        if reshaped or old.data.dtype != frame.data.dtype:
             self._need_levels = True
         self.frame, self.frame_state = frame, state
         self.shown = nd.orient(frame.data, *self._orientation())
@@ -361,9 +420,10 @@ class ImageView(QWidget):
             self._set_hist_levels(levels)
         self._slow_dirty = True
         self._hist_dirty = True
-        if old is None:
+        if reshaped:
             self.vb.autoRange(padding=0)
             self._place_tools()
+            self.refresh_status()
         self.frameShown.emit(frame)
 
     def _redisplay(self) -> None:
@@ -377,7 +437,10 @@ class ImageView(QWidget):
     def set_colormap(self, name: str) -> None:
         """Use colour map ``name`` (a key of :data:`COLORMAPS`) for mono images."""
         cmap = pg.colormap.get(COLORMAPS.get(name, name))
+        self.image_item.use_lut = name != "grey"
         self.hist.gradient.setColorMap(cmap)
+        if name == "grey":
+            self.image_item.setLookupTable(None)
         if self.cmap_combo.currentText() != name and name in COLORMAPS:
             self.cmap_combo.setCurrentText(name)
 
@@ -449,7 +512,7 @@ class ImageView(QWidget):
         self._refresh_slow()
 
     def set_profiles_visible(self, on: bool) -> None:
-        for item in (self.hplot, self.vplot, self.hline, self.vline):
+        for item in (self.hplot_w, self.vplot_w, self.hline, self.vline):
             item.setVisible(on)
         if self.profile_check.isChecked() != on:
             self.profile_check.setChecked(on)
@@ -483,7 +546,7 @@ class ImageView(QWidget):
             s = nd.roi_stats(img, x, y, w, h)
             self.last_roi_stats = s
             self.roi_label.setText(_roi_text(s))
-        if self.hplot.isVisible():
+        if self.profile_check.isChecked():
             row = nd.row_profile(img, int(math.floor(self.hline.value())))
             col = nd.col_profile(img, int(math.floor(self.vline.value())))
             if row is not None:

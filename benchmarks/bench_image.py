@@ -1,0 +1,409 @@
+"""Image view at full camera rate: one JSON line on stdout (progress on stderr).
+
+  python benchmarks/bench_image.py [--seconds 8] [--sections ceiling,mono1024,mono2048,rgb1024]
+                                   [--ticks 20,200]
+
+Sections:
+* ``ceiling``: offscreen pyqtgraph ``ImageItem.setImage`` + forced repaint of a
+  1024×1024 UInt16 frame with fixed levels, no network: painted frames/s.
+* ``mono1024`` / ``mono2048`` / ``rgb1024``: a pythonSoftIOC camera (own process)
+  publishing as fast as it can (1024² or 2048² UInt16 Mono in a signed SHORT
+  waveform, as areaDetector does; 1024² UInt8 RGB1 in a CHAR waveform), and, one
+  at a time, in their own processes:
+  - ``baseline``: a plain pyqtgraph client — pyepics ``PV(callback=…)`` emitting a
+    Qt signal per frame, slot ``setImage`` (the usual hand-written viewer);
+  - ``pvprobe_tick<T>``: Engine(tick_hz=T) + EngineBridge + ImageView.
+  Each client reports over the same steady window: frames published by the IOC
+  (ArrayCounter), CA callbacks for ArrayData (received), frames really painted
+  (displayed), dropped, latency frame timestamp → paint, event-loop lateness p99,
+  RSS, CPU of client and IOC.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from common import (PY, Bench, emit, kill_pid, log, ratio, rnd,  # noqa: E402
+                    run_client_windowed as _unused)  # noqa: F401
+from common import CpuWindow  # noqa: E402
+from pvprobe.core.caenv import free_port, loopback_env  # noqa: E402
+
+ARRAY_BYTES = str(2 ** 25)
+SECTIONS = {"mono1024": (1024, 1024, "mono"), "mono2048": (2048, 2048, "mono"),
+            "rgb1024": (1024, 1024, "rgb1")}
+
+# ----------------------------------------------------------------------------- the camera IOC
+
+CAMERA = r'''
+import asyncio, sys
+import numpy as np
+from softioc import asyncio_dispatcher, builder, softioc
+P, W, H, MODE = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+d = asyncio_dispatcher.AsyncioDispatcher()
+rgb = MODE == "rgb1"
+n = W * H * (3 if rgb else 1)
+recs = {}
+for s, v in (("NDimensions_RBV", 3 if rgb else 2), ("ArraySize0_RBV", 3 if rgb else W),
+             ("ArraySize1_RBV", W if rgb else H), ("ArraySize2_RBV", H if rgb else 0),
+             ("ColorMode_RBV", 2 if rgb else 0), ("DataType_RBV", 1 if rgb else 3),
+             ("ArrayCounter_RBV", 0), ("UniqueId_RBV", 0)):
+    recs[s] = builder.longIn(P + s, initial_value=v)
+data = builder.WaveformIn(P + "ArrayData", datatype=np.uint8 if rgb else np.int16, length=n)
+builder.LoadDatabase()
+softioc.iocInit(d, enable_pva=False)
+rng = np.random.default_rng(0)
+if rgb:
+    frames = [rng.integers(0, 256, n, dtype=np.uint8) for _ in range(4)]
+else:
+    y, x = np.mgrid[:H, :W]
+    base = ((np.sin(x / 40.0) + np.cos(y / 30.0) + 2) * 16000).astype(np.uint16)
+    frames = [np.roll(base, 37 * i, axis=1).ravel().view(np.int16) for i in range(4)]
+
+async def run():
+    k = 0
+    while True:
+        k += 1
+        recs["UniqueId_RBV"].set(k)
+        data.set(frames[k % 4])
+        recs["ArrayCounter_RBV"].set(k)
+        await asyncio.sleep(0)
+
+asyncio.run_coroutine_threadsafe(run(), d.loop)
+print("CAMERA-READY", flush=True)
+softioc.non_interactive_ioc()
+'''
+
+
+# ----------------------------------------------------------------------------- clients
+
+def _out(d: dict) -> None:
+    print(json.dumps(d), flush=True)
+
+
+def _rss() -> float:
+    import psutil
+    return psutil.Process().memory_info().rss / 2 ** 20
+
+
+def _app():
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PyQt5.QtWidgets import QApplication
+    return QApplication.instance() or QApplication([])
+
+
+def _counting_item():
+    import pyqtgraph as pg
+
+    class Item(pg.ImageItem):
+        def __init__(self) -> None:
+            super().__init__(axisOrder="row-major")
+            self.painted = 0
+            self.pending = None
+            self.lat_sum = 0.0
+            self.lat_n = 0
+
+        def paint(self, p, *a):
+            super().paint(p, *a)
+            if self.pending is not None:
+                self.painted += 1
+                if self.pending > 0:
+                    self.lat_sum += time.time() - self.pending
+                    self.lat_n += 1
+                self.pending = None
+    return Item()
+
+
+def client_ceiling(args: dict) -> None:
+    """setImage + repaint, offscreen, fixed levels, no network."""
+    import numpy as np
+    import pyqtgraph as pg
+    app = _app()
+    w, h = int(args.get("w", 1024)), int(args.get("h", 1024))
+    glw = pg.GraphicsLayoutWidget()
+    vb = glw.addViewBox(lockAspect=True, invertY=True)
+    item = _counting_item()
+    vb.addItem(item)
+    glw.resize(1000, 800)
+    glw.show()
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 65535, (h, w), dtype=np.uint16) for _ in range(4)]
+    item.setImage(frames[0], autoLevels=False, levels=(0, 65535))
+    vb.autoRange(padding=0)
+    app.processEvents()
+    t0 = time.monotonic()
+    end = t0 + float(args.get("seconds", 4))
+    k = 0
+    while time.monotonic() < end:
+        k += 1
+        item.pending = 0.0
+        item.setImage(frames[k % 4], autoLevels=False, levels=(0, 65535))
+        glw.viewport().repaint()
+        app.processEvents()
+    dt = time.monotonic() - t0
+    _out({"set_image_calls": k, "painted": item.painted, "seconds": round(dt, 2),
+          "painted_per_s": round(item.painted / dt, 1)})
+
+
+def _loop_latency():
+    from pvprobe.qt.diagnostics import LoopLatency
+    lat = LoopLatency()
+    lat.start()
+    return lat
+
+
+def client_baseline(args: dict) -> None:
+    """The usual hand-written viewer: pyepics PV callback → Qt signal → setImage."""
+    import numpy as np
+    import pyqtgraph as pg
+    from PyQt5.QtCore import QObject, QTimer, pyqtSignal
+    app = _app()
+    import epics
+    P, w, h, mode = args["prefix"], args["w"], args["h"], args["mode"]
+
+    class Relay(QObject):
+        frame = pyqtSignal(object, float)
+    relay = Relay()
+    counts = {"cb": 0, "counter": None}
+    glw = pg.GraphicsLayoutWidget()
+    vb = glw.addViewBox(lockAspect=True, invertY=True)
+    item = _counting_item()
+    vb.addItem(item)
+    glw.resize(1100, 820)
+    glw.show()
+    first = [True]
+
+    def show(value, ts):
+        img = (value.reshape(h, w, 3) if mode == "rgb1" else value.view(np.uint16).reshape(h, w))
+        item.pending = ts
+        item.setImage(img, autoLevels=False, levels=(0, 255) if mode == "rgb1" else (0, 65535))
+        if first[0]:
+            first[0] = False
+            vb.autoRange(padding=0)
+    relay.frame.connect(show)
+
+    def on_frame(value=None, timestamp=0.0, **kw):
+        counts["cb"] += 1
+        relay.frame.emit(value, timestamp or 0.0)
+
+    def on_counter(value=None, **kw):
+        counts["counter"] = value
+    pv = epics.PV(P + "ArrayData", auto_monitor=True, form="time", callback=on_frame)
+    cpv = epics.PV(P + "ArrayCounter_RBV", callback=on_counter)
+    _measure(app, args, lambda: counts["cb"], lambda: item.painted,
+             lambda: counts["counter"], lambda: (item.lat_sum, item.lat_n))
+    pv.clear_callbacks()
+    cpv.clear_callbacks()
+
+
+def client_pvprobe(args: dict) -> None:
+    """Engine + EngineBridge + ImageView, as in the app."""
+    app = _app()
+    from pvprobe.ca.engine import Engine
+    from pvprobe.qt.bridge import EngineBridge
+    from pvprobe.qt.image_view import ImageView
+
+    class CountingEngine(Engine):
+        """Counts CA monitor callbacks per channel (benchmark introspection only)."""
+
+        def __init__(self, *a, **k) -> None:
+            self.cb_counts: dict[int, int] = {}
+            super().__init__(*a, **k)
+
+        def _on_monitor(self, a) -> None:  # libca thread
+            self.cb_counts[a.usr] = self.cb_counts.get(a.usr, 0) + 1
+            super()._on_monitor(a)
+    eng = CountingEngine(tick_hz=float(args["tick"]))
+    bridge = EngineBridge(eng)
+    view = ImageView(bridge)
+    view.resize(1100, 820)
+    view.show()
+    bridge.start()
+    P = args["prefix"]
+    view.open_prefix(P)
+    name = P + "ArrayData"
+
+    def received() -> int:
+        slot = eng._slots.get(name)
+        return eng.cb_counts.get(slot.sid, 0) if slot is not None else 0
+
+    def lat():
+        it = view.image_item
+        return it.latency_sum, it.latency_n
+    _measure(app, args, received, lambda: view.image_item.painted,
+             lambda: view.feed.counters.counter if view.feed else None, lat,
+             extra=lambda: view.stats())
+    view.shutdown()
+    bridge.stop()
+
+
+def _run_for(app, seconds: float) -> None:
+    """Run the Qt event loop for ``seconds`` (a real loop: no busy polling)."""
+    from PyQt5.QtCore import QEventLoop, QTimer
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec_()
+
+
+def _measure(app, args, received, painted, counter, latency, extra=None) -> None:
+    """Wait for frames, warm up, then measure over a window; print the result line."""
+    deadline = time.monotonic() + 30
+    while painted() < 2 or counter() is None:
+        _run_for(app, 0.1)
+        if time.monotonic() > deadline:
+            _out({"error": "no frames within 30 s", "received": received(), "painted": painted()})
+            return
+    _run_for(app, float(args.get("warmup", 3)))
+    lat = _loop_latency()
+    r0, p0, c0, (ls0, ln0), rss0 = received(), painted(), counter(), latency(), _rss()
+    _out({"event": "window_start"})
+    t0 = time.monotonic()
+    _run_for(app, float(args.get("seconds", 8)))
+    dt = time.monotonic() - t0
+    r1, p1, c1, (ls1, ln1), rss1 = received(), painted(), counter(), latency(), _rss()
+    lat.stop()
+    pub = (c1 - c0) / dt if c0 is not None and c1 is not None else None
+    res = {"seconds": round(dt, 2), "published_per_s": rnd(pub, 1),
+           "received_per_s": round((r1 - r0) / dt, 1), "displayed_per_s": round((p1 - p0) / dt, 1),
+           "dropped_per_s": rnd(pub - (p1 - p0) / dt, 1) if pub is not None else None,
+           "latency_ms_mean": rnd(1000 * (ls1 - ls0) / (ln1 - ln0), 1) if ln1 > ln0 else None,
+           "loop_lateness_ms_p99": rnd(lat.p99_ms(), 1), "loop_lateness_ms_max": rnd(lat.max_ms(), 1),
+           "rss_mb_start": round(rss0, 1), "rss_mb_end": round(rss1, 1)}
+    if extra is not None:
+        res["view_stats"] = extra()
+    _out(res)
+
+
+CLIENTS = {"ceiling": client_ceiling, "baseline": client_baseline, "pvprobe": client_pvprobe}
+
+
+# ----------------------------------------------------------------------------- driver
+
+def run_client(b: Bench, mode: str, args: dict, env: dict, timeout: float,
+               watch: dict[str, int]) -> dict:
+    argv = [PY, __file__, "client", mode, json.dumps(args)]
+    proc = b.spawn(argv, env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    import selectors
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    cw, res = None, {"error": "no result"}
+    while time.monotonic() < deadline:
+        if not sel.select(0.5):
+            if proc.poll() is not None:
+                break
+            continue
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if not line.startswith("{"):
+            continue
+        d = json.loads(line)
+        if d.get("event") == "window_start":
+            cw = CpuWindow(dict(watch, client=proc.pid))
+            cw.start()
+        else:
+            res = d
+            if cw is not None:
+                res["cpu_percent_window"] = cw.stop()
+            break
+    else:
+        res = {"error": f"timeout after {timeout} s"}
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        kill_pid(proc)
+    if "error" in res:
+        log(f"client {mode} failed:", proc.stderr.read()[-2000:] if proc.stderr else "")
+    return res
+
+
+def start_camera(b: Bench, prefix: str, w: int, h: int, mode: str) -> tuple[subprocess.Popen, int]:
+    script = b.tmp / "camera.py"
+    script.write_text(CAMERA)
+    port = free_port()
+    env = dict(os.environ)
+    env.update(loopback_env(port, b.repeater_port))
+    env["EPICS_CA_MAX_ARRAY_BYTES"] = ARRAY_BYTES
+    proc = b.spawn([PY, str(script), prefix, str(w), str(h), mode], env,
+                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                   text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line or line.startswith("CAMERA-READY"):
+            break
+    if proc.poll() is not None:
+        raise RuntimeError("camera IOC died")
+    return proc, port
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--warmup", type=float, default=3.0)
+    ap.add_argument("--sections", default="ceiling,mono1024,mono2048,rgb1024")
+    ap.add_argument("--ticks", default="20,200", help="engine tick rates to run pvprobe with")
+    a = ap.parse_args()
+    sections = [s for s in a.sections.split(",") if s]
+    ticks = [float(t) for t in a.ticks.split(",") if t]
+    result: dict = {"bench": "image", "seconds": a.seconds}
+    with Bench() as b:
+        env0 = dict(os.environ, QT_QPA_PLATFORM="offscreen", EPICS_CA_MAX_ARRAY_BYTES=ARRAY_BYTES)
+        env0.update(loopback_env(free_port(), b.repeater_port))
+        ceiling = None
+        if "ceiling" in sections:
+            log("rendering ceiling (1024² UInt16, offscreen)")
+            result["ceiling_1024"] = run_client(b, "ceiling", {"seconds": min(a.seconds, 5)},
+                                                env0, 60, {})
+            ceiling = result["ceiling_1024"].get("painted_per_s")
+        for sec in sections:
+            if sec not in SECTIONS:
+                continue
+            w, h, mode = SECTIONS[sec]
+            prefix = f"BIMG{sec}:"
+            cam, port = start_camera(b, prefix, w, h, mode)
+            log(f"{sec}: camera pid {cam.pid} on port {port}")
+            env = dict(env0)
+            env.update(loopback_env(port, b.repeater_port))
+            env["EPICS_CA_MAX_ARRAY_BYTES"] = ARRAY_BYTES
+            args = {"prefix": prefix, "w": w, "h": h, "mode": mode, "seconds": a.seconds,
+                    "warmup": a.warmup}
+            out: dict = {}
+            log(f"{sec}: baseline (pyepics callback → signal → setImage)")
+            out["baseline"] = run_client(b, "baseline", args, env, a.seconds + a.warmup + 60,
+                                         {"ioc": cam.pid})
+            for t in ticks:
+                log(f"{sec}: pvprobe ImageView, engine tick {t:g} Hz")
+                out[f"pvprobe_tick{t:g}"] = run_client(b, "pvprobe", dict(args, tick=t), env,
+                                                       a.seconds + a.warmup + 60, {"ioc": cam.pid})
+            base = out["baseline"].get("displayed_per_s")
+            rat = {}
+            for k, v in out.items():
+                if k.startswith("pvprobe") and "displayed_per_s" in v:
+                    d, r = v["displayed_per_s"], v["received_per_s"]
+                    rat[k] = {
+                        "displayed_vs_baseline_displayed": ratio(d, base),
+                        "displayed_vs_min_received_ceiling": ratio(d, min(r, ceiling) if ceiling else r),
+                        "latency_vs_baseline_latency": ratio(v.get("latency_ms_mean"),
+                                                             out["baseline"].get("latency_ms_mean")),
+                    }
+            out["ratios"] = rat
+            result[sec] = out
+            kill_pid(cam)
+    emit(result)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "client":
+        CLIENTS[sys.argv[2]](json.loads(sys.argv[3]) if len(sys.argv) > 3 else {})
+    else:
+        main()
