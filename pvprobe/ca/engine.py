@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable, Optional
 from epics import ca
 
 from ..core.batch import Batch, PutResult
+from ..core.ndarray import array_bytes_problem
 from ..core.putvalue import PutValueError, coerce_put_value
 from ..core.pvstate import PVState
 from . import lowlevel as ll
@@ -282,7 +283,8 @@ class Engine:
                     st.max_count, st.host = info["count"], info["host"]
                     st.read_access, st.write_access = info["read"], info["write"]
                     st.connected = st.ever_connected = True
-                    st.error = ""
+                    # libca drops arrays above its limit without a word: say so here
+                    st.error = array_bytes_problem(st.max_count, st.native_type)
                     self._searching.pop(slot.sid, None)
                     connected.append(slot)
                 else:
@@ -533,8 +535,8 @@ class Engine:
     def _deliver(self) -> None:
         states = self._collect()
         results, self._put_results = self._put_results, []
-        if not states and not results:
-            return
+        if not states and not results and len(self._slots) == self.stats.pvs:
+            return      # nothing changed (a removal alone still reports the new PV count)
         self._seq += 1
         st = self.stats
         st.pvs = len(self._slots)
