@@ -228,7 +228,7 @@ def test_strip_chart_gap_on_disconnect(qtbot, chart, restartable_ioc):
     t, v, s = ring.view()
     gaps = np.nonzero(np.isnan(v))[0]
     assert len(gaps) == 1 and s[gaps[0]] == SEV_DISCONNECTED
-    assert t[gaps[0] - 1] < t_gap < t[gaps[0] + 1]        # between the last old and first new sample
+    assert t[gaps[0] - 1] < t_gap < t[gaps[0] + 1], (t[gaps[0] - 2:gaps[0] + 3].tolist(), t_gap, v[gaps[0] - 2:gaps[0] + 3].tolist())
     # the curve handed to pyqtgraph keeps the NaN, so no line joins the two sides
     chart.show_range(t[0] - 1, t[-1] + 1)
     x, y = chart._series[name].curve.getData()
@@ -289,3 +289,26 @@ def test_waveform_helpers():
     rows = list(csv.reader(s.splitlines()))
     assert rows[1][0] == "P,1" and rows[1][3] == "3.0" and rows[1][4] == "MINOR"
     assert rows[2][3] == "" and rows[2][4] == "DISCONNECTED"
+
+
+def test_strip_chart_refuses_text_and_arrays_clearly(qtbot, chart, prefix):
+    text_pv, wave_pv, num_pv = f"{prefix}stringin:000", f"{prefix}wave", f"{prefix}ai:002"
+    chart.add_pvs([text_pv, wave_pv, num_pv])
+    qtbot.waitUntil(lambda: len(chart.ring(num_pv)) >= 1 and all(
+        chart._series[n].state is not None and chart._series[n].state.connected for n in (text_pv, wave_pv)),
+        timeout=15000)
+    qtbot.wait(700)                                   # the side table refreshes twice a second
+    assert len(chart.ring(text_pv)) == 0 and len(chart.ring(wave_pv)) == 0
+    row = {chart.table.item(r, 0).text(): r for r in range(chart.table.rowCount())}
+    assert chart.table.item(row[text_pv], 1).text().startswith("not plottable: text")
+    assert "array" in chart.table.item(row[wave_pv], 1).text()
+    assert chart.table.item(row[num_pv], 1).text() != ""
+    assert chart.remove_pv(wave_pv) and wave_pv not in chart.pv_names()
+    assert "MiB" in chart.memory_label.text() and "7,500 samples per PV" in chart.memory_label.text()
+    chart.set_span(86400 * 10)                        # clamped to 24 h, rings resized
+    assert chart.span() == 86400 and chart.ring(num_pv).capacity == chart.capacity() == 1_080_000
+    chart.memory_budget = 2 ** 20                     # 1 MiB for all: fewer samples, said so
+    chart.set_span(3600)
+    assert chart.ring(num_pv).capacity == chart.capacity() < 36_000
+    assert chart.bytes_per_pv() * len(chart.pv_names()) <= 2 ** 20
+    assert "≈ " in chart.memory_label.text()

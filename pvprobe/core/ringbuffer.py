@@ -121,6 +121,11 @@ class RingBuffer:
         self.extend(np.array([t], np.float64), np.array([np.nan]), np.array([SEV_DISCONNECTED], np.int8))
         return True
 
+    def pop(self) -> None:
+        """Drop the newest sample (e.g. a gap that late samples must precede)."""
+        if self._end > self._start:
+            self._end -= 1
+
     def extend(self, t: np.ndarray, v: np.ndarray, sev: np.ndarray) -> None:
         """Add many samples at once (arrays of equal length, time-ordered)."""
         n = len(t)

@@ -47,6 +47,9 @@ MIN_SPAN_S, MAX_SPAN_S = 10.0, 86400.0
 MIN_HISTORY_S = 600.0
 #: Largest ring per PV (samples): 2,000,000 × 17 B × 1.5 ≈ 51 MB.
 MAX_SAMPLES = 2_000_000
+#: All rings of one chart together stay within this (default 1 GiB); fewer samples per PV then.
+MEMORY_BUDGET = 2 ** 30
+MIN_RING = 1000
 #: Pen widths: 1 px lines paint ~8x faster than wider ones (Qt raster engine).
 LINE_WIDTH = 1
 #: Drawing may take at most 1/FRAME_BUDGET of the GUI thread's time (adaptive redraw rate).
@@ -96,7 +99,7 @@ class StripChart(QWidget):
 
     ``span_s``: visible time span (10 s … 24 h); ``rate_hz``: the update rate the
     ring buffers are sized for (history = max(span, 10 min) at that rate);
-    ``redraw_hz``: redraw timer rate. Each PV is added once with ``keep_all=True``
+    ``redraw_hz``: redraw timer rate; ``memory_budget``: bytes all rings may take together. Each PV is added once with ``keep_all=True``
     and removed once (:meth:`remove_pv`, :meth:`close_pvs`).
     """
 
@@ -105,8 +108,9 @@ class StripChart(QWidget):
 
     def __init__(self, bridge: Any, names: Iterable[str] = (), parent: Optional[QWidget] = None,
                  span_s: float = 60.0, rate_hz: float = 10.0, redraw_hz: float = 10.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, memory_budget: int = MEMORY_BUDGET) -> None:
         super().__init__(parent)
+        self.memory_budget = int(memory_budget)
         self.bridge = bridge
         self._clock = clock
         self._series: dict[str, _Series] = {}
@@ -229,9 +233,19 @@ class StripChart(QWidget):
         """Time the ring buffers hold at the expected rate."""
         return max(self._span, MIN_HISTORY_S)
 
-    def capacity(self) -> int:
-        """Samples per PV ring."""
-        return capacity_for(self.history_s, self._rate, max_samples=MAX_SAMPLES)
+    def capacity(self, n_pvs: Optional[int] = None) -> int:
+        """Samples per PV ring: the history at the expected rate, but all rings together
+        stay within ``memory_budget`` bytes (then the label says how much time fits)."""
+        n = max(1, len(self._series) if n_pvs is None else n_pvs)
+        by_budget = max(MIN_RING, int(self.memory_budget // n // bytes_for(1000) * 1000))
+        return min(capacity_for(self.history_s, self._rate, max_samples=MAX_SAMPLES), by_budget)
+
+    def _apply_capacity(self) -> None:
+        cap = self.capacity()
+        for s in self._series.values():
+            if s.ring.capacity != cap:
+                s.ring.resize(cap)
+        self.memory_label.setText(self.memory_text())
 
     def bytes_per_pv(self) -> int:
         return bytes_for(self.capacity())
@@ -251,11 +265,7 @@ class StripChart(QWidget):
         i = self.span_combo.findData(seconds)
         if i >= 0:
             self.span_combo.setCurrentIndex(i)
-        cap = self.capacity()
-        for s in self._series.values():
-            if s.ring.capacity != cap:
-                s.ring.resize(cap)
-        self.memory_label.setText(self.memory_text())
+        self._apply_capacity()
         if self._paused:
             (x0, x1), _ = self.vb.viewRange()
             mid = (x0 + x1) / 2
@@ -278,7 +288,7 @@ class StripChart(QWidget):
         new = [n for n in dict.fromkeys(n.strip() for n in names) if n and n not in self._series]
         if not new:
             return []
-        cap = self.capacity()
+        cap = self.capacity(len(self._series) + len(new))
         self.table.blockSignals(True)
         for name in new:
             colour = colour_for(self._colour_i)
@@ -302,7 +312,7 @@ class StripChart(QWidget):
         self._renumber()
         self._update_legend()
         self.bridge.add(new, keep_all=True)
-        self.memory_label.setText(self.memory_text())
+        self._apply_capacity()
         self.pvsChanged.emit()
         self._dirty = True
         return new
@@ -321,7 +331,7 @@ class StripChart(QWidget):
         self._renumber()
         self._update_legend()
         self.bridge.remove([name])
-        self.memory_label.setText(self.memory_text())
+        self._apply_capacity()
         self.pvsChanged.emit()
         return True
 
@@ -430,10 +440,10 @@ class StripChart(QWidget):
             if s is None:
                 continue
             s.state = st
-            numeric = st.native_type not in NOT_NUMERIC
+            numeric = st.native_type not in NOT_NUMERIC and st.max_count <= 1
             if st.samples:
                 if numeric:
-                    n = s.ring.extend_samples(st.samples)
+                    n = self._add_samples(s, st.samples, st.connected)
                     s.received += n
                     self.updates_received += n
                     self._dirty = True
@@ -450,6 +460,19 @@ class StripChart(QWidget):
                     s.gaps += 1
                     self._dirty = True
             s.was_connected = st.connected
+
+    @staticmethod
+    def _add_samples(s: _Series, samples: list, connected: bool) -> int:
+        """Append samples. Ones sent before a disconnection but delivered after its gap
+        was recorded (libca's threads do not order monitor and connection callbacks)
+        arrive while the PV is still disconnected: they go before the gap."""
+        ring = s.ring
+        if ring.last_is_gap and not connected:
+            ring.pop()
+            n = ring.extend_samples(samples)
+            ring.add_gap()
+            return n
+        return ring.extend_samples(samples)
 
     # -- drawing ------------------------------------------------------------------------------
     def _set_x(self, x0: float, x1: float) -> None:
@@ -639,11 +662,10 @@ class StripChart(QWidget):
                     relabel = True
             if s.axis is not None and st.units:
                 s.axis.setLabel(self._label(s), color=s.colour.name())
-            val = "" if st.value is None else (
-                st.enum_strs[st.value] if st.enum_strs and isinstance(st.value, int)
-                and 0 <= st.value < len(st.enum_strs) else
-                (f"{st.value:.{st.precision}f}" if isinstance(st.value, float) and st.precision is not None
-                 else str(st.value)))
+            if st.native_type in NOT_NUMERIC or st.max_count > 1:
+                val = "not plottable: " + ("array (use a waveform plot)" if st.max_count > 1 else "text")
+            else:
+                val = self._value_text(st)
             sev = st.severity_name
             item = self.table.item(s.row, 1)
             if item.text() != val:
@@ -655,6 +677,14 @@ class StripChart(QWidget):
                 sitem.setForeground(QBrush(colour) if colour is not None else QBrush())
         if relabel:
             self._update_legend()
+
+    @staticmethod
+    def _value_text(st: PVState) -> str:
+        return "" if st.value is None else (
+                st.enum_strs[st.value] if st.enum_strs and isinstance(st.value, int)
+                and 0 <= st.value < len(st.enum_strs) else
+                (f"{st.value:.{st.precision}f}" if isinstance(st.value, float) and st.precision is not None
+                 else str(st.value)))
 
     def _on_mouse(self, x: float, y: float) -> None:
         parts = [iso_time(x)]
