@@ -204,6 +204,37 @@ def client_baseline(args: dict) -> None:
     cpv.clear_callbacks()
 
 
+def _patch_nogil_copy() -> None:
+    """EXPERIMENT (not shipped): copy large CA buffers with ctypes.memmove, which
+    releases the GIL, into an uninitialised numpy buffer, instead of
+    ctypes.string_at (which holds the GIL for the whole copy); decode without a
+    second copy. Measures the engine change the report proposes."""
+    import ctypes
+    import numpy as np
+    from pvprobe.ca import lowlevel as ll
+    string_at = ctypes.string_at
+
+    def raw_copy(a):
+        t = a.type
+        n = ll._value_offset[t] + a.count * ll._elem_size[t]
+        if n < 65536:
+            return string_at(a.dbr, n)
+        buf = np.empty(n, np.uint8)
+        ctypes.memmove(buf.ctypes.data, a.dbr, n)
+        return buf
+    orig = ll.decode_values
+
+    def decode_values(dbr_type, count, raw):
+        if isinstance(raw, np.ndarray):
+            native = dbr_type % 7
+            dtype = ll.NATIVE[native][1]
+            if dtype is not None:
+                return np.frombuffer(raw, dtype=dtype, count=count, offset=ll._value_offset[dbr_type])
+        return orig(dbr_type, count, raw)
+    ll.raw_copy = raw_copy
+    ll.decode_values = decode_values
+
+
 def client_pvprobe(args: dict) -> None:
     """Engine + EngineBridge + ImageView, as in the app."""
     app = _app()
@@ -221,6 +252,8 @@ def client_pvprobe(args: dict) -> None:
         def _on_monitor(self, a) -> None:  # libca thread
             self.cb_counts[a.usr] = self.cb_counts.get(a.usr, 0) + 1
             super()._on_monitor(a)
+    if args.get("nogil_copy"):
+        _patch_nogil_copy()
     eng = CountingEngine(tick_hz=float(args["tick"]))
     bridge = EngineBridge(eng)
     view = ImageView(bridge)
@@ -253,6 +286,27 @@ def _run_for(app, seconds: float) -> None:
     loop.exec_()
 
 
+def _thread_cpu() -> dict:
+    """CPU seconds per thread: Python threads by name, the GUI thread as 'gui',
+    libca's own threads (not Python threads) as 'ca-N'."""
+    import threading
+    import psutil
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    main = threading.main_thread().native_id
+    out: dict = {}
+    k = 0
+    for t in psutil.Process().threads():
+        if t.id == main:
+            name = "gui"
+        elif t.id in names:
+            name = names[t.id]
+        else:
+            k += 1
+            name = f"other-{t.id}"
+        out[name] = t.user_time + t.system_time
+    return out
+
+
 def _measure(app, args, received, painted, counter, latency, extra=None) -> None:
     """Wait for frames, warm up, then measure over a window; print the result line."""
     deadline = time.monotonic() + 30
@@ -263,12 +317,14 @@ def _measure(app, args, received, painted, counter, latency, extra=None) -> None
             return
     _run_for(app, float(args.get("warmup", 3)))
     lat = _loop_latency()
+    th0 = _thread_cpu()
     r0, p0, c0, (ls0, ln0), rss0 = received(), painted(), counter(), latency(), _rss()
     _out({"event": "window_start"})
     t0 = time.monotonic()
     _run_for(app, float(args.get("seconds", 8)))
     dt = time.monotonic() - t0
     r1, p1, c1, (ls1, ln1), rss1 = received(), painted(), counter(), latency(), _rss()
+    th1 = _thread_cpu()
     lat.stop()
     pub = (c1 - c0) / dt if c0 is not None and c1 is not None else None
     res = {"seconds": round(dt, 2), "published_per_s": rnd(pub, 1),
@@ -277,6 +333,8 @@ def _measure(app, args, received, painted, counter, latency, extra=None) -> None
            "latency_ms_mean": rnd(1000 * (ls1 - ls0) / (ln1 - ln0), 1) if ln1 > ln0 else None,
            "loop_lateness_ms_p99": rnd(lat.p99_ms(), 1), "loop_lateness_ms_max": rnd(lat.max_ms(), 1),
            "rss_mb_start": round(rss0, 1), "rss_mb_end": round(rss1, 1)}
+    res["thread_cpu_percent"] = {k: round(100 * (v - th0.get(k, 0.0)) / dt, 1)
+                                 for k, v in sorted(th1.items()) if v - th0.get(k, 0.0) > 0.01 * dt}
     if extra is not None:
         res["view_stats"] = extra()
     _out(res)
@@ -352,6 +410,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--sections", default="ceiling,mono1024,mono2048,rgb1024")
     ap.add_argument("--ticks", default="20,200", help="engine tick rates to run pvprobe with")
+    ap.add_argument("--experiment-nogil-copy", action="store_true",
+                    help="also run pvprobe (last tick) with the GIL-free copy experiment")
     a = ap.parse_args()
     sections = [s for s in a.sections.split(",") if s]
     ticks = [float(t) for t in a.ticks.split(",") if t]
@@ -385,10 +445,16 @@ def main() -> None:
                 log(f"{sec}: pvprobe ImageView, engine tick {t:g} Hz")
                 out[f"pvprobe_tick{t:g}"] = run_client(b, "pvprobe", dict(args, tick=t), env,
                                                        a.seconds + a.warmup + 60, {"ioc": cam.pid})
+            if a.experiment_nogil_copy and ticks:
+                t = ticks[-1]
+                log(f"{sec}: EXPERIMENT pvprobe, tick {t:g} Hz, GIL-free CA copy")
+                out[f"experiment_nogil_copy_tick{t:g}"] = run_client(
+                    b, "pvprobe", dict(args, tick=t, nogil_copy=True), env,
+                    a.seconds + a.warmup + 60, {"ioc": cam.pid})
             base = out["baseline"].get("displayed_per_s")
             rat = {}
             for k, v in out.items():
-                if k.startswith("pvprobe") and "displayed_per_s" in v:
+                if k.startswith(("pvprobe", "experiment")) and "displayed_per_s" in v:
                     d, r = v["displayed_per_s"], v["received_per_s"]
                     rat[k] = {
                         "displayed_vs_baseline_displayed": ratio(d, base),

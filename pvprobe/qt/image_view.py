@@ -75,10 +75,33 @@ class _CountingImageItem(pg.ImageItem):
         if key != self._lut_key:
             self._lut32 = _argb_table(img.dtype, lo, hi, None if lut is None else np.asarray(lut))
             self._lut_key = key
-        buf = np.take(self._lut32, img)
+        step = 1 if self.full_res else self._display_step()
+        self._rendered_step = step
+        src = img[::step, ::step] if step > 1 else img
+        buf = np.take(self._lut32, src)
         self.qimage = pg.functions.ndarray_to_qimage(buf, QImage.Format_RGB32)
         self._renderRequired = False
         self._unrenderable = False
+
+    full_res = False       # True: render every pixel even when the view shows fewer
+    _rendered_step = 1
+
+    def _display_step(self) -> int:
+        """Image pixels per screen pixel (≥ 1): when a 2048² frame is shown in 800
+        screen pixels, every 2nd pixel is drawn — what QPainter's nearest-neighbour
+        scaling would pick anyway — for a quarter of the work."""
+        try:
+            xds, yds = self._computeDownsampleFactors()
+        except Exception:
+            return 1
+        return max(1, min(int(xds), int(yds)))
+
+    def viewTransformChanged(self) -> None:
+        super().viewTransformChanged()
+        if self.image is not None and not self._renderRequired \
+                and self._rendered_step != self._display_step():
+            self._renderRequired = True      # zoomed: render at the new step
+            self.update()
 
     def setLookupTable(self, lut: Any, update: bool = True) -> None:
         super().setLookupTable(lut if self.use_lut else None, update)
@@ -584,8 +607,12 @@ class ImageView(QWidget):
         item = self.image_item
         if item.image is None:
             raise ValueError("no frame to save yet")
-        if item.qimage is None or item._renderRequired:
+        item.full_res = True      # every pixel, whatever the zoom
+        try:
             item.render()
+        finally:
+            item.full_res = False
+            item._renderRequired = True     # back to the screen's resolution on next paint
         if item.qimage is None:
             raise ValueError("the frame could not be rendered")
         data = QByteArray()
