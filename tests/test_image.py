@@ -444,6 +444,13 @@ def test_demo_rgb1_camera_shown_as_rgb(qtbot, view, prefix):
     assert f.color_mode == "RGB1"
     assert _shift_of(f.data, rgb_pattern(*IMAGE2_SIZE), (2, 5), 3840)
     assert view.image_item.image.shape == (480, 640, 3)
+    assert view.levels() == (0.0, 255.0)          # 8-bit RGB shown as sent
+    view._hist_dirty = True
+    view._refresh_hist()                            # histogram of an RGB frame: no error
+    view.set_roi(10, 20, 30, 40)
+    sub = f.data[20:60, 10:40].astype(np.float64).mean(axis=2)
+    assert view.last_roi_stats["mean"] == pytest.approx(sub.mean())
+    assert view.readout_at(3, 4).endswith(f"R {f.data[4, 3, 0]} G {f.data[4, 3, 1]} B {f.data[4, 3, 2]}")
     view.grab().save("/tmp/image_view_rgb.png")
 
 

@@ -103,6 +103,19 @@ class _CountingImageItem(pg.ImageItem):
             self._renderRequired = True      # zoomed: render at the new step
             self.update()
 
+    def setLevels(self, levels: Any, update: bool = True) -> None:
+        img = self.image
+        if (levels is not None and img is not None and img.ndim == 3 and img.dtype == np.uint8
+                and np.ndim(levels) == 1 and float(levels[0]) == 0.0 and float(levels[1]) == 255.0):
+            levels = None     # identity for 8-bit RGB: pyqtgraph's pass-through path
+        super().setLevels(levels, update)
+
+    def getLevels(self) -> Any:
+        lv = super().getLevels()
+        if lv is None and self.image is not None and self.image.dtype == np.uint8:
+            return np.array([0.0, 255.0])
+        return lv
+
     def setLookupTable(self, lut: Any, update: bool = True) -> None:
         super().setLookupTable(lut if self.use_lut else None, update)
 
@@ -429,7 +442,10 @@ class ImageView(QWidget):
         self.shown = nd.orient(frame.data, *self._orientation())
         disp = nd.log_scale(self.shown) if self.log_check.isChecked() else self.shown
         levels = None
-        if self.auto_check.isChecked() and (self._need_levels or self.per_frame_check.isChecked()):
+        true_colour = disp.ndim == 3 and disp.dtype == np.uint8
+        if self.auto_check.isChecked() and true_colour and self._need_levels:
+            levels = (0.0, 255.0)        # 8-bit RGB as the camera sent it (and the fastest path)
+        elif self.auto_check.isChecked() and (self._need_levels or self.per_frame_check.isChecked()):
             levels = nd.auto_levels(disp)
         elif self._need_levels and self._levels is not None and not self.auto_check.isChecked():
             levels = self._levels
@@ -475,7 +491,7 @@ class ImageView(QWidget):
         self._set_hist_levels(self._levels)
 
     def levels(self) -> Optional[tuple[float, float]]:
-        lv = self.image_item.levels
+        lv = self.image_item.getLevels()
         return None if lv is None else (float(np.min(lv)), float(np.max(lv)))
 
     def _set_hist_levels(self, levels: tuple) -> None:
