@@ -197,17 +197,17 @@ class StripChart(QWidget):
         self.painted = PaintCounter(self.plot.viewport(), self, on_frame=self._frame_done)
 
         self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["PV", "Value", "Severity", "Own axis"])
+        self.table.setHorizontalHeaderLabels(["PV", "Value", "Severity", "Own y"])
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         hh = self.table.horizontalHeader()
-        hh.setSectionResizeMode(0, QHeaderView.Stretch)   # fixed widths: no per-row measuring
-        fm = self.table.fontMetrics()
-        for c, sample in ((1, "-123456.789"), (2, "DISCONNECTED"), (3, "Own axis")):
+        fm = self.table.fontMetrics()   # fixed widths: no per-row measuring (200 rows live)
+        for c, sample in ((0, "XXXXXXX:XXXXXXX"), (1, "-1234.567"), (2, "DISCONNECTED"), (3, "Own y")):
             hh.setSectionResizeMode(c, QHeaderView.Interactive)
-            self.table.setColumnWidth(c, fm.horizontalAdvance(sample) + 16)
-        self.table.setMinimumWidth(400)
+            self.table.setColumnWidth(c, fm.horizontalAdvance(sample) + 12)
+        hh.setStretchLastSection(True)
+        self.table.setMinimumWidth(240)
         self.table.itemChanged.connect(self._on_table_item)
 
         self.memory_label = QLabel()
@@ -219,7 +219,8 @@ class StripChart(QWidget):
         split.addWidget(self.plot)
         split.addWidget(self.table)
         split.setStretchFactor(0, 4)
-        split.setStretchFactor(1, 1)
+        split.setStretchFactor(1, 0)
+        split.setSizes([780, 500])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(bar)
@@ -387,6 +388,7 @@ class StripChart(QWidget):
             axis.setLabel(self._label(s), color=s.colour.name())
             self.item.layout.addItem(axis, 2, self._axis_col)
             self._axis_col += 1
+            self.item.layout.activate()         # place it now, not at the next layout pass
             self.item.scene().addItem(vb)
             axis.linkToView(vb)
             vb.setXLink(self.vb)

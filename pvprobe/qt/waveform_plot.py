@@ -215,7 +215,7 @@ class WaveformPlot(QWidget):
             self.bridge.add([name], monitor_arrays=True)
         self.item.setLabel("bottom", name or INDEX_TEXT)
         self.x_combo.setCurrentText(name or INDEX_TEXT)
-        self._auto_on_next = True
+        self._update_info()
         self.redraw(all_traces=True)
 
     def close_pvs(self) -> None:
@@ -336,7 +336,6 @@ class WaveformPlot(QWidget):
             self._setting_range = False
 
     _setting_range = False
-    _auto_on_next = False
 
     def _on_x_range(self, *args: Any) -> None:
         """Zoom/pan/resize: redecimate for the new visible range (coalesced)."""
