@@ -47,7 +47,7 @@ CAMERA = r'''
 import asyncio, sys
 import numpy as np
 from softioc import asyncio_dispatcher, builder, softioc
-P, W, H, MODE = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+P, W, H, MODE, RATE = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
 d = asyncio_dispatcher.AsyncioDispatcher()
 rgb = MODE == "rgb1"
 n = W * H * (3 if rgb else 1)
@@ -70,12 +70,18 @@ else:
 
 async def run():
     k = 0
+    loop = asyncio.get_running_loop()
+    t_next = loop.time()
     while True:
         k += 1
         recs["UniqueId_RBV"].set(k)
         data.set(frames[k % 4])
         recs["ArrayCounter_RBV"].set(k)
-        await asyncio.sleep(0)
+        if RATE > 0:                      # fixed rate: drift-free, never catch up in bursts
+            t_next = max(t_next + 1.0 / RATE, loop.time() - 1.0 / RATE)
+            await asyncio.sleep(max(0.0, t_next - loop.time()))
+        else:                             # as fast as it can
+            await asyncio.sleep(0)
 
 asyncio.run_coroutine_threadsafe(run(), d.loop)
 print("CAMERA-READY", flush=True)
@@ -384,14 +390,15 @@ def run_client(b: Bench, mode: str, args: dict, env: dict, timeout: float,
     return res
 
 
-def start_camera(b: Bench, prefix: str, w: int, h: int, mode: str) -> tuple[subprocess.Popen, int]:
+def start_camera(b: Bench, prefix: str, w: int, h: int, mode: str,
+                 rate: float = 0.0) -> tuple[subprocess.Popen, int]:
     script = b.tmp / "camera.py"
     script.write_text(CAMERA)
     port = free_port()
     env = dict(os.environ)
     env.update(loopback_env(port, b.repeater_port))
     env["EPICS_CA_MAX_ARRAY_BYTES"] = ARRAY_BYTES
-    proc = b.spawn([PY, str(script), prefix, str(w), str(h), mode], env,
+    proc = b.spawn([PY, str(script), prefix, str(w), str(h), mode, str(rate)], env,
                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                    text=True)
     deadline = time.monotonic() + 60
@@ -410,12 +417,16 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--sections", default="ceiling,mono1024,mono2048,rgb1024")
     ap.add_argument("--ticks", default="20,200", help="engine tick rates to run pvprobe with")
+    ap.add_argument("--no-baseline", action="store_true",
+                    help="skip the baseline client (e.g. for a long memory run)")
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="camera frames/s (default 0: as fast as the IOC can)")
     ap.add_argument("--experiment-nogil-copy", action="store_true",
                     help="also run pvprobe (last tick) with the GIL-free copy experiment")
     a = ap.parse_args()
     sections = [s for s in a.sections.split(",") if s]
     ticks = [float(t) for t in a.ticks.split(",") if t]
-    result: dict = {"bench": "image", "seconds": a.seconds}
+    result: dict = {"bench": "image", "seconds": a.seconds, "camera_rate": a.rate or "max"}
     with Bench() as b:
         env0 = dict(os.environ, QT_QPA_PLATFORM="offscreen", EPICS_CA_MAX_ARRAY_BYTES=ARRAY_BYTES)
         env0.update(loopback_env(free_port(), b.repeater_port))
@@ -430,7 +441,7 @@ def main() -> None:
                 continue
             w, h, mode = SECTIONS[sec]
             prefix = f"BIMG{sec}:"
-            cam, port = start_camera(b, prefix, w, h, mode)
+            cam, port = start_camera(b, prefix, w, h, mode, a.rate)
             log(f"{sec}: camera pid {cam.pid} on port {port}")
             env = dict(env0)
             env.update(loopback_env(port, b.repeater_port))
@@ -438,9 +449,12 @@ def main() -> None:
             args = {"prefix": prefix, "w": w, "h": h, "mode": mode, "seconds": a.seconds,
                     "warmup": a.warmup}
             out: dict = {}
-            log(f"{sec}: baseline (pyepics callback → signal → setImage)")
-            out["baseline"] = run_client(b, "baseline", args, env, a.seconds + a.warmup + 60,
-                                         {"ioc": cam.pid})
+            if not a.no_baseline:
+                log(f"{sec}: baseline (pyepics callback → signal → setImage)")
+                out["baseline"] = run_client(b, "baseline", args, env, a.seconds + a.warmup + 60,
+                                             {"ioc": cam.pid})
+            else:
+                out["baseline"] = {}
             for t in ticks:
                 log(f"{sec}: pvprobe ImageView, engine tick {t:g} Hz")
                 out[f"pvprobe_tick{t:g}"] = run_client(b, "pvprobe", dict(args, tick=t), env,
