@@ -602,3 +602,30 @@ def test_colormaps_offered(qtbot):
         v.set_colormap(name)
         assert v.cmap_combo.currentText() == name
     v.shutdown()
+
+
+def test_levels_log_and_flip(qtbot, view, prefix):
+    view.open_prefix(prefix + "image1:")
+    qtbot.waitUntil(lambda: view.frame is not None, timeout=20000)
+    view.set_levels(1000, 2000)
+    assert not view.auto_check.isChecked()
+    n = view.image_item.painted
+    qtbot.waitUntil(lambda: view.image_item.painted > n + 1, timeout=20000)
+    assert view.levels() == (1000.0, 2000.0)            # manual levels stay on new frames
+    view.log_check.setChecked(True)
+    img = view.image_item.image
+    assert img.dtype == np.float32 and float(img.min()) >= 0.0 and float(img.max()) <= 5.0
+    lo, hi = view.levels()
+    assert 0.0 <= lo < hi <= 5.0                         # levels recomputed on the log scale
+    view.log_check.setChecked(False)
+    view.auto_check.setChecked(True)
+    view.per_frame_check.setChecked(True)
+    view.flip_h_check.setChecked(True)
+    view.flip_v_check.setChecked(True)
+    np.testing.assert_array_equal(view.shown, view.frame.data[::-1, ::-1])
+    assert view.readout_at(0, 0).startswith("x 1023  y 1023  =")
+    n = view.image_item.painted
+    qtbot.waitUntil(lambda: view.image_item.painted > n + 1, timeout=20000)
+    lo, hi = view.levels()
+    p_lo, p_hi = np.percentile(view.shown, [0.5, 99.5])
+    assert abs(lo - p_lo) < 0.05 * 65535 and abs(hi - p_hi) < 0.05 * 65535

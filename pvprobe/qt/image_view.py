@@ -232,7 +232,7 @@ class ImageView(QWidget):
         self.per_frame_check.setToolTip("recompute auto levels for each frame")
         self.per_frame_check.toggled.connect(lambda _: self._levels_changed_by_option())
         self.log_check = QCheckBox("Log")
-        self.log_check.toggled.connect(lambda _: self._levels_changed_by_option())
+        self.log_check.toggled.connect(self._log_toggled)
         self.rotate_combo = QComboBox()
         self.rotate_combo.addItems(["0°", "90°", "180°", "270°"])
         self.rotate_combo.setToolTip("rotate clockwise")
@@ -514,6 +514,10 @@ class ImageView(QWidget):
     def _auto_toggled(self, on: bool) -> None:
         if on:
             self._levels_changed_by_option()
+
+    def _log_toggled(self, _: bool) -> None:
+        self._levels = None          # manual levels were for the other scale: start afresh
+        self._levels_changed_by_option()
 
     def _levels_changed_by_option(self) -> None:
         self._redisplay()
