@@ -55,7 +55,7 @@ def run_client(listfile: str, seconds: float, history: float, frames: int, redra
     from pvprobe.qt.strip_chart import StripChart
     proc = psutil.Process()
     rss0 = proc.memory_info().rss
-    chart = StripChart(bridge, span_s=600, rate_hz=10, redraw_hz=redraw_hz)
+    chart = StripChart(bridge, span_s=max(600.0, history), rate_hz=10, redraw_hz=redraw_hz)
     chart.resize(1400, 800)
     chart.show()
     # synthetic history: `history` s at 10 Hz ending now, per PV

@@ -77,28 +77,38 @@ def visible_slice(x: Optional[np.ndarray], n: int, x0: float, x1: float, monoton
     return slice(i0, max(i0, i1))
 
 
+def bucket_starts(x: Optional[np.ndarray], n: int, buckets: int, by_x: bool = True) -> np.ndarray:
+    """Start indices of about ``buckets`` buckets over ``n`` points: equal x width
+    (``x`` increasing, empty buckets dropped) or, with ``x`` None / ``by_x`` False /
+    non-finite ends, equal element count."""
+    buckets = max(1, int(buckets))
+    if x is not None and by_x and n > 1 and math.isfinite(x[0]) and math.isfinite(x[n - 1]) \
+            and x[n - 1] > x[0]:
+        edges = np.linspace(x[0], x[n - 1], buckets + 1)[:-1]
+        idx = np.searchsorted(x[:n], edges, "left")
+        keep = np.empty(len(idx), bool)
+        keep[0] = True
+        np.not_equal(idx[1:], idx[:-1], out=keep[1:])
+        keep &= idx < n
+        return idx[keep]
+    return np.arange(0, n, int(math.ceil(n / buckets)))
+
+
 def minmax_decimate(x: Optional[np.ndarray], y: np.ndarray, buckets: int,
-                    by_x: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                    by_x: bool = True, idx: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
     """Reduce ``y`` (at ``x``; None = index) to the min and max of each of about
     ``buckets`` buckets, so every peak survives: 2 points per bucket (3 when the
     bucket holds a NaN, which then stays a gap). ``by_x`` cuts buckets of equal
-    x width (``x`` must be increasing); otherwise of equal element count.
+    x width (``x`` must be increasing); otherwise of equal element count; ``idx``
+    gives the bucket starts directly (see :func:`bucket_starts`).
     Returns ``(x, y)`` unchanged (x made explicit) when there is nothing to gain."""
     n = len(y)
     buckets = max(1, int(buckets))
-    if n <= 2 * buckets:
+    if idx is None and n <= 2 * buckets:
         return (np.arange(n, dtype=np.float64) if x is None else x[:n]), y
-    if x is None:
-        idx = np.arange(0, n, int(math.ceil(n / buckets)))
-        xb = idx.astype(np.float64)
-    elif by_x and n > 1 and math.isfinite(x[0]) and math.isfinite(x[n - 1]) and x[n - 1] > x[0]:
-        edges = np.linspace(x[0], x[n - 1], buckets + 1)[:-1]
-        idx = np.searchsorted(x[:n], edges, "left")        # sorted: drop repeats (empty buckets)
-        idx = idx[np.r_[True, idx[1:] != idx[:-1]] & (idx < n)]
-        xb = x[idx]
-    else:
-        idx = np.arange(0, n, int(math.ceil(n / buckets)))
-        xb = x[idx]
+    if idx is None:
+        idx = bucket_starts(x, n, buckets, by_x)
+    xb = idx.astype(np.float64) if x is None else x[idx]
     yf = y if y.dtype.kind == "f" else y.astype(np.float64)
     lo = np.fmin.reduceat(yf, idx)
     hi = np.fmax.reduceat(yf, idx)
@@ -167,5 +177,5 @@ def _csv_cell(text: str) -> str:
     return text
 
 
-__all__ = ["valid_elements", "finite_range", "is_monotonic", "visible_slice", "minmax_decimate",
+__all__ = ["valid_elements", "finite_range", "is_monotonic", "visible_slice", "minmax_decimate", "bucket_starts",
            "columns_csv", "samples_csv", "iso_time"]

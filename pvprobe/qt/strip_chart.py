@@ -29,7 +29,7 @@ from pvprobe.core.atomic import atomic_write_text
 from pvprobe.core.batch import Batch
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.ringbuffer import SEV_DISCONNECTED, RingBuffer, bytes_for, capacity_for
-from pvprobe.core.waveform_data import iso_time, minmax_decimate, samples_csv
+from pvprobe.core.waveform_data import bucket_starts, iso_time, minmax_decimate, samples_csv
 
 from .plot_common import (
     SEVERITY_COLOURS, Crosshair, PaintCounter, colour_for, names_from_drop, save_png,
@@ -60,9 +60,10 @@ FRAME_TARGET_S = 0.035
 MIN_PER_FRAME = 4
 #: ... and every curve is refreshed at least this often (seconds).
 REFRESH_S = 1.0
+MAX_LIVE_FRAME_S = 0.1
 #: Min/max decimation: one bucket (2 points) per 1..this many pixels (more PVs, wider).
 MAX_PIXELS_PER_BUCKET = 4
-ALARM_WIDTH = 4
+ALARM_WIDTH = 3
 #: Legend shown up to this many PVs (the side table always lists them).
 MAX_LEGEND = 12
 NOT_NUMERIC = ("STRING",)
@@ -513,15 +514,20 @@ class StripChart(QWidget):
         self.frames_timed += 1
         interval = max(self._base_interval_ms, min(MAX_INTERVAL_MS, int(1000 * cost * FRAME_BUDGET)))
         if self._updated_last:
-            per_curve = max(1e-5, cost / self._updated_last)
+            # a refreshed curve costs its preparation and about as much again at paint
+            # (pyqtgraph rebuilds its path); the rest of the frame is fixed cost
+            per_curve = max(1e-5, 2.0 * self._prep_last / self._updated_last)
             by_target = int(FRAME_TARGET_S / per_curve)
-            # ... but every curve is refreshed at least every REFRESH_S
+            # ... but every curve at least every REFRESH_S, unless a frame would exceed
+            # MAX_LIVE_FRAME_S (no feedback loop: longer frames, longer interval, ...)
             by_refresh = int(math.ceil(len(self._series) * interval / 1000.0 / REFRESH_S))
-            self._per_frame = max(MIN_PER_FRAME, by_target, by_refresh)
+            by_max = int(MAX_LIVE_FRAME_S / per_curve)
+            self._per_frame = max(MIN_PER_FRAME, min(max(by_target, by_refresh), by_max))
         if interval != self._timer.interval():
             self._timer.setInterval(interval)
 
     _updated_last = 0
+    _prep_last = 0.0
     _per_frame = 1_000_000
     _rr = 0
 
@@ -548,12 +554,19 @@ class StripChart(QWidget):
             todo = series
         for s in todo:
             t, v, sev = s.ring.window(x0, x1)
+            top = int(sev.max()) if len(sev) else 0
+            alarmed = 0 < top and (top < SEV_DISCONNECTED or bool(((sev > 0) & (sev < SEV_DISCONNECTED)).any()))
             if len(t) > 2 * buckets:
-                px, py = minmax_decimate(t, v, buckets, by_x=s.ring.monotonic)
+                idx = bucket_starts(t, len(t), buckets, by_x=s.ring.monotonic)
+                px, py = minmax_decimate(t, v, buckets, idx=idx)
+                if alarmed:   # worst severity per bucket, one value per drawn point
+                    sb = np.maximum.reduceat(np.where(sev < SEV_DISCONNECTED, sev, 0), idx)
+                    psev = np.repeat(sb, len(px) // len(idx))
             else:
                 px, py = t.copy(), v.copy()
+                psev = sev
             s.curve.setData(px, py, connect="finite")
-            self._draw_alarms(s, t, v, sev, buckets)
+            self._draw_alarms(s, px, py, psev if alarmed else None)
             s.drawn_total = s.ring.total
         self._updated_last = len(todo)
         self._dirty = self._range_changed = self._force = False
@@ -561,6 +574,7 @@ class StripChart(QWidget):
         self.curves_updated += len(todo)
         self.painted.mark()
         dt = time.perf_counter() - t0
+        self._prep_last = dt
         self.redraw_seconds_total += dt
         return dt
 
@@ -568,15 +582,13 @@ class StripChart(QWidget):
         """Min/max bucket width: 1 px for a few PVs, up to 4 px for hundreds (paint cost)."""
         return min(MAX_PIXELS_PER_BUCKET, 1 + len(self._series) // 60)
 
-    def _draw_alarms(self, s: _Series, t: np.ndarray, v: np.ndarray, sev: np.ndarray,
-                     buckets: int) -> None:
-        """A wide halo in the severity colour under the stretches in MINOR/MAJOR/INVALID.
-        Each alarmed sample also colours the segment to the next one, so a single
-        alarmed sample shows. Computed only when the window holds alarmed samples."""
-        top = int(sev.max()) if len(sev) else 0
+    def _draw_alarms(self, s: _Series, px: np.ndarray, py: np.ndarray, psev: Optional[np.ndarray]) -> None:
+        """A wide halo in the severity colour under the drawn points in MINOR/MAJOR/
+        INVALID (``psev``: severity per drawn point, None = no alarm in view). Each
+        alarmed point also colours the segment to the next one, so a single one shows."""
         for level in (1, 2, 3):
             item = s.markers.get(level)
-            mask = sev == level if level <= top else None
+            mask = None if psev is None else psev == level
             if mask is None or not mask.any():
                 if item is not None and item.isVisible():
                     item.setData([], [])
@@ -589,12 +601,7 @@ class StripChart(QWidget):
                 s.vb.addItem(item)
                 s.markers[level] = item
             mask[1:] |= mask[:-1]
-            y = np.where(mask, v, np.nan)
-            if len(t) > 2 * buckets:
-                px, py = minmax_decimate(t, y, buckets, by_x=s.ring.monotonic)
-            else:
-                px, py = t, y
-            item.setData(px, py, connect="finite")
+            item.setData(px, np.where(mask, py, np.nan), connect="finite")
             item.show()
 
     def _on_x_range(self, *args: Any) -> None:
