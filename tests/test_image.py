@@ -629,3 +629,30 @@ def test_levels_log_and_flip(qtbot, view, prefix):
     lo, hi = view.levels()
     p_lo, p_hi = np.percentile(view.shown, [0.5, 99.5])
     assert abs(lo - p_lo) < 0.05 * 65535 and abs(hi - p_hi) < 0.05 * 65535
+
+
+def test_feed_counts_new_values_only_and_says_disconnected():
+    from pvprobe.core.image_feed import ImageFeed
+    from pvprobe.core.pvstate import PVState
+    feed = ImageFeed.for_prefix("C:")
+    meta = [PVState(name="C:" + s, connected=True, value=v) for s, v in
+            (("NDimensions_RBV", 2), ("ArraySize0_RBV", 3), ("ArraySize1_RBV", 2),
+             ("ArraySize2_RBV", 0), ("ColorMode_RBV", 0), ("DataType_RBV", 1),
+             ("ArrayCounter_RBV", 10))]
+    data = PVState(name="C:ArrayData", connected=True, value=np.arange(6, dtype=np.uint8),
+                   count=6, max_count=6, native_type="CHAR", update_count=1)
+    frame, _ = feed.apply(meta + [data])
+    assert frame is not None and frame.data.shape == (2, 3)
+    assert feed.apply([data])[0] is None                  # same value again: not a new frame
+    feed.apply([PVState(name="C:ArrayCounter_RBV", connected=True, value=14)])
+    assert feed.counters.received == 1 and feed.counters.published == 4
+    data2 = data.copy()
+    data2.connected = False
+    feed.apply([data2])
+    assert "disconnected" in feed.message()
+    # a frame that does not fit is held, then shown when the sizes catch up
+    big = PVState(name="C:ArrayData", connected=True, value=np.arange(12, dtype=np.uint8),
+                  count=12, max_count=12, native_type="CHAR", update_count=2)
+    assert feed.apply([big])[0] is None and "12 elements" in feed.message()
+    frame, _ = feed.apply([PVState(name="C:ArraySize0_RBV", connected=True, value=6)])
+    assert frame is not None and frame.data.shape == (2, 6) and feed.message() == ""

@@ -53,6 +53,8 @@ class ImageFeed:
     native_type: str = ""
     _values: dict = field(default_factory=dict)
     _held: Optional[PVState] = None
+    _last_update: int = -1
+    _ever_connected: bool = False
     _counter0: Optional[int] = None
 
     # -- construction ----------------------------------------------------------------
@@ -93,9 +95,13 @@ class ImageFeed:
             self.connected = data.connected
             self.error = data.error
             self.max_count, self.native_type = data.max_count, data.native_type
-            if data.value is None or not data.connected or data.count == 0:
-                data = None
+            if data.connected:
+                self._ever_connected = True
+            if (data.value is None or not data.connected or data.count == 0
+                    or data.update_count == self._last_update):
+                data = None          # no new value (a connection or access change only)
             else:
+                self._last_update = data.update_count
                 self.counters.received += 1
         if data is None and meta_changed and self._held is not None:
             data, self._held = self._held, None      # sizes caught up: try the held frame
@@ -156,6 +162,8 @@ class ImageFeed:
         if self.error:
             return f"{self.array_pv}: {self.error}"
         if not self.connected:
+            if self._ever_connected:
+                return f"{self.array_pv}: disconnected (last frame kept)"
             return f"{self.array_pv}: connecting…"
         if self.skip_reason:
             return f"frame skipped: {self.skip_reason}"
