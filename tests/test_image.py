@@ -530,6 +530,7 @@ def test_size_mode_type_changes_at_run_time(qtbot, view, cam_ioc, refs):
     for img in shown:
         cands = refs_by_key.get((img.shape, img.dtype.str), [])
         assert any(np.array_equal(img, r) for r in cands), (img.shape, img.dtype)
+    qtbot.wait(600)                                 # histogram refresh (4 Hz)
     view.grab().save("/tmp/image_view_cam.png")
 
 

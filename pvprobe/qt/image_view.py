@@ -188,6 +188,7 @@ class ImageView(QWidget):
         self._setting_levels = False
         self._slow_dirty = False
         self._hist_dirty = False
+        self._hist_range_dirty = False
         self._rate_recv = RateMeter()
         self._rate_shown = RateMeter()
         self._build()
@@ -438,6 +439,7 @@ class ImageView(QWidget):
         reshaped = old is None or old.data.shape != frame.data.shape
         if reshaped or old.data.dtype != frame.data.dtype:
             self._need_levels = True
+            self._hist_range_dirty = True
         self.frame, self.frame_state = frame, state
         self.shown = nd.orient(frame.data, *self._orientation())
         disp = nd.log_scale(self.shown) if self.log_check.isChecked() else self.shown
@@ -534,6 +536,9 @@ class ImageView(QWidget):
             self._setting_levels = True
             try:
                 self.hist.imageChanged(autoLevel=False)
+                if self._hist_range_dirty:     # new size or type: fit the histogram's axis
+                    self._hist_range_dirty = False
+                    self.hist.autoHistogramRange()
             finally:
                 self._setting_levels = False
 
