@@ -312,3 +312,29 @@ def test_strip_chart_refuses_text_and_arrays_clearly(qtbot, chart, prefix):
     assert chart.ring(num_pv).capacity == chart.capacity() < 36_000
     assert chart.bytes_per_pv() * len(chart.pv_names()) <= 2 ** 20
     assert "≈ " in chart.memory_label.text()
+
+
+def test_waveform_nan_and_log_y(qtbot, wplot, bridge, prefix):
+    """NaN in an array (put into the IOC's wave:set) is a gap, ranges ignore it, log y
+    drops values <= 0."""
+    name = f"{prefix}wave:set"
+    wplot.add_pvs([name])
+    tr = wplot._traces[name]
+    qtbot.waitUntil(lambda: tr.state is not None and tr.state.connected and tr.state.write_access,
+                    timeout=15000)
+    values = [1.0, 2.0, float("nan"), 4.0, -1.0, 0.0, 10.0, 100.0]
+    bridge.put(name, values)
+    qtbot.waitUntil(lambda: tr.shown is not None and len(tr.shown) >= 8 and np.isnan(tr.shown[2]),
+                    timeout=15000)
+    x, y = tr.curve.getData()
+    assert np.isnan(y[2]) and y[7] == 100.0
+    (_, _), (y0, y1) = wplot.vb.viewRange()
+    assert y0 <= -1.0 and y1 >= 100.0 and math.isfinite(y0) and math.isfinite(y1)
+    wplot.set_log_y(True)
+    x, y = tr.curve.getData()
+    assert np.isnan(y[4]) and np.isnan(y[5]) and y[7] == 2.0        # log10; <= 0 dropped
+    (_, _), (ly0, ly1) = wplot.vb.viewRange()
+    assert ly0 <= 0.0 and ly1 >= 2.0                                # log10 space: 1 .. 100
+    assert f"{tr.state.count}/16" in wplot.info.text()
+    wplot.set_log_y(False)
+    bridge.put(name, [0.0])
