@@ -36,6 +36,8 @@ from .plot_common import Crosshair, PaintCounter, colour_for, names_from_drop, s
 log = logging.getLogger(__name__)
 
 INDEX_TEXT = "index"
+#: Autoscale keeps the current ranges while the data fills at least this fraction of them.
+KEEP_RANGE_FILL = 0.8
 
 
 @dataclass
@@ -215,6 +217,7 @@ class WaveformPlot(QWidget):
             self.bridge.add([name], monitor_arrays=True)
         self.item.setLabel("bottom", name or INDEX_TEXT)
         self.x_combo.setCurrentText(name or INDEX_TEXT)
+        self._force_range = True
         self._update_info()
         self.redraw(all_traces=True)
 
@@ -329,13 +332,25 @@ class WaveformPlot(QWidget):
         if y1 <= y0:
             d = abs(y0) * 0.05 or 1.0
             y0, y1 = y0 - d, y1 + d
+        if not self._force_range and self._range_ok((x0, x1), (y0, y1)):
+            return      # hysteresis: no axis jitter, no extra repaint for small changes
+        self._force_range = False
         self._setting_range = True
         try:
             self.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02, update=True)
         finally:
             self._setting_range = False
 
+    def _range_ok(self, xr: tuple, yr: tuple) -> bool:
+        """The current view already shows ``xr`` × ``yr`` and is not much larger."""
+        for (c0, c1), (t0, t1) in zip(self.vb.viewRange(), (xr, yr)):
+            span = c1 - c0
+            if not (c0 <= t0 and t1 <= c1) or (t1 - t0) < KEEP_RANGE_FILL * span:
+                return False
+        return True
+
     _setting_range = False
+    _force_range = True
 
     def _on_x_range(self, *args: Any) -> None:
         """Zoom/pan/resize: redecimate for the new visible range (coalesced)."""
@@ -354,12 +369,16 @@ class WaveformPlot(QWidget):
         if self.lock_box.isChecked() != locked:
             self.lock_box.setChecked(locked)
         if not locked:
+            self._force_range = True
             self.redraw(all_traces=True)
+        else:
+            self._range_redraw.start()     # re-decimate for the range as it is now
 
     def autoscale(self) -> None:
         """Fit the ranges to the data once (keeps the lock as it is)."""
         locked = not self._auto
         self._auto = True
+        self._force_range = True
         self.redraw(all_traces=True)
         self._auto = not locked
         if locked:
