@@ -98,7 +98,7 @@ def minmax_decimate(x: Optional[np.ndarray], y: np.ndarray, buckets: int,
                     by_x: bool = True, idx: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
     """Reduce ``y`` (at ``x``; None = index) to the min and max of each of about
     ``buckets`` buckets, so every peak survives: 2 points per bucket (3 when the
-    bucket holds a NaN, which then stays a gap). ``by_x`` cuts buckets of equal
+    bucket holds a NaN, which then stays a gap), plus the last point. ``by_x`` cuts buckets of equal
     x width (``x`` must be increasing); otherwise of equal element count; ``idx``
     gives the bucket starts directly (see :func:`bucket_starts`).
     Returns ``(x, y)`` unchanged (x made explicit) when there is nothing to gain."""
@@ -113,18 +113,18 @@ def minmax_decimate(x: Optional[np.ndarray], y: np.ndarray, buckets: int,
     lo = np.fmin.reduceat(yf, idx)
     hi = np.fmax.reduceat(yf, idx)
     nan = np.isnan(yf)
-    if nan.any():
+    k = 3 if nan.any() else 2
+    m = k * len(idx)
+    xo = np.empty(m + 1)          # + the last point: the drawn extent is the data's
+    yo = np.empty(m + 1)
+    xo[:m] = np.repeat(xb, k)
+    yo[0:m:k] = lo
+    yo[1:m:k] = hi
+    if k == 3:
         has_nan = np.add.reduceat(nan.astype(np.int32), idx) > 0
-        xo = np.repeat(xb, 3)
-        yo = np.empty(3 * len(idx))
-        yo[0::3] = lo
-        yo[1::3] = hi
-        yo[2::3] = np.where(has_nan, np.nan, hi)
-        return xo, yo
-    xo = np.repeat(xb, 2)
-    yo = np.empty(2 * len(idx))
-    yo[0::2] = lo
-    yo[1::2] = hi
+        yo[2:m:3] = np.where(has_nan, np.nan, hi)
+    xo[m] = float(n - 1) if x is None else x[n - 1]
+    yo[m] = yf[n - 1]
     return xo, yo
 
 

@@ -561,7 +561,7 @@ class StripChart(QWidget):
                 px, py = minmax_decimate(t, v, buckets, idx=idx)
                 if alarmed:   # worst severity per bucket, one value per drawn point
                     sb = np.maximum.reduceat(np.where(sev < SEV_DISCONNECTED, sev, 0), idx)
-                    psev = np.repeat(sb, len(px) // len(idx))
+                    psev = np.append(np.repeat(sb, (len(px) - 1) // len(idx)), sb[-1])
             else:
                 px, py = t.copy(), v.copy()
                 psev = sev
