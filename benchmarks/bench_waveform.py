@@ -212,7 +212,7 @@ def main() -> None:
     ap.add_argument("--mode", default="pvprobe")
     ap.add_argument("--n", type=int, default=1_000_000, help="waveform elements (doubles)")
     ap.add_argument("--hz", type=float, default=10.0)
-    ap.add_argument("--seconds", type=float, default=12.0, help="measuring window per client")
+    ap.add_argument("--seconds", type=float, default=10.0, help="measuring window per client")
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--modes", default="pvprobe,plain,pg_auto")
     a = ap.parse_args()
