@@ -345,3 +345,12 @@ def test_waveform_nan_and_log_y(qtbot, wplot, bridge, prefix):
     assert f"{tr.state.count}/16" in wplot.info.text()
     wplot.set_log_y(False)
     bridge.put(name, [0.0])
+
+
+def test_waveform_bad_names_say_why(qtbot, wplot, prefix):
+    wplot.add_pvs([f"{prefix}no:such:array", f"{prefix}ai:000"])
+    wplot.set_x_pv(f"{prefix}no:such:x")
+    qtbot.waitUntil(lambda: "not found" in wplot.info.text() and "scalar" in wplot.info.text(),
+                    timeout=15000)
+    text = wplot.info.text()
+    assert f"{prefix}no:such:array" in text and f"x = {prefix}no:such:x" in text

@@ -433,10 +433,13 @@ class WaveformPlot(QWidget):
             return f"{tr.name} (connecting)"
         unit = f" [{st.units}]" if st.units else ""
         if not st.connected:
-            return f"{tr.name}{unit} (disconnected)"
+            return f"{tr.name}{unit} ({st.error or ('disconnected' if st.ever_connected else 'connecting')})"
         if st.value is not None and tr.y is None:
             return f"{tr.name} (not numeric)"
-        return f"{tr.name}{unit} {st.count}/{st.max_count}"
+        if st.max_count == 1:
+            return f"{tr.name}{unit} (a scalar: one point; a strip chart shows it over time)"
+        text = f"{tr.name}{unit} {st.count}/{st.max_count}"
+        return f"{text} ({st.error})" if st.error else text
 
     def _update_info(self) -> None:
         parts = []
@@ -453,6 +456,8 @@ class WaveformPlot(QWidget):
         if self._x.name:
             xs = self._x.state
             n = "?" if xs is None or xs.value is None else f"{xs.count}/{xs.max_count}"
+            if xs is not None and (xs.error or not xs.connected):
+                n += f" ({xs.error or 'disconnected'})"
             parts.append(f"x = {self._x.name} {n}" + ("" if self._x.monotonic else " (not monotonic)"))
         parts.append(f"received {self.updates_received} · painted {self.painted.frames}"
                      + (" · FROZEN" if self._frozen else ""))
