@@ -216,6 +216,7 @@ class WaveformPlot(QWidget):
         if name:
             self.bridge.add([name], monitor_arrays=True)
         self.item.setLabel("bottom", name or INDEX_TEXT)
+        self._x_label = name or INDEX_TEXT
         self.x_combo.setCurrentText(name or INDEX_TEXT)
         self._force_range = True
         self._update_info()
@@ -351,6 +352,7 @@ class WaveformPlot(QWidget):
 
     _setting_range = False
     _force_range = True
+    _x_label = ""
 
     def _on_x_range(self, *args: Any) -> None:
         """Zoom/pan/resize: redecimate for the new visible range (coalesced)."""
@@ -458,6 +460,10 @@ class WaveformPlot(QWidget):
             n = "?" if xs is None or xs.value is None else f"{xs.count}/{xs.max_count}"
             if xs is not None and (xs.error or not xs.connected):
                 n += f" ({xs.error or 'disconnected'})"
+            label = f"{self._x.name} [{xs.units}]" if xs is not None and xs.units else self._x.name
+            if label != self._x_label:
+                self._x_label = label
+                self.item.setLabel("bottom", label)
             parts.append(f"x = {self._x.name} {n}" + ("" if self._x.monotonic else " (not monotonic)"))
         parts.append(f"received {self.updates_received} · painted {self.painted.frames}"
                      + (" · FROZEN" if self._frozen else ""))
