@@ -354,3 +354,20 @@ def test_waveform_bad_names_say_why(qtbot, wplot, prefix):
                     timeout=15000)
     text = wplot.info.text()
     assert f"{prefix}no:such:array" in text and f"x = {prefix}no:such:x" in text
+
+
+def test_strip_chart_static_and_shared_pvs_get_their_value(qtbot, chart, bridge, prefix):
+    """A PV that never changes still shows its value (at its IOC timestamp), whether the
+    chart opened the channel or another view had it open already (no new monitor event)."""
+    own, shared = f"{prefix}ao:005", f"{prefix}ao:006"
+    seen = {}
+    bridge.add_consumer(lambda b: seen.update({s.name: s for s in b.states if s.value is not None}))
+    bridge.add([shared])
+    qtbot.waitUntil(lambda: shared in seen, timeout=15000)
+    chart.add_pvs([own, shared])
+    qtbot.waitUntil(lambda: len(chart.ring(own)) == 1 and len(chart.ring(shared)) == 1, timeout=15000)
+    assert chart.ring(own).view()[1][0] == 5.0 and chart.ring(shared).view()[1][0] == 6.0
+    assert chart.ring(shared).view()[0][0] == seen[shared].timestamp     # IOC time, not arrival
+    qtbot.wait(500)
+    assert len(chart.ring(own)) == 1                                    # no repeats
+    bridge.remove([shared])
