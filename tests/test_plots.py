@@ -371,3 +371,28 @@ def test_strip_chart_static_and_shared_pvs_get_their_value(qtbot, chart, bridge,
     qtbot.wait(500)
     assert len(chart.ring(own)) == 1                                    # no repeats
     bridge.remove([shared])
+
+
+def test_strip_chart_wheel_zoom_pauses_and_live_resumes(qtbot, chart, prefix):
+    from PyQt5.QtCore import QPointF
+    from PyQt5.QtGui import QWheelEvent
+    from PyQt5.QtWidgets import QApplication
+    name = f"{prefix}sine"
+    chart.add_pvs([name])
+    qtbot.waitUntil(lambda: len(chart.ring(name)) >= 20, timeout=15000)
+    assert not chart.is_paused()
+    span0 = chart.visible_range()[1] - chart.visible_range()[0]
+    vp = chart.plot.viewport()
+    pos = QPointF(vp.width() / 2, vp.height() / 2)
+    ev = QWheelEvent(pos, vp.mapToGlobal(pos.toPoint()), QPoint(0, 0), QPoint(0, 240), Qt.NoButton,
+                     Qt.NoModifier, Qt.NoScrollPhase, False)
+    QApplication.sendEvent(vp, ev)                       # the user zooms in with the wheel
+    qtbot.waitUntil(chart.is_paused, timeout=5000)
+    r = chart.visible_range()
+    assert r[1] - r[0] < span0 * 0.95                    # zoomed in, and it stays there
+    qtbot.wait(400)
+    assert chart.visible_range() == r
+    chart.go_live()
+    assert not chart.is_paused()
+    qtbot.waitUntil(lambda: abs((chart.visible_range()[1] - chart.visible_range()[0]) - chart.span()) < 1e-3,
+                    timeout=5000)
