@@ -396,3 +396,16 @@ def test_strip_chart_wheel_zoom_pauses_and_live_resumes(qtbot, chart, prefix):
     assert not chart.is_paused()
     qtbot.waitUntil(lambda: abs((chart.visible_range()[1] - chart.visible_range()[0]) - chart.span()) < 1e-3,
                     timeout=5000)
+
+
+def test_waveform_hidden_skips_redraws(qtbot, wplot, prefix):
+    name = f"{prefix}wave"
+    wplot.add_pvs([name])
+    qtbot.waitUntil(lambda: wplot.stats()["redraws"] >= 1, timeout=15000)
+    wplot.hide()
+    r0, u0 = wplot.stats()["redraws"], wplot.stats()["updates_received"]
+    qtbot.waitUntil(lambda: wplot.stats()["updates_received"] >= u0 + 2, timeout=10000)
+    assert wplot.stats()["redraws"] == r0                   # received, not drawn
+    wplot.show()
+    qtbot.waitUntil(lambda: wplot.stats()["redraws"] > r0, timeout=5000)
+    assert wplot._traces[name].shown is wplot._traces[name].y   # the newest value on show
