@@ -30,6 +30,30 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 DEMO_PREFIX = "PVPTEST:"
 
 
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test (and every app it starts) gets its own settings file and put log,
+    never the user's."""
+    d = tmp_path_factory.mktemp("settings")
+    monkeypatch.setenv("PVPROBE_SETTINGS", str(d / "pvprobe.ini"))
+    monkeypatch.setenv("PVPROBE_PUTLOG", str(d / "putlog.jsonl"))
+    return str(d / "pvprobe.ini")
+
+
+@pytest.fixture(autouse=True)
+def no_modal_questions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A modal question nobody answers would hang a test (e.g. a window closed by
+    pytest-qt at teardown): unless a test patches it itself, answer Discard."""
+    import sys
+
+    if "PyQt5.QtWidgets" not in sys.modules:
+        return
+    from PyQt5.QtWidgets import QMessageBox
+
+    monkeypatch.setattr(QMessageBox, "question",
+                        staticmethod(lambda *a, **k: QMessageBox.Discard))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def ca_repeater() -> Iterator[Optional[object]]:
     """A CA repeater on the test repeater port, so libca prints no 'caRepeater' noise."""

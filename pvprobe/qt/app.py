@@ -13,6 +13,7 @@ from PyQt5.QtWidgets import QApplication
 from .bridge import EngineBridge
 from .diagnostics import LoopLatency, RunStats
 from .main_window import MainWindow
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -30,32 +31,50 @@ def _get_app() -> QApplication:
 
 def run_gui(engine: Any, names: list[str], *, screenshot: str | None = None,
             quit_after: float | None = None, stats_path: str | None = None,
-            on_exit: Callable[[], None] | None = None) -> int:
+            on_exit: Callable[[], None] | None = None, settings_path: str | None = None,
+            tab_title: str | None = None) -> int:
     """Show the main window on ``engine`` with ``names`` and run until quit.
 
     ``quit_after`` seconds ends the run by itself; ``screenshot`` saves the window
     (PNG) right before quitting; ``stats_path`` gets the run statistics as JSON.
-    Ctrl-C in the terminal quits cleanly. Returns the exit code.
+    The last session (tabs, layout) is restored from the settings file
+    (``settings_path``, default per user) and ``names`` open in a tab of their own
+    (``tab_title``). Ctrl-C in the terminal quits cleanly. Returns the exit code.
     """
     app = _get_app()
     bridge = EngineBridge(engine)
-    window = MainWindow(bridge)
-    window.resize(*WINDOW_SIZE)
+    window = MainWindow(bridge, settings=Settings(settings_path))
+    if not window.restored_geometry:
+        window.resize(*WINDOW_SIZE)
+    window.show()
+    if names:
+        window.open_tab(names, tab_title)
     latency = LoopLatency(parent=window)
-    stats = RunStats(window.model, bridge, latency)
+    stats = RunStats(window.model, bridge, latency)   # the table of the names given
     bridge.batchApplied.connect(stats.on_batch)
+    finished = False
 
-    shot_taken = False
-
-    def take_screenshot() -> None:
-        nonlocal shot_taken
-        if screenshot and not shot_taken:
-            shot_taken = True
-            if not window.grab().save(screenshot):
+    def finish() -> None:
+        """Screenshot and statistics, once, while the window still shows everything."""
+        nonlocal finished
+        if finished:
+            return
+        finished = True
+        try:
+            if screenshot and not window.grab().save(screenshot):
                 log.error("could not save screenshot to %s", screenshot)
+        except Exception:
+            log.exception("screenshot failed")
+        if stats_path:
+            try:
+                stats.write(stats_path)
+            except OSError:
+                log.exception("could not write stats to %s", stats_path)
+
+    window.aboutToClose.connect(finish)
 
     def request_quit() -> None:
-        take_screenshot()
+        finish()
         app.quit()
 
     # Ctrl-C: Python runs signal handlers only between bytecodes, so wake it up.
@@ -69,8 +88,6 @@ def run_gui(engine: Any, names: list[str], *, screenshot: str | None = None,
     wakeup.timeout.connect(lambda: None)
     wakeup.start(200)
 
-    window.show()
-    window.add_pvs(names)
     latency.start()
     code = 1
     try:
@@ -83,20 +100,14 @@ def run_gui(engine: Any, names: list[str], *, screenshot: str | None = None,
         latency.stop()
         if installed:
             signal.signal(signal.SIGINT, old_sigint)
-        try:
-            take_screenshot()
-        except Exception:
-            log.exception("screenshot failed")
-        if stats_path:
-            try:
-                stats.write(stats_path)
-            except OSError:
-                log.exception("could not write stats to %s", stats_path)
+        finish()
+        # no questions from here: the session (tabs and their lists) is saved to the settings
+        window.force_close = True
+        window.close()
         try:
             bridge.stop()
         finally:
             if on_exit is not None:
                 on_exit()
-            window.close()
             window.deleteLater()
     return code

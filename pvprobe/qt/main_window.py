@@ -1,67 +1,251 @@
-"""The main window: an entry line for PV names above the PV table."""
+"""The main window: PV tables in tabs, File and Snapshot menus, settings, status bar."""
 
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from typing import Any, Iterable, Optional
 
-from PyQt5.QtGui import QKeySequence
-from PyQt5.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
+from PyQt5.QtCore import QByteArray, pyqtSignal
+from PyQt5.QtGui import QCloseEvent, QKeySequence
+from PyQt5.QtWidgets import (QAction, QActionGroup, QLabel, QMainWindow, QMessageBox,
+                             QProgressBar, QWidget)
 
 from pvprobe.core.batch import Batch, PutResult
-from pvprobe.core.pvnames import ParsedNames, PVListError
+from pvprobe.core.pvnames import ParsedNames
 
 from .bridge import EngineBridge
+from .file_actions import FileActions
 from .pvtable_model import HEADERS, Col, PVTableModel  # noqa: F401 (re-exported)
+from .settings import PALETTES, Session, Settings, TabSettings
+from .snapshot_ui import SnapshotUI
 from .table_widget import COLUMN_SAMPLES, REJECT_LIST, PVTableView, PVTableWidget, describe_rejected  # noqa: F401
+from .tabs import TableTabs
 
 log = logging.getLogger(__name__)
 
+#: Above this many PVs in the engine, PVs no table shows get alarm-only monitors
+#: (lean mode, see Engine.set_lean); below half of it, full monitors come back.
+LEAN_THRESHOLD = 2000
+
+PALETTE_LABELS = {"default": "&Standard alarm colours",
+                  "colorblind": "&Colour-blind safe alarm colours"}
+
 
 class MainWindow(QMainWindow):
-    """pvprobe's main window. All CA traffic goes through ``bridge``."""
+    """pvprobe's main window. All CA traffic goes through ``bridge``.
 
-    def __init__(self, bridge: EngineBridge, parent: QWidget | None = None) -> None:
+    ``settings`` (a :class:`Settings`) restores the window layout, the tabs and
+    their lists and column choices, the palette and the put confirmation; the
+    session is saved back when the window closes. ``force_close`` skips the
+    unsaved-changes question (``--quit-after``, Ctrl-C in the terminal).
+    """
+
+    #: The window is about to close for good (after any question was answered).
+    aboutToClose = pyqtSignal()
+
+    def __init__(self, bridge: EngineBridge, parent: QWidget | None = None,
+                 settings: Optional[Settings] = None) -> None:
         super().__init__(parent)
         self.bridge = bridge
+        self.settings = settings
         self.setWindowTitle("pvprobe")
         self.last_message = ""
-        # One PV table as the central widget (tabs come later); the old attribute
-        # names stay as aliases: model, table (the view), entry.
-        self.table_widget = PVTableWidget(bridge, self)
-        self.model: PVTableModel = self.table_widget.model
-        self.table = self.table_widget.view
-        self.entry = self.table_widget.entry
-        self.setCentralWidget(self.table_widget)
-        self.table_widget.message.connect(self._show_message)
-        self.table_widget.listChanged.connect(self.refresh_counts)
+        self.force_close = False
+        self.palette_name = "default"
+        self.confirm_puts = True
+        self._lean = False
+        self._closed = False
+        self.restored_geometry = False
+
+        self.tabs = TableTabs(bridge, self)
+        self.tabs.tableCreated.connect(self._prepare_table)
+        self.setCentralWidget(self.tabs)
+        self.file_actions = FileActions(self.tabs, self, settings)
+        self.snapshots = SnapshotUI(self.tabs, bridge, self)
+        for source in (self.tabs, self.file_actions, self.snapshots):
+            source.message.connect(self._show_message)
+        self.tabs.progress.connect(self._on_progress)
+        self.tabs.currentTableChanged.connect(lambda _t: self.refresh_counts())
+        self.tabs.tabStateChanged.connect(self.refresh_counts)
         bridge.batchApplied.connect(self._after_batch)
         bridge.putFinished.connect(self._on_put_finished)
 
         self.counts_label = QLabel(self)
+        self.progress_bar = QProgressBar(self)
+        self.progress_bar.setMaximumWidth(220)
+        self.progress_bar.setFormat("connecting %v / %m")
+        self.progress_bar.setVisible(False)
+        self.statusBar().addPermanentWidget(self.progress_bar)
         self.statusBar().addPermanentWidget(self.counts_label)
-        self._make_actions()
+        self._make_menus()
+        self._restore_session()
         self.refresh_counts()
 
-    # -- actions -------------------------------------------------------------------------
-    def _make_actions(self) -> None:
-        self.remove_action = self.table_widget.remove_action
-        self.copy_action = self.table_widget.copy_action
+    # -- current table (aliases kept for the single-table API) ---------------------------
+    @property
+    def table_widget(self) -> PVTableWidget:
+        return self.tabs.ensure_tab()  # type: ignore[return-value]
+
+    @property
+    def model(self) -> PVTableModel:
+        return self.table_widget.model
+
+    @property
+    def table(self) -> PVTableView:
+        return self.table_widget.view
+
+    @property
+    def entry(self) -> Any:
+        return self.table_widget.entry
+
+    # -- menus -----------------------------------------------------------------------------
+    def _make_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self.open_action = file_menu.addAction("&Open PV list…", self.open_pv_list)
-        self.open_action.setShortcut(QKeySequence.Open)
+        self.file_actions.fill_menu(file_menu)
         file_menu.addSeparator()
         self.quit_action = file_menu.addAction("&Quit", self.close)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.open_action = self.file_actions.open_action
 
-    def _show_message(self, text: str) -> None:
-        self.last_message = text
-        sticky = "rejected" in text or "failed" in text or "Not " in text
-        self.statusBar().showMessage(text, 0 if sticky else 8000)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self.remove_action = edit_menu.addAction("&Remove selected rows", self.remove_selected)
+        self.copy_action = edit_menu.addAction("&Copy names and values", self.copy_selected)
+        edit_menu.addAction("Copy &names only", lambda: self.table_widget.copy_selected(False))
+        edit_menu.addSeparator()
+        edit_menu.addAction("&Put value to selected PV…", lambda: self.table_widget.put_value_dialog())
 
-    # -- adding / removing / copying: the table widget does it ------------------------------
+        snap_menu = self.menuBar().addMenu("&Snapshot")
+        self.snapshots.fill_menu(snap_menu)
+
+        view_menu = self.menuBar().addMenu("&View")
+        group = QActionGroup(self)
+        self.palette_actions: dict[str, QAction] = {}
+        for name in PALETTES:
+            act = view_menu.addAction(PALETTE_LABELS.get(name, name))
+            act.setCheckable(True)
+            act.setActionGroup(group)
+            act.triggered.connect(lambda _c=False, n=name: self.set_palette(n))
+            self.palette_actions[name] = act
+        self.palette_actions["default"].setChecked(True)
+        view_menu.addSeparator()
+        self.confirm_action = view_menu.addAction("Ask before every &put")
+        self.confirm_action.setCheckable(True)
+        self.confirm_action.setChecked(True)
+        self.confirm_action.toggled.connect(self.set_confirm_puts)
+
+    # -- settings ---------------------------------------------------------------------------
+    def _prepare_table(self, table: PVTableWidget) -> None:
+        """Every new tab gets the window-wide palette and put confirmation."""
+        table.set_palette(self.palette_name)
+        table.confirm_puts = self.confirm_puts
+        table.listChanged.connect(self.refresh_counts)
+
+    def set_palette(self, name: str) -> None:
+        """Alarm colours for every table: "default" or "colorblind"."""
+        if name not in PALETTES:
+            name = "default"
+        self.palette_name = name
+        self.palette_actions[name].setChecked(True)
+        for t in self.tabs.tables():
+            t.set_palette(name)
+
+    def set_confirm_puts(self, on: bool) -> None:
+        self.confirm_puts = bool(on)
+        if self.confirm_action.isChecked() != self.confirm_puts:
+            self.confirm_action.setChecked(self.confirm_puts)
+        for t in self.tabs.tables():
+            t.confirm_puts = self.confirm_puts
+
+    def _restore_session(self) -> None:
+        if self.settings is None:
+            self.tabs.new_tab()
+            return
+        session = self.settings.load()
+        self.set_palette(session.palette)
+        self.set_confirm_puts(session.confirm_puts)
+        if session.geometry:
+            self.restored_geometry = self.restoreGeometry(QByteArray(session.geometry))
+        if session.window_state:
+            self.restoreState(QByteArray(session.window_state))
+        for ts in session.tabs:
+            table = self.tabs.new_tab(title=ts.title, names=ts.names, path=ts.path, activate=False)
+            if ts.header and not table.restore_header_state(ts.header):
+                self.settings.warn(f"column layout of tab “{ts.title}” unreadable")
+        if self.tabs.count() == 0:
+            self.tabs.new_tab()
+        self.tabs.setCurrentIndex(min(session.current_tab, self.tabs.count() - 1))
+        warning = self.settings.warning_text()
+        if warning:
+            self._show_message(warning)
+
+    def session(self) -> Session:
+        """The window as it is now, for the settings file."""
+        tabs = [TabSettings(title=self.tabs.title_of(t), names=t.names(), header=t.header_state(),
+                            path=self.tabs.path_of(t)) for t in self.tabs.tables()]
+        recent = self.settings.recent_files() if self.settings is not None else []
+        return Session(geometry=bytes(self.saveGeometry()), window_state=bytes(self.saveState()),
+                       tabs=tabs, current_tab=max(0, self.tabs.currentIndex()),
+                       palette=self.palette_name, confirm_puts=self.confirm_puts,
+                       recent_files=recent)
+
+    def save_session(self) -> bool:
+        if self.settings is None:
+            return True
+        ok = self.settings.save(self.session())
+        if not ok:
+            log.warning("settings not saved to %s", self.settings.path)
+        return ok
+
+    def open_tab(self, names: Iterable[str], title: Optional[str] = None) -> PVTableWidget:
+        """Show ``names`` (command line, --pvlist): a restored tab with exactly these
+        names is reused; an empty current tab is filled; otherwise a new tab opens."""
+        names = list(dict.fromkeys(names))
+        for t in self.tabs.tables():
+            if t.names() == names:
+                self.tabs.setCurrentWidget(t)
+                return t  # type: ignore[return-value]
+        current = self.tabs.current_table()
+        if current is not None and not current.names():
+            current.add_pvs(names)
+            self.tabs.set_dirty(current, False)
+            if title:
+                self.tabs.set_title(current, title)
+            return current  # type: ignore[return-value]
+        return self.tabs.new_tab(title=title, names=names)  # type: ignore[return-value]
+
+    # -- closing ------------------------------------------------------------------------------
+    def ask_unsaved(self, tables: list) -> int:
+        """Save / Discard / Cancel for tabs whose lists changed since they were saved."""
+        titles = ", ".join(f"“{self.tabs.title_of(t)}”" for t in tables)
+        return QMessageBox.question(
+            self, "Unsaved PV lists",
+            f"The PV lists of {titles} have unsaved changes.\nSave them before quitting?",
+            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if self._closed:
+            event.accept()
+            return
+        dirty = self.tabs.dirty_tables()
+        if dirty and not self.force_close:
+            answer = self.ask_unsaved(dirty)
+            if answer == QMessageBox.Cancel:
+                event.ignore()
+                return
+            if answer == QMessageBox.Save:
+                for t in dirty:
+                    if not self.file_actions.save(t):
+                        event.ignore()
+                        return
+        self.aboutToClose.emit()
+        self.save_session()
+        self._closed = True
+        self.tabs.close_all()
+        event.accept()
+
+    # -- adding / removing / copying: the current table does it --------------------------------
     def add_pvs(self, names: Iterable[str]) -> list[str]:
-        """Add rows for ``names`` (duplicates ignored) and subscribe them. Returns those added."""
+        """Add rows for ``names`` to the current tab (duplicates ignored). Returns those added."""
         return self.table_widget.add_pvs(names)
 
     def add_from_text(self, text: str) -> ParsedNames:
@@ -69,44 +253,64 @@ class MainWindow(QMainWindow):
         return self.table_widget.add_from_text(text)
 
     def open_pv_list(self, path: str | None = None) -> ParsedNames | None:
-        """Ask for (or take) a PV list file and add its names; errors go to a message box."""
-        if not path:
-            path, _ = QFileDialog.getOpenFileName(
-                self, "Open PV list", "", "PV lists (*.txt *.pvs *.lst);;All files (*)")
-            if not path:
-                return None
-        try:
-            return self.table_widget.add_from_file(path)
-        except PVListError as exc:
-            QMessageBox.warning(self, "Open PV list", str(exc))
-            return None
+        """Open a .txt/.pvs list (asks for the file without ``path``); errors go to a message box."""
+        return self.file_actions.open_list(path)
 
     def selected_rows(self) -> list[int]:
         return self.table_widget.selected_rows()
 
     def remove_selected(self) -> list[str]:
-        """Remove the selected rows and unsubscribe their PVs."""
+        """Remove the selected rows of the current tab and unsubscribe their PVs."""
         return self.table_widget.remove_selected()
 
     def copy_selected(self) -> str:
         """Copy 'name<TAB>value' lines of the selected rows to the clipboard."""
         return self.table_widget.copy_selected(True)
 
-    # -- batches -------------------------------------------------------------------------
+    # -- status bar --------------------------------------------------------------------------
+    def _show_message(self, text: str) -> None:
+        self.last_message = text
+        sticky = any(w in text for w in ("rejected", "failed", "Not ", "Settings:", "Could not"))
+        self.statusBar().showMessage(text, 0 if sticky else 8000)
+
+    def _on_progress(self, connected: int, total: int) -> None:
+        busy = total > 0 and connected < total
+        self.progress_bar.setVisible(busy)
+        if busy:
+            self.progress_bar.setRange(0, total)
+            self.progress_bar.setValue(connected)
+
     def refresh_counts(self) -> None:
-        n = self.model.rowCount()
-        self.counts_label.setText(
-            f"{n} PVs, {self.model.connected_count} connected, "
-            f"{self.bridge.updates_received} updates")
+        t = self.tabs.current_table()
+        if t is None:
+            return
+        model = t.model
+        n = model.rowCount()
+        connected = model.connected_count
+        self.counts_label.setText(f"{n} PVs, {connected} connected, "
+                                  f"{self.bridge.updates_received} updates")
+        self._on_progress(connected, n)
 
     def _after_batch(self, batch: Batch) -> None:
         self.refresh_counts()
+        self._update_lean(batch.pvs)
+
+    def _update_lean(self, engine_pvs: int) -> None:
+        """Lean mode on above LEAN_THRESHOLD PVs, off again below half of it."""
+        want = engine_pvs > LEAN_THRESHOLD or (self._lean and engine_pvs > LEAN_THRESHOLD // 2)
+        if want != self._lean:
+            self._lean = want
+            self.bridge.set_lean(want)
+
+    @property
+    def lean(self) -> bool:
+        return self._lean
 
     def _on_put_finished(self, result: PutResult) -> None:
         if result.ok:
             self.statusBar().showMessage(f"Put {result.name} = {result.value!r} done", 5000)
         else:
-            self.statusBar().showMessage(f"Put {result.name} = {result.value!r} failed: {result.error}")
+            self._show_message(f"Put {result.name} = {result.value!r} failed: {result.error}")
 
 
-__all__ = ["MainWindow", "PVTableView", "HEADERS", "describe_rejected"]
+__all__ = ["MainWindow", "PVTableView", "HEADERS", "describe_rejected", "LEAN_THRESHOLD"]

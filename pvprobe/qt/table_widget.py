@@ -235,9 +235,10 @@ class PVTableWidget(QWidget):
 
         self.count_label = QLabel(self)
         self.count_label.setTextInteractionFlags(Qt.NoTextInteraction)
+        self.count_label.setMinimumWidth(60)     # a narrow window clips the count, not the window
         fm = self.fontMetrics()
-        self.entry.setMinimumWidth(fm.horizontalAdvance(ENTRY_PLACEHOLDER) + 40)
-        self.filter_edit.setMinimumWidth(fm.horizontalAdvance(FILTER_PLACEHOLDER) + 40)
+        self.entry.setMinimumWidth(min(fm.horizontalAdvance(ENTRY_PLACEHOLDER) + 40, 200))
+        self.filter_edit.setMinimumWidth(min(fm.horizontalAdvance(FILTER_PLACEHOLDER) + 40, 160))
         self.count_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
 
         # -- view ------------------------------------------------------------------------
