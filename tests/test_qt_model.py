@@ -383,7 +383,7 @@ def test_run_gui_quits_saves_shot_and_stats(qtbot, tmp_path):
     stats = json.loads(stats_path.read_text())
     assert set(stats) == {"pvs", "connected", "seconds_to_all_connected", "seconds_to_all_values",
                           "updates_received", "batches_applied", "loop_lateness_ms_p99",
-                          "loop_lateness_ms_max", "rss_mb"}
+                          "loop_lateness_ms_max", "rss_mb", "views"}
     assert stats["pvs"] == 2 and stats["connected"] == 2 and stats["batches_applied"] == 2
     assert 0 <= stats["seconds_to_all_connected"] < 5 and stats["seconds_to_all_values"] is not None
     assert stats["loop_lateness_ms_p99"] is not None and stats["rss_mb"] > 10

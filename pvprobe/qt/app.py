@@ -2,53 +2,67 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from PyQt5.QtCore import QTimer
 from PyQt5.QtWidgets import QApplication
+
+from pvprobe.core.atomic import atomic_write_text
 
 from .bridge import EngineBridge
 from .diagnostics import LoopLatency, RunStats
 from .main_window import MainWindow
 from .settings import Settings
+from .theme import apply_theme, setup_application
 
 log = logging.getLogger(__name__)
 
 WINDOW_SIZE = (1280, 760)
+WINDOW_SIZE_WITH_VIEWS = (1600, 1000)
 
 
-def _get_app() -> QApplication:
+def _get_app(theme: str | None = None) -> QApplication:
     app = QApplication.instance()
     if app is None:
         app = QApplication(sys.argv[:1])
         app.setApplicationName("pvprobe")
         app.setOrganizationName("pvprobe")
+        setup_application(app, theme or "light")
+    elif theme:
+        apply_theme(app, theme)
     return app
 
 
 def run_gui(engine: Any, names: list[str], *, screenshot: str | None = None,
             quit_after: float | None = None, stats_path: str | None = None,
             on_exit: Callable[[], None] | None = None, settings_path: str | None = None,
-            tab_title: str | None = None) -> int:
+            tab_title: str | None = None, views: Sequence[tuple[str, list[str]]] = (),
+            theme: str | None = None) -> int:
     """Show the main window on ``engine`` with ``names`` and run until quit.
 
     ``quit_after`` seconds ends the run by itself; ``screenshot`` saves the window
     (PNG) right before quitting; ``stats_path`` gets the run statistics as JSON.
     The last session (tabs, layout) is restored from the settings file
     (``settings_path``, default per user) and ``names`` open in a tab of their own
-    (``tab_title``). Ctrl-C in the terminal quits cleanly. Returns the exit code.
+    (``tab_title``). ``views`` opens docks: ("probe" | "waveform" | "strip" | "image",
+    names). Ctrl-C in the terminal quits cleanly. Returns the exit code.
     """
     app = _get_app()
     bridge = EngineBridge(engine)
     window = MainWindow(bridge, settings=Settings(settings_path))
+    if theme:
+        window.set_theme(theme)
     if not window.restored_geometry:
-        window.resize(*WINDOW_SIZE)
+        window.resize(*(WINDOW_SIZE_WITH_VIEWS if views else WINDOW_SIZE))
     window.show()
     if names:
         window.open_tab(names, tab_title)
+    for kind, view_names in views:
+        window.open_view(kind, list(view_names))
     latency = LoopLatency(parent=window)
     stats = RunStats(window.model, bridge, latency)   # the table of the names given
     bridge.batchApplied.connect(stats.on_batch)
@@ -67,7 +81,9 @@ def run_gui(engine: Any, names: list[str], *, screenshot: str | None = None,
             log.exception("screenshot failed")
         if stats_path:
             try:
-                stats.write(stats_path)
+                data = stats.to_dict()
+                data["views"] = window.views.stats()
+                atomic_write_text(stats_path, json.dumps(data, indent=2, default=str) + "\n")
             except OSError:
                 log.exception("could not write stats to %s", stats_path)
 

@@ -7,8 +7,8 @@ from typing import Any, Iterable, Optional
 
 from PyQt5.QtCore import QByteArray, pyqtSignal
 from PyQt5.QtGui import QCloseEvent, QKeySequence
-from PyQt5.QtWidgets import (QAction, QActionGroup, QLabel, QMainWindow, QMessageBox,
-                             QProgressBar, QWidget)
+from PyQt5.QtWidgets import (QAction, QActionGroup, QApplication, QInputDialog, QLabel,
+                             QMainWindow, QMessageBox, QProgressBar, QWidget)
 
 from pvprobe.core.batch import Batch, PutResult
 from pvprobe.core.pvnames import ParsedNames
@@ -20,6 +20,8 @@ from .settings import PALETTES, Session, Settings, TabSettings
 from .snapshot_ui import SnapshotUI
 from .table_widget import COLUMN_SAMPLES, REJECT_LIST, PVTableView, PVTableWidget, describe_rejected  # noqa: F401
 from .tabs import TableTabs
+from .theme import apply_theme, available_themes, current_theme
+from .view_docks import ViewDocks
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.file_actions = FileActions(self.tabs, self, settings)
         self.snapshots = SnapshotUI(self.tabs, bridge, self)
+        self.views = ViewDocks(self, bridge, self._show_message)
+        self.setDockNestingEnabled(True)
         for source in (self.tabs, self.file_actions, self.snapshots):
             source.message.connect(self._show_message)
         self.tabs.progress.connect(self._on_progress)
@@ -117,7 +121,30 @@ class MainWindow(QMainWindow):
         snap_menu = self.menuBar().addMenu("&Snapshot")
         self.snapshots.fill_menu(snap_menu)
 
+        views_menu = self.menuBar().addMenu("&Open")
+        self.probe_action = views_menu.addAction("&Probe a PV…", lambda: self.open_probe())
+        self.probe_action.setShortcut(QKeySequence("Ctrl+P"))
+        views_menu.addAction("Probe &selected rows", lambda: self._open_selected("probe"))
+        views_menu.addAction("&Waveform plot of selected rows", lambda: self._open_selected("waveform"))
+        views_menu.addAction("S&trip chart of selected rows", lambda: self._open_selected("strip"))
+        views_menu.addSeparator()
+        views_menu.addAction("&Waveform plot of a PV…", lambda: self._ask_and_open("waveform"))
+        views_menu.addAction("Strip &chart of a PV…", lambda: self._ask_and_open("strip"))
+        views_menu.addAction("&Image view (areaDetector plugin prefix)…", lambda: self._ask_and_open("image"))
+
         view_menu = self.menuBar().addMenu("&View")
+        theme_menu = view_menu.addMenu("&Theme")
+        theme_group = QActionGroup(self)
+        self.theme_actions: dict[str, QAction] = {}
+        for name in available_themes():
+            act = theme_menu.addAction(name.capitalize())
+            act.setCheckable(True)
+            act.setActionGroup(theme_group)
+            act.triggered.connect(lambda _c=False, n=name: self.set_theme(n))
+            self.theme_actions[name] = act
+        app = QApplication.instance()
+        self.theme_name = current_theme(app) if app is not None else "light"
+        self.theme_actions.get(self.theme_name, self.theme_actions["light"]).setChecked(True)
         group = QActionGroup(self)
         self.palette_actions: dict[str, QAction] = {}
         for name in PALETTES:
@@ -139,6 +166,7 @@ class MainWindow(QMainWindow):
         table.set_palette(self.palette_name)
         table.confirm_puts = self.confirm_puts
         table.listChanged.connect(self.refresh_counts)
+        table.viewRequested.connect(self.open_view)
 
     def set_palette(self, name: str) -> None:
         """Alarm colours for every table: "default" or "colorblind"."""
@@ -155,6 +183,50 @@ class MainWindow(QMainWindow):
             self.confirm_action.setChecked(self.confirm_puts)
         for t in self.tabs.tables():
             t.confirm_puts = self.confirm_puts
+        self.views.set_confirm_puts(self.confirm_puts)
+
+    def set_theme(self, name: str) -> None:
+        """Light or dark theme for the whole application."""
+        if name not in self.theme_actions:
+            name = "light"
+        self.theme_name = name
+        self.theme_actions[name].setChecked(True)
+        app = QApplication.instance()
+        if app is not None and current_theme(app) != name:
+            apply_theme(app, name)
+
+    # -- views (docks) -------------------------------------------------------------------------
+    def open_view(self, kind: str, names: list) -> None:
+        """Open ``names`` in a view: "probe" (one panel each, at most 8), "waveform",
+        "strip" or "image" (names are plugin prefixes)."""
+        names = [n for n in names if n]
+        if kind == "probe":
+            for n in names[:8] or [None]:
+                self.open_probe(n)
+        elif kind == "waveform" and names:
+            self.views.open_waveform(names)
+        elif kind == "strip" and names:
+            self.views.open_strip(names)
+        elif kind == "image":
+            for n in names:
+                self.views.open_image(n)
+
+    def open_probe(self, name: Optional[str] = None) -> QWidget:
+        """A probe panel (asks for nothing: an empty probe takes a typed or dropped name)."""
+        return self.views.open_probe(name)
+
+    def _open_selected(self, kind: str) -> None:
+        names = self.table_widget.selected_names()
+        if not names:
+            self._show_message("Select rows in the table first")
+            return
+        self.open_view(kind, names)
+
+    def _ask_and_open(self, kind: str) -> None:
+        label = {"image": "areaDetector plugin prefix (e.g. 13SIM1:image1:):"}.get(kind, "PV name(s):")
+        text, ok = QInputDialog.getText(self, "Open", label)
+        if ok and text.strip():
+            self.open_view(kind, text.split())
 
     def _restore_session(self) -> None:
         if self.settings is None:
@@ -163,6 +235,7 @@ class MainWindow(QMainWindow):
         session = self.settings.load()
         self.set_palette(session.palette)
         self.set_confirm_puts(session.confirm_puts)
+        self.set_theme(session.theme)
         if session.geometry:
             self.restored_geometry = self.restoreGeometry(QByteArray(session.geometry))
         if session.window_state:
@@ -186,7 +259,7 @@ class MainWindow(QMainWindow):
         return Session(geometry=bytes(self.saveGeometry()), window_state=bytes(self.saveState()),
                        tabs=tabs, current_tab=max(0, self.tabs.currentIndex()),
                        palette=self.palette_name, confirm_puts=self.confirm_puts,
-                       recent_files=recent)
+                       recent_files=recent, theme=self.theme_name)
 
     def save_session(self) -> bool:
         if self.settings is None:
@@ -240,6 +313,7 @@ class MainWindow(QMainWindow):
         self.aboutToClose.emit()
         self.save_session()
         self._closed = True
+        self.views.close_all()
         self.tabs.close_all()
         event.accept()
 

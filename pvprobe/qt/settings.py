@@ -9,7 +9,7 @@ Nothing here raises on bad content.
 Stored (all values are plain strings/ints so the file stays readable; binary
 layout blobs are base64 text, never ``@ByteArray``/``@Variant``)::
 
-    [window]  geometry, state (base64), palette, confirm_puts
+    [window]  geometry, state (base64), palette, confirm_puts, theme
     [session] tab_count, current_tab
     [tab0]    title, names (one per line), header (base64), path
     [recent]  files (one path per line)
@@ -34,6 +34,7 @@ APPLICATION = "pvprobe"
 SETTINGS_ENV = "PVPROBE_SETTINGS"
 
 PALETTES = ("default", "colorblind")
+THEMES = ("light", "dark")
 MAX_TABS = 50
 MAX_NAMES_PER_TAB = 100_000
 MAX_RECENT = 10
@@ -68,6 +69,7 @@ class Session:
     palette: str = "default"
     confirm_puts: bool = True
     recent_files: list[str] = field(default_factory=list)
+    theme: str = "light"
 
 
 def default_settings_path() -> str:
@@ -280,6 +282,11 @@ class Settings:
         s.palette = self.palette()
         s.confirm_puts = self.confirm_puts()
         s.recent_files = self.recent_files()
+        theme = self.get_str("window/theme", "light", 20)
+        if theme not in THEMES:
+            self.warn(f"window/theme: unknown theme {theme[:20]!r}")
+            theme = "light"
+        s.theme = theme
         s.tabs, s.current_tab = self.load_tabs()
         return s
 
@@ -291,6 +298,7 @@ class Settings:
         qs.setValue("window/state", _b64(s.window_state))
         qs.setValue("window/palette", s.palette if s.palette in PALETTES else "default")
         qs.setValue("window/confirm_puts", "true" if s.confirm_puts else "false")
+        qs.setValue("window/theme", s.theme if s.theme in THEMES else "light")
         qs.setValue("session/tab_count", len(s.tabs[:MAX_TABS]))
         qs.setValue("session/current_tab", int(s.current_tab))
         for i, t in enumerate(s.tabs[:MAX_TABS]):

@@ -183,6 +183,8 @@ class PVTableWidget(QWidget):
     listChanged = pyqtSignal()
     message = pyqtSignal(str)
     progress = pyqtSignal(int, int)
+    #: The user asked to open PVs in a view: ("probe" | "waveform" | "strip", names).
+    viewRequested = pyqtSignal(str, list)
 
     def __init__(self, bridge: EngineBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -334,6 +336,16 @@ class PVTableWidget(QWidget):
             a.setEnabled(bool(states))
             menu.addAction(a)
         menu.addSeparator()
+        if states:
+            names = [st.name for st in states]
+            arrays = [st.name for st in states if st.is_array]
+            scalars = [st.name for st in states if not st.is_array]
+            menu.addAction("Probe", lambda: self.viewRequested.emit("probe", names[:8]))
+            if scalars:
+                menu.addAction("Strip chart", lambda: self.viewRequested.emit("strip", scalars))
+            if arrays:
+                menu.addAction("Waveform plot", lambda: self.viewRequested.emit("waveform", arrays))
+            menu.addSeparator()
         self.put_action.setEnabled(len(states) == 1 and is_editable(states[0]))
         menu.addAction(self.put_action)
         menu.addSeparator()
