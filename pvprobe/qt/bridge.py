@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterable
 from PyQt5.QtCore import QObject, Qt, pyqtSignal, pyqtSlot
 
 from pvprobe.core.batch import Batch, PutResult
+from pvprobe.core.putlog import PutLog, make_entry
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ class EngineBridge(QObject):
         self.engine_pvs = 0            # from the last batch
         self.engine_connected = 0      # from the last batch
         self.consumer_errors = 0
+        #: Every put's result goes here (path resolved at each write).
+        self.put_log = PutLog()
+        self._put_sources: dict[int, tuple[str, tuple]] = {}   # request id -> (source, enum states)
         # Always queued: even an engine that calls back from the GUI thread never
         # re-enters a consumer or batch_done() from inside its own call.
         self.batchReady.connect(self._apply_batch, Qt.QueuedConnection)
@@ -97,6 +101,8 @@ class EngineBridge(QObject):
                     self.consumer_errors += 1
                     log.exception("batch consumer %r failed on batch %s", consumer, batch.seq)
             self.batches_applied += 1
+            if batch.put_results:
+                self._log_puts(batch.put_results)
             try:
                 for result in batch.put_results:
                     self.putFinished.emit(result)
@@ -125,9 +131,28 @@ class EngineBridge(QObject):
     def set_lean(self, enabled: bool) -> None:
         self.engine.set_lean(enabled)
 
-    def put(self, name: str, value: Any, timeout: float = 10.0) -> int:
-        """Ask for a put; the :class:`PutResult` arrives later via :attr:`putFinished`."""
-        return self.engine.put(name, value, timeout)
+    def put(self, name: str, value: Any, timeout: float = 10.0, source: str = "app",
+            state: Any = None) -> int:
+        """Ask for a put; the :class:`PutResult` arrives later via :attr:`putFinished`.
+
+        Every result is appended to the put log (``core.putlog``) with ``source``
+        (``"table"``, ``"probe"``, ``"restore"``...); ``state``, the PV's
+        :class:`PVState` if the caller has it, lets the log spell enum states."""
+        rid = self.engine.put(name, value, timeout)
+        self._put_sources[rid] = (source, tuple(getattr(state, "enum_strs", ()) or ()))
+        return rid
+
+    def _log_puts(self, results: list) -> None:
+        """Append one put-log line per result (never raises: a full disk must not stall puts)."""
+        try:
+            entries = []
+            for r in results:
+                source, enum_strs = self._put_sources.pop(r.request_id, ("app", ()))
+                entries.append(make_entry(r.name, r.old_value, r.value, r.ok, r.error, source,
+                                          r.seconds or None, enum_strs))
+            self.put_log.append_entries(entries)
+        except Exception:
+            log.exception("could not write the put log %s", self.put_log.path)
 
 
 __all__ = ["EngineBridge", "PutResult"]

@@ -1,0 +1,642 @@
+"""The probe: everything about one PV, safe puts, history and the record's fields.
+
+A plain QWidget (put it in a QDockWidget or a tab; several can be open). All CA
+traffic goes through the bridge: the panel adds the PV (every update kept for
+the statistics when it is a scalar), its record's ``.RTYP`` and then the
+candidate fields for that record type, and removes every one of them again in
+:meth:`ProbePanel.close_pv` (also on close and on destruction).
+
+Integration API: ``ProbePanel(bridge, name=None, parent=None)``, :meth:`set_pv`,
+:attr:`pv_name`, :meth:`report_text`, :meth:`close_pv`, the signal
+``openPlotRequested(name, kind)`` with kind ``"strip"`` or ``"waveform"``, and
+:attr:`confirm_puts` (default True).
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+from typing import Any, Iterable, Optional
+
+from PyQt5.QtCore import QMimeData, QPoint, Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QDrag, QDragEnterEvent, QDragMoveEvent, QDropEvent, QFont, QMouseEvent
+from PyQt5.QtWidgets import (
+    QApplication, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+    QScrollArea, QSizePolicy, QVBoxLayout, QWidget,
+)
+
+from pvprobe.core.batch import Batch
+from pvprobe.core.format import format_value
+from pvprobe.core.history import History, as_number
+from pvprobe.core.probe_report import fmt_limits, format_timestamp_us, report_text
+from pvprobe.core.pvnames import pv_name_error, strip_scheme
+from pvprobe.core.pvstate import PVState
+from pvprobe.core.record_fields import FieldDiscovery
+
+from .put_editor import PutEditor
+from .pvtable_model import ALARM_COLOURS, PALETTES, SEVERITY_PREFIX
+from .record_fields_view import RecordFieldsView
+from .sparkline import Sparkline
+
+#: How often the "x s ago / rate" line is refreshed (ms).
+CLOCK_MS = 250
+#: Array elements shown in the large value line.
+ARRAY_PREVIEW = 5
+_ids = itertools.count(1)
+
+
+def first_name(text: str) -> Optional[str]:
+    """The one PV name in dropped/typed text (the first token; ``ca://`` accepted)."""
+    for tok in text.replace(",", " ").split():
+        name = strip_scheme(tok.strip())
+        if name:
+            return name
+    return None
+
+
+class PVNameLabel(QLabel):
+    """The probe's PV name; drag it out (text/plain) to open the PV elsewhere."""
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self._press: Optional[QPoint] = None
+        self.setTextInteractionFlags(Qt.NoTextInteraction)
+        self.setCursor(Qt.OpenHandCursor)
+        self.setToolTip("Drag the name onto another view (table, plot, probe) to open it there")
+        self.drags = 0
+
+    def mime_data(self) -> QMimeData:
+        md = QMimeData()
+        md.setText(self.text())
+        return md
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.LeftButton:
+            self._press = event.pos()
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._press is None or not self.text() or not (event.buttons() & Qt.LeftButton):
+            return
+        if (event.pos() - self._press).manhattanLength() < QApplication.startDragDistance():
+            return
+        self._press = None
+        self.drags += 1
+        drag = QDrag(self)
+        drag.setMimeData(self.mime_data())
+        drag.exec_(Qt.CopyAction)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self._press = None
+        super().mouseReleaseEvent(event)
+
+
+class _Subscriptions:
+    """The engine PVs one probe holds, with multiplicity: every add matched by a remove."""
+
+    def __init__(self, bridge: Any, owner: str) -> None:
+        self.bridge = bridge
+        self.owner = owner
+        self.names: list[str] = []
+        self.consumer: Any = None
+
+    def add(self, names: Iterable[str], **options: Any) -> None:
+        names = list(names)
+        if names:
+            self.bridge.add(names, **options)
+            self.names += names
+            self.bridge.watch(self.owner, set(self.names))
+
+    def remove(self, names: Iterable[str]) -> None:
+        gone = []
+        for n in names:
+            if n in self.names:
+                self.names.remove(n)
+                gone.append(n)
+        if gone:
+            self.bridge.remove(gone)
+            self.bridge.watch(self.owner, set(self.names))
+
+    def release(self) -> None:
+        if self.names:
+            names, self.names = self.names, []
+            self.bridge.remove(names)
+        self.bridge.watch(self.owner, [])
+        if self.consumer is not None:
+            self.bridge.remove_consumer(self.consumer)
+            self.consumer = None
+
+
+def _consumer_for(panel: "ProbePanel"):
+    ref = weakref.ref(panel)
+
+    def consume(batch: Batch) -> None:
+        p = ref()
+        if p is not None:
+            p._on_batch(batch)
+    return consume
+
+
+class ProbePanel(QWidget):
+    """Everything about one PV. Several may be open; each holds its own subscriptions."""
+
+    #: (PV name, "strip" or "waveform") — the user asked for a plot of this PV.
+    openPlotRequested = pyqtSignal(str, str)
+    #: The probed PV changed (new name, "" when closed).
+    pvChanged = pyqtSignal(str)
+
+    def __init__(self, bridge: Any, name: Optional[str] = None, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self._owner = f"probe-{next(_ids)}"
+        self._subs: Optional[_Subscriptions] = None
+        # released on destruction too (the lambda holds no reference to the widget)
+        holder: list[Optional[_Subscriptions]] = [None]
+        self._holder = holder
+        self.destroyed.connect(lambda *_: holder[0] is not None and holder[0].release())
+        self._name = ""
+        self.state: Optional[PVState] = None
+        self.history = History()
+        self.discovery: Optional[FieldDiscovery] = None
+        self._field_names: set[str] = set()
+        self._mine: set[str] = set()
+        self._upgraded = False          # the scalar's second subscription keeps every update
+        self._last_update_count = -1
+        self._palette = ALARM_COLOURS
+        self.last_message = ""
+        self.setAcceptDrops(True)
+        self.setWindowTitle("Probe")
+        self._build()
+        self._clock = QTimer(self)
+        self._clock.setInterval(CLOCK_MS)
+        self._clock.timeout.connect(self._refresh_clock)
+        self._clock.start()
+        if name:
+            self.set_pv(name)
+
+    # -- widgets -----------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.entry = QLineEdit(self)
+        self.entry.setPlaceholderText("PV name — type and press Enter, or drop one here")
+        self.entry.setClearButtonEnabled(True)
+        self.entry.setAcceptDrops(False)      # a dropped name opens the PV (the panel takes it)
+        self.entry.returnPressed.connect(lambda: self.set_pv(self.entry.text()))
+
+        self.name_label = PVNameLabel(self)
+        f = QFont(self.font())
+        f.setBold(True)
+        f.setPointSizeF(f.pointSizeF() * 1.15)
+        self.name_label.setFont(f)
+        self.conn_label = QLabel(self)
+        self.value_label = QLabel(self)
+        vf = QFont(self.font())
+        vf.setPointSizeF(vf.pointSizeF() * 2.0)
+        vf.setBold(True)
+        self.value_label.setFont(vf)
+        self.value_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.value_label.setMinimumHeight(int(self.value_label.fontMetrics().height() * 1.4))
+        self.value_label.setContentsMargins(8, 2, 8, 2)
+        self.value_label.setAutoFillBackground(True)
+        self.value_label.setWordWrap(True)
+        self.alarm_label = QLabel(self)
+        self.time_label = QLabel(self)
+        self.time_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.clock_label = QLabel(self)
+        self.clock_label.setStyleSheet("color: rgb(110, 110, 110);")
+
+        self.copy_button = QPushButton("Copy report", self)
+        self.copy_button.setToolTip("Copy everything shown here as text (the same as 'pvprobe info PV --fields')")
+        self.copy_button.clicked.connect(self.copy_report)
+        self.plot_button = QPushButton("Strip chart", self)
+        self.plot_button.clicked.connect(self._request_plot)
+        self.plot_button.setEnabled(False)
+
+        top = QHBoxLayout()
+        top.addWidget(self.entry, 1)
+        top.addWidget(self.plot_button)
+        top.addWidget(self.copy_button)
+        head = QHBoxLayout()
+        head.addWidget(self.name_label, 1)
+        head.addWidget(self.conn_label)
+
+        # channel information (what cainfo shows and more)
+        self.info = {}
+        info_box = QGroupBox("Channel (limits: low .. high)", self)
+        grid = QGridLayout(info_box)
+        grid.setVerticalSpacing(2)
+        grid.setHorizontalSpacing(6)
+        left = (("type", "Type"), ("count", "Elements"), ("host", "Host"),
+                ("access", "Access"), ("precision", "Precision"))
+        right = (("units", "Units"), ("display", "Display"), ("alarm", "Alarm"),
+                 ("warning", "Warning"), ("control", "Control"))
+        for col, items in ((0, left), (2, right)):
+            for row, (key, label) in enumerate(items):
+                lab = QLabel("-", info_box)
+                lab.setTextInteractionFlags(Qt.TextSelectableByMouse)
+                self.info[key] = lab
+                name = QLabel(label + ":", info_box)
+                name.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                grid.addWidget(name, row, col)
+                grid.addWidget(lab, row, col + 1)
+        lab = QLabel("-", info_box)
+        lab.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        lab.setWordWrap(True)
+        self.info["enums"] = lab
+        name = QLabel("Enum states:", info_box)
+        name.setAlignment(Qt.AlignRight | Qt.AlignTop)
+        grid.addWidget(name, len(left), 0)
+        grid.addWidget(lab, len(left), 1, 1, 3)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        tips = {"type": "native DBR type", "count": "elements: valid now vs NELM for arrays",
+                "host": "the IOC serving this PV (host:port)", "access": "this client's rights",
+                "display": "display limits LOPR .. HOPR", "alarm": "alarm limits LOLO .. HIHI (MAJOR outside)",
+                "warning": "warning limits LOW .. HIGH (MINOR outside)",
+                "control": "control limits DRVL .. DRVH: puts outside are refused"}
+        for key, tip in tips.items():
+            self.info[key].setToolTip(tip)
+
+        put_box = QGroupBox("Put", self)
+        self.editor = PutEditor(self.bridge, put_box, source="probe")
+        QVBoxLayout(put_box).addWidget(self.editor)
+
+        hist_box = QGroupBox("History (since open)", self)
+        self.stats_label = QLabel("-", hist_box)
+        self.stats_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.stats_label.setWordWrap(True)
+        self.reset_button = QPushButton("Reset", hist_box)
+        self.reset_button.setToolTip("Start the statistics and the sparkline afresh")
+        self.reset_button.clicked.connect(self.reset_history)
+        self.sparkline = Sparkline(hist_box)
+        hl = QVBoxLayout(hist_box)
+        row = QHBoxLayout()
+        row.addWidget(self.stats_label, 1)
+        row.addWidget(self.reset_button, 0, Qt.AlignTop)
+        hl.addLayout(row)
+        hl.addWidget(self.sparkline)
+        self.hist_box = hist_box
+
+        fields_box = QGroupBox("Record fields", self)
+        self.fields_view = RecordFieldsView(self.bridge, fields_box, source="probe")
+        QVBoxLayout(fields_box).addWidget(self.fields_view)
+        self.fields_box = fields_box
+
+        body = QWidget(self)
+        bl = QVBoxLayout(body)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.addLayout(head)
+        bl.addWidget(self.value_label)
+        bl.addWidget(self.alarm_label)
+        bl.addWidget(self.time_label)
+        bl.addWidget(self.clock_label)
+        bl.addWidget(put_box)
+        bl.addWidget(info_box)
+        bl.addWidget(hist_box)
+        bl.addWidget(fields_box, 1)
+        scroll = QScrollArea(self)
+        scroll.setWidget(body)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.scroll = scroll
+
+        self.status = QLabel(self)
+        self.status.setWordWrap(True)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(scroll, 1)
+        lay.addWidget(self.status)
+        self._show_empty()
+
+    # -- public API ------------------------------------------------------------------------
+    @property
+    def pv_name(self) -> str:
+        """The probed PV ("" when none)."""
+        return self._name
+
+    @property
+    def confirm_puts(self) -> bool:
+        return self.editor.confirm_puts
+
+    @confirm_puts.setter
+    def confirm_puts(self, on: bool) -> None:
+        self.editor.confirm_puts = on
+        self.fields_view.confirm_puts = on
+
+    @property
+    def put_timeout(self) -> float:
+        return self.editor.timeout
+
+    @put_timeout.setter
+    def put_timeout(self, seconds: float) -> None:
+        self.editor.timeout = seconds
+        self.fields_view.runner.timeout = seconds
+
+    def set_palette(self, name: str) -> None:
+        """Alarm colours: "default" or "colorblind" (as the table's)."""
+        self._palette = PALETTES.get(name, ALARM_COLOURS)
+        self._show_value()
+
+    def set_pv(self, name: str) -> bool:
+        """Probe ``name`` (closing the previous PV). False, with the reason shown, if invalid."""
+        name = first_name(name or "") or ""
+        reason = pv_name_error(name) if name else "empty name"
+        if reason:
+            self._message(f"Not a PV name: {reason}")
+            return False
+        if name == self._name:
+            return True
+        self.close_pv()
+        self._name = name
+        self.entry.setText(name)
+        self.name_label.setText(name)
+        self.setWindowTitle(f"Probe {name}")
+        subs = _Subscriptions(self.bridge, self._owner)
+        subs.consumer = _consumer_for(self)
+        self.bridge.add_consumer(subs.consumer)
+        self._subs = subs
+        self._holder[0] = subs
+        self.history = History()
+        self.state = PVState(name=name)
+        self._upgraded = False
+        self._last_update_count = -1
+        self.discovery = FieldDiscovery(name)
+        rtyp = self.discovery.initial()
+        self._field_names = set(rtyp)
+        self._mine = {name} | self._field_names
+        if not self._clock.isActive():
+            self._clock.start()
+        subs.add([name])
+        subs.add(rtyp, once=True)
+        self.editor.clear()
+        self.fields_view.set_fields([], "reading the record type…")
+        self._message("")
+        self._show_all()
+        self.pvChanged.emit(name)
+        return True
+
+    def close_pv(self) -> None:
+        """Stop probing: every engine PV this probe added is removed."""
+        if self._subs is not None:
+            self._subs.release()
+            self._subs = None
+            self._holder[0] = None
+        if self._name:
+            self._name = ""
+            self.state = None
+            self.discovery = None
+            self._field_names = set()
+            self._mine = set()
+            self.editor.clear()
+            self.fields_view.set_fields([], "")
+            self._show_empty()
+            self.pvChanged.emit("")
+
+    def engine_names(self) -> list[str]:
+        """The engine PVs this probe holds now (with multiplicity)."""
+        return list(self._subs.names) if self._subs else []
+
+    def report_text(self) -> str:
+        """The whole probe as text (the same report as ``pvprobe info PV --fields``)."""
+        if not self._name or self.state is None:
+            return ""
+        disc = self.discovery
+        fields = disc.present() if disc else None
+        note = disc.problem if disc else ""
+        numeric = self.history.stats.count > 0
+        return report_text(self.state, fields=fields, rtyp=disc.rtyp if disc else None,
+                           fields_note=note, history=self.history.stats.snapshot() if numeric else None,
+                           rate=self.history.rate() if self.state.ever_connected else None,
+                           since_update=self.history.since_last())
+
+    def copy_report(self) -> str:
+        text = self.report_text()
+        QApplication.clipboard().setText(text)
+        self._message("Report copied to the clipboard")
+        return text
+
+    def reset_history(self) -> None:
+        self.history.reset()
+        self._show_history()
+
+    # -- batches -------------------------------------------------------------------------------
+    def _on_batch(self, batch: Batch) -> None:
+        if not self._name:
+            return
+        mine = self._mine      # one set lookup per state: a big table's batches stay cheap
+        for st in batch.states:
+            if st.name in mine:
+                if st.name == self._name:
+                    self._on_main(st)
+                if st.name in self._field_names:
+                    self._on_field(st)
+
+    def _on_main(self, st: PVState) -> None:
+        first = not (self.state and self.state.ever_connected) and st.ever_connected
+        self.state = st
+        new = [(ts, v) for ts, v, _ in st.samples]
+        if not new and st.update_count != self._last_update_count and st.value is not None:
+            new = [(st.timestamp, st.value)]
+        self._last_update_count = st.update_count
+        if new and not st.is_array:
+            self.history.add_many(new)
+        elif new:
+            self.history.add_many([(t, None) for t, _ in new])   # counted for the rate only
+        if first and not st.is_array and not self._upgraded and self._subs is not None:
+            # a second reference with keep_all: every update reaches the statistics
+            self._upgraded = True
+            self._subs.add([self._name], keep_all=True)
+        self.editor.set_state(st)
+        self._show_all()
+
+    def _on_field(self, st: PVState) -> None:
+        disc = self.discovery
+        if disc is None or self._subs is None:
+            return
+        add, remove = disc.update(st)
+        if add:
+            self._field_names.update(add)
+            self._subs.add(add)
+        if remove:
+            self._subs.remove(remove)
+            self._field_names.difference_update(remove)
+        if add or remove:
+            self._mine = {self._name} | self._field_names
+        self._show_fields()
+
+    # -- showing -----------------------------------------------------------------------------------
+    def _message(self, text: str) -> None:
+        self.last_message = text
+        self.status.setText(text)
+
+    def _show_empty(self) -> None:
+        self.name_label.setText("")
+        self.conn_label.setText("")
+        self.value_label.setText("—")
+        self.value_label.setStyleSheet("")
+        self.alarm_label.setText("")
+        self.time_label.setText("")
+        self.clock_label.setText("Type a PV name above or drop one here.")
+        for lab in self.info.values():
+            lab.setText("-")
+        self.stats_label.setText("-")
+        self.sparkline.set_values([])
+        self.plot_button.setEnabled(False)
+
+    def _show_all(self) -> None:
+        self._show_value()
+        self._show_info()
+        self._show_history()
+        self._refresh_clock()
+
+    def _show_value(self) -> None:
+        st = self.state
+        if st is None:
+            return
+        if st.connected:
+            self.conn_label.setText("● connected")
+            self.conn_label.setStyleSheet("color: rgb(0, 120, 60);")
+        elif st.ever_connected:
+            self.conn_label.setText("○ DISCONNECTED")
+            self.conn_label.setStyleSheet("color: rgb(120, 120, 120); font-style: italic;")
+        elif st.error:
+            self.conn_label.setText("✖ not found")
+            self.conn_label.setStyleSheet("color: rgb(170, 20, 20);")
+        else:
+            self.conn_label.setText("… connecting")
+            self.conn_label.setStyleSheet("color: rgb(120, 120, 120);")
+        if not st.ever_connected:
+            self.value_label.setText(st.error or "connecting…")
+            self.value_label.setStyleSheet("color: rgb(120, 120, 120);")
+            self.alarm_label.setText("")
+            return
+        text = format_value(st, with_units=True, preview=ARRAY_PREVIEW) or "(no value yet)"
+        if st.is_char_array:
+            text = f"“{text}”"
+        if not st.connected:
+            self.value_label.setText(f"DISCONNECTED (last: {text})")
+            self.value_label.setStyleSheet("color: rgb(120, 120, 120); font-style: italic;"
+                                           "background: rgb(232, 232, 232);")
+            self.alarm_label.setText("")
+            return
+        self.value_label.setText(text)
+        cols = self._palette.get(st.severity)
+        if cols:
+            bg, fg = cols
+            self.value_label.setStyleSheet(f"background: {bg.name()}; color: {fg.name()};")
+        else:
+            self.value_label.setStyleSheet("")
+        sev = SEVERITY_PREFIX.get(st.severity, "") + st.severity_name
+        self.alarm_label.setText(f"Severity {sev}, status {st.status_name}")
+        self.time_label.setText(f"IOC time {format_timestamp_us(st.timestamp)}")
+
+    def _show_info(self) -> None:
+        st = self.state
+        if st is None or not st.ever_connected:
+            return
+        i = self.info
+        i["type"].setText(f"DBR_{st.native_type}")
+        if st.is_array:
+            i["count"].setText(f"{st.count} valid of {st.max_count} (NELM)")
+        else:
+            i["count"].setText(str(st.max_count))
+        i["host"].setText(st.host or "-")
+        i["access"].setText(st.access_text)
+        i["access"].setStyleSheet("" if st.write_access else "color: rgb(170, 20, 20);")
+        i["precision"].setText("-" if st.precision is None else str(st.precision))
+        i["units"].setText(st.units or "-")
+        i["display"].setText(fmt_limits(st.display_limits))
+        i["alarm"].setText(fmt_limits(st.alarm_limits))
+        i["warning"].setText(fmt_limits(st.warning_limits))
+        i["control"].setText(fmt_limits(st.control_limits))
+        i["enums"].setText(", ".join(f"{k}={s}" for k, s in enumerate(st.enum_strs)) or "-")
+        kind = "waveform" if st.is_array else "strip"
+        self.plot_button.setText("Waveform" if kind == "waveform" else "Strip chart")
+        plottable = not (st.native_type == "STRING" or st.is_char_array)
+        self.plot_button.setEnabled(plottable)
+        self.plot_button.setToolTip(f"Open {self._name} in a {'waveform plot' if st.is_array else 'strip chart'}"
+                                    if plottable else "Text PVs cannot be plotted")
+
+    def _show_history(self) -> None:
+        st = self.state
+        if st is not None and st.is_array:
+            self.stats_label.setText(f"{self.history.updates} updates (statistics for scalars only)")
+            self.sparkline.hide()
+            return
+        s = self.history.stats.snapshot()
+        if not s.count:
+            self.stats_label.setText("no numeric values yet" if not (st and st.value is not None
+                                                                     and as_number(st.value) is None)
+                                     else f"{self.history.updates} updates (not numeric)")
+            self.sparkline.setVisible(st is None or as_number(st.value) is not None or st.value is None)
+            self.sparkline.set_values([])
+            return
+        p = st.precision if st is not None and st.precision is not None and 0 <= st.precision <= 12 else None
+        f = (lambda x: f"{x:.{p}f}") if p is not None else (lambda x: f"{x:.6g}")
+        skipped = f", {s.skipped} NaN/inf skipped" if s.skipped else ""
+        self.stats_label.setText(f"n = {s.count}   min {f(s.min)}   max {f(s.max)}   "
+                                 f"mean {f(s.mean)}   std {f(s.std)}{skipped}")
+        self.sparkline.show()
+        band = st.warning_limits if st is not None else None
+        self.sparkline.set_values(self.history.values(), band)
+
+    def _show_fields(self) -> None:
+        disc = self.discovery
+        if disc is None:
+            return
+        rows = disc.present()
+        if disc.problem:
+            status = disc.problem
+        elif disc.rtyp is None:
+            status = "reading the record type…"
+        else:
+            status = f"{disc.rtyp} record, {len(rows)} fields"
+            if disc.pending:
+                status += f" ({len(disc.pending)} still connecting)"
+        self.fields_view.set_fields(rows, status)
+
+    def _refresh_clock(self) -> None:
+        if not self._name or self.state is None or not self.state.ever_connected or not self.isVisible():
+            return
+        ago = self.history.since_last()
+        rate = self.history.rate()
+        ago_text = "no update yet" if ago is None else f"last update {ago:.1f} s ago"
+        self.clock_label.setText(f"{ago_text} · {rate:.1f} updates/s")
+
+    # -- plots ----------------------------------------------------------------------------------
+    def _request_plot(self) -> None:
+        if self._name and self.state is not None:
+            self.openPlotRequested.emit(self._name, "waveform" if self.state.is_array else "strip")
+
+    # -- drag and drop --------------------------------------------------------------------------
+    def _drop_name(self, event: Any) -> Optional[str]:
+        md = event.mimeData()
+        if event.source() is self.name_label or not md.hasText():
+            return None
+        name = first_name(md.text())
+        return name if name and not pv_name_error(name) else None
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if self._drop_name(event):
+            event.setDropAction(Qt.CopyAction)
+            event.accept()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
+        self.dragEnterEvent(event)  # type: ignore[arg-type]
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        name = self._drop_name(event)
+        if not name:
+            event.ignore()
+            return
+        event.setDropAction(Qt.CopyAction)
+        event.accept()
+        self.set_pv(name)
+
+    # -- lifetime -------------------------------------------------------------------------------
+    def closeEvent(self, event: Any) -> None:  # noqa: N802
+        self.close_pv()
+        self._clock.stop()
+        super().closeEvent(event)

@@ -1,0 +1,548 @@
+"""Safe puts: an editor that fits the PV's type, a confirmation, a busy state, the result.
+
+:class:`PutRunner` runs puts for a widget: it checks the value with
+``coerce_put_value`` (a value that does not fit is refused with the reason and
+nothing is sent), asks for confirmation unless told not to, sends the put
+through the bridge (which writes the put log), shows it busy until the put
+callback or the timeout, and reports the :class:`PutResult`.
+
+:class:`PutEditor` is the probe's editor: a menu of states for enums, a
+number field checked against the control limits (and told about the precision),
+a text field for strings (39 bytes for DBR_STRING), a multi-line text for CHAR
+waveforms, a comma/space separated list for arrays; read-only and disconnected
+PVs show a read-only field with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Optional
+
+from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal
+from PyQt5.QtWidgets import (
+    QComboBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPlainTextEdit, QProgressBar,
+    QPushButton, QSizePolicy, QVBoxLayout, QWidget,
+)
+
+from pvprobe.core.batch import PutResult
+from pvprobe.core.format import char_array_to_text, format_number, format_value
+from pvprobe.core.putvalue import MAX_STRING, PutValueError, coerce_put_value, describe_put_value
+from pvprobe.core.pvstate import PVState
+
+#: Seconds a put may take before it is reported failed (the engine's own timeout).
+DEFAULT_TIMEOUT = 10.0
+#: Extra seconds after the timeout before the GUI gives up waiting for any answer.
+GRACE = 3.0
+#: Arrays longer than this are not copied into the editor (typing them is no use anyway).
+PREFILL_MAX = 4096
+
+OK_STYLE = "color: rgb(0, 110, 60);"
+BAD_STYLE = "color: rgb(170, 20, 20);"
+HINT_STYLE = "color: rgb(110, 110, 110);"
+_INVALID_EDIT = "border: 2px solid rgb(213, 94, 0);"
+
+
+def ask_confirmation(parent: Optional[QWidget], title: str, text: str) -> bool:
+    """A Yes/No question (tests patch ``QMessageBox.exec_`` or this function)."""
+    box = QMessageBox(QMessageBox.Question, title, text, QMessageBox.Yes | QMessageBox.No, parent)
+    box.setDefaultButton(QMessageBox.No)
+    return box.exec_() == QMessageBox.Yes
+
+
+def value_for_edit(st: PVState) -> str:
+    """The current value as editable text (floats with the PV's precision, as displayed)."""
+    v = st.value
+    if v is None:
+        return ""
+    if st.is_char_array:
+        return char_array_to_text(v)
+    if st.is_array:
+        if getattr(v, "size", len(v)) > PREFILL_MAX:
+            return ""
+        try:
+            return ", ".join(format_number(x) for x in list(v))
+        except TypeError:
+            return str(v)
+    if st.is_enum:
+        return format_value(st)
+    if isinstance(v, float):
+        # what you see is what you put: the value as the PV displays it (PREC)
+        return format_number(v, st.precision if st.native_type in ("DOUBLE", "FLOAT") else None)
+    return str(v)
+
+
+def editor_kind(st: Optional[PVState]) -> str:
+    """Which editor fits: enum, number, string, text (CHAR waveform), array, readonly, disconnected."""
+    if st is None or not st.ever_connected:
+        return "disconnected"
+    if not st.connected:
+        return "disconnected"
+    if not st.write_access:
+        return "readonly"
+    if st.is_char_array:
+        return "text"
+    if st.is_array:
+        return "array"
+    if st.is_enum:
+        return "enum"
+    if st.native_type == "STRING":
+        return "string"
+    return "number"
+
+
+def read_only_reason(st: Optional[PVState]) -> str:
+    if st is None:
+        return "No PV."
+    if not st.ever_connected:
+        return "Not connected yet: puts become possible once the PV connects."
+    if not st.connected:
+        return "Disconnected: puts are disabled until the PV reconnects."
+    if not st.write_access:
+        return ("Read-only: the IOC grants this client no write access (its access security, "
+                "ASG, refuses writes from this user/host). Ask the IOC's owner to change it.")
+    return ""
+
+
+def precision_note(st: PVState, text: str) -> str:
+    """A note when a number has more decimals than the PV displays (not a refusal)."""
+    if st.precision is None or st.native_type not in ("DOUBLE", "FLOAT") or st.is_array:
+        return ""
+    t = text.strip().lower()
+    if "e" in t or "." not in t:
+        return ""
+    decimals = len(t.split(".", 1)[1])
+    if decimals > st.precision:
+        try:
+            shown = format_number(float(t), st.precision)
+        except ValueError:
+            return ""
+        return f"note: more decimals than PREC {st.precision}; the IOC keeps them, displays {shown}"
+    return ""
+
+
+def prepare(st: PVState, raw: Any) -> Any:
+    """Check ``raw`` against the PV and return the value to send (raises PutValueError)."""
+    if not st.connected:
+        raise PutValueError("not connected")
+    if not st.write_access:
+        raise PutValueError("no write access (read-only PV)")
+    if isinstance(raw, str) and not raw.strip() and not (st.native_type == "STRING" or st.is_char_array):
+        raise PutValueError("no value given")
+    native, values = coerce_put_value(st, raw)
+    if st.is_char_array and isinstance(raw, str):
+        return raw
+    if st.is_array:
+        return values
+    return values[0]
+
+
+class PutRunner(QObject):
+    """Runs puts through a bridge: check, confirm, send, wait, report.
+
+    Signals: ``refused(name, reason)`` (nothing sent), ``started(rid, name)``,
+    ``finished(PutResult)`` (also for the GUI-side "no answer" timeout).
+    """
+
+    refused = pyqtSignal(str, str)
+    started = pyqtSignal(int, str)
+    finished = pyqtSignal(object)
+
+    def __init__(self, bridge: Any, parent: Optional[QObject] = None, source: str = "probe") -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.source = source
+        #: Ask before every put.
+        self.confirm = True
+        self.timeout = DEFAULT_TIMEOUT
+        self._pending: dict[int, tuple[str, float, Any]] = {}   # rid -> (name, t0, value)
+        self.last_result: Optional[PutResult] = None
+        self.last_refusal = ""
+        self.sent = 0
+        self._watchdog = QTimer(self)
+        self._watchdog.setInterval(250)
+        self._watchdog.timeout.connect(self._check_overdue)
+        bridge.putFinished.connect(self._on_put_finished)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._pending)
+
+    def pending_names(self) -> list[str]:
+        return [n for n, _, _ in self._pending.values()]
+
+    def request(self, st: PVState, raw: Any, parent: Optional[QWidget] = None,
+                old_text: Optional[str] = None) -> Optional[int]:
+        """Check, confirm and send; returns the request id, or None if refused/cancelled."""
+        try:
+            value = prepare(st, raw)
+        except PutValueError as exc:
+            self.last_refusal = str(exc)
+            self.refused.emit(st.name, str(exc))
+            return None
+        self.last_refusal = ""
+        if self.confirm:
+            native, vals = coerce_put_value(st, value)
+            new_text = describe_put_value(native, vals)
+            if st.is_enum and isinstance(vals[0], int) and vals[0] < len(st.enum_strs):
+                new_text = f"{st.enum_strs[vals[0]]} ({vals[0]})"
+            old = old_text if old_text is not None else (format_value(st, with_units=True) or "-")
+            text = (f"Put a new value to {st.name}?\n\n"
+                    f"    now:  {old}\n    new:  {new_text}\n\n"
+                    f"The put waits up to {self.timeout:g} s for completion.")
+            if not ask_confirmation(parent, "Confirm put", text):
+                return None
+        rid = self.bridge.put(st.name, value, self.timeout, source=self.source, state=st)
+        self._pending[rid] = (st.name, time.monotonic(), value)
+        self.sent += 1
+        self._watchdog.start()
+        self.started.emit(rid, st.name)
+        return rid
+
+    def _on_put_finished(self, result: PutResult) -> None:
+        if result.request_id not in self._pending:
+            return
+        del self._pending[result.request_id]
+        if not self._pending:
+            self._watchdog.stop()
+        self.last_result = result
+        self.finished.emit(result)
+
+    def _check_overdue(self) -> None:
+        now = time.monotonic()
+        for rid, (name, t0, value) in list(self._pending.items()):
+            if now - t0 > self.timeout + GRACE:
+                del self._pending[rid]
+                res = PutResult(name=name, value=value, ok=False, request_id=rid, seconds=now - t0,
+                                error=f"no answer from the engine within {self.timeout + GRACE:g} s")
+                self.last_result = res
+                self.finished.emit(res)
+        if not self._pending:
+            self._watchdog.stop()
+
+
+class PutEditor(QWidget):
+    """The probe's put editor for one PV. Feed it states with :meth:`set_state`."""
+
+    #: A put was sent (rid); a put finished (PutResult); a value was refused (reason).
+    putSent = pyqtSignal(int)
+    putDone = pyqtSignal(object)
+    refusedValue = pyqtSignal(str)
+
+    def __init__(self, bridge: Any, parent: Optional[QWidget] = None, source: str = "probe") -> None:
+        super().__init__(parent)
+        self.runner = PutRunner(bridge, self, source)
+        self.state: Optional[PVState] = None
+        self.kind = ""
+        self._shape: tuple = ()
+        self._dirty = False           # the user typed since the last prefill
+        self._busy_since: Optional[float] = None
+
+        self.enum_box = QComboBox(self)
+        self.enum_box.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        self.line = QLineEdit(self)
+        self.line.setClearButtonEnabled(True)
+        self.text = QPlainTextEdit(self)
+        self.text.setMaximumHeight(70)
+        self.text.setTabChangesFocus(True)
+        self.readonly = QLineEdit(self)
+        self.readonly.setReadOnly(True)
+        self.readonly.setEnabled(False)
+        # one editor visible at a time (a QStackedWidget would be as tall as the tallest)
+        self.stack = QWidget(self)
+        sl = QHBoxLayout(self.stack)
+        sl.setContentsMargins(0, 0, 0, 0)
+        self._pages = (self.enum_box, self.line, self.text, self.readonly)
+        for w in self._pages:
+            w.setParent(self.stack)
+            sl.addWidget(w, 1 if w is not self.enum_box else 0)
+        sl.addStretch(0)
+        self.stack.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Maximum)
+
+        self.put_button = QPushButton("Put", self)
+        self.put_button.setToolTip("Send the value (asks for confirmation unless turned off)")
+        self.put_button.clicked.connect(self.submit)
+        self.current_button = QPushButton("Current", self)
+        self.current_button.setToolTip("Load the current value into the editor")
+        self.current_button.clicked.connect(self.load_current)
+        self.busy_bar = QProgressBar(self)
+        self.busy_bar.setRange(0, 0)
+        self.busy_bar.setMaximumHeight(10)
+        self.busy_bar.setTextVisible(False)
+        self.busy_bar.hide()
+        self.hint = QLabel(self)
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet(HINT_STYLE)
+        self.message = QLabel(self)
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextSelectableByMouse)
+
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.stack, 1)
+        row.addWidget(self.current_button)
+        row.addWidget(self.put_button)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(3)
+        lay.addLayout(row)
+        lay.addWidget(self.hint)
+        lay.addWidget(self.busy_bar)
+        lay.addWidget(self.message)
+
+        self.enum_box.activated.connect(self._on_enum_chosen)
+        self.line.textEdited.connect(self._on_edited)
+        self.line.returnPressed.connect(self.submit)
+        self.text.textChanged.connect(self._on_text_changed)
+        self.runner.refused.connect(self._on_refused)
+        self.runner.started.connect(self._on_started)
+        self.runner.finished.connect(self._on_finished)
+        self._tick = QTimer(self)
+        self._tick.setInterval(100)
+        self._tick.timeout.connect(self._show_busy)
+        self._apply_kind()
+
+    # -- settings ---------------------------------------------------------------------
+    @property
+    def confirm_puts(self) -> bool:
+        return self.runner.confirm
+
+    @confirm_puts.setter
+    def confirm_puts(self, on: bool) -> None:
+        self.runner.confirm = bool(on)
+
+    @property
+    def timeout(self) -> float:
+        return self.runner.timeout
+
+    @timeout.setter
+    def timeout(self, seconds: float) -> None:
+        self.runner.timeout = float(seconds)
+
+    @property
+    def busy(self) -> bool:
+        return self.runner.busy
+
+    # -- state ---------------------------------------------------------------------------
+    def clear(self) -> None:
+        self.state = None
+        self.message.clear()
+        self._dirty = False
+        self._apply_kind()
+
+    def set_state(self, st: Optional[PVState]) -> None:
+        """The PV's newest state: chooses the editor; prefills it until the user types."""
+        self.state = st
+        shape = (editor_kind(st),) + ((st.native_type, st.max_count, st.enum_strs) if st else ())
+        if shape != self._shape:
+            self._shape = shape
+            self._apply_kind()
+        elif self.kind == "readonly" or self.kind == "disconnected":
+            self.readonly.setText(_readonly_text(st))
+        elif not self._dirty and not self.busy and st is not None:
+            self._follow(st)
+
+    def _follow(self, st: PVState) -> None:
+        """Until the user edits, the editor shows the live value (not while it has focus)."""
+        k = self.kind
+        if k == "enum":
+            if isinstance(st.value, int) and self.enum_box.currentIndex() != st.value \
+                    and not self.enum_box.view().isVisible() and 0 <= st.value < self.enum_box.count():
+                self.enum_box.setCurrentIndex(st.value)
+        elif k == "text":
+            if not self.text.hasFocus():
+                new = value_for_edit(st)
+                if new != self.text.toPlainText():
+                    self.text.blockSignals(True)
+                    self.text.setPlainText(new)
+                    self.text.blockSignals(False)
+        elif k in ("number", "string") and not self.line.hasFocus():
+            self.line.setText(value_for_edit(st))
+        # arrays: prefilled once (and by "Current"), never followed live
+
+    def _apply_kind(self) -> None:
+        st = self.state
+        self.kind = editor_kind(st)
+        k = self.kind
+        self._dirty = False
+        self.line.setStyleSheet("")
+        if k in ("readonly", "disconnected"):
+            self._show_page(self.readonly)
+            self.readonly.setText(_readonly_text(st))
+            self.hint.setText(read_only_reason(st))
+            self.hint.setStyleSheet(BAD_STYLE if k == "readonly" else HINT_STYLE)
+            self.put_button.setEnabled(False)
+            self.current_button.setEnabled(False)
+            self.readonly.setToolTip(read_only_reason(st))
+            return
+        assert st is not None
+        self.hint.setStyleSheet(HINT_STYLE)
+        self.put_button.setEnabled(not self.busy)
+        self.current_button.setEnabled(True)
+        if k == "enum":
+            self.enum_box.blockSignals(True)
+            self.enum_box.clear()
+            self.enum_box.addItems([s if s else f"({i})" for i, s in enumerate(st.enum_strs)])
+            if isinstance(st.value, int) and 0 <= st.value < len(st.enum_strs):
+                self.enum_box.setCurrentIndex(st.value)
+            self.enum_box.blockSignals(False)
+            self._show_page(self.enum_box)
+            self.hint.setText(f"{len(st.enum_strs)} states; choose one and press Put")
+        elif k == "text":
+            self._show_page(self.text)
+            self.text.blockSignals(True)
+            self.text.setPlainText(value_for_edit(st))
+            self.text.blockSignals(False)
+            self.hint.setText(f"text, at most {max(0, st.max_count - 1)} bytes (CHAR[{st.max_count}])")
+        else:
+            self._show_page(self.line)
+            self.line.setText(value_for_edit(st))
+            self.line.setCursorPosition(0)
+            self.line.setMaxLength(32767)
+            if k == "string":
+                self.hint.setText(f"text, at most {MAX_STRING} bytes (DBR_STRING holds 40 with the NUL)")
+            elif k == "array":
+                self.hint.setText(f"up to {st.max_count} numbers ({st.native_type}), separated by "
+                                  f"commas or spaces")
+            else:
+                self.hint.setText(self._number_hint(st))
+        self._dirty = False
+
+    @staticmethod
+    def _number_hint(st: PVState) -> str:
+        parts = [f"a number ({st.native_type})"]
+        lims = st.control_limits
+        if lims and lims[0] is not None and lims[1] is not None and lims[1] > lims[0]:
+            unit = f" {st.units}" if st.units else ""
+            parts.append(f"from {lims[0]:g} to {lims[1]:g}{unit} (control limits)")
+        if st.precision is not None and st.native_type in ("DOUBLE", "FLOAT"):
+            parts.append(f"shown with PREC {st.precision}")
+        return ", ".join(parts)
+
+    def _show_page(self, page: QWidget) -> None:
+        for w in self._pages:
+            w.setVisible(w is page)
+        self.current_page = page
+
+    # -- editing ---------------------------------------------------------------------------
+    def raw_value(self) -> Any:
+        """What the user entered (an index for enums, text otherwise)."""
+        if self.kind == "enum":
+            return self.enum_box.currentIndex()
+        if self.kind == "text":
+            return self.text.toPlainText()
+        return self.line.text()
+
+    def set_value_text(self, text: str) -> None:
+        """Type ``text`` into the editor (tests, drag-and-drop)."""
+        if self.kind == "text":
+            self.text.setPlainText(text)
+        elif self.kind == "enum":
+            idx = self.enum_box.findText(text)
+            if idx < 0 and text.strip().isdigit():
+                idx = int(text)
+            self.enum_box.setCurrentIndex(idx)
+            self._dirty = True
+        else:
+            self.line.setText(text)
+            self._on_edited(text)
+
+    def load_current(self) -> None:
+        self._apply_kind()
+        self.message.clear()
+
+    def _on_enum_chosen(self, index: int) -> None:
+        self._dirty = True          # the user chose: stop following the live value
+        self.message.clear()
+
+    def _on_text_changed(self) -> None:
+        self._on_edited(self.text.toPlainText())
+
+    def _on_edited(self, text: str) -> None:
+        self._dirty = True
+        st = self.state
+        if st is None or self.kind in ("readonly", "disconnected", "enum"):
+            return
+        try:
+            prepare(st, text)
+        except PutValueError as exc:
+            self.message.setStyleSheet(BAD_STYLE)
+            self.message.setText(f"✖ {exc}")
+            if self.kind != "text":
+                self.line.setStyleSheet(f"QLineEdit {{ {_INVALID_EDIT} }}")
+            return
+        self.line.setStyleSheet("")
+        note = precision_note(st, text) if self.kind == "number" else ""
+        self.message.setStyleSheet(HINT_STYLE)
+        self.message.setText(note)
+
+    def submit(self) -> bool:
+        """Check the entered value and put it (after confirmation). True if sent."""
+        st = self.state
+        if st is None or self.busy:
+            return False
+        if self.kind in ("readonly", "disconnected"):
+            self._on_refused(st.name, read_only_reason(st))
+            return False
+        rid = self.runner.request(st, self.raw_value(), self)
+        return rid is not None
+
+    # -- put cycle ---------------------------------------------------------------------------
+    def _on_refused(self, name: str, reason: str) -> None:
+        self.message.setStyleSheet(BAD_STYLE)
+        self.message.setText(f"✖ Refused, nothing sent: {reason}")
+        self.refusedValue.emit(reason)
+
+    def _on_started(self, rid: int, name: str) -> None:
+        self._busy_since = time.monotonic()
+        for w in (self.stack, self.put_button, self.current_button):
+            w.setEnabled(False)
+        self.busy_bar.show()
+        self._show_busy()
+        self._tick.start()
+        self.putSent.emit(rid)
+
+    def _show_busy(self) -> None:
+        if self._busy_since is None:
+            return
+        dt = time.monotonic() - self._busy_since
+        self.message.setStyleSheet(HINT_STYLE)
+        self.message.setText(f"Putting… waiting for completion {dt:.1f} s (timeout {self.timeout:g} s)")
+
+    def _on_finished(self, result: PutResult) -> None:
+        self._tick.stop()
+        self._busy_since = None
+        self.busy_bar.hide()
+        self.stack.setEnabled(True)
+        self._apply_kind()
+        secs = f" in {result.seconds:.2f} s" if result.seconds else ""
+        if result.ok:
+            self.message.setStyleSheet(OK_STYLE)
+            self.message.setText(f"✔ Done{secs}: {result.name} ← {_short(result.value, self.state)}")
+        else:
+            self.message.setStyleSheet(BAD_STYLE)
+            self.message.setText(f"✖ Failed{secs}: {result.error}")
+        self.putDone.emit(result)
+
+    @property
+    def message_text(self) -> str:
+        return self.message.text()
+
+
+def _readonly_text(st: Optional[PVState]) -> str:
+    if st is None or st.value is None:
+        return ""
+    return format_value(st, with_units=True)
+
+
+def _short(value: Any, st: Optional[PVState]) -> str:
+    if st is not None and st.is_enum and isinstance(value, int) and 0 <= value < len(st.enum_strs):
+        return st.enum_strs[value]
+    if isinstance(value, list):
+        head = ", ".join(format_number(v) for v in value[:8])
+        return f"[{len(value)}] {head}{' …' if len(value) > 8 else ''}"
+    if isinstance(value, str):
+        return repr(value) if len(value) < 60 else repr(value[:57] + "…")
+    if isinstance(value, float) and math.isfinite(value):
+        return format_number(value)
+    return str(value)
