@@ -126,6 +126,7 @@ def cmd_put(args: argparse.Namespace) -> int:
     if before.is_char_array and isinstance(value, list):
         value = " ".join(value)
     res = eng.put_wait(name, value, timeout=args.timeout or 10.0, wait=args.wait)
+    _log_put(before, value, res)
     if not res.ok:
         _err("put", f"{name}: {res.error}")
         return 1
@@ -134,53 +135,52 @@ def cmd_put(args: argparse.Namespace) -> int:
     return 0
 
 
+def _log_put(before: PVState, value: Any, res: Any) -> None:
+    """Append the put to the put log (source "cli"); a log that cannot be written is reported, not fatal."""
+    from .core.putlog import PutLog
+    from .core.putvalue import PutValueError, coerce_put_value
+
+    new: Any = value
+    try:
+        _, vals = coerce_put_value(before, value)
+        if not (before.is_char_array and isinstance(value, str)):
+            new = vals if before.is_array else vals[0]
+    except PutValueError:
+        pass
+    log = PutLog()
+    try:
+        log.append(before.name, before.value, new, res.ok, res.error, "cli", res.seconds or None,
+                   before.enum_strs)
+    except OSError as exc:
+        _err("put", f"could not write the put log {log.path}: {exc}")
+
+
 # ---------------------------------------------------------------------------- info
 
-def _fmt_limits(lims) -> str:
-    return "-" if not lims else f"{lims[0]:g} .. {lims[1]:g}"
+def info_lines(st: PVState, **report: Any) -> list[str]:
+    """cainfo-like report of one PV: the probe's report (``core.probe_report``)."""
+    from .core.probe_report import report_lines
 
-
-def info_lines(st: PVState) -> list[str]:
-    """cainfo-like report of one PV."""
-    lines = [
-        f"{st.name}",
-        f"    State:            {'connected' if st.connected else 'not connected'}",
-    ]
-    if not st.connected:
-        if st.error:
-            lines.append(f"    Error:            {st.error}")
-        return lines
-    lines += [
-        f"    Host:             {st.host}",
-        f"    Access:           {st.access_text}",
-        f"    Native type:      DBR_{st.native_type}",
-        f"    Element count:    {st.max_count}" + (f" (valid now: {st.count})" if st.is_array else ""),
-        f"    Value:            {_value_fields(st, True)}",
-        f"    Units:            {st.units or '-'}",
-        f"    Precision:        {'-' if st.precision is None else st.precision}",
-        f"    Display limits:   {_fmt_limits(st.display_limits)}",
-        f"    Alarm limits:     {_fmt_limits(st.alarm_limits)} (LOLO .. HIHI)",
-        f"    Warning limits:   {_fmt_limits(st.warning_limits)} (LOW .. HIGH)",
-        f"    Control limits:   {_fmt_limits(st.control_limits)}",
-    ]
-    if st.enum_strs:
-        lines.append(f"    Enum states:      " + ", ".join(f"{i}={s}" for i, s in enumerate(st.enum_strs)))
-    lines += [
-        f"    Severity:         {st.severity_name}",
-        f"    Status:           {st.status_name}",
-        f"    Timestamp:        {format_timestamp(st.timestamp) or '-'}",
-    ]
-    return lines
+    return report_lines(st, **report)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     names, ok = _check_names("info", args.pvs)
     if not names:
         return 2
-    states = _engine().read(names, timeout=args.timeout)
-    for name in names:
+    eng = _engine()
+    states = eng.read(names, timeout=args.timeout)
+    for i, name in enumerate(names):
         st = states[name]
-        print("\n".join(info_lines(st)))
+        report: dict = {}
+        if getattr(args, "fields", False) and st.connected:
+            from .core.record_fields import read_record_fields
+
+            disc = read_record_fields(lambda ns: eng.read(ns, timeout=args.timeout), name)
+            report = dict(fields=disc.present(), rtyp=disc.rtyp, fields_note=disc.problem)
+        if i:
+            print()
+        print("\n".join(info_lines(st, **report)))
         if not st.connected or st.error:
             _err("info", f"{name}: {st.error or 'not connected'}")
             ok = False
@@ -296,9 +296,38 @@ def cmd_gui(args: argparse.Namespace) -> int:
         from .ca.engine import Engine
         from .qt.app import run_gui
 
-        engine = Engine(tick_hz=args.tick_hz)
+        if args.reset_settings:
+            from .qt.settings import reset_settings
+            try:
+                removed = reset_settings(args.settings)
+            except OSError as exc:
+                _err("--reset-settings", f"could not remove the settings file: {exc}")
+                return 1
+            if removed:
+                print(f"pvprobe: settings reset ({removed} removed)", file=sys.stderr)
+        title = None
+        if args.pvlist:
+            title = os.path.basename(args.pvlist)
+        elif demo is not None and not args.pvs:
+            title = "demo"
+        views = []
+        for kind, option, given in (("probe", "--probe", args.probe), ("waveform", "--plot", args.plot),
+                                    ("strip", "--strip", args.strip)):
+            if given:
+                good, _ok = _check_names(option, given)
+                if good:
+                    views.append((kind, good))
+        if args.image:
+            views.append(("image", list(args.image)))
+        tick = args.tick_hz
+        if tick is None:
+            # camera frames go out once per tick: a faster tick lets a view show
+            # up to ~100 frames/s (a table alone is fine at 20 Hz)
+            tick = 100.0 if args.image else 20.0
+        engine = Engine(tick_hz=tick)
         return run_gui(engine, names, screenshot=args.screenshot, quit_after=args.quit_after,
-                       stats_path=args.stats)
+                       stats_path=args.stats, settings_path=args.settings, tab_title=title,
+                       views=views, theme=args.theme)
     finally:
         if demo is not None:
             demo.stop()
@@ -326,11 +355,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true",
                    help="start the embedded demo IOC on free loopback ports and show its PVs")
     p.add_argument("--prefix", default="PVPDEMO:", help="demo IOC PV prefix (default PVPDEMO:)")
-    p.add_argument("--tick-hz", type=_positive, default=20.0,
-                   help="batches delivered to the UI per second (default 20)")
+    p.add_argument("--tick-hz", type=_positive, default=None,
+                   help="batches delivered to the UI per second (default 20; 100 with --image)")
+    p.add_argument("--probe", action="append", metavar="PV", help="open a probe panel on PV (repeatable)")
+    p.add_argument("--plot", action="append", metavar="PV",
+                   help="open a waveform plot of the array PV (repeat: all in one plot)")
+    p.add_argument("--strip", action="append", metavar="PV",
+                   help="open a strip chart of the scalar PV (repeat: all on one chart)")
+    p.add_argument("--image", action="append", metavar="PREFIX",
+                   help="open an image view of the areaDetector plugin PREFIX (e.g. 13SIM1:image1:)")
+    p.add_argument("--theme", choices=("light", "dark"), help="colour theme (default: the last one used)")
     p.add_argument("--screenshot", metavar="PNG", help="save a picture of the window before quitting")
     p.add_argument("--quit-after", type=_positive, metavar="SECONDS", help="quit by itself")
     p.add_argument("--stats", metavar="JSON", help="write run statistics as JSON at exit")
+    p.add_argument("--settings", metavar="INI",
+                   help="settings file (default: $PVPROBE_SETTINGS, else ~/.config/pvprobe/pvprobe.ini)")
+    p.add_argument("--reset-settings", action="store_true",
+                   help="forget the saved window layout, tabs and options before starting")
     return p
 
 
@@ -351,9 +392,12 @@ def build_sub_parser(cmd: str) -> argparse.ArgumentParser:
                        help="wait for processing to complete (put callback)")
         p.add_argument("--timeout", help="seconds to connect and to wait for completion (default 10)", **tmo)
     elif cmd == "info":
-        p.description = "Everything about PVs (like cainfo)."
+        p.description = "Everything about PVs (like cainfo); --fields adds the record's fields."
         p.add_argument("pvs", nargs="+", metavar="PV")
         p.add_argument("--timeout", **tmo)
+        p.add_argument("--fields", "-f", action="store_true",
+                       help="also read the record's common fields (.DESC, .SCAN, limits, links...): "
+                            "the probe's report")
     elif cmd == "monitor":
         p.description = "Print every update (like camonitor) until Ctrl-C, --count or --duration."
         p.add_argument("pvs", nargs="+", metavar="PV")

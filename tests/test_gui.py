@@ -126,6 +126,28 @@ def test_demo_mode_end_to_end_with_screenshot_and_stats(tmp_path):
     assert _wait(lambda: not _procs_with(token), 5), "demo IOC left running"
 
 
+def test_views_from_the_command_line_with_screenshot_and_stats(tmp_path):
+    """--probe/--plot/--strip/--image open docks; their figures join --stats; the
+    settings of the run (theme) are remembered."""
+    shot, stats, ini = tmp_path / "views.png", tmp_path / "stats.json", tmp_path / "s.ini"
+    token = "PVPVW:"
+    out = subprocess.run([sys.executable, "-m", "pvprobe", "--demo", "--prefix", token, "--settings", str(ini),
+                          "--probe", token + "sine", "--plot", token + "wave", "--strip", token + "sine",
+                          "--strip", token + "ai:001", "--image", token + "image2:", "--theme", "dark",
+                          "--quit-after", "10", "--screenshot", str(shot), "--stats", str(stats)],
+                         capture_output=True, text=True, timeout=100, env=_gui_env())
+    assert out.returncode == 0, out.stderr
+    views = json.loads(stats.read_text())["views"]
+    assert len(views["strip"][0]["plotted_pvs"]) == 2 and views["strip"][0]["updates_received"] > 5
+    assert len(views["waveform"][0]["plotted_pvs"]) == 1 and views["waveform"][0]["updates_received"] > 0
+    image = views["image"][0]
+    assert image["frames_received"] > 5 and image["frames_displayed"] > 5
+    assert "640" in image["image"] and "RGB1" in image["image"]
+    assert _distinct_colours(shot) > 10
+    assert "theme=dark" in ini.read_text()
+    assert _wait(lambda: not _procs_with(token), 5), "demo IOC left running"
+
+
 @pytest.mark.parametrize("how", ["sigint", "sigkill"])
 def test_demo_ioc_never_outlives_the_app(how):
     token = f"PVP{how.upper()}:"

@@ -329,7 +329,7 @@ class SnapshotUI(QObject):
         self._results = []
         self._pending = {}
         for name, value in puts:
-            rid = self.bridge.put(name, value, timeout=self.put_timeout)
+            rid = self.bridge.put(name, value, timeout=self.put_timeout, source="restore")
             self._pending[rid] = (name, value)
         self.message.emit(f"Restoring {len(puts)} PVs from {label}…")
         self._deadline.start(int((self.put_timeout + RESULT_GRACE) * 1000))

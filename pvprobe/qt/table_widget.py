@@ -681,7 +681,7 @@ class PVTableWidget(QWidget):
             if answer != QMessageBox.Yes:
                 self._say(f"Put to {name} cancelled")
                 return None
-        rid = self.bridge.put(name, value, self.put_timeout)
+        rid = self.bridge.put(name, value, self.put_timeout, source="table", state=st)
         self._puts[rid] = name
         self.model.set_completion(name, PUTTING_TEXT)
         self._say(f"Putting {shown} to {name}…")
