@@ -327,7 +327,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
         engine = Engine(tick_hz=tick)
         return run_gui(engine, names, screenshot=args.screenshot, quit_after=args.quit_after,
                        stats_path=args.stats, settings_path=args.settings, tab_title=title,
-                       views=views, theme=args.theme)
+                       views=views, theme=args.theme, read_only=args.read_only)
     finally:
         if demo is not None:
             demo.stop()
@@ -365,6 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", action="append", metavar="PREFIX",
                    help="open an image view of the areaDetector plugin PREFIX (e.g. 13SIM1:image1:)")
     p.add_argument("--theme", choices=("light", "dark"), help="colour theme (default: the last one used)")
+    p.add_argument("--read-only", action="store_true",
+                   help="watch only: every put from the app is refused (also: read_only=true under "
+                        "[window] in the settings file)")
     p.add_argument("--screenshot", metavar="PNG", help="save a picture of the window before quitting")
     p.add_argument("--quit-after", type=_positive, metavar="SECONDS", help="quit by itself")
     p.add_argument("--stats", metavar="JSON", help="write run statistics as JSON at exit")

@@ -41,7 +41,7 @@ def run_gui(engine: Any, names: list[str], *, screenshot: str | None = None,
             quit_after: float | None = None, stats_path: str | None = None,
             on_exit: Callable[[], None] | None = None, settings_path: str | None = None,
             tab_title: str | None = None, views: Sequence[tuple[str, list[str]]] = (),
-            theme: str | None = None) -> int:
+            theme: str | None = None, read_only: bool = False) -> int:
     """Show the main window on ``engine`` with ``names`` and run until quit.
 
     ``quit_after`` seconds ends the run by itself; ``screenshot`` saves the window
@@ -53,7 +53,7 @@ def run_gui(engine: Any, names: list[str], *, screenshot: str | None = None,
     """
     app = _get_app()
     bridge = EngineBridge(engine)
-    window = MainWindow(bridge, settings=Settings(settings_path))
+    window = MainWindow(bridge, settings=Settings(settings_path), read_only=read_only)
     if theme:
         window.set_theme(theme)
     if not window.restored_geometry:

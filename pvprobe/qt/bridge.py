@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Iterable
 
-from PyQt5.QtCore import QObject, Qt, pyqtSignal, pyqtSlot
+from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal, pyqtSlot
 
 from pvprobe.core.batch import Batch, PutResult
 from pvprobe.core.putlog import PutLog, make_entry
@@ -43,6 +43,8 @@ class EngineBridge(QObject):
         self.engine_pvs = 0            # from the last batch
         self.engine_connected = 0      # from the last batch
         self.consumer_errors = 0
+        self._read_only = False
+        self._refused_rid = 0          # refused puts get negative request ids
         #: Every put's result goes here (path resolved at each write).
         self.put_log = PutLog()
         self._put_sources: dict[int, tuple[str, tuple]] = {}   # request id -> (source, enum states)
@@ -94,6 +96,9 @@ class EngineBridge(QObject):
             self.updates_received = batch.updates_received
             self.engine_pvs = batch.pvs
             self.engine_connected = batch.connected
+            if self._read_only:
+                for st in batch.states:
+                    st.write_access = False
             for consumer in list(self._consumers):
                 try:
                     consumer(batch)
@@ -138,9 +143,24 @@ class EngineBridge(QObject):
         Every result is appended to the put log (``core.putlog``) with ``source``
         (``"table"``, ``"probe"``, ``"restore"``...); ``state``, the PV's
         :class:`PVState` if the caller has it, lets the log spell enum states."""
+        if self.read_only:
+            self._refused_rid -= 1
+            result = PutResult(name=name, value=value, ok=False, request_id=self._refused_rid,
+                               error=READ_ONLY_REASON)
+            QTimer.singleShot(0, lambda: self.putFinished.emit(result))
+            return self._refused_rid
         rid = self.engine.put(name, value, timeout)
         self._put_sources[rid] = (source, tuple(getattr(state, "enum_strs", ()) or ()))
         return rid
+
+    @property
+    def read_only(self) -> bool:
+        """Read-only mode: every put is refused here, and every PV is shown without
+        write access, so no view offers an editor (control-room screens that only watch)."""
+        return self._read_only
+
+    def set_read_only(self, on: bool) -> None:
+        self._read_only = bool(on)
 
     def _log_puts(self, results: list) -> None:
         """Append one put-log line per result (never raises: a full disk must not stall puts)."""
@@ -155,4 +175,7 @@ class EngineBridge(QObject):
             log.exception("could not write the put log %s", self.put_log.path)
 
 
-__all__ = ["EngineBridge", "PutResult"]
+#: Why a put was refused in read-only mode.
+READ_ONLY_REASON = "refused: pvprobe runs in read-only mode (no puts from this app)"
+
+__all__ = ["EngineBridge", "PutResult", "READ_ONLY_REASON"]

@@ -46,7 +46,7 @@ class MainWindow(QMainWindow):
     aboutToClose = pyqtSignal()
 
     def __init__(self, bridge: EngineBridge, parent: QWidget | None = None,
-                 settings: Optional[Settings] = None) -> None:
+                 settings: Optional[Settings] = None, read_only: bool = False) -> None:
         super().__init__(parent)
         self.bridge = bridge
         self.settings = settings
@@ -82,7 +82,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.progress_bar)
         self.statusBar().addPermanentWidget(self.counts_label)
         self._make_menus()
+        self.read_only_from_settings = False
         self._restore_session()
+        if read_only:
+            self.set_read_only()
         self.refresh_counts()
 
     # -- current table (aliases kept for the single-table API) ---------------------------
@@ -185,6 +188,20 @@ class MainWindow(QMainWindow):
             t.confirm_puts = self.confirm_puts
         self.views.set_confirm_puts(self.confirm_puts)
 
+    def set_read_only(self) -> None:
+        """Read-only mode for this run: every put path is refused at the bridge and every
+        PV is shown without write access. There is no way back inside the app."""
+        self.bridge.set_read_only(True)
+        self.setWindowTitle("pvprobe — read-only")
+        if not hasattr(self, "read_only_label"):
+            self.read_only_label = QLabel("READ-ONLY MODE: puts disabled", self)
+            self.read_only_label.setStyleSheet("font-weight: bold; padding: 0 6px;")
+            self.statusBar().insertPermanentWidget(0, self.read_only_label)
+
+    @property
+    def read_only(self) -> bool:
+        return self.bridge.read_only
+
     def set_theme(self, name: str) -> None:
         """Light or dark theme for the whole application."""
         if name not in self.theme_actions:
@@ -236,6 +253,9 @@ class MainWindow(QMainWindow):
         self.set_palette(session.palette)
         self.set_confirm_puts(session.confirm_puts)
         self.set_theme(session.theme)
+        if session.read_only:
+            self.read_only_from_settings = True
+            self.set_read_only()
         if session.geometry:
             self.restored_geometry = self.restoreGeometry(QByteArray(session.geometry))
         if session.window_state:
@@ -259,7 +279,8 @@ class MainWindow(QMainWindow):
         return Session(geometry=bytes(self.saveGeometry()), window_state=bytes(self.saveState()),
                        tabs=tabs, current_tab=max(0, self.tabs.currentIndex()),
                        palette=self.palette_name, confirm_puts=self.confirm_puts,
-                       recent_files=recent, theme=self.theme_name)
+                       recent_files=recent, theme=self.theme_name,
+                       read_only=self.read_only_from_settings)
 
     def save_session(self) -> bool:
         if self.settings is None:

@@ -91,7 +91,10 @@ def editor_kind(st: Optional[PVState]) -> str:
     return "number"
 
 
-def read_only_reason(st: Optional[PVState]) -> str:
+def read_only_reason(st: Optional[PVState], app_read_only: bool = False) -> str:
+    """Why the editor is read-only ('' when it is not)."""
+    if app_read_only:
+        return "Read-only mode: pvprobe was started to watch only (--read-only); no puts are sent."
     if st is None:
         return "No PV."
     if not st.ever_connected:
@@ -369,11 +372,11 @@ class PutEditor(QWidget):
         if k in ("readonly", "disconnected"):
             self._show_page(self.readonly)
             self.readonly.setText(_readonly_text(st))
-            self.hint.setText(read_only_reason(st))
+            self.hint.setText(read_only_reason(st, getattr(self.runner.bridge, 'read_only', False)))
             self.hint.setStyleSheet(BAD_STYLE if k == "readonly" else HINT_STYLE)
             self.put_button.setEnabled(False)
             self.current_button.setEnabled(False)
-            self.readonly.setToolTip(read_only_reason(st))
+            self.readonly.setToolTip(read_only_reason(st, getattr(self.runner.bridge, 'read_only', False)))
             return
         assert st is not None
         self.hint.setStyleSheet(HINT_STYLE)
@@ -482,7 +485,7 @@ class PutEditor(QWidget):
         if st is None or self.busy:
             return False
         if self.kind in ("readonly", "disconnected"):
-            self._on_refused(st.name, read_only_reason(st))
+            self._on_refused(st.name, read_only_reason(st, getattr(self.runner.bridge, 'read_only', False)))
             return False
         rid = self.runner.request(st, self.raw_value(), self)
         return rid is not None

@@ -9,7 +9,7 @@ Nothing here raises on bad content.
 Stored (all values are plain strings/ints so the file stays readable; binary
 layout blobs are base64 text, never ``@ByteArray``/``@Variant``)::
 
-    [window]  geometry, state (base64), palette, confirm_puts, theme
+    [window]  geometry, state (base64), palette, confirm_puts, theme, read_only
     [session] tab_count, current_tab
     [tab0]    title, names (one per line), header (base64), path
     [recent]  files (one path per line)
@@ -70,6 +70,8 @@ class Session:
     confirm_puts: bool = True
     recent_files: list[str] = field(default_factory=list)
     theme: str = "light"
+    #: Set by hand (or --read-only) for screens that must only watch; never cleared by the app.
+    read_only: bool = False
 
 
 def default_settings_path() -> str:
@@ -287,6 +289,7 @@ class Settings:
             self.warn(f"window/theme: unknown theme {theme[:20]!r}")
             theme = "light"
         s.theme = theme
+        s.read_only = self.get_bool("window/read_only", False)
         s.tabs, s.current_tab = self.load_tabs()
         return s
 
@@ -299,6 +302,8 @@ class Settings:
         qs.setValue("window/palette", s.palette if s.palette in PALETTES else "default")
         qs.setValue("window/confirm_puts", "true" if s.confirm_puts else "false")
         qs.setValue("window/theme", s.theme if s.theme in THEMES else "light")
+        if s.read_only:
+            qs.setValue("window/read_only", "true")
         qs.setValue("session/tab_count", len(s.tabs[:MAX_TABS]))
         qs.setValue("session/current_tab", int(s.current_tab))
         for i, t in enumerate(s.tabs[:MAX_TABS]):
