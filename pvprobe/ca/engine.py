@@ -20,6 +20,7 @@ import itertools
 import logging
 import math
 import queue
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,6 +44,21 @@ _NATIVE_CODE = {name: code for code, (name, _, _) in ll.NATIVE.items()}
 _CTYPE = {"STRING": ctypes.c_char * 40, "SHORT": ctypes.c_int16, "FLOAT": ctypes.c_float,
           "ENUM": ctypes.c_uint16, "CHAR": ctypes.c_uint8, "LONG": ctypes.c_int32,
           "DOUBLE": ctypes.c_double}
+
+
+_DBLCHNL = re.compile(r'Channel: "(?P<name>.*)", Connecting to: (?P<first>\S+), Ignored: (?P<other>\S+)')
+_ECA_DBLCHNL_NO = 25   # ECA_DBLCHNL's message number (caerr.h)
+
+
+def describe_ca_exception(status: int, context: str) -> str:
+    """A CA exception as one sentence for the user (duplicate PV names spelled out)."""
+    m = _DBLCHNL.search(context)
+    if m or (status & 0xFFF8) >> 3 == _ECA_DBLCHNL_NO:
+        if m:
+            return (f"PV {m['name']}: served by {m['first']} and {m['other']} "
+                    f"(duplicate; using the first)")
+        return f"duplicate PV: {context}"
+    return f"CA: {ll.message(status)}" + (f": {context}" if context else "")
 
 
 def get_timeout(count: int) -> float:
@@ -123,6 +139,9 @@ class Engine:
         self._ready.set()
         self._changed: set[int] = set()
         self._put_results: list[PutResult] = []
+        self._warnings: list[str] = []
+        #: The last CA warnings (newest last, at most 200), for CLIs and status bars.
+        self.warnings: list[str] = []
         self._puts: dict[int, _PendingPut] = {}
         self._lean = False
         self._watchers: dict[str, set[str]] = {}
@@ -261,8 +280,24 @@ class Engine:
         else:
             slot.state.error = f"cannot subscribe: {ll.message(st)}"
 
+    def _take_ca_exceptions(self) -> None:
+        """Turn CA exceptions queued by libca's handler into warnings (logged once)."""
+        q = ll.ca_exceptions
+        while q:
+            try:
+                status, ctx = q.popleft()
+            except IndexError:
+                break
+            text = describe_ca_exception(status, ctx)
+            log.warning("%s", text)
+            self._warnings.append(text)
+            self.warnings.append(text)
+        if len(self.warnings) > 200:
+            del self.warnings[:-200]
+
     def _process_events(self) -> list[_Slot]:
         """Apply connection/access/get/put events; returns slots that just connected."""
+        self._take_ca_exceptions()
         with self._lock:
             events, self._events = self._events, []
         connected: list[_Slot] = []
@@ -535,14 +570,16 @@ class Engine:
     def _deliver(self) -> None:
         states = self._collect()
         results, self._put_results = self._put_results, []
-        if not states and not results and len(self._slots) == self.stats.pvs:
+        warnings, self._warnings = self._warnings, []
+        if not states and not results and not warnings and len(self._slots) == self.stats.pvs:
             return      # nothing changed (a removal alone still reports the new PV count)
         self._seq += 1
         st = self.stats
         st.pvs = len(self._slots)
         st.connected = sum(1 for s in self._slots.values() if s.state.connected)
         batch = Batch(seq=self._seq, states=states, put_results=results,
-                      updates_received=st.updates_received, pvs=st.pvs, connected=st.connected)
+                      updates_received=st.updates_received, pvs=st.pvs, connected=st.connected,
+                      warnings=warnings)
         self._ready.clear()
         st.batches_sent += 1
         try:

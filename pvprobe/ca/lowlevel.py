@@ -8,6 +8,7 @@ decoding happens later, once per PV per tick, in the engine's worker.
 from __future__ import annotations
 
 import atexit
+import collections
 import ctypes
 import os
 import struct
@@ -49,9 +50,36 @@ class AccessArgs(ctypes.Structure):
     _fields_ = [("chid", ctypes.c_void_p), ("access", ctypes.c_ubyte)]
 
 
+class ExceptionArgs(ctypes.Structure):
+    """struct exception_handler_args (cadef.h)."""
+
+    _fields_ = [("usr", ctypes.c_void_p), ("chid", ctypes.c_void_p), ("type", ctypes.c_long),
+                ("count", ctypes.c_long), ("addr", ctypes.c_void_p), ("stat", ctypes.c_long),
+                ("op", ctypes.c_long), ("ctx", ctypes.c_char_p), ("pFile", ctypes.c_char_p),
+                ("lineNo", ctypes.c_uint)]
+
+
 EVENT_CB = ctypes.CFUNCTYPE(None, EventArgs)
 CONN_CB = ctypes.CFUNCTYPE(None, ConnArgs)
 ACCESS_CB = ctypes.CFUNCTYPE(None, AccessArgs)
+EXCEPTION_CB = ctypes.CFUNCTYPE(None, ExceptionArgs)
+
+#: CA exceptions (status, context text), appended by libca's threads, drained by the engine.
+#: Bounded: a flood of exceptions never grows memory.
+ca_exceptions: "collections.deque[tuple[int, str]]" = collections.deque(maxlen=1000)
+
+
+def _on_exception(args: ExceptionArgs) -> None:
+    """libca's exception handler: queue (status, context) and return; never raises."""
+    try:
+        ctx = args.ctx.decode(errors="replace") if args.ctx else ""
+        ca_exceptions.append((int(args.stat), ctx))
+    except BaseException:  # pragma: no cover - must never raise into libca
+        pass
+
+
+#: Module-level and kept alive for the life of the context (libca holds the pointer).
+_exception_cb = EXCEPTION_CB(_on_exception)
 
 _libca = None
 _value_offset: list[int] = []
@@ -79,6 +107,11 @@ def init_libca() -> None:
     _libca.ca_element_count.restype = ctypes.c_ulong
     _libca.ca_message.restype = ctypes.c_char_p
     _libca.ca_host_name.restype = ctypes.c_char_p
+    # pyepics installs no CA exception handler: libca would print exceptions such
+    # as ECA_DBLCHNL (two servers answer for one name) on stderr, unseen by the user.
+    # Ours queues them for the engine (Batch.warnings). Installed from the thread
+    # that owns the context (this one).
+    _libca.ca_add_exception_event(_exception_cb, None)
     _value_offset = list(dbr.value_offset)
     for t in range(39):
         _elem_size[t] = NATIVE[t % 7][2]

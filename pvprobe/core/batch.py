@@ -22,6 +22,9 @@ class Batch:
     updates_received: int = 0   # CA monitor callbacks since the engine started
     pvs: int = 0                # PVs the engine holds
     connected: int = 0          # of which connected
+    #: CA warnings since the previous batch, as sentences for the user (e.g. a PV
+    #: served by two IOCs: "PV X: served by h1:p1 and h2:p2 (duplicate; using the first)").
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
