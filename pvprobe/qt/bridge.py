@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Optional
 
 from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal, pyqtSlot
 
@@ -44,6 +44,10 @@ class EngineBridge(QObject):
         self.engine_connected = 0      # from the last batch
         self.consumer_errors = 0
         self._read_only = False
+        self._lean = False
+        self._held = 0                 # PVs asked for (adds minus removes, with multiplicity)
+        #: Lean mode switches itself on above this many PVs (None: only by set_lean).
+        self.lean_threshold: Optional[int] = None
         self._refused_rid = 0          # refused puts get negative request ids
         #: Every put's result goes here (path resolved at each write).
         self.put_log = PutLog()
@@ -122,19 +126,38 @@ class EngineBridge(QObject):
         """Open PVs; ``options`` go to ``Engine.add`` (``once=True`` for fields like .DESC)."""
         names = list(names)
         if names:
+            self._held += len(names)
+            self._auto_lean()          # before the add: new PVs subscribe lean at once
             self.engine.add(names, **options)
 
     def remove(self, names: Iterable[str]) -> None:
         names = list(names)
         if names:
             self.engine.remove(names)
+            self._held = max(0, self._held - len(names))
+            self._auto_lean()
+
+    @property
+    def lean(self) -> bool:
+        """Lean mode is on (see :meth:`Engine.set_lean`)."""
+        return self._lean
+
+    def _auto_lean(self) -> None:
+        """With :attr:`lean_threshold` set: lean above it, full monitors again below half."""
+        thr = self.lean_threshold
+        if thr is None:
+            return
+        want = self._held > thr or (self._lean and self._held > thr // 2)
+        if want != self._lean:
+            self.set_lean(want)
 
     def watch(self, owner: str, names: Iterable[str]) -> None:
         """Tell the engine which PVs ``owner`` shows now (full updates in lean mode)."""
         self.engine.watch(owner, names)
 
     def set_lean(self, enabled: bool) -> None:
-        self.engine.set_lean(enabled)
+        self._lean = bool(enabled)
+        self.engine.set_lean(self._lean)
 
     def put(self, name: str, value: Any, timeout: float = 10.0, source: str = "app",
             state: Any = None) -> int:

@@ -55,7 +55,6 @@ class MainWindow(QMainWindow):
         self.force_close = False
         self.palette_name = "default"
         self.confirm_puts = True
-        self._lean = False
         self._closed = False
         self.restored_geometry = False
 
@@ -72,6 +71,8 @@ class MainWindow(QMainWindow):
         self.tabs.currentTableChanged.connect(lambda _t: self.refresh_counts())
         self.tabs.tabStateChanged.connect(self.refresh_counts)
         bridge.batchApplied.connect(self._after_batch)
+        if bridge.lean_threshold is None:
+            bridge.lean_threshold = LEAN_THRESHOLD
         bridge.putFinished.connect(self._on_put_finished)
 
         self.counts_label = QLabel(self)
@@ -388,18 +389,11 @@ class MainWindow(QMainWindow):
 
     def _after_batch(self, batch: Batch) -> None:
         self.refresh_counts()
-        self._update_lean(batch.pvs)
-
-    def _update_lean(self, engine_pvs: int) -> None:
-        """Lean mode on above LEAN_THRESHOLD PVs, off again below half of it."""
-        want = engine_pvs > LEAN_THRESHOLD or (self._lean and engine_pvs > LEAN_THRESHOLD // 2)
-        if want != self._lean:
-            self._lean = want
-            self.bridge.set_lean(want)
 
     @property
     def lean(self) -> bool:
-        return self._lean
+        """Lean mode is on (the bridge switches it above LEAN_THRESHOLD PVs)."""
+        return self.bridge.lean
 
     def _on_put_finished(self, result: PutResult) -> None:
         if result.ok:

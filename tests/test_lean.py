@@ -1,0 +1,38 @@
+"""Lean mode switches itself on for large tables, before the PVs are subscribed."""
+
+from __future__ import annotations
+
+import pytest
+
+from pvprobe.qt.bridge import EngineBridge
+from pvprobe.qt.main_window import LEAN_THRESHOLD, MainWindow
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_bridge_goes_lean_above_threshold_and_back_below_half(qtbot, engine, scalar_names):
+    bridge = EngineBridge(engine)
+    bridge.lean_threshold = 10
+    received = []
+    bridge.add_consumer(lambda b: received.extend(s.name for s in b.states))
+    bridge.start()
+    try:
+        bridge.add(scalar_names[:8])
+        assert not bridge.lean
+        bridge.add(scalar_names[8:12])          # 12 > 10: lean before these are added
+        assert bridge.lean
+        # every PV still gets its first value (the initial get), lean or not
+        qtbot.waitUntil(lambda: set(scalar_names[:12]) <= set(received), timeout=15000)
+        bridge.remove(scalar_names[:6])         # 6 > 5: stays lean (hysteresis)
+        assert bridge.lean
+        bridge.remove(scalar_names[6:8])        # 4 <= 5: full monitors again
+        assert not bridge.lean
+    finally:
+        bridge.stop()
+
+
+def test_main_window_sets_the_threshold(qtbot, engine):
+    bridge = EngineBridge(engine)
+    win = MainWindow(bridge)
+    qtbot.addWidget(win, before_close_func=lambda w: setattr(w, "force_close", True))
+    assert bridge.lean_threshold == LEAN_THRESHOLD and not win.lean
