@@ -168,6 +168,7 @@ class MainWindow(QMainWindow):
     def _prepare_table(self, table: PVTableWidget) -> None:
         """Every new tab gets the window-wide palette and put confirmation."""
         table.set_palette(self.palette_name)
+        table.model.set_theme(getattr(self, "theme_name", "light"))
         table.confirm_puts = self.confirm_puts
         table.listChanged.connect(self.refresh_counts)
         table.viewRequested.connect(self.open_view)
@@ -212,6 +213,8 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None and current_theme(app) != name:
             apply_theme(app, name)
+        for t in self.tabs.tables():
+            t.model.set_theme(name)
 
     # -- views (docks) -------------------------------------------------------------------------
     def open_view(self, kind: str, names: list) -> None:

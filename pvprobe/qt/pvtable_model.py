@@ -279,7 +279,10 @@ class PVTableModel(QAbstractTableModel):
         self._nat_cache: dict[str, tuple] = {}
         self._saved: Optional[dict[str, str]] = None
         self._palette = "default"
+        self._theme = "light"
         self._brushes = _PALETTE_BRUSHES["default"]
+        self._grey, self._disc_bg, self._diff_bg = GREY, DISCONNECTED_BG, DIFF_BG
+        self._failed_fg, self._done_fg = FAILED_FG, DONE_FG
         #: Source rows touched by the last apply_batch (for the filter proxy).
         self.last_changed_names: list[str] = []
 
@@ -499,12 +502,31 @@ class PVTableModel(QAbstractTableModel):
             raise ValueError(f"unknown palette {name!r} (one of {', '.join(PALETTES)})")
         if name != self._palette:
             self._palette = name
-            self._brushes = _PALETTE_BRUSHES[name]
-            self._all_changed()
+            self._apply_colours()
+
+    def set_theme(self, name: str) -> None:
+        """Colours for the 'light' or 'dark' theme (alarm colours stay readable on both)."""
+        if name != self._theme:
+            self._theme = name
+            self._apply_colours()
+
+    def _apply_colours(self) -> None:
+        from .theme import table_colors
+
+        tc = table_colors(self._theme, self._palette)
+        self._brushes = {k: (QBrush(bg), QBrush(fg)) for k, (bg, fg) in tc.alarm.items()}
+        self._grey, self._disc_bg = QBrush(tc.disconnected_fg), QBrush(tc.disconnected_bg)
+        self._diff_bg = QBrush(tc.diff_bg)
+        self._failed_fg, self._done_fg = QBrush(tc.failed_fg), QBrush(tc.done_fg)
+        self._all_changed()
 
     @property
     def palette_name(self) -> str:
         return self._palette
+
+    @property
+    def theme_name(self) -> str:
+        return self._theme
 
     # -- data ----------------------------------------------------------------------------
     def data(self, index: QModelIndex, role: int = Qt.DisplayRole) -> Any:
@@ -520,7 +542,7 @@ class PVTableModel(QAbstractTableModel):
             return self._foreground(st, col)
         if role == Qt.BackgroundRole:
             if col == Col.SAVED and self.differs(row):
-                return DIFF_BG
+                return self._diff_bg
             return self._background(st, col)
         if role == Qt.FontRole:
             if not st.connected:
@@ -666,20 +688,20 @@ class PVTableModel(QAbstractTableModel):
 
     def _foreground(self, st: PVState, col: int) -> Any:
         if not st.connected:
-            return GREY
+            return self._grey
         if col in _ALARM_COLUMNS and st.severity in self._brushes:
             return self._brushes[st.severity][1]
         if col == Col.COMPLETION:
             text = self._completion.get(st.name, "")
             if text.startswith("failed"):
-                return FAILED_FG
+                return self._failed_fg
             if text.startswith("done"):
-                return DONE_FG
+                return self._done_fg
         return None
 
     def _background(self, st: PVState, col: int) -> Any:
         if not st.connected:
-            return DISCONNECTED_BG if st.ever_connected and col in (Col.SEVERITY, Col.CONNECTION) else None
+            return self._disc_bg if st.ever_connected and col in (Col.SEVERITY, Col.CONNECTION) else None
         if col in _ALARM_COLUMNS and st.severity in self._brushes:
             return self._brushes[st.severity][0]
         return None
