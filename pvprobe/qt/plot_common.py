@@ -3,12 +3,12 @@ atomic PNG export, a paint counter and a crosshair."""
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import pyqtgraph as pg
 from PyQt5.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QObject, Qt, QTimer
 from PyQt5.QtGui import QColor
-from PyQt5.QtWidgets import QWidget
+from PyQt5.QtWidgets import QAbstractItemView, QTableWidget, QWidget
 
 from pvprobe.core.atomic import atomic_write_bytes
 from pvprobe.core.pvnames import ParsedNames, split_names
@@ -111,3 +111,59 @@ class Crosshair:
 
 __all__ = ["COLOURS", "SEVERITY_COLOURS", "colour_for", "names_from_drop", "save_png",
            "PaintCounter", "Crosshair"]
+
+
+# -- dragging PV names out of a plot (drop them on a table, probe or other plot) ------------
+def names_mime(names: Iterable[str]) -> "QMimeData":
+    """text/plain mime data with one PV name per line (what every view accepts on drop)."""
+    from PyQt5.QtCore import QMimeData
+
+    md = QMimeData()
+    md.setText("\n".join(names))
+    return md
+
+
+class NameDragTable(QTableWidget):
+    """A table whose first column holds PV names; dragging rows carries the names as text."""
+
+    def __init__(self, rows: int, cols: int, parent: Optional[QWidget] = None) -> None:
+        super().__init__(rows, cols, parent)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragOnly)
+
+    def dragged_names(self) -> list[str]:
+        rows = sorted({i.row() for i in self.selectedItems()})
+        return [self.item(r, 0).text() for r in rows if self.item(r, 0) is not None]
+
+    def mimeData(self, items) -> "QMimeData":  # noqa: N802 (Qt override)
+        return names_mime(self.dragged_names())
+
+
+def legend_name_at(legend: Any, scene_pos: Any, names_by_curve: dict) -> Optional[str]:
+    """The PV name of the legend entry under ``scene_pos`` (None when none is)."""
+    for sample, label in getattr(legend, "items", []):
+        for item in (sample, label):
+            if item.sceneBoundingRect().contains(scene_pos):
+                return names_by_curve.get(id(sample.item))
+    return None
+
+
+def make_legend_draggable(legend: Any, owner: QWidget, names_by_curve: Callable[[], dict]) -> None:
+    """Dragging a legend entry starts a drag of its PV name; dragging elsewhere on the
+    legend still moves the legend (pyqtgraph's default)."""
+    from PyQt5.QtGui import QDrag
+
+    original = legend.mouseDragEvent
+
+    def drag(ev: Any) -> None:
+        if ev.button() == Qt.LeftButton and ev.isStart():
+            name = legend_name_at(legend, ev.buttonDownScenePos(), names_by_curve())
+            if name:
+                ev.accept()
+                d = QDrag(owner)
+                d.setMimeData(names_mime([name]))
+                d.exec_(Qt.CopyAction)
+                return
+        original(ev)
+
+    legend.mouseDragEvent = drag

@@ -32,6 +32,7 @@ from pvprobe.core.ringbuffer import SEV_DISCONNECTED, RingBuffer, bytes_for, cap
 from pvprobe.core.waveform_data import bucket_starts, iso_time, minmax_decimate, samples_csv
 
 from .plot_common import (
+    NameDragTable,
     SEVERITY_COLOURS, Crosshair, PaintCounter, colour_for, names_from_drop, save_png,
 )
 
@@ -197,7 +198,7 @@ class StripChart(QWidget):
         self.crosshair = Crosshair(self.item, self._on_mouse, lambda: self.readout.setText(""))
         self.painted = PaintCounter(self.plot.viewport(), self, on_frame=self._frame_done)
 
-        self.table = QTableWidget(0, 4)
+        self.table = NameDragTable(0, 4)      # rows drag out as PV names
         self.table.setHorizontalHeaderLabels(["PV", "Value", "Severity", "Own y"])
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)

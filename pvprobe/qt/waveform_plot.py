@@ -31,7 +31,8 @@ from pvprobe.core.waveform_data import (
     columns_csv, finite_range, is_monotonic, minmax_decimate, valid_elements, visible_slice,
 )
 
-from .plot_common import Crosshair, PaintCounter, colour_for, names_from_drop, save_png
+from .plot_common import (Crosshair, PaintCounter, colour_for, make_legend_draggable, names_from_drop,
+                          save_png)
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,7 @@ class WaveformPlot(QWidget):
         self.item.setLabel("bottom", INDEX_TEXT)
         self.legend = self.item.addLegend(offset=(10, 10), labelTextColor="k",
                                           brush=pg.mkBrush(255, 255, 255, 200))
+        make_legend_draggable(self.legend, self, self._names_by_curve)
         self.vb = self.item.getViewBox()
         self.vb.disableAutoRange()
         self.vb.sigRangeChangedManually.connect(self._on_manual_range)
@@ -161,6 +163,10 @@ class WaveformPlot(QWidget):
         lay.addWidget(self.info)
         lay.addWidget(self.readout)
         self._update_info()
+
+    def _names_by_curve(self) -> dict:
+        """id(curve item) -> PV name, for dragging names out of the legend."""
+        return {id(tr.curve): tr.name for tr in self._traces.values()}
 
     # -- PVs ------------------------------------------------------------------------------
     def add_pvs(self, names: Iterable[str]) -> list[str]:
