@@ -159,10 +159,12 @@ class Consumer:
             return len(self.ts) if self.track else len(self.valued)
 
 
-def _start_engine(names: list[str], track: bool, tick_hz: float = 20.0):
+def _start_engine(names: list[str], track: bool, tick_hz: float = 20.0, lean: bool = False):
     from pvprobe.ca.engine import Engine
     eng = Engine(tick_hz=tick_hz)
     cons = Consumer(eng, track)
+    if lean:       # what the GUI does above 2,000 PVs, for rows no view shows
+        eng.set_lean(True)
     eng.add(names)
     eng.start(cons)
     return eng, cons
@@ -187,7 +189,7 @@ def mode_monitor(args: dict) -> None:
     names = names_of(args)
     seconds = float(args.get("seconds", 20))
     track = bool(args.get("track", False))
-    eng, cons = _start_engine(names, track, float(args.get("tick_hz", 20)))
+    eng, cons = _start_engine(names, track, float(args.get("tick_hz", 20)), bool(args.get("lean", False)))
     t_values = _wait_all_valued(cons, len(names), float(args.get("connect_timeout", 120)))
     err(f"all valued after {t_values}")
     time.sleep(float(args.get("warmup", 2)))

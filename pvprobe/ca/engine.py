@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 #: Arrays longer than this are not monitored unless asked (pyepics' AUTOMONITOR_MAXLENGTH).
 AUTOMONITOR_MAXLENGTH = ca.AUTOMONITOR_MAXLENGTH
 DEFAULT_CONNECTION_TIMEOUT = 2.0
+#: Lean mode: every PV on an alarm-only monitor is re-read this often (seconds) ...
+LEAN_REFRESH_S = 0.4
+#: ... in steps of this length, each re-reading its share of them.
+LEAN_REFRESH_STEP_S = 0.05
 _NATIVE_CODE = {name: code for code, (name, _, _) in ll.NATIVE.items()}
 _CTYPE = {"STRING": ctypes.c_char * 40, "SHORT": ctypes.c_int16, "FLOAT": ctypes.c_float,
           "ENUM": ctypes.c_uint16, "CHAR": ctypes.c_uint8, "LONG": ctypes.c_int32,
@@ -109,6 +113,7 @@ class EngineStats:
     connected: int = 0
     ticks: int = 0
     decode_seconds: float = 0.0
+    lean_refreshes: int = 0       # gets sent to refresh PVs on alarm-only monitors
 
 
 class Engine:
@@ -144,6 +149,8 @@ class Engine:
         self.warnings: list[str] = []
         self._puts: dict[int, _PendingPut] = {}
         self._lean = False
+        self._lean_next = 0.0          # next lean refresh step (monotonic)
+        self._lean_pos = 0             # where the rotating refresh continues
         self._watchers: dict[str, set[str]] = {}
         self._watched: set[str] = set()
         self._searching: dict[int, float] = {}  # sid -> when to say "not found" if still unconnected
@@ -337,8 +344,8 @@ class Engine:
                     self._apply_meta(slot, dbr_type, raw)
                 if 14 <= dbr_type < 21 and status == ll.ECA_NORMAL:
                     slot.get_raw = (dbr_type, count, raw)
-                    if slot.once:
-                        self._decode(slot, slot.get_raw)
+                    if slot.once or (slot.evid is not None and slot.mask == ll.DBE_ALARM):
+                        self._decode(slot, slot.get_raw)     # once-read, or a lean refresh
                 self._changed.add(slot.sid)
         if connected:
             self._on_connected(connected)
@@ -441,7 +448,8 @@ class Engine:
     def set_lean(self, enabled: bool) -> None:
         """Lean mode, for very large tables: PVs no view watches (see :meth:`watch`) get
         alarm-only monitors (DBE_ALARM: value sent on every severity change) instead
-        of every value change. One Python process takes ~75,000 CA updates/s at
+        of every value change, and are re-read every LEAN_REFRESH_S, so no value is
+        older than that. One Python process takes ~75,000 CA updates/s at
         most; what is on screen stays live however many PVs are open."""
         self._commands.put(("lean", bool(enabled)))
         self._wake.set()
@@ -472,6 +480,8 @@ class Engine:
                 self._process_events()
                 self._expire_puts()
                 self._expire_searches()
+                if self._lean:
+                    self._refresh_lean()
                 now = time.monotonic()
                 if now >= next_tick:
                     next_tick = now + self.tick
@@ -480,6 +490,30 @@ class Engine:
                         self._deliver()
             except Exception:  # never let the worker die silently
                 log.exception("CA worker error")
+
+    def _refresh_lean(self) -> None:
+        """Lean mode: PVs on alarm-only monitors are re-read (one get each) every
+        LEAN_REFRESH_S, spread over the period, so every value is at most that old
+        while costing a fraction of the callbacks of full monitors."""
+        now = time.monotonic()
+        if now < self._lean_next:
+            return
+        self._lean_next = now + LEAN_REFRESH_STEP_S
+        lean = [s for s in self._slots.values()
+                if s.evid is not None and s.mask == ll.DBE_ALARM and s.state.connected]
+        if not lean:
+            return
+        chunk = max(1, math.ceil(len(lean) * LEAN_REFRESH_STEP_S / LEAN_REFRESH_S))
+        start = self._lean_pos % len(lean)
+        batch = lean[start:start + chunk]
+        if len(batch) < chunk:
+            batch += lean[:chunk - len(batch)]
+        self._lean_pos = start + chunk
+        for s in batch:
+            ll.array_get_callback(ll.time_type(s.native), 0 if s.state.max_count > 1 else 1,
+                                  s.chid, self._cb_get, s.sid)
+        ll.flush()
+        self.stats.lean_refreshes += len(batch)
 
     def _expire_searches(self) -> None:
         """Say so when a PV has not been found within the connection timeout
