@@ -167,3 +167,31 @@ def make_legend_draggable(legend: Any, owner: QWidget, names_by_curve: Callable[
         original(ev)
 
     legend.mouseDragEvent = drag
+
+
+class NameDropMixin:
+    """Drag-and-drop of PV names (text/plain) onto a plot widget: the names are added
+    with ``add_pvs``; rejects and additions are reported on ``message``.
+    ``DROP_VERB`` says what happens ("Plotting", "Charting")."""
+
+    DROP_VERB = "Adding"
+
+    def dragEnterEvent(self, event: Any) -> None:  # noqa: N802
+        if event.mimeData().hasText():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: Any) -> None:  # noqa: N802
+        if event.mimeData().hasText():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: Any) -> None:  # noqa: N802
+        if not event.mimeData().hasText():
+            return
+        parsed = names_from_drop(event.mimeData().text())
+        added = self.add_pvs(parsed.names)  # type: ignore[attr-defined]
+        event.acceptProposedAction()
+        if parsed.rejected:
+            self.message.emit("Rejected: " + ", ".join(  # type: ignore[attr-defined]
+                f"{t} ({why})" for t, why in parsed.rejected[:5]))
+        elif added:
+            self.message.emit(f"{self.DROP_VERB} {', '.join(added)}")  # type: ignore[attr-defined]

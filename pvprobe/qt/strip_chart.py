@@ -32,7 +32,7 @@ from pvprobe.core.ringbuffer import SEV_DISCONNECTED, RingBuffer, bytes_for, cap
 from pvprobe.core.waveform_data import bucket_starts, iso_time, minmax_decimate, samples_csv
 
 from .plot_common import (
-    NameDragTable,
+    NameDragTable, NameDropMixin,
     SEVERITY_COLOURS, Crosshair, PaintCounter, colour_for, names_from_drop, save_png,
 )
 
@@ -96,7 +96,7 @@ def _span_text(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
-class StripChart(QWidget):
+class StripChart(NameDropMixin, QWidget):
     """Scalar PVs on a shared time axis. ``bridge`` is the :class:`EngineBridge`.
 
     ``span_s``: visible time span (10 s … 24 h); ``rate_hz``: the update rate the
@@ -104,6 +104,8 @@ class StripChart(QWidget):
     ``redraw_hz``: redraw timer rate; ``memory_budget``: bytes all rings may take together. Each PV is added once with ``keep_all=True``
     and removed once (:meth:`remove_pv`, :meth:`close_pvs`).
     """
+
+    DROP_VERB = "Charting"
 
     message = pyqtSignal(str)
     pvsChanged = pyqtSignal()
@@ -749,25 +751,6 @@ class StripChart(QWidget):
         self.entry.clear()
         if parsed.rejected:
             self.message.emit("Rejected: " + ", ".join(f"{t} ({why})" for t, why in parsed.rejected[:5]))
-
-    def dragEnterEvent(self, event: Any) -> None:  # noqa: N802
-        if event.mimeData().hasText():
-            event.acceptProposedAction()
-
-    def dragMoveEvent(self, event: Any) -> None:  # noqa: N802
-        if event.mimeData().hasText():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: Any) -> None:  # noqa: N802
-        if not event.mimeData().hasText():
-            return
-        parsed = names_from_drop(event.mimeData().text())
-        added = self.add_pvs(parsed.names)
-        event.acceptProposedAction()
-        if parsed.rejected:
-            self.message.emit("Rejected: " + ", ".join(f"{t} ({why})" for t, why in parsed.rejected[:5]))
-        elif added:
-            self.message.emit(f"Charting {', '.join(added)}")
 
     # -- diagnostics ---------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

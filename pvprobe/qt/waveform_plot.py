@@ -31,7 +31,7 @@ from pvprobe.core.waveform_data import (
     columns_csv, finite_range, is_monotonic, minmax_decimate, valid_elements, visible_slice,
 )
 
-from .plot_common import (Crosshair, PaintCounter, colour_for, make_legend_draggable, names_from_drop,
+from .plot_common import (Crosshair, NameDropMixin, PaintCounter, colour_for, make_legend_draggable, names_from_drop,
                           save_png)
 
 log = logging.getLogger(__name__)
@@ -64,12 +64,14 @@ class _XSource:
     monotonic: bool = True
 
 
-class WaveformPlot(QWidget):
+class WaveformPlot(NameDropMixin, QWidget):
     """Plot one or more array PVs. ``bridge`` is the :class:`EngineBridge`.
 
     Every PV (and the x PV) is opened with ``bridge.add(names, monitor_arrays=True)``
     and removed exactly once by :meth:`remove_pv`, :meth:`set_x_pv` or :meth:`close_pvs`.
     """
+
+    DROP_VERB = "Plotting"
 
     #: A short message for the status bar.
     message = pyqtSignal(str)
@@ -569,26 +571,6 @@ class WaveformPlot(QWidget):
                 self.message.emit(f"Wrote {path}")
             except OSError as exc:
                 self.message.emit(f"Could not write {path}: {exc}")
-
-    # -- drops ----------------------------------------------------------------------------------
-    def dragEnterEvent(self, event: Any) -> None:  # noqa: N802
-        if event.mimeData().hasText():
-            event.acceptProposedAction()
-
-    def dragMoveEvent(self, event: Any) -> None:  # noqa: N802
-        if event.mimeData().hasText():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: Any) -> None:  # noqa: N802
-        if not event.mimeData().hasText():
-            return
-        parsed = names_from_drop(event.mimeData().text())
-        added = self.add_pvs(parsed.names)
-        event.acceptProposedAction()
-        if parsed.rejected:
-            self.message.emit("Rejected: " + ", ".join(f"{t} ({why})" for t, why in parsed.rejected[:5]))
-        elif added:
-            self.message.emit(f"Plotting {', '.join(added)}")
 
     # -- diagnostics ------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
