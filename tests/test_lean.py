@@ -36,3 +36,22 @@ def test_main_window_sets_the_threshold(qtbot, engine):
     win = MainWindow(bridge)
     qtbot.addWidget(win, before_close_func=lambda w: setattr(w, "force_close", True))
     assert bridge.lean_threshold == LEAN_THRESHOLD and not win.lean
+
+
+def test_batches_are_capped_and_nothing_is_lost(qtbot, engine, scalar_names):
+    """A big connect reaches the UI in slices of at most max_batch_states."""
+    engine.max_batch_states = 100
+    bridge = EngineBridge(engine)
+    sizes, seen = [], set()
+
+    def consume(batch):
+        sizes.append(len(batch.states))
+        seen.update(s.name for s in batch.states if s.value is not None)
+    bridge.add_consumer(consume)
+    bridge.start()
+    try:
+        bridge.add(scalar_names[:350])
+        qtbot.waitUntil(lambda: set(scalar_names[:350]) <= seen, timeout=20000)
+        assert max(sizes) <= 100 and len([s for s in sizes if s]) >= 4
+    finally:
+        bridge.stop()

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 #: Arrays longer than this are not monitored unless asked (pyepics' AUTOMONITOR_MAXLENGTH).
 AUTOMONITOR_MAXLENGTH = ca.AUTOMONITOR_MAXLENGTH
 DEFAULT_CONNECTION_TIMEOUT = 2.0
+#: Default cap on PV states handed over in one batch (see Engine.max_batch_states).
+MAX_BATCH_STATES = 5000
 #: Lean mode: every PV on an alarm-only monitor is re-read this often (seconds) ...
 LEAN_REFRESH_S = 0.4
 #: ... in steps of this length, each re-reading its share of them.
@@ -148,6 +150,9 @@ class Engine:
         #: The last CA warnings (newest last, at most 200), for CLIs and status bars.
         self.warnings: list[str] = []
         self._puts: dict[int, _PendingPut] = {}
+        #: At most this many PV states per batch: a 20,000-PV connect reaches the UI
+        #: in a few slices instead of one long model update.
+        self.max_batch_states = MAX_BATCH_STATES
         self._lean = False
         self._lean_next = 0.0          # next lean refresh step (monotonic)
         self._lean_pos = 0             # where the rotating refresh continues
@@ -344,8 +349,13 @@ class Engine:
                     self._apply_meta(slot, dbr_type, raw)
                 if 14 <= dbr_type < 21 and status == ll.ECA_NORMAL:
                     slot.get_raw = (dbr_type, count, raw)
-                    if slot.once or (slot.evid is not None and slot.mask == ll.DBE_ALARM):
-                        self._decode(slot, slot.get_raw)     # once-read, or a lean refresh
+                    if slot.evid is not None and slot.mask == ll.DBE_ALARM and slot.meta_ok:
+                        # a lean refresh: news only if the IOC processed the record since
+                        if ll.decode_time_header(raw)[2] == st.timestamp:
+                            continue
+                        self._decode(slot, slot.get_raw)
+                    elif slot.once:
+                        self._decode(slot, slot.get_raw)
                 self._changed.add(slot.sid)
         if connected:
             self._on_connected(connected)
@@ -585,14 +595,22 @@ class Engine:
             slot = self._by_sid.get(sid)
             if slot is None:
                 continue
-            if slot.state.connected and not slot.meta_ok:
-                keep.add(sid)  # hold the first value until units/enum strings are known
+            if (slot.state.connected and not slot.meta_ok) or len(out) >= self.max_batch_states:
+                # hold the first value until units/enum strings are known; and never hand
+                # the UI more than max_batch_states at once (the rest go next tick)
+                keep.add(sid)
                 continue
             state = slot.state.copy()
             if sid in samples:
                 state.samples = [self._sample(slot, it) for it in samples[sid]]
             out.append(state)
         self._changed = keep
+        held = {sid: samples[sid] for sid in keep if sid in samples}
+        if held:   # samples of held PVs wait for the next batch, none is lost
+            with self._lock:
+                for sid, items in held.items():
+                    newer = self._samples.get(sid)
+                    self._samples[sid] = list(items) + list(newer) if newer else items
         self.stats.decode_seconds += time.perf_counter() - t0
         return out
 
