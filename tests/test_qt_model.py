@@ -364,12 +364,13 @@ def test_open_pv_list(window, qtbot, tmp_path, monkeypatch, prefix):
 
 def test_copy_selected(window, qtbot, prefix):
     win, bridge = window
-    name = prefix + "ai:300"           # 75.0, PREC 2
+    name = prefix + "ai:300"           # static, PREC 2 (test_engine may have written it)
     win.add_pvs([name])
     _wait_live(qtbot, win, bridge, 1)
+    value = win.model.state(0).value
     win.table.selectRow(0)
-    assert win.copy_selected() == f"{name}\t75.00"
-    assert QApplication.clipboard().text() == f"{name}\t75.00"
+    assert win.copy_selected() == f"{name}\t{value:.2f}"
+    assert QApplication.clipboard().text() == f"{name}\t{value:.2f}"
 
 
 @pytest.fixture
