@@ -48,7 +48,7 @@ def main() -> None:
                                                    "track": True}, env, S + 180, {"ioc": ioc.pid})
         log("(c)", stale)
 
-        log("(d) the same in lean mode (alarm-only monitors + a get every 0.4 s per PV)")
+        log("(d) the same in lean mode (alarm-only monitors + a get every LEAN_REFRESH_S per PV)")
         lean = run_client_windowed(b, "monitor", {"list": str(pvlist), "seconds": S, "warmup": 2,
                                                   "track": True, "lean": True}, env, S + 180, {"ioc": ioc.pid})
         log("(d)", lean)

@@ -43,7 +43,7 @@ DEFAULT_CONNECTION_TIMEOUT = 2.0
 #: Default cap on PV states handed over in one batch (see Engine.max_batch_states).
 MAX_BATCH_STATES = 5000
 #: Lean mode: every PV on an alarm-only monitor is re-read this often (seconds) ...
-LEAN_REFRESH_S = 0.4
+LEAN_REFRESH_S = 2.0
 #: ... in steps of this length, each re-reading its share of them.
 LEAN_REFRESH_STEP_S = 0.05
 _NATIVE_CODE = {name: code for code, (name, _, _) in ll.NATIVE.items()}
