@@ -113,3 +113,22 @@ def test_read_only_from_the_settings_file_is_kept(qtbot, make_window):
     win.force_close = True
     win.close()
     assert "read_only=true" in (win.settings.path and open(win.settings.path).read())
+
+
+def test_duplicate_pv_names_are_reported_in_the_status_bar(qtbot, make_window, prefix):
+    """A second IOC serving the same names (on the other port of the address list):
+    the window says so and keeps working."""
+    from conftest import REPEATER_PORT, RESTART_PORT
+    from pvprobe.demo.launcher import DemoIOC
+
+    twin = DemoIOC(prefix=prefix, server_port=RESTART_PORT, repeater_port=REPEATER_PORT)
+    twin.start(timeout=60)
+    try:
+        win = make_window()
+        name = prefix + "ao:096"
+        win.add_pvs([name])
+        qtbot.waitUntil(lambda: any("duplicate" in w and name in w for w in win.ca_warnings), timeout=20000)
+        assert "duplicate" in win.last_message and name in win.last_message
+        qtbot.waitUntil(lambda: _connected(win, [name]), timeout=10000)
+    finally:
+        twin.stop()

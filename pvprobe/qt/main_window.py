@@ -52,6 +52,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.setWindowTitle("pvprobe")
         self.last_message = ""
+        self.ca_warnings: list[str] = []
         self.force_close = False
         self.palette_name = "default"
         self.confirm_puts = True
@@ -369,7 +370,7 @@ class MainWindow(QMainWindow):
     # -- status bar --------------------------------------------------------------------------
     def _show_message(self, text: str) -> None:
         self.last_message = text
-        sticky = any(w in text for w in ("rejected", "failed", "Not ", "Settings:", "Could not"))
+        sticky = any(w in text for w in ("rejected", "failed", "Not ", "Settings:", "Could not", "duplicate"))
         self.statusBar().showMessage(text, 0 if sticky else 8000)
 
     def _on_progress(self, connected: int, total: int) -> None:
@@ -392,6 +393,17 @@ class MainWindow(QMainWindow):
 
     def _after_batch(self, batch: Batch) -> None:
         self.refresh_counts()
+        if batch.warnings:
+            self._show_warnings(batch.warnings)
+
+    def _show_warnings(self, warnings: list[str]) -> None:
+        """CA warnings (duplicate PV names above all) go to the status bar; the last
+        100 are kept in :attr:`ca_warnings` (and the log)."""
+        self.ca_warnings = (self.ca_warnings + list(warnings))[-100:]
+        dup = [w for w in warnings if "duplicate" in w]
+        shown = dup or warnings
+        more = f" (+{len(shown) - 1} more)" if len(shown) > 1 else ""
+        self._show_message(f"Warning: {shown[-1]}{more}")
 
     @property
     def lean(self) -> bool:
