@@ -39,7 +39,7 @@ def wait_until(cond: Callable[[], bool], timeout: float, step: float = 0.05) -> 
     while time.monotonic() < deadline:
         if cond():
             return True
-        time.sleep(step)
+        time.sleep(step)  # ok-sleep: bounded poll of a non-Qt condition (no event loop here)
     return cond()
 
 
@@ -200,7 +200,7 @@ def test_wave_variable_length(prefix):
         data = pv.get(count=None, use_monitor=False)   # count=0: only valid elements
         assert data is not None and 100 <= len(data) <= 2048
         lengths.add(len(data))
-        time.sleep(0.3)
+        time.sleep(0.3)  # ok-sleep: samples the IOC's changing length, bounded by the deadline
     assert len(lengths) >= 2, lengths
 
 
@@ -214,7 +214,7 @@ def test_filename_is_text(prefix):
 def _counter_rate(name: str, seconds: float) -> float:
     pv = connected_pv(name, auto_monitor=False)
     c0, t0 = pv.get(use_monitor=False), time.monotonic()
-    time.sleep(seconds)
+    time.sleep(seconds)  # ok-sleep: the measurement window of a rate
     return (pv.get(use_monitor=False) - c0) / (time.monotonic() - t0)
 
 
@@ -268,7 +268,7 @@ def test_restart_same_ports_client_reconnects(demo_ioc, prefix):
         "client did not reconnect after restart"
 
 
-_CLIENT = "import epics, time; epics.ca.create_channel('NOPE:x', connect=False); time.sleep(1.0)"
+_CLIENT = "import epics, time; epics.ca.create_channel('NOPE:x', connect=False); time.sleep(1.0)"  # ok-sleep: a throwaway client process that must live 1 s
 
 
 def test_no_carepeater_noise_with_repeater(ca_repeater):
@@ -300,7 +300,7 @@ _ORPHAN = textwrap.dedent("""
     from pvprobe.demo.launcher import DemoIOC
     ioc = DemoIOC(prefix="PVPORPH:").start(timeout=60)
     print(ioc.pid, ioc._repeater.pid, flush=True)
-    time.sleep(120)
+    time.sleep(120)  # ok-sleep: the orphan-test app idles until the test kills it
 """)
 
 

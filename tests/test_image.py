@@ -552,7 +552,7 @@ def test_too_small_max_array_bytes_says_which_value(demo_ioc, prefix, tmp_path):
         t0 = time.monotonic()
         while time.monotonic() - t0 < 20 and "EPICS_CA_MAX_ARRAY_BYTES" not in v.message_label.text():
             app.processEvents()
-            time.sleep(0.02)
+            time.sleep(0.02)  # ok-sleep: event pump of a subprocess client, bounded by 20 s
         print(json.dumps({{"message": v.message_label.text(), "frame": v.frame is not None}}))
         bridge.stop()
     """)

@@ -92,7 +92,7 @@ def test_killed_writer_leaves_whole_file(tmp_path: Path, kind: str) -> None:
         assert p.stdout is not None
         first = p.stdout.readline()          # one complete write done
         assert first.strip(), p.stderr.read() if p.stderr else ""
-        time.sleep(rng.uniform(0.0, 0.15))   # then die at a random moment
+        time.sleep(rng.uniform(0.0, 0.15))   # ok-sleep: then die at a random moment
         os.kill(p.pid, signal.SIGKILL)
         p.wait(10)
         rest = p.stdout.read().split()
