@@ -48,3 +48,27 @@ def test_strip_chart_rows_drag_as_names(qtbot, bridge, prefix):
         assert md.text().splitlines() == names
     finally:
         chart.close_pvs()
+
+
+def test_export_dialogs_write_or_say_why(qtbot, bridge, prefix, tmp_path, monkeypatch):
+    """The plots' Export buttons: the file is written and reported, or the reason shown."""
+    from PyQt5.QtWidgets import QFileDialog
+
+    plot = WaveformPlot(bridge, [prefix + "wave"])
+    qtbot.addWidget(plot)
+    plot.show()
+    messages = []
+    plot.message.connect(messages.append)
+    try:
+        qtbot.waitUntil(lambda: plot.stats()["updates_received"] > 0, timeout=15000)
+        target = tmp_path / "w.csv"
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "")))
+        plot._export_csv_dialog()
+        assert target.exists() and messages[-1].startswith("Wrote ") and str(target) in messages[-1]
+        (tmp_path / "a-file").write_text("x")
+        bad = tmp_path / "a-file" / "w.png"          # a file where a folder should be
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(bad), "")))
+        plot._export_png_dialog()
+        assert messages[-1].startswith("Could not write") and not bad.exists()
+    finally:
+        plot.close_pvs()

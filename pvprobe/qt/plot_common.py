@@ -195,3 +195,20 @@ class NameDropMixin:
                 f"{t} ({why})" for t, why in parsed.rejected[:5]))
         elif added:
             self.message.emit(f"{self.DROP_VERB} {', '.join(added)}")  # type: ignore[attr-defined]
+
+
+def export_with_dialog(widget: QWidget, title: str, default_name: str, file_filter: str,
+                       write: Callable[[str], str]) -> Optional[str]:
+    """Ask for a file, run ``write(path)`` (returns the report line) and emit the report,
+    or the reason it failed, on ``widget.message``. Returns the path written, or None."""
+    from PyQt5.QtWidgets import QFileDialog
+
+    path, _ = QFileDialog.getSaveFileName(widget, title, default_name, file_filter)
+    if not path:
+        return None
+    try:
+        widget.message.emit(write(path))  # type: ignore[attr-defined]
+        return path
+    except OSError as exc:
+        widget.message.emit(f"Could not write {path}: {exc}")  # type: ignore[attr-defined]
+        return None

@@ -21,7 +21,7 @@ import pyqtgraph as pg
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QBrush, QColor
 from PyQt5.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+    QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel,
     QLineEdit, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -32,7 +32,7 @@ from pvprobe.core.ringbuffer import SEV_DISCONNECTED, RingBuffer, bytes_for, cap
 from pvprobe.core.waveform_data import bucket_starts, iso_time, minmax_decimate, samples_csv
 
 from .plot_common import (
-    NameDragTable, NameDropMixin,
+    NameDragTable, NameDropMixin, export_with_dialog,
     SEVERITY_COLOURS, Crosshair, PaintCounter, colour_for, names_from_drop, save_png,
 )
 
@@ -727,22 +727,12 @@ class StripChart(NameDropMixin, QWidget):
         save_png(self.plot, path)
 
     def _export_csv_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export visible data", "stripchart.csv", "CSV (*.csv)")
-        if path:
-            try:
-                n = self.export_csv(path)
-                self.message.emit(f"Wrote {n:,} samples to {path}")
-            except OSError as exc:
-                self.message.emit(f"Could not write {path}: {exc}")
+        export_with_dialog(self, "Export visible data", "stripchart.csv", "CSV (*.csv)",
+                           lambda p: f"Wrote {self.export_csv(p):,} samples to {p}")
 
     def _export_png_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export picture", "stripchart.png", "PNG (*.png)")
-        if path:
-            try:
-                self.export_png(path)
-                self.message.emit(f"Wrote {path}")
-            except OSError as exc:
-                self.message.emit(f"Could not write {path}: {exc}")
+        export_with_dialog(self, "Export picture", "stripchart.png", "PNG (*.png)",
+                           lambda p: (self.export_png(p), f"Wrote {p}")[1])
 
     # -- entry and drops ------------------------------------------------------------------------------
     def _on_entry(self) -> None:

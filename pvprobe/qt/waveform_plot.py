@@ -20,7 +20,7 @@ import pyqtgraph as pg
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor
 from PyQt5.QtWidgets import (
-    QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMenu, QPushButton,
+    QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QMenu, QPushButton,
     QToolButton, QVBoxLayout, QWidget,
 )
 
@@ -31,7 +31,7 @@ from pvprobe.core.waveform_data import (
     columns_csv, finite_range, is_monotonic, minmax_decimate, valid_elements, visible_slice,
 )
 
-from .plot_common import (Crosshair, NameDropMixin, PaintCounter, colour_for, make_legend_draggable, names_from_drop,
+from .plot_common import (Crosshair, NameDropMixin, export_with_dialog, PaintCounter, colour_for, make_legend_draggable, names_from_drop,
                           save_png)
 
 log = logging.getLogger(__name__)
@@ -555,22 +555,12 @@ class WaveformPlot(NameDropMixin, QWidget):
         save_png(self.plot, path)
 
     def _export_csv_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export shown data", "waveform.csv", "CSV (*.csv)")
-        if path:
-            try:
-                rows = self.export_csv(path)
-                self.message.emit(f"Wrote {rows:,} rows to {path}")
-            except OSError as exc:
-                self.message.emit(f"Could not write {path}: {exc}")
+        export_with_dialog(self, "Export shown data", "waveform.csv", "CSV (*.csv)",
+                           lambda p: f"Wrote {self.export_csv(p):,} rows to {p}")
 
     def _export_png_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export picture", "waveform.png", "PNG (*.png)")
-        if path:
-            try:
-                self.export_png(path)
-                self.message.emit(f"Wrote {path}")
-            except OSError as exc:
-                self.message.emit(f"Could not write {path}: {exc}")
+        export_with_dialog(self, "Export picture", "waveform.png", "PNG (*.png)",
+                           lambda p: (self.export_png(p), f"Wrote {p}")[1])
 
     # -- diagnostics ------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
