@@ -14,7 +14,7 @@ Sections:
     Qt signal per frame, slot ``setImage`` (the usual hand-written viewer);
   - ``pvprobe_tick<T>``: Engine(tick_hz=T) + EngineBridge + ImageView.
   Each client reports over the same steady window: frames published by the IOC
-  (ArrayCounter), CA callbacks for ArrayData (received), frames really painted
+  (ArrayCounter), full ArrayData values that reached the client (received: monitor callbacks; pvprobe fetches paced frames by get), frames really painted
   (displayed), dropped, latency frame timestamp → paint, event-loop lateness p99,
   RSS, CPU of client and IOC.
 """
@@ -249,7 +249,8 @@ def client_pvprobe(args: dict) -> None:
     from pvprobe.qt.image_view import ImageView
 
     class CountingEngine(Engine):
-        """Counts CA monitor callbacks per channel (benchmark introspection only)."""
+        """Counts full values received per channel: monitor callbacks, and the gets of
+        paced arrays (the image view's ArrayData) — benchmark introspection only."""
 
         def __init__(self, *a, **k) -> None:
             self.cb_counts: dict[int, int] = {}
@@ -258,6 +259,10 @@ def client_pvprobe(args: dict) -> None:
         def _on_monitor(self, a) -> None:  # libca thread
             self.cb_counts[a.usr] = self.cb_counts.get(a.usr, 0) + 1
             super()._on_monitor(a)
+
+        def _on_frame(self, a) -> None:  # libca thread
+            self.cb_counts[a.usr] = self.cb_counts.get(a.usr, 0) + 1
+            super()._on_frame(a)
     if args.get("nogil_copy"):
         _patch_nogil_copy()
     eng = CountingEngine(tick_hz=float(args["tick"]))

@@ -268,3 +268,37 @@ def test_lean_mode_alarm_only_until_watched(running, prefix):
     engine.watch("view", [])
     engine.set_lean(False)
     col.wait(lambda: col.latest[hb].update_count >= first + 4, 5, "full updates without lean mode")
+
+
+def test_paced_array_is_fetched_only_when_the_consumer_takes_it(running, prefix):
+    """An image view's ArrayData: a 1-element monitor announces each frame; the full
+    frame is fetched only once the previous one was taken, so a busy consumer costs
+    announcements, not copies of frames it would never show."""
+    engine, col = running
+    data = prefix + "image1:ArrayData"
+    engine.add([data], paced=True)
+    col.wait(lambda: data in col.latest and col.latest[data].value is not None, 10, "a first frame")
+    st = col.latest[data]
+    assert st.monitored and st.value.size == 1024 * 1024 and st.count == 1024 * 1024
+    col.wait(lambda: engine.stats.frames_fetched >= 3, 10, "frames flowing")
+    col.hold.set()                                   # the consumer is busy
+    time.sleep(0.3)  # ok-sleep: let the batch in flight be held
+    fetched0, announced0 = engine.stats.frames_fetched, engine.stats.frames_announced
+    time.sleep(1.5)  # ok-sleep: ~20 frames published by the 15 Hz camera meanwhile
+    announced = engine.stats.frames_announced - announced0
+    fetched = engine.stats.frames_fetched - fetched0
+    assert announced >= 10, announced
+    assert fetched <= 1, f"{fetched} frames copied while the consumer was busy"
+    ts_before = col.latest[data].timestamp
+    col.hold.clear()
+    engine.batch_done()
+    col.wait(lambda: col.latest[data].timestamp > ts_before, 5, "a newer frame after the consumer is back")
+    col.wait(lambda: engine.stats.frames_fetched >= fetched0 + 5, 10, "frames flowing again")
+    # another user asking a full monitor on the same PV turns pacing off for both
+    engine.add([data], monitor_arrays=True)
+    col.wait(lambda: engine._slots[data].paced is False and engine._slots[data].evid is not None, 5,
+             "full monitor")
+    n = engine.stats.updates_received
+    fetched1 = engine.stats.frames_fetched
+    col.wait(lambda: engine.stats.updates_received >= n + 5, 10, "frames by monitor")
+    assert engine.stats.frames_fetched - fetched1 <= 1

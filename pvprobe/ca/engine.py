@@ -9,6 +9,13 @@ tick to its consumer. A new batch is handed over only once the consumer has
 called :meth:`Engine.batch_done` for the previous one, so a slow consumer gets
 fewer, fuller batches, never a queue.
 
+Big arrays a view paces (``add(..., paced=True)``, the image view) are not
+monitored in full: a one-element monitor announces each new array, and the
+worker fetches the whole array with one get only when the previous one has
+left for the consumer. A camera publishing faster than the view can draw
+costs one small event per frame, not a copy of every frame; the view still
+gets the newest frame, at the rate it can take it.
+
 The same engine serves the command-line tools synchronously
 (:meth:`Engine.read`, :meth:`Engine.put_wait`), without the worker.
 """
@@ -93,6 +100,8 @@ class _Slot:
     get_raw: Any = None            # (type, count, raw) of the last completed TIME get
     mask: int = 0                  # event mask of the current subscription
     users: int = 1
+    paced: bool = False            # big array: announced by a 1-element monitor, fetched by get
+    fetch_t0: float = 0.0          # when the outstanding fetch was sent (0: none)
 
 
 @dataclass
@@ -116,6 +125,8 @@ class EngineStats:
     ticks: int = 0
     decode_seconds: float = 0.0
     lean_refreshes: int = 0       # gets sent to refresh PVs on alarm-only monitors
+    frames_announced: int = 0     # new arrays announced on paced PVs
+    frames_fetched: int = 0       # of which fetched in full (the rest were superseded)
 
 
 class Engine:
@@ -136,6 +147,8 @@ class Engine:
         self._latest: dict[int, tuple] = {}
         self._samples: dict[int, list] = {}
         self._keep_all: set[int] = set()
+        self._announced: set[int] = set()   # paced PVs with a newer array than last fetched
+        self._frame_waiting = False         # a fetched array waits for delivery
         self._events: list[tuple] = []
         self._updates = 0
         self._closing = False
@@ -169,6 +182,8 @@ class Engine:
         self._cb_monitor = ll.EVENT_CB(self._on_monitor)
         self._cb_get = ll.EVENT_CB(self._on_get)
         self._cb_put = ll.EVENT_CB(self._on_put)
+        self._cb_announce = ll.EVENT_CB(self._on_announce)
+        self._cb_frame = ll.EVENT_CB(self._on_frame)
         register_engine(self)
 
     # ------------------------------------------------------------------ libca callbacks
@@ -184,6 +199,30 @@ class Engine:
             self._updates += 1
             if sid in self._keep_all:
                 self._samples.setdefault(sid, []).append(item)
+
+    def _on_announce(self, args: ll.EventArgs) -> None:
+        """A paced array changed (its 1-element monitor): fetch it when the consumer can take it."""
+        if self._closing or args.status != ll.ECA_NORMAL:
+            return
+        with self._lock:
+            self._announced.add(args.usr)
+            self.stats.frames_announced += 1
+        self._wake.set()
+
+    def _on_frame(self, args: ll.EventArgs) -> None:
+        """The get of a paced array completed: it is that PV's newest value."""
+        if self._closing:
+            return
+        ok = args.status == ll.ECA_NORMAL
+        item = (args.type, args.count, ll.raw_copy(args)) if ok else None
+        with self._lock:
+            if ok:
+                self._latest[args.usr] = item
+                self._updates += 1
+                self.stats.frames_fetched += 1
+                self._frame_waiting = True
+            self._events.append(("fetched", args.usr, args.status))
+        self._wake.set()
 
     def _on_get(self, args: ll.EventArgs) -> None:
         if self._closing:
@@ -218,10 +257,18 @@ class Engine:
 
     # ------------------------------------------------------------------ channel bookkeeping
 
-    def _create(self, name: str, monitor: bool, keep_all: bool, once: bool = False) -> _Slot:
+    def _create(self, name: str, monitor: bool, keep_all: bool, once: bool = False,
+                paced: bool = False) -> _Slot:
+        monitor |= paced
         slot = self._slots.get(name)
         if slot is not None:
             slot.users += 1
+            if slot.paced and (keep_all or monitor and not paced):
+                # another user wants every update: a full monitor serves both
+                slot.paced = False
+                if slot.evid is not None:
+                    ll.clear_subscription(slot.evid)
+                    slot.evid = None
             if slot.once and not once:
                 slot.once = False
                 if slot.meta_ok and slot.evid is None and slot.state.connected and self._monitorable(slot):
@@ -237,7 +284,7 @@ class Engine:
             return slot
         sid = next(self._sid)
         slot = _Slot(sid=sid, name=name, state=PVState(name=name), want_monitor=monitor,
-                     keep_all=keep_all, once=once)
+                     keep_all=keep_all, once=once, paced=paced and not keep_all)
         self._slots[name] = slot
         self._by_sid[sid] = slot
         if keep_all:
@@ -268,6 +315,7 @@ class Engine:
             self._latest.pop(slot.sid, None)
             self._samples.pop(slot.sid, None)
             self._keep_all.discard(slot.sid)
+            self._announced.discard(slot.sid)
         self._changed.discard(slot.sid)
         self._searching.pop(slot.sid, None)
 
@@ -283,8 +331,11 @@ class Engine:
     def _subscribe(self, slot: _Slot) -> None:
         count = 0 if slot.state.max_count > 1 else 1  # 0: the server's current (valid) length
         mask = self._wanted_mask(slot)
+        callback = self._cb_monitor
+        if slot.paced:   # announce only: the first element and the timestamp
+            count, callback = 1, self._cb_announce
         st, evid = ll.create_subscription(ll.time_type(slot.native), count, slot.chid,
-                                          mask, self._cb_monitor, slot.sid)
+                                          mask, callback, slot.sid)
         if st == ll.ECA_NORMAL:
             slot.evid = evid
             slot.mask = mask
@@ -322,6 +373,12 @@ class Engine:
             if slot is None:
                 continue
             st = slot.state
+            if kind == "fetched":
+                slot.fetch_t0 = 0.0
+                if ev[2] not in (ll.ECA_NORMAL, ll.ECA_DISCONN):
+                    st.error = f"get failed: {ll.message(ev[2])}"
+                    self._changed.add(slot.sid)
+                continue
             if kind == "conn":
                 if ev[2]:
                     info = ll.channel_info(slot.chid)
@@ -336,6 +393,7 @@ class Engine:
                     connected.append(slot)
                 else:
                     st.connected = False
+                    slot.fetch_t0 = 0.0
                 self._changed.add(slot.sid)
             elif kind == "access":
                 st.read_access, st.write_access = ev[2], ev[3]
@@ -433,13 +491,16 @@ class Engine:
         self._wake.set()
 
     def add(self, names: Iterable[str], monitor_arrays: bool = False, keep_all: bool = False,
-            once: bool = False) -> None:
+            once: bool = False, paced: bool = False) -> None:
         """Connect and monitor these PVs (non-blocking). ``monitor_arrays`` asks for
         monitors on arrays above AUTOMONITOR_MAXLENGTH; ``keep_all`` reports every
         update in ``PVState.samples`` instead of only the newest; ``once`` reads the
-        value at each (re)connection without subscribing (for fields like ``.DESC``).
+        value at each (re)connection without subscribing (for fields like ``.DESC``);
+        ``paced`` monitors a big array by announcement and fetches the newest one only
+        when the consumer has taken the previous one (image views: no frame is copied
+        that would never be shown; a user asking full monitors on the same PV wins).
         Adding a PV that is already open shares its channel (removal is counted)."""
-        self._commands.put(("add", list(names), monitor_arrays, keep_all, once))
+        self._commands.put(("add", list(names), monitor_arrays, keep_all, once, paced))
         self._wake.set()
 
     def remove(self, names: Iterable[str]) -> None:
@@ -493,11 +554,13 @@ class Engine:
                 if self._lean:
                     self._refresh_lean()
                 now = time.monotonic()
-                if now >= next_tick:
+                if now >= next_tick or self._frame_waiting and self._ready.is_set():
+                    # a fetched frame goes out at once: its fetch was paced by the consumer
                     next_tick = now + self.tick
                     self.stats.ticks += 1
                     if self._ready.is_set():
                         self._deliver()
+                self._fetch_frames()
             except Exception:  # never let the worker die silently
                 log.exception("CA worker error")
 
@@ -525,6 +588,38 @@ class Engine:
         ll.flush()
         self.stats.lean_refreshes += len(batch)
 
+    def _fetch_frames(self) -> None:
+        """Fetch the newest array of each announced paced PV, at most one get in flight
+        per PV and only once its previous array has gone to the consumer."""
+        if not self._announced:
+            return
+        now = time.monotonic()
+        sent = False
+        with self._lock:
+            announced = list(self._announced)
+            waiting = self._latest.keys() & set(announced)
+        for sid in announced:
+            slot = self._by_sid.get(sid)
+            if slot is None or not slot.paced or not slot.state.connected:
+                with self._lock:
+                    self._announced.discard(sid)
+                continue
+            if slot.fetch_t0 and now - slot.fetch_t0 < get_timeout(slot.state.max_count) + 5.0:
+                continue          # one in flight (a lost reply is given up after its timeout)
+            if sid in waiting:
+                continue          # the last one is not yet delivered
+            with self._lock:
+                self._announced.discard(sid)
+            st = ll.array_get_callback(ll.time_type(slot.native), 0, slot.chid, self._cb_frame, sid)
+            if st == ll.ECA_NORMAL:
+                slot.fetch_t0 = now
+                sent = True
+            else:
+                slot.state.error = f"get failed: {ll.message(st)}"
+                self._changed.add(sid)
+        if sent:
+            ll.flush()
+
     def _expire_searches(self) -> None:
         """Say so when a PV has not been found within the connection timeout
         (CA keeps searching; the row says "not found" instead of "connecting")."""
@@ -548,7 +643,7 @@ class Engine:
             kind = cmd[0]
             if kind == "add":
                 for name in cmd[1]:
-                    slot = self._create(name, cmd[2], cmd[3], cmd[4])
+                    slot = self._create(name, cmd[2], cmd[3], cmd[4], cmd[5])
                     self._changed.add(slot.sid)
                 flush = True
             elif kind == "remove":
@@ -582,6 +677,7 @@ class Engine:
         with self._lock:
             latest, self._latest = self._latest, {}
             samples, self._samples = self._samples, {}
+            self._frame_waiting = False
             self.stats.updates_received = self._updates
         t0 = time.perf_counter()
         for sid, item in latest.items():

@@ -18,6 +18,7 @@ import numpy as np
 from epics import ca, dbr
 
 ECA_NORMAL = 1
+ECA_DISCONN = 24 << 3      # caerr.h: DEFMSG(CA_K_WARNING, 24), a request cut by a disconnect
 CA_OP_CONN_UP = 6
 DBE_VALUE, DBE_LOG, DBE_ALARM, DBE_PROPERTY = 1, 2, 4, 8
 EPICS_EPOCH = 631152000.0

@@ -1,9 +1,11 @@
 """Area-detector image view: the newest frame of an areaDetector plugin (or of a
 plain array PV with a given width and height) in a pyqtgraph ImageItem.
 
-Frames come only through the :class:`~pvprobe.qt.bridge.EngineBridge`: each
-batch carries at most the newest ArrayData value (the engine coalesces, never
-queues), and the view sets at most one image per batch. What is really painted
+Frames come only through the :class:`~pvprobe.qt.bridge.EngineBridge`: the view
+opens ArrayData *paced* (the engine fetches the newest frame only once the view
+has taken the previous one, so a camera faster than the screen costs no copies of
+frames never shown), each batch carries at most the newest ArrayData value, and
+the view sets at most one image per batch. What is really painted
 is counted in :class:`_CountingImageItem.paint` (Qt merges repaints), so the
 status bar's "shown" rate and the latency (frame timestamp → paint) are honest.
 """
@@ -357,7 +359,7 @@ class ImageView(QWidget):
     def _open(self, feed: ImageFeed) -> None:
         self.close_source()
         self.feed = feed
-        self._add([feed.array_pv], monitor_arrays=True)
+        self._add([feed.array_pv], paced=True)
         self._add(feed.meta_pvs)
         self.frame = self.shown = self.frame_state = None
         self._need_levels = True
