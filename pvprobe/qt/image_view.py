@@ -32,6 +32,8 @@ from pvprobe.core.image_feed import ImageFeed, RateMeter
 from pvprobe.core.ndarray import Frame
 from pvprobe.core.tiff import describe, write_tiff
 
+from .theme import label_style, status_colors, theme_of
+
 #: Colour maps offered (label -> pyqtgraph colormap name).
 COLORMAPS = {"grey": "CET-L1", "viridis": "viridis", "inferno": "inferno", "magma": "magma",
              "plasma": "plasma", "cividis": "cividis", "turbo": "turbo", "fire": "CET-L3",
@@ -312,10 +314,9 @@ class ImageView(QWidget):
         self.readout_label = QLabel(" ")
         self.roi_label = QLabel(" ")
         self.message_label = QLabel("")
-        self.message_label.setStyleSheet("color: #c0392b; font-weight: bold;")
         self.message_label.setWordWrap(True)
         self.status_label = QLabel("no source")
-        self.status_label.setStyleSheet("color: palette(dark);")
+        self.set_theme(theme_of())
         info = QHBoxLayout()
         info.addWidget(self.readout_label, 1)
         info.addWidget(self.roi_label, 2)
@@ -339,6 +340,15 @@ class ImageView(QWidget):
         self._status_timer.timeout.connect(self.refresh_status)
         for t in (self._hist_timer, self._slow_timer, self._status_timer):
             t.start()
+
+    def set_theme(self, name: str) -> None:
+        """Label colours of the "light" or "dark" theme. The image canvas, its profiles and
+        histogram stay dark in both themes (as in every image viewer: no glare around the
+        image), so their yellow/cyan lines and ROI need no change."""
+        self.theme_name = name
+        colours = status_colors(name)
+        self.message_label.setStyleSheet(label_style(colours.bad, bold=True))
+        self.status_label.setStyleSheet(label_style(colours.hint))
 
     # ------------------------------------------------------------------ sources
     def open_prefix(self, prefix: str) -> None:

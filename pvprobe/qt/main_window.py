@@ -169,7 +169,7 @@ class MainWindow(QMainWindow):
     def _prepare_table(self, table: PVTableWidget) -> None:
         """Every new tab gets the window-wide palette and put confirmation."""
         table.set_palette(self.palette_name)
-        table.model.set_theme(getattr(self, "theme_name", "light"))
+        table.set_theme(getattr(self, "theme_name", "light"))
         table.confirm_puts = self.confirm_puts
         table.listChanged.connect(self.refresh_counts)
         table.viewRequested.connect(self.open_view)
@@ -206,7 +206,7 @@ class MainWindow(QMainWindow):
         return self.bridge.read_only
 
     def set_theme(self, name: str) -> None:
-        """Light or dark theme for the whole application."""
+        """Light or dark theme for the whole application: tables and open views follow."""
         if name not in self.theme_actions:
             name = "light"
         self.theme_name = name
@@ -215,7 +215,8 @@ class MainWindow(QMainWindow):
         if app is not None and current_theme(app) != name:
             apply_theme(app, name)
         for t in self.tabs.tables():
-            t.model.set_theme(name)
+            t.set_theme(name)
+        self.views.set_theme(name)
 
     # -- views (docks) -------------------------------------------------------------------------
     def open_view(self, kind: str, names: list) -> None:

@@ -1,4 +1,4 @@
-"""Bits shared by the waveform plot and the strip chart: colours, PV-name drops,
+"""Bits shared by the waveform plot and the strip chart: theme colours, PV-name drops,
 atomic PNG export, a paint counter and a crosshair."""
 
 from __future__ import annotations
@@ -7,22 +7,30 @@ from typing import Any, Callable, Iterable, Optional
 
 import pyqtgraph as pg
 from PyQt5.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QObject, Qt, QTimer
-from PyQt5.QtGui import QColor
 from PyQt5.QtWidgets import QAbstractItemView, QTableWidget, QWidget
 
 from pvprobe.core.atomic import atomic_write_bytes
 from pvprobe.core.pvnames import ParsedNames, split_names
 
-#: Distinct line colours (Tableau 10), legible on white.
-COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-#: Alarm marker colours by severity (MINOR, MAJOR, INVALID); the table uses the same hues.
-SEVERITY_COLOURS = {1: QColor(230, 180, 0), 2: QColor(220, 0, 0), 3: QColor(200, 0, 200)}
+from .theme import PlotColors
+
 MAX_DROP_CHARS = 1_000_000
 
 
-def colour_for(i: int) -> QColor:
-    return QColor(COLOURS[i % len(COLOURS)])
+def apply_plot_colours(plot: pg.PlotWidget, legend: Any, pc: PlotColors,
+                       axes: Iterable[str] = ("left", "bottom")) -> None:
+    """Background, axes (lines, ticks, labels; the grid follows them) and legend of
+    ``plot`` in the theme's plot colours (trace pens are the caller's)."""
+    plot.setBackground(pc.background)
+    item = plot.getPlotItem()
+    for ax in axes:
+        axis = item.getAxis(ax)
+        axis.setPen(pg.mkPen(pc.foreground))
+        axis.setTextPen(pg.mkPen(pc.foreground))
+    legend.setBrush(pg.mkBrush(pc.legend_fill()))
+    legend.setLabelTextColor(pc.foreground)
+    for _sample, label in legend.items:
+        label.setText(label.text)        # re-rendered in the new colour
 
 
 def names_from_drop(text: str) -> ParsedNames:
@@ -80,9 +88,8 @@ class Crosshair:
 
     def __init__(self, plot_item: pg.PlotItem, on_move: Callable[[float, float], None],
                  on_leave: Callable[[], None]) -> None:
-        pen = pg.mkPen(QColor(120, 120, 120), width=1, style=Qt.DashLine)
-        self.v = pg.InfiniteLine(angle=90, movable=False, pen=pen)
-        self.h = pg.InfiniteLine(angle=0, movable=False, pen=pen)
+        self.v = pg.InfiniteLine(angle=90, movable=False)
+        self.h = pg.InfiniteLine(angle=0, movable=False)
         self.plot_item = plot_item
         for line in (self.v, self.h):
             line.setZValue(1000)
@@ -92,6 +99,12 @@ class Crosshair:
         self._on_leave = on_leave
         self.enabled = True
         self._proxy = pg.SignalProxy(plot_item.scene().sigMouseMoved, rateLimit=30, slot=self._moved)
+
+    def set_colour(self, colour: Any) -> None:
+        """Draw the dashed lines in ``colour`` (the theme's plot cursor colour)."""
+        pen = pg.mkPen(colour, width=1, style=Qt.DashLine)
+        self.v.setPen(pen)
+        self.h.setPen(pen)
 
     def _moved(self, evt: tuple) -> None:
         pos = evt[0]
@@ -109,8 +122,7 @@ class Crosshair:
         self._on_move(p.x(), p.y())
 
 
-__all__ = ["COLOURS", "SEVERITY_COLOURS", "colour_for", "names_from_drop", "save_png",
-           "PaintCounter", "Crosshair"]
+__all__ = ["apply_plot_colours", "names_from_drop", "save_png", "PaintCounter", "Crosshair"]
 
 
 # -- dragging PV names out of a plot (drop them on a table, probe or other plot) ------------

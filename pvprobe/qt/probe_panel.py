@@ -34,9 +34,10 @@ from pvprobe.core.pvstate import PVState
 from pvprobe.core.record_fields import FieldDiscovery
 
 from .put_editor import PutEditor
-from .pvtable_model import ALARM_COLOURS, PALETTES, SEVERITY_PREFIX
+from .pvtable_model import PALETTES, SEVERITY_PREFIX
 from .record_fields_view import RecordFieldsView
 from .sparkline import Sparkline
+from .theme import alarm_colors, label_style, status_colors, theme_of
 
 #: How often the "x s ago / rate" line is refreshed (ms).
 CLOCK_MS = 250
@@ -162,7 +163,10 @@ class ProbePanel(QWidget):
         self._mine: set[str] = set()
         self._upgraded = False          # the scalar's second subscription keeps every update
         self._last_update_count = -1
-        self._palette = ALARM_COLOURS
+        self._theme = theme_of()
+        self._palette_name = "default"
+        self._palette = alarm_colors(self._theme, self._palette_name)
+        self._colours = status_colors(self._theme)
         self.last_message = ""
         self.setAcceptDrops(True)
         self.setWindowTitle("Probe")
@@ -202,7 +206,7 @@ class ProbePanel(QWidget):
         self.time_label = QLabel(self)
         self.time_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.clock_label = QLabel(self)
-        self.clock_label.setStyleSheet("color: rgb(110, 110, 110);")
+        self.clock_label.setStyleSheet(label_style(self._colours.hint))
 
         self.copy_button = QPushButton("Copy report", self)
         self.copy_button.setToolTip("Copy everything shown here as text (the same as 'pvprobe info PV --fields')")
@@ -334,8 +338,28 @@ class ProbePanel(QWidget):
 
     def set_palette(self, name: str) -> None:
         """Alarm colours: "default" or "colorblind" (as the table's)."""
-        self._palette = PALETTES.get(name, ALARM_COLOURS)
+        self._palette_name = name if name in PALETTES else "default"
+        self._palette = alarm_colors(self._theme, self._palette_name)
         self._show_value()
+
+    @property
+    def theme_name(self) -> str:
+        return self._theme
+
+    def set_theme(self, name: str) -> None:
+        """Colours of the "light" or "dark" theme (the main window calls this on a switch)."""
+        self._theme = name
+        self._colours = status_colors(name)
+        self._palette = alarm_colors(name, self._palette_name)
+        self.clock_label.setStyleSheet(label_style(self._colours.hint))
+        self.editor.set_theme(name)
+        self.fields_view.set_theme(name)
+        self.sparkline.set_theme(name)
+        if self.state is None:
+            self._show_empty()
+        else:
+            self._show_value()
+            self._show_info()
 
     def set_pv(self, name: str) -> bool:
         """Probe ``name`` (closing the previous PV). False, with the reason shown, if invalid."""
@@ -493,21 +517,22 @@ class ProbePanel(QWidget):
         st = self.state
         if st is None:
             return
+        c = self._colours
         if st.connected:
             self.conn_label.setText("● connected")
-            self.conn_label.setStyleSheet("color: rgb(0, 120, 60);")
+            self.conn_label.setStyleSheet(label_style(c.ok))
         elif st.ever_connected:
             self.conn_label.setText("○ DISCONNECTED")
-            self.conn_label.setStyleSheet("color: rgb(120, 120, 120); font-style: italic;")
+            self.conn_label.setStyleSheet(label_style(c.muted, italic=True))
         elif st.error:
             self.conn_label.setText("✖ not found")
-            self.conn_label.setStyleSheet("color: rgb(170, 20, 20);")
+            self.conn_label.setStyleSheet(label_style(c.bad))
         else:
             self.conn_label.setText("… connecting")
-            self.conn_label.setStyleSheet("color: rgb(120, 120, 120);")
+            self.conn_label.setStyleSheet(label_style(c.muted))
         if not st.ever_connected:
             self.value_label.setText(st.error or "connecting…")
-            self.value_label.setStyleSheet("color: rgb(120, 120, 120);")
+            self.value_label.setStyleSheet(label_style(c.muted))
             self.alarm_label.setText("")
             return
         text = format_value(st, with_units=True, preview=ARRAY_PREVIEW) or "(no value yet)"
@@ -515,8 +540,7 @@ class ProbePanel(QWidget):
             text = f"“{text}”"
         if not st.connected:
             self.value_label.setText(f"DISCONNECTED (last: {text})")
-            self.value_label.setStyleSheet("color: rgb(120, 120, 120); font-style: italic;"
-                                           "background: rgb(232, 232, 232);")
+            self.value_label.setStyleSheet(label_style(c.muted, italic=True, background=c.muted_fill))
             self.alarm_label.setText("")
             return
         self.value_label.setText(text)
@@ -542,7 +566,7 @@ class ProbePanel(QWidget):
             i["count"].setText(str(st.max_count))
         i["host"].setText(st.host or "-")
         i["access"].setText(st.access_text)
-        i["access"].setStyleSheet("" if st.write_access else "color: rgb(170, 20, 20);")
+        i["access"].setStyleSheet("" if st.write_access else label_style(self._colours.bad))
         i["precision"].setText("-" if st.precision is None else str(st.precision))
         i["units"].setText(st.units or "-")
         i["display"].setText(fmt_limits(st.display_limits))

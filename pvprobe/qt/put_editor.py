@@ -30,6 +30,8 @@ from pvprobe.core.format import char_array_to_text, format_number, format_value
 from pvprobe.core.putvalue import MAX_STRING, PutValueError, coerce_put_value, describe_put_value
 from pvprobe.core.pvstate import PVState
 
+from .theme import label_style, status_colors, theme_of
+
 #: Seconds a put may take before it is reported failed (the engine's own timeout).
 DEFAULT_TIMEOUT = 10.0
 #: Extra seconds after the timeout before the GUI gives up waiting for any answer.
@@ -37,10 +39,6 @@ GRACE = 3.0
 #: Arrays longer than this are not copied into the editor (typing them is no use anyway).
 PREFILL_MAX = 4096
 
-OK_STYLE = "color: rgb(0, 110, 60);"
-BAD_STYLE = "color: rgb(170, 20, 20);"
-HINT_STYLE = "color: rgb(110, 110, 110);"
-_INVALID_EDIT = "border: 2px solid rgb(213, 94, 0);"
 
 
 def ask_confirmation(parent: Optional[QWidget], title: str, text: str) -> bool:
@@ -240,6 +238,10 @@ class PutEditor(QWidget):
         self._shape: tuple = ()
         self._dirty = False           # the user typed since the last prefill
         self._busy_since: Optional[float] = None
+        self._theme = theme_of()
+        self._colours = status_colors(self._theme)
+        self._tones: dict[QWidget, str] = {}   # label -> StatusColors field it is drawn in
+        self._invalid = False
 
         self.enum_box = QComboBox(self)
         self.enum_box.setSizeAdjustPolicy(QComboBox.AdjustToContents)
@@ -275,7 +277,7 @@ class PutEditor(QWidget):
         self.busy_bar.hide()
         self.hint = QLabel(self)
         self.hint.setWordWrap(True)
-        self.hint.setStyleSheet(HINT_STYLE)
+        self._tone(self.hint, "hint")
         self.message = QLabel(self)
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -326,6 +328,26 @@ class PutEditor(QWidget):
     def busy(self) -> bool:
         return self.runner.busy
 
+    # -- colours ---------------------------------------------------------------------------
+    def set_theme(self, name: str) -> None:
+        """Colours of the "light" or "dark" theme for the hint, the message and the entry frame."""
+        self._theme = name
+        self._colours = status_colors(name)
+        for label, tone in self._tones.items():
+            label.setStyleSheet(label_style(getattr(self._colours, tone)))
+        self._mark_invalid(self._invalid)
+
+    def _tone(self, label: QWidget, tone: str) -> None:
+        """Draw ``label`` in the :class:`StatusColors` field ``tone`` ("ok", "bad", "hint")."""
+        self._tones[label] = tone
+        label.setStyleSheet(label_style(getattr(self._colours, tone)))
+
+    def _mark_invalid(self, on: bool) -> None:
+        """Frame the line edit in the warning colour while its text cannot be put."""
+        self._invalid = on
+        frame = f"QLineEdit {{ border: 2px solid {self._colours.warn.name()}; }}"
+        self.line.setStyleSheet(frame if on else "")
+
     # -- state ---------------------------------------------------------------------------
     def clear(self) -> None:
         self.state = None
@@ -368,18 +390,18 @@ class PutEditor(QWidget):
         self.kind = editor_kind(st)
         k = self.kind
         self._dirty = False
-        self.line.setStyleSheet("")
+        self._mark_invalid(False)
         if k in ("readonly", "disconnected"):
             self._show_page(self.readonly)
             self.readonly.setText(_readonly_text(st))
             self.hint.setText(read_only_reason(st, getattr(self.runner.bridge, 'read_only', False)))
-            self.hint.setStyleSheet(BAD_STYLE if k == "readonly" else HINT_STYLE)
+            self._tone(self.hint, "bad" if k == "readonly" else "hint")
             self.put_button.setEnabled(False)
             self.current_button.setEnabled(False)
             self.readonly.setToolTip(read_only_reason(st, getattr(self.runner.bridge, 'read_only', False)))
             return
         assert st is not None
-        self.hint.setStyleSheet(HINT_STYLE)
+        self._tone(self.hint, "hint")
         self.put_button.setEnabled(not self.busy)
         self.current_button.setEnabled(True)
         if k == "enum":
@@ -469,14 +491,14 @@ class PutEditor(QWidget):
         try:
             prepare(st, text)
         except PutValueError as exc:
-            self.message.setStyleSheet(BAD_STYLE)
+            self._tone(self.message, "bad")
             self.message.setText(f"✖ {exc}")
             if self.kind != "text":
-                self.line.setStyleSheet(f"QLineEdit {{ {_INVALID_EDIT} }}")
+                self._mark_invalid(True)
             return
-        self.line.setStyleSheet("")
+        self._mark_invalid(False)
         note = precision_note(st, text) if self.kind == "number" else ""
-        self.message.setStyleSheet(HINT_STYLE)
+        self._tone(self.message, "hint")
         self.message.setText(note)
 
     def submit(self) -> bool:
@@ -492,7 +514,7 @@ class PutEditor(QWidget):
 
     # -- put cycle ---------------------------------------------------------------------------
     def _on_refused(self, name: str, reason: str) -> None:
-        self.message.setStyleSheet(BAD_STYLE)
+        self._tone(self.message, "bad")
         self.message.setText(f"✖ Refused, nothing sent: {reason}")
         self.refusedValue.emit(reason)
 
@@ -509,7 +531,7 @@ class PutEditor(QWidget):
         if self._busy_since is None:
             return
         dt = time.monotonic() - self._busy_since
-        self.message.setStyleSheet(HINT_STYLE)
+        self._tone(self.message, "hint")
         self.message.setText(f"Putting… waiting for completion {dt:.1f} s (timeout {self.timeout:g} s)")
 
     def _on_finished(self, result: PutResult) -> None:
@@ -520,10 +542,10 @@ class PutEditor(QWidget):
         self._apply_kind()
         secs = f" in {result.seconds:.2f} s" if result.seconds else ""
         if result.ok:
-            self.message.setStyleSheet(OK_STYLE)
+            self._tone(self.message, "ok")
             self.message.setText(f"✔ Done{secs}: {result.name} ← {_short(result.value, self.state)}")
         else:
-            self.message.setStyleSheet(BAD_STYLE)
+            self._tone(self.message, "bad")
             self.message.setText(f"✖ Failed{secs}: {result.error}")
         self.putDone.emit(result)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence
 
 from PyQt5.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, pyqtSignal
-from PyQt5.QtGui import QBrush, QColor
+from PyQt5.QtGui import QBrush
 from PyQt5.QtWidgets import (
     QAbstractItemView, QComboBox, QHeaderView, QLabel, QLineEdit, QStyledItemDelegate,
     QStyleOptionViewItem, QTableView, QVBoxLayout, QWidget,
@@ -23,11 +23,9 @@ from pvprobe.core.pvstate import PVState
 from pvprobe.core.record_fields import FIELD_HELP, READ_ONLY_FIELDS
 
 from .put_editor import PutRunner, value_for_edit
+from .theme import status_colors, theme_of
 
 COLUMNS = ("Field", "Value", "Meaning / last put")
-GREY = QBrush(QColor(128, 128, 128))
-BAD = QBrush(QColor(170, 20, 20))
-GOOD = QBrush(QColor(0, 110, 60))
 STATE_ROLE = Qt.UserRole
 #: The table grows to this many rows before it scrolls by itself.
 MAX_ROWS_SHOWN = 24
@@ -45,7 +43,15 @@ class RecordFieldsModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._rows: list[tuple[str, PVState]] = []
-        self._notes: dict[str, tuple[str, Optional[QBrush]]] = {}
+        self._notes: dict[str, tuple[str, str]] = {}   # field -> (text, StatusColors field)
+        self.set_theme(theme_of())
+
+    def set_theme(self, name: str) -> None:
+        """Colours of the "light" or "dark" theme (read-only values, help and put notes)."""
+        colours = status_colors(name)
+        self._brushes = {tone: QBrush(getattr(colours, tone)) for tone in ("ok", "bad", "hint")}
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(COLUMNS) - 1))
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self._rows)
@@ -85,14 +91,15 @@ class RecordFieldsModel(QAbstractTableModel):
                 return i
         return -1
 
-    def set_note(self, fld: str, text: str, brush: Optional[QBrush] = None) -> None:
-        self._notes[fld] = (text, brush)
+    def set_note(self, fld: str, text: str, tone: str = "hint") -> None:
+        """Show ``text`` in the field's third column, drawn in ``tone`` ("ok", "bad", "hint")."""
+        self._notes[fld] = (text, tone)
         r = self.row_of(fld)
         if r >= 0:
             self.dataChanged.emit(self.index(r, 2), self.index(r, 2))
 
     def note(self, fld: str) -> str:
-        return self._notes.get(fld, ("", None))[0]
+        return self._notes.get(fld, ("", ""))[0]
 
     def flags(self, index: QModelIndex) -> Qt.ItemFlags:
         if not index.isValid():
@@ -119,10 +126,10 @@ class RecordFieldsModel(QAbstractTableModel):
             return note[0] if note and note[0] else FIELD_HELP.get(fld, "")
         if role == Qt.ForegroundRole:
             if col == 1 and not field_writable(fld, st):
-                return GREY
+                return self._brushes["hint"]
             if col == 2:
                 note = self._notes.get(fld)
-                return note[1] if note and note[0] else GREY
+                return self._brushes[note[1] if note and note[0] else "hint"]
         if role == Qt.ToolTipRole:
             help_ = FIELD_HELP.get(fld, "")
             if col == 1:
@@ -201,6 +208,10 @@ class RecordFieldsView(QWidget):
         self.runner.finished.connect(self._on_finished)
         self._rid_field: dict[int, str] = {}
 
+    def set_theme(self, name: str) -> None:
+        """Colours of the "light" or "dark" theme."""
+        self.model.set_theme(name)
+
     @property
     def confirm_puts(self) -> bool:
         return self.runner.confirm
@@ -230,7 +241,7 @@ class RecordFieldsView(QWidget):
         if st is None:
             return None
         if not field_writable(fld, st):
-            self.model.set_note(fld, "read-only field: not sent", BAD)
+            self.model.set_note(fld, "read-only field: not sent", "bad")
             return None
         rid = self.runner.request(st, value, self)
         if rid is not None:
@@ -241,17 +252,17 @@ class RecordFieldsView(QWidget):
         return name.rsplit(".", 1)[-1]
 
     def _on_refused(self, name: str, reason: str) -> None:
-        self.model.set_note(self._field_of(name), f"refused, not sent: {reason}", BAD)
+        self.model.set_note(self._field_of(name), f"refused, not sent: {reason}", "bad")
 
     def _on_started(self, rid: int, name: str) -> None:
-        self.model.set_note(self._field_of(name), "putting…", GREY)
+        self.model.set_note(self._field_of(name), "putting…", "hint")
 
     def _on_finished(self, result: PutResult) -> None:
         fld = self._rid_field.pop(result.request_id, self._field_of(result.name))
         if result.ok:
-            self.model.set_note(fld, f"put done ({result.seconds:.2f} s)", GOOD)
+            self.model.set_note(fld, f"put done ({result.seconds:.2f} s)", "ok")
         else:
-            self.model.set_note(fld, f"put failed: {result.error}", BAD)
+            self.model.set_note(fld, f"put failed: {result.error}", "bad")
 
     def index_of(self, fld: str) -> QPersistentModelIndex:
         return QPersistentModelIndex(self.model.index(self.model.row_of(fld), 1))

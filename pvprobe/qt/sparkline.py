@@ -9,9 +9,10 @@ from PyQt5.QtCore import QPointF, QRectF, QSize, Qt
 from PyQt5.QtGui import QColor, QPainter, QPaintEvent, QPen, QPolygonF
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
-LINE = QColor(30, 100, 200)
-BAND = QColor(120, 200, 120, 45)    # the no-alarm band (LOW..HIGH), faint green
-TEXT = QColor(110, 110, 110)
+from .theme import plot_colors, status_colors, theme_of
+
+#: The no-alarm band (LOW..HIGH): a faint green wash, readable under the line in both themes.
+BAND = QColor(120, 200, 120, 45)
 
 
 class Sparkline(QWidget):
@@ -25,6 +26,13 @@ class Sparkline(QWidget):
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         self.setToolTip("Recent values (since open or the last reset)")
         self.paints = 0
+        self.set_theme(theme_of())
+
+    def set_theme(self, name: str) -> None:
+        """Line and label colours of the "light" or "dark" theme (the fill is the palette's base)."""
+        self.line_colour = plot_colors(name).trace(0)
+        self.text_colour = status_colors(name).hint
+        self.update()
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(240, 48)
@@ -47,7 +55,7 @@ class Sparkline(QWidget):
         vals = self._values
         fm = self.fontMetrics()
         if len(vals) < 2:
-            p.setPen(TEXT)
+            p.setPen(self.text_colour)
             p.drawText(r, Qt.AlignCenter, "waiting for values…" if not vals else f"{vals[0]:.6g}")
             p.end()
             return
@@ -68,11 +76,11 @@ class Sparkline(QWidget):
         n = len(vals)
         dx = plot.width() / (n - 1)
         poly = QPolygonF([QPointF(plot.left() + i * dx, y(v)) for i, v in enumerate(vals)])
-        p.setPen(QPen(LINE, 1.4))
+        p.setPen(QPen(self.line_colour, 1.4))
         p.drawPolyline(poly)
-        p.setBrush(LINE)
+        p.setBrush(self.line_colour)
         p.drawEllipse(poly[n - 1], 2.5, 2.5)
-        p.setPen(TEXT)
+        p.setPen(self.text_colour)
         p.drawText(QRectF(r.left(), r.top(), label_w - 4, fm.height()), Qt.AlignRight | Qt.AlignTop,
                    f"{hi:.4g}")
         p.drawText(QRectF(r.left(), r.bottom() - fm.height(), label_w - 4, fm.height()),

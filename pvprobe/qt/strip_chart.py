@@ -33,8 +33,9 @@ from pvprobe.core.waveform_data import bucket_starts, iso_time, minmax_decimate,
 
 from .plot_common import (
     NameDragTable, NameDropMixin, export_with_dialog,
-    SEVERITY_COLOURS, Crosshair, PaintCounter, colour_for, names_from_drop, save_png,
+    Crosshair, PaintCounter, apply_plot_colours, names_from_drop, save_png,
 )
+from .theme import plot_colors, status_colors, theme_of
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class _Series:
     gaps: int = 0
     row: int = -1
     drawn_total: int = -1      # ring.total when last drawn
+    slot: int = 0              # its place in the theme's trace colours
 
 
 def _span_text(seconds: float) -> str:
@@ -119,6 +121,9 @@ class StripChart(NameDropMixin, QWidget):
         self._clock = clock
         self._series: dict[str, _Series] = {}
         self._colour_i = 0
+        self._theme = theme_of()
+        self._plot_colours = plot_colors(self._theme)
+        self._status_colours = status_colors(self._theme)
         self._span = float(span_s)
         self._rate = float(rate_hz)
         self._paused = False
@@ -180,16 +185,12 @@ class StripChart(NameDropMixin, QWidget):
             bar.addWidget(w)
 
         self.date_axis = pg.DateAxisItem(orientation="bottom")
-        self.plot = pg.PlotWidget(background="w", axisItems={"bottom": self.date_axis})
+        self.plot = pg.PlotWidget(axisItems={"bottom": self.date_axis})
         self.plot.setAcceptDrops(False)
         self.plot.viewport().setAcceptDrops(False)
         self.item = self.plot.getPlotItem()
         self.item.showGrid(x=True, y=True, alpha=0.25)
-        for ax in ("left", "bottom", "right"):
-            self.item.getAxis(ax).setPen(pg.mkPen("k"))
-            self.item.getAxis(ax).setTextPen(pg.mkPen("k"))
-        self.legend = self.item.addLegend(offset=(10, 10), labelTextColor="k",
-                                          brush=pg.mkBrush(255, 255, 255, 200))
+        self.legend = self.item.addLegend(offset=(10, 10))
         self.vb = self.item.getViewBox()
         self.vb.disableAutoRange(axis=pg.ViewBox.XAxis)
         self.vb.enableAutoRange(axis=pg.ViewBox.YAxis)
@@ -199,6 +200,8 @@ class StripChart(NameDropMixin, QWidget):
         self.vb.sigResized.connect(self._sync_views)
         self.crosshair = Crosshair(self.item, self._on_mouse, lambda: self.readout.setText(""))
         self.painted = PaintCounter(self.plot.viewport(), self, on_frame=self._frame_done)
+        apply_plot_colours(self.plot, self.legend, self._plot_colours, ("left", "bottom", "right"))
+        self.crosshair.set_colour(self._plot_colours.cursor)
 
         self.table = NameDragTable(0, 4)      # rows drag out as PV names
         self.table.setHorizontalHeaderLabels(["PV", "Value", "Severity", "Own y"])
@@ -296,11 +299,12 @@ class StripChart(NameDropMixin, QWidget):
         cap = self.capacity(len(self._series) + len(new))
         self.table.blockSignals(True)
         for name in new:
-            colour = colour_for(self._colour_i)
+            slot = self._colour_i
+            colour = self._plot_colours.trace(slot)
             self._colour_i += 1
             curve = pg.PlotDataItem(pen=pg.mkPen(colour, width=LINE_WIDTH), connect="finite", antialias=False)
             self.vb.addItem(curve)
-            s = _Series(name, colour, RingBuffer(cap), curve, self.vb)
+            s = _Series(name, colour, RingBuffer(cap), curve, self.vb, slot=slot)
             self._series[name] = s
             row = self.table.rowCount()
             self.table.insertRow(row)
@@ -387,9 +391,7 @@ class StripChart(NameDropMixin, QWidget):
         if own:
             vb = pg.ViewBox()
             axis = pg.AxisItem("right")
-            axis.setPen(pg.mkPen(s.colour))
-            axis.setTextPen(pg.mkPen(s.colour))
-            axis.setLabel(self._label(s), color=s.colour.name())
+            self._colour_axis(s, axis)
             self.item.layout.addItem(axis, 2, self._axis_col)
             self._axis_col += 1
             self.item.layout.activate()         # place it now, not at the next layout pass
@@ -598,7 +600,7 @@ class StripChart(NameDropMixin, QWidget):
                     item.hide()
                 continue
             if item is None:
-                item = pg.PlotDataItem(pen=pg.mkPen(SEVERITY_COLOURS[level], width=ALARM_WIDTH),
+                item = pg.PlotDataItem(pen=pg.mkPen(self._plot_colours.alarm[level], width=ALARM_WIDTH),
                                        connect="finite", antialias=False)
                 item.setZValue(-1)
                 s.vb.addItem(item)
@@ -685,10 +687,47 @@ class StripChart(NameDropMixin, QWidget):
             sitem = self.table.item(s.row, 2)
             if sitem.text() != sev:
                 sitem.setText(sev)
-                colour = SEVERITY_COLOURS.get(st.severity) if st.connected else QColor(150, 150, 150)
-                sitem.setForeground(QBrush(colour) if colour is not None else QBrush())
+                sitem.setForeground(self._severity_brush(st))
         if relabel:
             self._update_legend()
+
+    def _severity_brush(self, st: PVState) -> QBrush:
+        """The severity cell's text colour: the alarm colour, muted when disconnected."""
+        if not st.connected:
+            return QBrush(self._status_colours.muted)
+        colour = self._plot_colours.alarm.get(st.severity)
+        return QBrush(colour) if colour is not None else QBrush()
+
+    # -- theme ------------------------------------------------------------------------------------
+    @property
+    def theme_name(self) -> str:
+        return self._theme
+
+    def set_theme(self, name: str) -> None:
+        """Colours of the "light" or "dark" theme: background, axes, legend, crosshair,
+        traces (their own axes and list entries too) and alarm halos."""
+        self._theme = name
+        pc = self._plot_colours = plot_colors(name)
+        self._status_colours = status_colors(name)
+        apply_plot_colours(self.plot, self.legend, pc, ("left", "bottom", "right"))
+        self.crosshair.set_colour(pc.cursor)
+        for s in self._series.values():
+            s.colour = pc.trace(s.slot)
+            s.curve.setPen(pg.mkPen(s.colour, width=LINE_WIDTH))
+            for level, marker in s.markers.items():
+                marker.setPen(pg.mkPen(pc.alarm[level], width=ALARM_WIDTH))
+            if s.axis is not None:
+                self._colour_axis(s, s.axis)
+            if s.row >= 0:
+                self.table.item(s.row, 0).setForeground(QBrush(s.colour))
+                if s.state is not None:
+                    self.table.item(s.row, 2).setForeground(self._severity_brush(s.state))
+
+    def _colour_axis(self, s: _Series, axis: pg.AxisItem) -> None:
+        """A series' own y axis is drawn in the series' colour."""
+        axis.setPen(pg.mkPen(s.colour))
+        axis.setTextPen(pg.mkPen(s.colour))
+        axis.setLabel(self._label(s), color=s.colour.name())
 
     @staticmethod
     def _value_text(st: PVState) -> str:

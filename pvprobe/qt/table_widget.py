@@ -27,9 +27,10 @@ from pvprobe.core.pvstate import PVState
 
 from .bridge import EngineBridge
 from .pvtable_model import (
-    DESC_SUFFIX, HEADERS, PALETTES, PUTTING_TEXT, Col, PVTableModel, is_editable,
+    DESC_SUFFIX, HEADERS, PUTTING_TEXT, Col, PVTableModel, is_editable,
 )
 from .table_filter import PVFilterProxy
+from .theme import table_colors
 from .value_delegate import ValueDelegate, check_put_value, edit_hint, edit_text
 
 log = logging.getLogger(__name__)
@@ -231,9 +232,9 @@ class PVTableWidget(QWidget):
         self.disconnected_toggle.setText("Disconnected only")
         self.disconnected_toggle.setCheckable(True)
         self.disconnected_toggle.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
-        self.disconnected_toggle.setIcon(_swatch_icon([QColor(200, 200, 200)]))
         self.disconnected_toggle.setToolTip("Show only PVs that are not connected (with Alarms only: both)")
         self.disconnected_toggle.toggled.connect(self._on_toggles)
+        self._update_swatches()
 
         self.count_label = QLabel(self)
         self.count_label.setTextInteractionFlags(Qt.NoTextInteraction)
@@ -460,8 +461,17 @@ class PVTableWidget(QWidget):
     def set_palette(self, name: str) -> None:
         """'default' or 'colorblind' alarm colours."""
         self.model.set_palette(name)
-        cols = PALETTES[name]
-        self.alarm_toggle.setIcon(_swatch_icon([cols[1][0], cols[2][0], cols[3][0]]))
+        self._update_swatches()
+
+    def set_theme(self, name: str) -> None:
+        """'light' or 'dark' theme colours for the table and the toggles' swatches."""
+        self.model.set_theme(name)
+        self._update_swatches()
+
+    def _update_swatches(self) -> None:
+        tc = table_colors(self.model.theme_name, self.model.palette_name)
+        self.alarm_toggle.setIcon(_swatch_icon([tc.alarm[sev][0] for sev in (1, 2, 3)]))
+        self.disconnected_toggle.setIcon(_swatch_icon([tc.disconnected_fg]))
 
     @property
     def palette_name(self) -> str:

@@ -6,14 +6,22 @@ table draws itself (alarm cell fills and their text, disconnected rows, the
 "differs from saved" cell, put completion text) such that:
 
 - text on an alarm fill has a WCAG contrast ratio of at least 4.5;
-- an alarm colour drawn directly on the theme's base (``alarm_text``: labels,
-  plot pens, icons) has at least 3 against the base;
+- an alarm colour drawn directly on the theme's base or window (``alarm_text``:
+  labels, plot pens, icons) has at least 4.5 against both;
 - in the dark theme the alarm fills themselves stand out from the base by at
   least 3 (in the light theme MINOR's yellow cannot: the ▲ symbol and the hue
   carry it, as in every EPICS display).
 
 The light theme's alarm fills are exactly the model's defaults
 (``pvtable_model.ALARM_COLOURS`` / ``COLORBLIND_COLOURS``).
+
+The other views take their colours from here too: :func:`status_colors` (probe,
+put editor, record fields, image view labels: text >= 4.5 on window and base) and
+:func:`plot_colors` (waveform plot, strip chart, sparkline: axes text >= 4.5,
+trace colours >= 4.5 so they also serve as text). :func:`label_style` turns a
+colour into a label stylesheet. Views take the current theme from
+:func:`theme_of` when built and follow ``set_theme(name)`` (the main window calls
+it on every open view).
 """
 
 from __future__ import annotations
@@ -147,8 +155,8 @@ def apply_theme(app: QApplication, name: str) -> None:
     fusion = QStyleFactory.create("Fusion")
     if fusion is not None:
         app.setStyle(fusion)
+    app.setProperty(THEME_PROPERTY, name)   # first: palette-change handlers see the new name
     app.setPalette(spec_pal)
-    app.setProperty(THEME_PROPERTY, name)
 
 
 def current_theme(app: QApplication) -> str:
@@ -193,10 +201,10 @@ _FILLS: dict[tuple[str, str], dict[int, tuple[RGB, RGB]]] = {
     ("dark", "colorblind"): {1: ((240, 228, 66), (0, 0, 0)), 2: ((213, 94, 0), (0, 0, 0)),
                              3: ((204, 121, 167), (0, 0, 0))},
 }
-# Alarm colours used as text/lines on the base (>= 3:1 against it, most >= 4.5).
+# Alarm colours used as text/lines on the base or window (>= 4.5:1 against both).
 _ALARM_TEXT: dict[tuple[str, str], dict[int, RGB]] = {
-    ("light", "default"): {1: (150, 105, 0), 2: (200, 30, 30), 3: (140, 30, 160)},
-    ("light", "colorblind"): {1: (150, 105, 0), 2: (190, 80, 0), 3: (160, 70, 130)},
+    ("light", "default"): {1: (140, 98, 0), 2: (200, 30, 30), 3: (140, 30, 160)},
+    ("light", "colorblind"): {1: (140, 98, 0), 2: (180, 75, 0), 3: (160, 70, 130)},
     ("dark", "default"): {1: (255, 221, 87), 2: (255, 110, 105), 3: (215, 140, 235)},
     ("dark", "colorblind"): {1: (240, 228, 66), 2: (240, 120, 40), 3: (220, 150, 190)},
 }
@@ -255,16 +263,19 @@ class StatusColors:
 
     ok: QColor       #: success ("done", "connected")
     bad: QColor      #: failure, read-only, errors
-    hint: QColor     #: secondary text that must stay readable (>= 4.5)
-    muted: QColor    #: de-emphasised text (disconnected, stale; >= 3)
+    hint: QColor     #: secondary text (clock, hints, progress)
+    muted: QColor    #: de-emphasised text (disconnected, connecting; shown in italics)
     link: QColor
+    muted_fill: QColor  #: background behind a disconnected value (muted text on it >= 4.5)
+    warn: QColor     #: frame of an invalid entry (>= 3 against the base)
 
 
 _STATUS: dict[str, dict[str, RGB]] = {
-    "light": dict(ok=(0, 110, 60), bad=(170, 20, 20), hint=(100, 100, 100), muted=(120, 120, 120),
-                  link=(0, 90, 180)),
+    "light": dict(ok=(0, 110, 60), bad=(170, 20, 20), hint=(95, 95, 95), muted=(100, 100, 100),
+                  link=(0, 90, 180), muted_fill=(228, 228, 228), warn=(213, 94, 0)),
     "dark": dict(ok=(100, 210, 140), bad=(255, 120, 115), hint=(170, 170, 170),
-                 muted=(140, 140, 140), link=(110, 170, 240)),
+                 muted=(160, 160, 160), link=(110, 170, 240), muted_fill=(52, 52, 55),
+                 warn=(240, 120, 40)),
 }
 
 
@@ -274,6 +285,19 @@ def status_colors(theme: str = "light") -> StatusColors:
     return StatusColors(**{k: _C(*v) for k, v in _STATUS[theme].items()})
 
 
+def label_style(colour: QColor, *, italic: bool = False, bold: bool = False,
+                background: Optional[QColor] = None) -> str:
+    """A QLabel stylesheet drawing text in ``colour`` (and the given font and fill)."""
+    parts = [f"color: {colour.name()};"]
+    if italic:
+        parts.append("font-style: italic;")
+    if bold:
+        parts.append("font-weight: bold;")
+    if background is not None:
+        parts.append(f"background: {background.name()};")
+    return " ".join(parts)
+
+
 @dataclass(frozen=True)
 class PlotColors:
     """Colours for pyqtgraph plots in one theme."""
@@ -281,10 +305,29 @@ class PlotColors:
     background: QColor
     foreground: QColor   #: axes, labels
     grid: QColor
-    cursor: QColor
-    alarm: dict[int, QColor] = field(default_factory=dict)  #: severity pens (>= 3 vs background)
+    cursor: QColor       #: the crosshair
+    alarm: dict[int, QColor] = field(default_factory=dict)  #: severity pens (>= 4.5 vs background)
+    #: line colours in order (>= 4.5 vs the background and the base: also used as text)
+    traces: tuple[QColor, ...] = ()
+
+    def trace(self, i: int) -> QColor:
+        """The colour of the ``i``-th trace (cycling)."""
+        return QColor(self.traces[i % len(self.traces)])
+
+    def legend_fill(self) -> QColor:
+        """The legend's box: the background, slightly translucent."""
+        c = QColor(self.background)
+        c.setAlpha(200)
+        return c
 
 
+# Tableau-10 hues, darkened for white and lightened for the dark background.
+_TRACES: dict[str, tuple[RGB, ...]] = {
+    "light": ((25, 105, 165), (175, 80, 0), (30, 115, 30), (200, 30, 30), (130, 85, 185),
+              (140, 86, 75), (175, 45, 135), (100, 100, 100), (105, 105, 0), (0, 110, 125)),
+    "dark": ((90, 160, 230), (255, 150, 60), (90, 200, 90), (255, 105, 100), (190, 150, 235),
+             (205, 150, 120), (240, 140, 210), (180, 180, 180), (205, 205, 60), (70, 210, 225)),
+}
 _PLOT: dict[str, dict[str, RGB]] = {
     "light": dict(background=(255, 255, 255), foreground=(50, 50, 50), grid=(200, 200, 200),
                   cursor=(200, 110, 0)),
@@ -297,8 +340,31 @@ def plot_colors(theme: str = "light", palette_name: str = "default") -> PlotColo
     """Plot colours for ``theme``: e.g. ``pg.PlotWidget(background=pc.background)``,
     ``plot.getAxis("left").setPen(pc.foreground)``; alarm pens from the alarm palette."""
     tc = table_colors(theme, palette_name)
-    return PlotColors(alarm=dict(tc.alarm_text),
+    return PlotColors(alarm=dict(tc.alarm_text), traces=tuple(_C(*c) for c in _TRACES[theme]),
                       **{k: _C(*v) for k, v in _PLOT[theme].items()})
+
+
+def view_contrast_report(theme: str, palette_name: str = "default"
+                         ) -> Iterable[tuple[str, float, float]]:
+    """(what, ratio, required) for every colour the views draw on the window, the base or
+    a plot: text needs 4.5 (WCAG AA), lines and frames 3."""
+    spec, sc = theme_spec(theme), status_colors(theme)
+    pc = plot_colors(theme, palette_name)
+    for bg_name, bg in (("window", spec.window), ("base", spec.base)):
+        for what in ("ok", "bad", "hint", "muted", "link"):
+            yield f"{what} text on {bg_name}", contrast_ratio(getattr(sc, what), bg), 4.5
+        yield f"invalid-entry frame on {bg_name}", contrast_ratio(sc.warn, bg), 3.0
+        for sev, c in pc.alarm.items():
+            yield f"sev{sev} alarm text on {bg_name}", contrast_ratio(c, bg), 4.5
+        for i, c in enumerate(pc.traces):
+            yield f"trace {i} as text on {bg_name}", contrast_ratio(c, bg), 4.5
+    yield "muted text on its fill", contrast_ratio(sc.muted, sc.muted_fill), 4.5
+    yield "plot axes on plot background", contrast_ratio(pc.foreground, pc.background), 4.5
+    yield "crosshair on plot background", contrast_ratio(pc.cursor, pc.background), 3.0
+    for sev, c in pc.alarm.items():
+        yield f"sev{sev} alarm pen on plot background", contrast_ratio(c, pc.background), 3.0
+    for i, c in enumerate(pc.traces):
+        yield f"trace {i} on plot background", contrast_ratio(c, pc.background), 4.5
 
 
 def theme_of(app: Optional[QApplication] = None) -> str:

@@ -142,6 +142,11 @@ class ViewDocks:
     def views(self, kind: Optional[str] = None) -> list[QWidget]:
         return [d.view for d in self.docks if kind is None or d.kind == kind]
 
+    def set_theme(self, name: str) -> None:
+        """Every open view follows the theme (views opened later take it when built)."""
+        for view in self.views():
+            view.set_theme(name)  # type: ignore[attr-defined]
+
     def set_confirm_puts(self, on: bool) -> None:
         self.confirm_puts = on
         for panel in self.views("probe"):

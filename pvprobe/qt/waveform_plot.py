@@ -31,8 +31,9 @@ from pvprobe.core.waveform_data import (
     columns_csv, finite_range, is_monotonic, minmax_decimate, valid_elements, visible_slice,
 )
 
-from .plot_common import (Crosshair, NameDropMixin, export_with_dialog, PaintCounter, colour_for, make_legend_draggable, names_from_drop,
-                          save_png)
+from .plot_common import (Crosshair, NameDropMixin, export_with_dialog, PaintCounter, apply_plot_colours,
+                          make_legend_draggable, names_from_drop, save_png)
+from .theme import plot_colors, theme_of
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class _Trace:
     label: str = ""
     last_update: int = -1
     received: int = 0
+    slot: int = 0                           # its place in the theme's trace colours
 
 
 @dataclass
@@ -84,6 +86,8 @@ class WaveformPlot(NameDropMixin, QWidget):
         self._traces: dict[str, _Trace] = {}
         self._x = _XSource()
         self._colour_i = 0
+        self._theme = theme_of()
+        self._plot_colours = plot_colors(self._theme)
         self._frozen = False
         self._auto = True
         self._attached = True
@@ -134,17 +138,13 @@ class WaveformPlot(NameDropMixin, QWidget):
                   self.pv_menu_btn):
             bar.addWidget(w)
 
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget()
         self.plot.setAcceptDrops(False)
         self.plot.viewport().setAcceptDrops(False)
         self.item = self.plot.getPlotItem()
         self.item.showGrid(x=True, y=True, alpha=0.25)
-        for ax in ("left", "bottom"):
-            self.item.getAxis(ax).setPen(pg.mkPen("k"))
-            self.item.getAxis(ax).setTextPen(pg.mkPen("k"))
         self.item.setLabel("bottom", INDEX_TEXT)
-        self.legend = self.item.addLegend(offset=(10, 10), labelTextColor="k",
-                                          brush=pg.mkBrush(255, 255, 255, 200))
+        self.legend = self.item.addLegend(offset=(10, 10))
         make_legend_draggable(self.legend, self, self._names_by_curve)
         self.vb = self.item.getViewBox()
         self.vb.disableAutoRange()
@@ -153,6 +153,7 @@ class WaveformPlot(NameDropMixin, QWidget):
         self.vb.sigResized.connect(self._on_x_range)
         self.crosshair = Crosshair(self.item, self._on_mouse, self._on_mouse_leave)
         self.painted = PaintCounter(self.plot.viewport(), self)
+        self._apply_theme()
 
         self.info = QLabel()
         self.info.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -170,6 +171,30 @@ class WaveformPlot(NameDropMixin, QWidget):
         """id(curve item) -> PV name, for dragging names out of the legend."""
         return {id(tr.curve): tr.name for tr in self._traces.values()}
 
+    # -- theme ----------------------------------------------------------------------------
+    @property
+    def theme_name(self) -> str:
+        return self._theme
+
+    def set_theme(self, name: str) -> None:
+        """Colours of the "light" or "dark" theme: background, axes, legend, crosshair, traces."""
+        self._theme = name
+        self._plot_colours = plot_colors(name)
+        self._apply_theme()
+
+    def _apply_theme(self) -> None:
+        pc = self._plot_colours
+        apply_plot_colours(self.plot, self.legend, pc)
+        self.crosshair.set_colour(pc.cursor)
+        for tr in self._traces.values():
+            tr.colour = pc.trace(tr.slot)
+            self._set_pen(tr)
+
+    def _set_pen(self, tr: _Trace) -> None:
+        """The trace's pen: its colour, dashed while the PV is disconnected."""
+        style = Qt.DashLine if tr.state is not None and not tr.state.connected else Qt.SolidLine
+        tr.curve.setPen(pg.mkPen(tr.colour, width=1, style=style))
+
     # -- PVs ------------------------------------------------------------------------------
     def add_pvs(self, names: Iterable[str]) -> list[str]:
         """Plot these array PVs (names already plotted are skipped); returns the added."""
@@ -177,12 +202,13 @@ class WaveformPlot(NameDropMixin, QWidget):
         if not new:
             return []
         for name in new:
-            colour = colour_for(self._colour_i)
+            slot = self._colour_i
+            colour = self._plot_colours.trace(slot)
             self._colour_i += 1
             curve = pg.PlotDataItem(pen=pg.mkPen(colour, width=1), name=name, connect="finite",
                                     antialias=False)
             self.item.addItem(curve)
-            self._traces[name] = _Trace(name, colour, curve, label=name)
+            self._traces[name] = _Trace(name, colour, curve, label=name, slot=slot)
             self.x_combo.addItem(name)
         self.bridge.add(new, monitor_arrays=True)
         self._update_info()
@@ -460,8 +486,7 @@ class WaveformPlot(NameDropMixin, QWidget):
                 sample = self.legend.getLabel(tr.curve)
                 if sample is not None:
                     sample.setText(label)
-                style = Qt.DashLine if tr.state is not None and not tr.state.connected else Qt.SolidLine
-                tr.curve.setPen(pg.mkPen(tr.colour, width=1, style=style))
+                self._set_pen(tr)
             parts.append(label)
         if self._x.name:
             xs = self._x.state
