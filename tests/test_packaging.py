@@ -308,6 +308,45 @@ def test_install_desktop_file_script(tmp_path):
     assert not glob.glob(str(tmp_path / "icons/hicolor/*/apps/pvprobe.*"))
 
 
+# ------------------------------------------------------------------------------- licence
+
+#: The opening and the three clauses of the BSD 3-Clause licence (SPDX "BSD-3-Clause").
+BSD3_CLAUSES = (
+    "Redistribution and use in source and binary forms, with or without modification, "
+    "are permitted provided that the following conditions are met:",
+    "1. Redistributions of source code must retain the above copyright notice, this list "
+    "of conditions and the following disclaimer.",
+    "2. Redistributions in binary form must reproduce the above copyright notice, this list "
+    "of conditions and the following disclaimer in the documentation and/or other materials "
+    "provided with the distribution.",
+    "3. Neither the name of the copyright holder nor the names of its contributors may be "
+    "used to endorse or promote products derived from this software without specific prior "
+    "written permission.",
+)
+
+
+def _declared_licences() -> set[str]:
+    import re
+
+    with open(os.path.join(ROOT, "pyproject.toml"), encoding="utf-8") as f:
+        ids = set(re.findall(r'^license = \{ text = "([^"]+)" \}$', f.read(), re.M))
+    root = ET.parse(os.path.join(PACKAGING, "io.github.pvprobe.metainfo.xml")).getroot()
+    ids.add(root.findtext("project_license"))
+    return ids
+
+
+def test_license_file_matches_the_declared_licence():
+    assert _declared_licences() == {"BSD-3-Clause"}
+    with open(os.path.join(ROOT, "LICENSE"), encoding="utf-8") as f:
+        text = f.read()
+    flat = " ".join(text.split())
+    assert flat.startswith("BSD 3-Clause License Copyright (c) 2026, the pvprobe developers ")
+    for clause in BSD3_CLAUSES:
+        assert clause in flat
+    assert 'THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS"' in flat
+    assert "4." not in flat          # not the 4-clause (advertising) licence
+
+
 # ------------------------------------------------------------------------------- the wheel
 
 @pytest.fixture(scope="module")
@@ -337,6 +376,11 @@ def test_wheel_contains_the_resources(wheel):
         for name in icon_names():
             assert f"pvprobe/resources/icons/{name}.svg" in names
         assert "pvprobe/qt/resources.py" in names and "pvprobe/qt/theme.py" in names
+        (meta,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        assert "License: BSD-3-Clause" in z.read(meta).decode()
+        licence = [n for n in names if ".dist-info/" in n and n.endswith("/LICENSE")]
+        with open(os.path.join(ROOT, "LICENSE"), "rb") as f:
+            assert licence and z.read(licence[0]) == f.read()
         for info in z.infolist():
             if info.filename.startswith("pvprobe/resources/"):
                 mode = (info.external_attr >> 16) & 0o777
