@@ -347,8 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pvprobe",
         description="Monitor and probe EPICS PVs over Channel Access. Without a subcommand, "
                     "opens the main window on the PVs named.",
-        epilog="Subcommands: get, put, info, monitor, demo-ioc (pvprobe SUBCOMMAND --help). "
-               "EPICS_CA_* environment variables are honoured.")
+        epilog="Subcommands: get, put, info, monitor, snapshot {save,compare,restore}, demo-ioc "
+               "(pvprobe SUBCOMMAND --help). EPICS_CA_* environment variables are honoured.")
     p.add_argument("--version", action="version", version=f"pvprobe {__version__}")
     p.add_argument("pvs", nargs="*", metavar="PV", help="PV names to show in the table")
     p.add_argument("--pvlist", metavar="FILE", help="PV list: a text file (one name per line, # comments) or a Phoebus .pvs table")
@@ -397,7 +397,7 @@ def build_sub_parser(cmd: str) -> argparse.ArgumentParser:
     elif cmd == "info":
         p.description = "Everything about PVs (like cainfo); --fields adds the record's fields."
         p.add_argument("pvs", nargs="+", metavar="PV")
-        p.add_argument("--timeout", **tmo)
+        p.add_argument("--timeout", help="seconds (default: 2 s to connect, then 0.5+log10(count))", **tmo)
         p.add_argument("--fields", "-f", action="store_true",
                        help="also read the record's common fields (.DESC, .SCAN, limits, links...): "
                             "the probe's report")

@@ -258,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="absolute tolerance for numbers (default 1e-9)")
     c.add_argument("--all", "-a", action="store_true", help="also list equal PVs")
     c.add_argument("--pv", nargs="+", action="extend", metavar="NAME", help="compare only these PVs")
-    c.add_argument("--timeout", **tmo)
+    c.add_argument("--timeout", help="seconds (default: 2 s to connect, then 0.5+log10(count))", **tmo)
     c.set_defaults(func=cmd_compare)
     return p
 

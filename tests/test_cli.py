@@ -189,3 +189,110 @@ def test_max_array_bytes_defaults_to_2_pow_24_and_user_value_is_honoured():
     env["EPICS_CA_MAX_ARRAY_BYTES"] = "100000000"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, env=env)
     assert out.stdout.strip() == "100000000"
+
+
+# -- help and docs agree ------------------------------------------------------------------------
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+
+
+def _parsers() -> dict[str, "argparse.ArgumentParser"]:
+    """Command ("" for the window, "get", ..., "snapshot save", ...) -> its parser."""
+    import argparse
+
+    from pvprobe import cli, cli_snapshot
+
+    out = {"": cli.build_parser()}
+    out.update({cmd: cli.build_sub_parser(cmd) for cmd in cli.COMMANDS})
+    for action in cli_snapshot.build_parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            out.update({f"snapshot {name}": p for name, p in action.choices.items()})
+    return out
+
+
+def _options(parser) -> list[str]:
+    """Every option string but -h/--help and --version (checked on their own)."""
+    skip = {"-h", "--help", "--version"}
+    return [o for a in parser._actions for o in a.option_strings if o not in skip]
+
+
+def _mentions(text: str, option: str) -> bool:
+    import re
+
+    return re.search(r"(?<![\w-])" + re.escape(option) + r"(?![\w-])", text) is not None
+
+
+def _readme() -> str:
+    with open(README, encoding="utf-8") as f:
+        return f.read()
+
+
+def _user_guide(text: str) -> str:
+    """The README's user guide: from "## Using it" to the next top-level section after it."""
+    start = text.index("## Using it")
+    end = text.index("\n## ", start + 1)
+    return text[start:end]
+
+
+def _usage_lines(text: str, cmd: str) -> list[str]:
+    """README lines that show how to run ``pvprobe CMD``."""
+    head = f"pvprobe {cmd} "
+    return [ln for ln in text.splitlines() if ln.startswith(head)]
+
+
+def test_every_subcommand_option_is_on_its_readme_usage_line():
+    text = _readme()
+    parsers = _parsers()
+    assert {"get", "put", "info", "monitor", "demo-ioc", "snapshot save", "snapshot compare",
+            "snapshot restore"} <= set(parsers)
+    for cmd, parser in parsers.items():
+        if not cmd:
+            continue
+        lines = "\n".join(_usage_lines(text, cmd))
+        assert lines, f"README shows no 'pvprobe {cmd}' line"
+        missing = [o for o in _options(parser) if not _mentions(lines, o)]
+        assert not missing, f"pvprobe {cmd}: {missing} not on its README line"
+
+
+def test_every_window_option_is_in_the_user_guide():
+    guide = _user_guide(_readme())
+    missing = [o for o in _options(_parsers()[""]) if not _mentions(guide, o)]
+    assert not missing
+    for o in ("--help", "-h", "--version"):
+        assert _mentions(guide, o), o
+
+
+def test_every_option_the_readme_names_exists():
+    import re
+
+    text = _readme()
+    parsers = _parsers()
+    known = {o for p in parsers.values() for o in _options(p)} | {"--help", "-h", "--version"}
+    named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", _user_guide(text)))
+    assert named and not named - known
+    for cmd, parser in parsers.items():
+        if not cmd:
+            continue
+        own = set(_options(parser))
+        for line in _usage_lines(text, cmd):
+            usage = line.split("#")[0]
+            assert set(re.findall(r"(?<![\w-])--?[a-zA-Z][a-z-]*", usage)) <= own, line
+
+
+def test_help_texts_and_version_are_complete(capsys):
+    from pvprobe import __version__, cli
+
+    for cmd, parser in _parsers().items():
+        for action in parser._actions:
+            if action.option_strings:
+                assert action.help, f"pvprobe {cmd} {action.option_strings[0]} has no help text"
+    epilog = cli.build_parser().epilog
+    for cmd in ("get", "put", "info", "monitor", "snapshot", "demo-ioc"):
+        assert cmd in epilog
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"pvprobe {__version__}"
+    for argv in (["snapshot", "--help"], ["snapshot", "compare", "--help"], ["monitor", "-h"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(argv)
+        assert exit_.value.code == 0 and "usage: pvprobe" in capsys.readouterr().out
