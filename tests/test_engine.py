@@ -302,3 +302,18 @@ def test_paced_array_is_fetched_only_when_the_consumer_takes_it(running, prefix)
     fetched1 = engine.stats.frames_fetched
     col.wait(lambda: engine.stats.updates_received >= n + 5, 10, "frames by monitor")
     assert engine.stats.frames_fetched - fetched1 <= 1
+
+
+def test_capped_batches_give_every_pv_its_turn_under_constant_change(running, prefix):
+    """More PVs change per tick than a batch may carry: the ones held back go first
+    next time, so PVs opened after busy ones are not starved behind them."""
+    engine, col = running
+    engine.max_batch_states = 20
+    busy = [f"{prefix}ai:{i:03d}" for i in range(200)]          # ~900 updates/s in all
+    quiet = [f"{prefix}longin:{i:03d}" for i in range(100)]
+    engine.add(busy)
+    col.wait(lambda: sum(n in col.latest for n in busy) >= 150, 15, "busy PVs flowing")
+    engine.add(quiet)
+    col.wait(lambda: all(n in col.latest and col.latest[n].value is not None for n in quiet), 15,
+             "every quiet PV's first value despite the busy ones")
+    assert max(len(b.states) for b in col.batches) <= 20

@@ -157,7 +157,9 @@ class Engine:
         self._wake = threading.Event()
         self._ready = threading.Event()
         self._ready.set()
-        self._changed: set[int] = set()
+        #: PVs with news for the next batch, oldest first: PVs held back by the per-batch
+        #: cap stay at the front, so under overload every PV gets its turn (FIFO).
+        self._changed: dict[int, None] = {}
         self._put_results: list[PutResult] = []
         self._warnings: list[str] = []
         #: The last CA warnings (newest last, at most 200), for CLIs and status bars.
@@ -316,7 +318,7 @@ class Engine:
             self._samples.pop(slot.sid, None)
             self._keep_all.discard(slot.sid)
             self._announced.discard(slot.sid)
-        self._changed.discard(slot.sid)
+        self._changed.pop(slot.sid, None)
         self._searching.pop(slot.sid, None)
 
     def _monitorable(self, slot: _Slot) -> bool:
@@ -377,7 +379,7 @@ class Engine:
                 slot.fetch_t0 = 0.0
                 if ev[2] not in (ll.ECA_NORMAL, ll.ECA_DISCONN):
                     st.error = f"get failed: {ll.message(ev[2])}"
-                    self._changed.add(slot.sid)
+                    self._changed[slot.sid] = None
                 continue
             if kind == "conn":
                 if ev[2]:
@@ -394,10 +396,10 @@ class Engine:
                 else:
                     st.connected = False
                     slot.fetch_t0 = 0.0
-                self._changed.add(slot.sid)
+                self._changed[slot.sid] = None
             elif kind == "access":
                 st.read_access, st.write_access = ev[2], ev[3]
-                self._changed.add(slot.sid)
+                self._changed[slot.sid] = None
             elif kind == "get":
                 _, _, dbr_type, count, raw, status = ev
                 if status != ll.ECA_NORMAL:
@@ -414,7 +416,7 @@ class Engine:
                         self._decode(slot, slot.get_raw)
                     elif slot.once:
                         self._decode(slot, slot.get_raw)
-                self._changed.add(slot.sid)
+                self._changed[slot.sid] = None
         if connected:
             self._on_connected(connected)
         return connected
@@ -616,7 +618,7 @@ class Engine:
                 sent = True
             else:
                 slot.state.error = f"get failed: {ll.message(st)}"
-                self._changed.add(sid)
+                self._changed[sid] = None
         if sent:
             ll.flush()
 
@@ -631,7 +633,7 @@ class Engine:
             slot = self._by_sid.get(sid)
             if slot is not None and not slot.state.ever_connected:
                 slot.state.error = "not found: no server answered (still searching)"
-                self._changed.add(sid)
+                self._changed[sid] = None
 
     def _run_commands(self) -> None:
         flush = False
@@ -644,7 +646,7 @@ class Engine:
             if kind == "add":
                 for name in cmd[1]:
                     slot = self._create(name, cmd[2], cmd[3], cmd[4], cmd[5])
-                    self._changed.add(slot.sid)
+                    self._changed[slot.sid] = None
                 flush = True
             elif kind == "remove":
                 for name in cmd[1]:
@@ -684,9 +686,9 @@ class Engine:
             slot = self._by_sid.get(sid)
             if slot is not None:
                 self._decode(slot, item)
-                self._changed.add(sid)
+                self._changed[sid] = None
         out: list[PVState] = []
-        keep: set[int] = set()
+        keep: dict[int, None] = {}
         for sid in self._changed:
             slot = self._by_sid.get(sid)
             if slot is None:
@@ -694,7 +696,7 @@ class Engine:
             if (slot.state.connected and not slot.meta_ok) or len(out) >= self.max_batch_states:
                 # hold the first value until units/enum strings are known; and never hand
                 # the UI more than max_batch_states at once (the rest go next tick)
-                keep.add(sid)
+                keep[sid] = None
                 continue
             state = slot.state.copy()
             if sid in samples:
