@@ -319,12 +319,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
                     views.append((kind, good))
         if args.image:
             views.append(("image", list(args.image)))
-        tick = args.tick_hz
-        if tick is None:
-            # camera frames go out once per tick: a faster tick lets a view show
-            # up to ~100 frames/s (a table alone is fine at 20 Hz)
-            tick = 100.0 if args.image else 20.0
-        engine = Engine(tick_hz=tick)
+        # camera frames do not wait for a tick (paced arrays go out once fetched)
+        engine = Engine(tick_hz=args.tick_hz or 20.0)
         return run_gui(engine, names, screenshot=args.screenshot, quit_after=args.quit_after,
                        stats_path=args.stats, settings_path=args.settings, tab_title=title,
                        views=views, theme=args.theme, read_only=args.read_only)
@@ -356,7 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start the embedded demo IOC on free loopback ports and show its PVs")
     p.add_argument("--prefix", default="PVPDEMO:", help="demo IOC PV prefix (default PVPDEMO:)")
     p.add_argument("--tick-hz", type=_positive, default=None,
-                   help="batches delivered to the UI per second (default 20; 100 with --image)")
+                   help="batches of PV updates delivered to the UI per second (default 20; "
+                        "camera frames go out as soon as they arrive)")
     p.add_argument("--probe", action="append", metavar="PV", help="open a probe panel on PV (repeatable)")
     p.add_argument("--plot", action="append", metavar="PV",
                    help="open a waveform plot of the array PV (repeat: all in one plot)")

@@ -253,3 +253,23 @@ def test_main_window_switch_reaches_open_views_and_tables(qtbot, dark, bridge, e
     finally:
         win.force_close = True
         win.close()
+
+
+def test_alarm_palette_reaches_open_and_new_probes(qtbot, bridge, prefix, tmp_path):
+    from pvprobe.qt.main_window import MainWindow
+    from pvprobe.qt.settings import Settings
+    from pvprobe.qt.theme import alarm_colors
+
+    win = MainWindow(bridge, settings=Settings(tmp_path / "settings.ini"))
+    qtbot.addWidget(win, before_close_func=lambda w: setattr(w, "force_close", True))
+    win.show()
+    try:
+        before = win.open_probe(prefix + "setpoint")
+        win.palette_actions["colorblind"].trigger()
+        after = win.open_probe(prefix + "sine")
+        blind = alarm_colors(before.theme_name, "colorblind")
+        assert before._palette == blind and after._palette == blind
+        assert before._palette != alarm_colors(before.theme_name, "default")
+    finally:
+        win.force_close = True
+        win.close()

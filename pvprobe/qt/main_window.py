@@ -175,13 +175,14 @@ class MainWindow(QMainWindow):
         table.viewRequested.connect(self.open_view)
 
     def set_palette(self, name: str) -> None:
-        """Alarm colours for every table: "default" or "colorblind"."""
+        """Alarm colours for every table and probe: "default" or "colorblind"."""
         if name not in PALETTES:
             name = "default"
         self.palette_name = name
         self.palette_actions[name].setChecked(True)
         for t in self.tabs.tables():
             t.set_palette(name)
+        self.views.set_palette(name)
 
     def set_confirm_puts(self, on: bool) -> None:
         self.confirm_puts = bool(on)

@@ -62,6 +62,7 @@ class ViewDocks:
         self.bridge = bridge
         self.docks: list[ViewDock] = []
         self.confirm_puts = True
+        self.palette = "default"
         self._say = on_message or (lambda text: None)
         self.read_only = False
 
@@ -90,6 +91,7 @@ class ViewDocks:
 
         panel = ProbePanel(self.bridge, name)
         panel.confirm_puts = self.confirm_puts
+        panel.set_palette(self.palette)
         panel.openPlotRequested.connect(self.open_plot_of_kind)
         dock = self._add("probe", panel, f"Probe: {name}" if name else "Probe")
         panel.pvChanged.connect(lambda n, d=dock: d.setWindowTitle(f"Probe: {n}" if n else "Probe"))
@@ -146,6 +148,12 @@ class ViewDocks:
         """Every open view follows the theme (views opened later take it when built)."""
         for view in self.views():
             view.set_theme(name)  # type: ignore[attr-defined]
+
+    def set_palette(self, name: str) -> None:
+        """Alarm colours ("default" or "colorblind") of open and later probe panels."""
+        self.palette = name
+        for panel in self.views("probe"):
+            panel.set_palette(name)  # type: ignore[attr-defined]
 
     def set_confirm_puts(self, on: bool) -> None:
         self.confirm_puts = on
