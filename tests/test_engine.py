@@ -43,12 +43,27 @@ class Collector:
 
 
 @pytest.fixture
-def running(engine):
+def running(request, demo_ioc, monkeypatch):
+    """A started engine with a Collector. Parametrize indirectly with "py" for the
+    pure-Python monitor callbacks (installs without a C compiler); default: the
+    C callback where it was built."""
+    from pvprobe.ca.engine import Engine
+
+    callbacks = getattr(request, "param", "c")
+    if callbacks == "py":
+        monkeypatch.setenv("PVPROBE_PY_CALLBACKS", "1")
+    engine = Engine(tick_hz=20)
+    assert (engine._fast is None) == (callbacks == "py"), "the C callback module is not built"
     col = Collector(engine)
     engine.start(col)
-    return engine, col
+    yield engine, col
+    engine.close()
 
 
+both_callbacks = pytest.mark.parametrize("running", ["c", "py"], indirect=True)
+
+
+@both_callbacks
 def test_bulk_connect_of_1000_scalars_delivers_all_values(running, demo_ioc, scalar_names):
     engine, col = running
     engine.add(scalar_names)
@@ -63,6 +78,7 @@ def test_bulk_connect_of_1000_scalars_delivers_all_values(running, demo_ioc, sca
     assert mbbi.is_enum and mbbi.enum_strs, "enum strings known before the value is shown"
 
 
+@both_callbacks
 def test_monitor_updates_and_metadata(running, prefix):
     engine, col = running
     engine.add([prefix + "sine"])
@@ -82,6 +98,7 @@ def test_monitor_updates_and_metadata(running, prefix):
     assert st.host.startswith(("127.0.0.1", "localhost"))
 
 
+@both_callbacks
 def test_many_updates_are_coalesced_into_one_state_per_batch(running, prefix):
     engine, col = running
     name = prefix + "sine"
@@ -204,6 +221,7 @@ def test_large_array_is_not_monitored_unless_asked(running, prefix):
     assert st.value.dtype == np.int32 and 0 <= st.value.min() and st.value.max() <= 65535
 
 
+@both_callbacks
 def test_ioc_killed_then_restarted_pvs_resume_without_user_action(running, restartable_ioc):
     engine, col = running
     ioc = restartable_ioc
@@ -247,7 +265,9 @@ def test_once_mode_reads_without_subscribing_and_channels_are_shared(running, pr
     col.wait(lambda: col.latest[hb].update_count > n, 5, "updates after one removal")
 
 
+@pytest.mark.parametrize("running", ["py"], indirect=True)
 def test_lean_mode_alarm_only_until_watched(running, prefix):
+    """Without the C callback, lean mode puts unwatched PVs on alarm-only monitors."""
     engine, col = running
     hb, sine = prefix + "heartbeat", prefix + "sine"
     engine.set_lean(True)
@@ -268,6 +288,35 @@ def test_lean_mode_alarm_only_until_watched(running, prefix):
     engine.watch("view", [])
     engine.set_lean(False)
     col.wait(lambda: col.latest[hb].update_count >= first + 4, 5, "full updates without lean mode")
+
+
+def test_lean_mode_with_the_c_callback_decodes_unwatched_pvs_less_often(running, prefix):
+    """With the C callback every PV keeps a full monitor; lean mode hands over an
+    unwatched PV's newest value within a budget of decodes per second, the longest
+    waiting first; a watched one every tick."""
+    engine, col = running
+    engine.lean_decode_budget = 4.0           # per second, for the unwatched PVs together
+    fast, slow = prefix + "ai:000", prefix + "ai:004"        # both processed at 10 Hz
+    engine.set_lean(True)
+    engine.add([fast, slow])
+    engine.watch("view", [fast])
+    col.wait(lambda: all(n in col.latest and col.latest[n].value is not None for n in (fast, slow)),
+             10, "initial values")
+    n_fast, n_slow, t0 = col.latest[fast].update_count, col.latest[slow].update_count, time.monotonic()
+    time.sleep(3.0)  # ok-sleep: a window of ~30 IOC updates per PV
+    with col.lock:
+        d_fast = col.latest[fast].update_count - n_fast
+        d_slow = col.latest[slow].update_count - n_slow
+    dt = time.monotonic() - t0
+    # unwatched: still updating, but within the budget
+    assert 2 <= d_slow <= 4.0 * dt + 2, (d_slow, dt)
+    # watched: every update the IOC sends (10 Hz unless the box is starved), never fewer
+    assert d_fast >= d_slow, (d_fast, d_slow)
+    assert d_fast > 4.0 * dt + 2 or d_fast == d_slow, (d_fast, d_slow)
+    assert engine._slots[slow].mask & 1, "a full value monitor, not alarm-only"
+    engine.set_lean(False)
+    n_slow = col.latest[slow].update_count
+    col.wait(lambda: col.latest[slow].update_count >= n_slow + 15, 5, "every update without lean mode")
 
 
 def test_paced_array_is_fetched_only_when_the_consumer_takes_it(running, prefix):
@@ -304,6 +353,7 @@ def test_paced_array_is_fetched_only_when_the_consumer_takes_it(running, prefix)
     assert engine.stats.frames_fetched - fetched1 <= 1
 
 
+@both_callbacks
 def test_capped_batches_give_every_pv_its_turn_under_constant_change(running, prefix):
     """More PVs change per tick than a batch may carry: the ones held back go first
     next time, so PVs opened after busy ones are not starved behind them."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pvprobe.qt.bridge import EngineBridge
-from pvprobe.qt.main_window import LEAN_THRESHOLD, MainWindow
+from pvprobe.qt.main_window import LEAN_THRESHOLD, LEAN_THRESHOLD_PY_CALLBACKS, MainWindow
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -35,7 +35,9 @@ def test_main_window_sets_the_threshold(qtbot, engine):
     bridge = EngineBridge(engine)
     win = MainWindow(bridge)
     qtbot.addWidget(win, before_close_func=lambda w: setattr(w, "force_close", True))
+    assert engine.fast_callbacks, "the C monitor callback is built (pip install -e .)"
     assert bridge.lean_threshold == LEAN_THRESHOLD and not win.lean
+    assert LEAN_THRESHOLD_PY_CALLBACKS < LEAN_THRESHOLD
 
 
 def test_batches_are_capped_and_nothing_is_lost(qtbot, engine, scalar_names):

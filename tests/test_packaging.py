@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import configparser
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -447,9 +448,10 @@ def test_bundle_runs_the_demo_offscreen(tmp_path):
     from PyQt5.QtGui import QImage
 
     assert os.access(BUNDLE_EXE, os.X_OK), f"{BUNDLE_EXE} missing: run packaging/build.sh"
-    shot = tmp_path / "bundle.png"
+    shot, stats = tmp_path / "bundle.png", tmp_path / "stats.json"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    proc = subprocess.Popen([BUNDLE_EXE, "--demo", "--quit-after", "5", "--screenshot", str(shot)],
+    proc = subprocess.Popen([BUNDLE_EXE, "--demo", "--quit-after", "5", "--screenshot", str(shot),
+                             "--stats", str(stats)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             cwd=str(tmp_path), start_new_session=True)
     try:
@@ -463,6 +465,7 @@ def test_bundle_runs_the_demo_offscreen(tmp_path):
     img = QImage(str(shot))
     assert not img.isNull() and img.width() >= 400 and img.height() >= 300
     assert _non_blank(img)
+    assert json.loads(stats.read_text())["fast_callbacks"] is True, "the C monitor callback is bundled"
     # the demo's PVs reached the window (connected rows are drawn, not only the frame)
     res = subprocess.run(["pgrep", "-f", f"{BUNDLE_EXE} -m "], capture_output=True, text=True)
     assert res.stdout.strip() == "", "the bundle left its demo IOC or repeater running"

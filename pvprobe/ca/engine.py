@@ -1,7 +1,10 @@
 """The CA engine: one context, a CAThread worker, coalesced batches.
 
-libca callbacks (its own threads) only copy raw bytes into a lock-guarded
-"latest per PV" table and return. The worker, an ``epics.ca.CAThread`` attached
+libca callbacks (its own threads) only copy raw bytes into a "latest per PV"
+table and return. Value monitors use the C callback of ``pvprobe.ca._fastmon``
+where it was built (no Python runs per update at all; the worker drains the
+newest bytes per PV); otherwise, and for subscriptions that keep every sample,
+a Python ctypes callback fills a lock-guarded dict. The worker, an ``epics.ca.CAThread`` attached
 to the one context created in the main thread, runs commands (add, remove,
 put), sends the metadata gets and subscriptions for channels that (re)connect,
 decodes the newest value of each changed PV and hands one :class:`Batch` per
@@ -53,6 +56,10 @@ MAX_BATCH_STATES = 5000
 LEAN_REFRESH_S = 2.0
 #: ... in steps of this length, each re-reading its share of them.
 LEAN_REFRESH_STEP_S = 0.05
+#: Lean mode with the C monitor callback: watched PVs are decoded every tick, the
+#: others at most this many per second, longest-waiting first (10,000 busy PVs:
+#: each every 0.25 s; 50,000: each every 1.25 s), spread evenly over the ticks.
+LEAN_DECODE_BUDGET_PER_S = 40000
 _NATIVE_CODE = {name: code for code, (name, _, _) in ll.NATIVE.items()}
 _CTYPE = {"STRING": ctypes.c_char * 40, "SHORT": ctypes.c_int16, "FLOAT": ctypes.c_float,
           "ENUM": ctypes.c_uint16, "CHAR": ctypes.c_uint8, "LONG": ctypes.c_int32,
@@ -101,6 +108,8 @@ class _Slot:
     mask: int = 0                  # event mask of the current subscription
     users: int = 1
     paced: bool = False            # big array: announced by a 1-element monitor, fetched by get
+    fast: int = -1                 # slot of the C monitor callback (-1: Python callback)
+    resubscribed_ts: Optional[float] = None  # timestamp already delivered before a re-subscription
     fetch_t0: float = 0.0          # when the outstanding fetch was sent (0: none)
 
 
@@ -185,6 +194,15 @@ class Engine:
         self._cb_get = ll.EVENT_CB(self._on_get)
         self._cb_put = ll.EVENT_CB(self._on_put)
         self._cb_announce = ll.EVENT_CB(self._on_announce)
+        # value monitors through the C callback where it was built (see lowlevel.fast_monitor)
+        self._fast = ll.fast_monitor()
+        self._fast_group = id(self)
+        self._fast_sid: dict[int, int] = {}     # C slot -> sid
+        self._fast_updates0 = self._fast.updates() if self._fast is not None else 0
+        self._lean_last = 0.0                   # lean: when the C slots were last drained
+        self._lean_credit = 0.0                 # lean: decodes allowed now (budget x time)
+        #: Lean mode: decodes per second for PVs no view watches (LEAN_DECODE_BUDGET_PER_S).
+        self.lean_decode_budget = float(LEAN_DECODE_BUDGET_PER_S)
         self._cb_frame = ll.EVENT_CB(self._on_frame)
         register_engine(self)
 
@@ -280,6 +298,15 @@ class Engine:
                 slot.keep_all = True
                 with self._lock:
                     self._keep_all.add(slot.sid)
+                if slot.fast >= 0 and slot.evid is not None:
+                    # every sample is wanted now: the Python callback keeps them all (its
+                    # first event repeats the value already delivered: not a new sample)
+                    ll.clear_subscription(slot.evid)
+                    slot.evid = None
+                    self._release_fast(slot)
+                    slot.resubscribed_ts = slot.state.timestamp
+                    if slot.meta_ok and slot.state.connected and self._monitorable(slot):
+                        self._subscribe(slot)
             if monitor and slot.meta_ok and slot.evid is None and slot.state.connected:
                 self._subscribe(slot)
             self._update_masks([name])
@@ -311,6 +338,7 @@ class Engine:
         del self._by_sid[slot.sid]
         if slot.evid is not None:
             ll.clear_subscription(slot.evid)
+        self._release_fast(slot)
         if slot.chid is not None:
             ll.clear_channel(slot.chid)
         with self._lock:
@@ -325,19 +353,33 @@ class Engine:
         return slot.state.max_count <= self.automonitor_maxlength or slot.want_monitor
 
     def _wanted_mask(self, slot: _Slot) -> int:
-        """VALUE|ALARM normally; in lean mode ALARM only for PVs nobody watches."""
-        if (not self._lean or slot.name in self._watched or slot.keep_all or slot.want_monitor):
+        """VALUE|ALARM normally; in lean mode without the C callback, ALARM only for
+        PVs nobody watches (with it, lean mode only decodes them less often)."""
+        if (not self._lean or self._fast is not None or slot.name in self._watched
+                or slot.keep_all or slot.want_monitor):
             return ll.DBE_VALUE | ll.DBE_ALARM
         return ll.DBE_ALARM
+
+    def _release_fast(self, slot: _Slot) -> None:
+        """Free the slot's C callback slot (its subscription must be cleared already)."""
+        if slot.fast >= 0:
+            self._fast.release(slot.fast)
+            self._fast_sid.pop(slot.fast, None)
+            slot.fast = -1
 
     def _subscribe(self, slot: _Slot) -> None:
         count = 0 if slot.state.max_count > 1 else 1  # 0: the server's current (valid) length
         mask = self._wanted_mask(slot)
-        callback = self._cb_monitor
+        callback, usr = self._cb_monitor, slot.sid
         if slot.paced:   # announce only: the first element and the timestamp
             count, callback = 1, self._cb_announce
+        elif self._fast is not None and not slot.keep_all:
+            if slot.fast < 0:
+                slot.fast = self._fast.alloc(self._fast_group)
+                self._fast_sid[slot.fast] = slot.sid
+            callback, usr = ll.FAST_CB, slot.fast
         st, evid = ll.create_subscription(ll.time_type(slot.native), count, slot.chid,
-                                          mask, callback, slot.sid)
+                                          mask, callback, usr)
         if st == ll.ECA_NORMAL:
             slot.evid = evid
             slot.mask = mask
@@ -446,8 +488,7 @@ class Engine:
             ll.array_get_callback(ll.ctrl_type(slot.native), 1, slot.chid, self._cb_get, slot.sid)
         for slot in slots:
             if slot.once:
-                ll.array_get_callback(ll.time_type(slot.native), 0 if slot.state.max_count > 1 else 1,
-                                      slot.chid, self._cb_get, slot.sid)
+                self._send_value_get(slot)
                 continue
             # CA re-establishes existing subscriptions after a reconnect by itself.
             if slot.evid is not None and slot.mask != self._wanted_mask(slot):
@@ -519,11 +560,13 @@ class Engine:
         return rid
 
     def set_lean(self, enabled: bool) -> None:
-        """Lean mode, for very large tables: PVs no view watches (see :meth:`watch`) get
-        alarm-only monitors (DBE_ALARM: value sent on every severity change) instead
-        of every value change, and are re-read every LEAN_REFRESH_S, so no value is
-        older than that. One Python process takes ~75,000 CA updates/s at
-        most; what is on screen stays live however many PVs are open."""
+        """Lean mode, for very large tables. With the C monitor callback (the usual
+        build), PVs no view watches (see :meth:`watch`) are decoded and handed over
+        longest-waiting first, LEAN_DECODE_BUDGET_PER_S in all (10,000 busy PVs: each
+        every 0.25 s), instead of every tick: libca's updates cost no Python.
+        Without it (pure Python callbacks take ~75,000 updates/s at most), they get
+        alarm-only monitors (DBE_ALARM: value sent on every severity change) and are
+        re-read every LEAN_REFRESH_S. Watched PVs stay live either way."""
         self._commands.put(("lean", bool(enabled)))
         self._wake.set()
 
@@ -553,7 +596,7 @@ class Engine:
                 self._process_events()
                 self._expire_puts()
                 self._expire_searches()
-                if self._lean:
+                if self._lean and self._fast is None:
                     self._refresh_lean()
                 now = time.monotonic()
                 if now >= next_tick or self._frame_waiting and self._ready.is_set():
@@ -682,6 +725,13 @@ class Engine:
             self._frame_waiting = False
             self.stats.updates_received = self._updates
         t0 = time.perf_counter()
+        if self._fast is not None:
+            self.stats.updates_received += self._fast.updates() - self._fast_updates0
+            by_slot = self._fast_sid
+            for idx, dbr_type, count, raw in self._take_fast():
+                sid = by_slot.get(idx)
+                if sid is not None:
+                    latest[sid] = (dbr_type, count, raw)
         for sid, item in latest.items():
             slot = self._by_sid.get(sid)
             if slot is not None:
@@ -700,7 +750,12 @@ class Engine:
                 continue
             state = slot.state.copy()
             if sid in samples:
-                state.samples = [self._sample(slot, it) for it in samples[sid]]
+                taken = [self._sample(slot, it) for it in samples[sid]]
+                if slot.resubscribed_ts is not None:
+                    if taken and taken[0][0] == slot.resubscribed_ts:
+                        taken = taken[1:]
+                    slot.resubscribed_ts = None
+                state.samples = taken
             out.append(state)
         self._changed = keep
         held = {sid: samples[sid] for sid in keep if sid in samples}
@@ -711,6 +766,28 @@ class Engine:
                     self._samples[sid] = list(items) + list(newer) if newer else items
         self.stats.decode_seconds += time.perf_counter() - t0
         return out
+
+    def _take_fast(self) -> list[tuple]:
+        """Newest values from the C callback, at most a batch's worth (the rest wait
+        in the C queue, first in line next time: no value is decoded only to be held
+        back, and no single call holds the GIL long); in lean mode those of watched
+        PVs plus the longest-waiting others, LEAN_DECODE_BUDGET_PER_S in all."""
+        if not self._lean:
+            return self._fast.drain(self._fast_group, self.max_batch_states)
+        now = time.monotonic()
+        elapsed = now - self._lean_last if self._lean_last else self.tick
+        self._lean_last = now
+        budget = self.lean_decode_budget
+        # at most a quarter second of budget saved up, at most a batch at once
+        self._lean_credit = min(budget / 4, self._lean_credit + elapsed * budget)
+        n = min(int(self._lean_credit), self.max_batch_states)
+        watched = [s.fast for s in map(self._slots.get, self._watched) if s is not None and s.fast >= 0]
+        items = self._fast.take(watched) if watched else []
+        if n > 0:
+            more = self._fast.drain(self._fast_group, n)
+            self._lean_credit -= len(more)
+            items += more
+        return items
 
     def _sample(self, slot: _Slot, item: tuple) -> tuple:
         dbr_type, count, raw = item
@@ -835,27 +912,31 @@ class Engine:
         return {s.name: s.state for s in slots}
 
     def read(self, names: Iterable[str], timeout: Optional[float] = None) -> dict[str, PVState]:
-        """The bulk recipe: create all channels, wait for connections together,
-        send every get without waiting, flush once, then collect. Each result is a
-        PVState; ``error`` says why a PV has no value (never connected, timeout...)."""
+        """The bulk recipe: create all channels, wait for connections together, one
+        get per PV without waiting, flushed in bulk, then collect. PVs not open yet
+        are opened read-once: each connection sends its metadata get and its value
+        get together (one round trip, no subscription). Each result is a PVState;
+        ``error`` says why a PV has no value (never connected, timeout...)."""
+        self._require_no_worker()
         names = list(dict.fromkeys(names))
         t_start = time.monotonic()
-        states = self.open(names, timeout)
-        slots = [self._slots[n] for n in names]
-        live = [s for s in slots if s.state.connected]
-        for s in live:
-            s.get_raw = None
-            st = ll.array_get_callback(ll.time_type(s.native), 0 if s.state.max_count > 1 else 1,
-                                       s.chid, self._cb_get, s.sid)
-            if st != ll.ECA_NORMAL:
-                s.state.error = f"get failed: {ll.message(st)}"
+        fresh = {n for n in names if n not in self._slots}
+        slots = [self._create(n, False, False, once=n in fresh) for n in names]
+        for s in slots:       # already open: a fresh value get (new ones get theirs on connecting)
+            if s.name not in fresh and s.state.connected:
+                s.get_raw = None
+                self._send_value_get(s)
         ll.flush()
+        connect_wait = DEFAULT_CONNECTION_TIMEOUT if timeout is None else timeout
+        self._pump_until(lambda: all(s.chid is None or s.state.connected for s in slots),
+                         t_start + connect_wait)
+        live = [s for s in slots if s.state.connected]
         if timeout is None:
             wait = max((get_timeout(s.state.max_count) for s in live), default=0.5)
         else:
             wait = max(0.1, timeout - (time.monotonic() - t_start))
-        self._pump_until(lambda: all(s.get_raw is not None or s.state.error for s in live),
-                         time.monotonic() + wait)
+        self._pump_until(lambda: all((s.meta_ok and s.get_raw is not None) or s.state.error
+                                     or not s.state.connected for s in live), time.monotonic() + wait)
         for s in slots:
             st = s.state
             if s.chid is None:
@@ -867,6 +948,12 @@ class Engine:
             elif not st.error:
                 st.error = f"get timed out after {wait:.2f} s"
         return {n: self._slots[n].state.copy() for n in names}
+
+    def _send_value_get(self, slot: _Slot) -> None:
+        st = ll.array_get_callback(ll.time_type(slot.native), 0 if slot.state.max_count > 1 else 1,
+                                   slot.chid, self._cb_get, slot.sid)
+        if st != ll.ECA_NORMAL:
+            slot.state.error = f"get failed: {ll.message(st)}"
 
     def put_wait(self, name: str, value: Any, timeout: float = 10.0,
                  connect_timeout: Optional[float] = None, wait: bool = True) -> PutResult:
@@ -937,6 +1024,7 @@ class Engine:
             if slot.evid is not None:
                 ll.clear_subscription(slot.evid)
                 slot.evid = None
+            self._release_fast(slot)
             if slot.chid is not None:
                 ll.clear_channel(slot.chid)
                 slot.chid = None
@@ -945,6 +1033,11 @@ class Engine:
         self._by_sid.clear()
 
     # ------------------------------------------------------------------ introspection
+
+    @property
+    def fast_callbacks(self) -> bool:
+        """Value monitors go through the C callback (pvprobe.ca._fastmon)."""
+        return self._fast is not None
 
     def states(self) -> dict[str, PVState]:
         """Current states (copies). Safe only from the worker or without a worker."""

@@ -86,6 +86,13 @@ _libca = None
 _value_offset: list[int] = []
 _elem_size = [0] * 39
 
+try:  # the optional C monitor callback (setup.py builds it where a compiler exists)
+    from . import _fastmon
+except ImportError:  # pragma: no cover - depends on the build
+    _fastmon = None
+#: libca callback of the C module (set by init_libca when the module is there).
+FAST_CB: Optional["ctypes._CFuncPtr"] = None
+
 
 def init_libca() -> None:
     """Load libca and create the one preemptive CA context, in the calling (main) thread.
@@ -116,6 +123,19 @@ def init_libca() -> None:
     _value_offset = list(dbr.value_offset)
     for t in range(39):
         _elem_size[t] = NATIVE[t % 7][2]
+    global FAST_CB
+    if _fastmon is not None:
+        # TIME types only (what the engine subscribes to); other types are refused
+        _fastmon.set_sizes(_value_offset, [_elem_size[t] if 14 <= t < 21 else 0 for t in range(39)])
+        FAST_CB = EVENT_CB(_fastmon.callback_address())
+
+
+def fast_monitor():
+    """The C monitor callback module, ready for libca; None where it was not built or
+    ``PVPROBE_PY_CALLBACKS=1`` asks for the pure-Python callbacks."""
+    if FAST_CB is None or os.environ.get("PVPROBE_PY_CALLBACKS", "") not in ("", "0"):
+        return None
+    return _fastmon
 
 
 def libca():

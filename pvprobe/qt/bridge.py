@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any, Callable, Iterable, Optional
 
 from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal, pyqtSlot
@@ -13,6 +14,8 @@ from pvprobe.core.putlog import PutLog, make_entry
 log = logging.getLogger(__name__)
 
 Consumer = Callable[[Batch], None]
+#: CPython's GIL switch interval while a bridge runs (see EngineBridge.start).
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 class EngineBridge(QObject):
@@ -73,6 +76,11 @@ class EngineBridge(QObject):
         if self._started:
             return
         self._started = True
+        # The GUI thread must get the GIL back promptly while the worker decodes a big
+        # batch: every Qt -> Python call (paint, data()) waits for it. CPython's default
+        # 5 ms switch interval let a busy worker stretch one repaint to ~0.8 s at
+        # 50,000 busy PVs; 0.5 ms cut the GUI loop lateness p99 by more than half.
+        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
         self.engine.start(self._on_batch_from_worker)
 
     def stop(self) -> None:
