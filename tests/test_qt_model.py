@@ -489,7 +489,9 @@ def test_run_gui_quits_saves_shot_and_stats(qtbot, tmp_path, engine, prefix):
     stats = json.loads(stats_path.read_text())
     assert set(stats) == {"pvs", "connected", "seconds_to_all_connected", "seconds_to_all_values",
                           "updates_received", "batches_applied", "loop_lateness_ms_p99",
-                          "loop_lateness_ms_max", "rss_mb", "views"}
+                          "loop_lateness_ms_max", "rss_mb", "views", "value_age_s_p50",
+                          "value_age_s_p99", "value_age_s_max", "fast_callbacks", "lean"}
+    assert stats["fast_callbacks"] is engine.fast_callbacks and stats["lean"] is False
     assert stats["pvs"] == 2 and stats["connected"] == 2
     assert 2 <= stats["batches_applied"] <= bridge.batches_applied
     assert 2 <= stats["updates_received"] <= bridge.updates_received
@@ -542,3 +544,34 @@ def test_qt_package_does_not_import_epics():
             "assert 'epics' not in sys.modules, 'pvprobe.qt imported epics'")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
+
+
+def test_run_stats_pool_value_ages_once_every_row_has_a_value():
+    from pvprobe.core.pvstate import PVState
+    from pvprobe.qt.diagnostics import RunStats
+
+    class Rows:          # the three things RunStats reads of a table model
+        def __init__(self, states):
+            self.states = states
+            self.connected_count = sum(s.connected for s in states)
+            self.valued_count = sum(s.value is not None for s in states)
+
+        def rowCount(self):  # noqa: N802 (Qt's name)
+            return len(self.states)
+
+        def state(self, row):
+            return self.states[row]
+
+    class Bridge:
+        updates_received = batches_applied = 0
+
+    rows = Rows([PVState(name="a", connected=True, value=1.0, timestamp=100.0),
+                 PVState(name="b", connected=True, value=2.0, timestamp=99.0),
+                 PVState(name="c", connected=False, value=3.0, timestamp=50.0)])
+    stats = RunStats(rows, Bridge())
+    stats.sample_value_ages(now=101.0)           # not all values yet: nothing pooled
+    assert stats.to_dict()["value_age_s_p99"] is None
+    stats.on_batch()
+    stats.sample_value_ages(now=101.0)           # the disconnected row is not counted
+    d = stats.to_dict()
+    assert (d["value_age_s_p50"], d["value_age_s_max"]) == (2.0, 2.0) and d["value_age_s_p99"] == 2.0

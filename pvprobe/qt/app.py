@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 WINDOW_SIZE = (1280, 760)
 WINDOW_SIZE_WITH_VIEWS = (1600, 1000)
+#: How often --stats samples the age of every shown value (ms; not a multiple of scan periods).
+VALUE_AGE_SAMPLE_MS = 437
 
 
 def _get_app(theme: str | None = None) -> QApplication:
@@ -66,6 +68,10 @@ def run_gui(engine: Any, names: list[str], *, screenshot: str | None = None,
     latency = LoopLatency(parent=window)
     stats = RunStats(window.model, bridge, latency)   # the table of the names given
     bridge.batchApplied.connect(stats.on_batch)
+    if stats_path:   # value ages for --stats, sampled at an odd period (no beat with scans)
+        ages = QTimer(window)
+        ages.timeout.connect(stats.sample_value_ages)
+        ages.start(VALUE_AGE_SAMPLE_MS)
     finished = False
 
     def finish() -> None:
@@ -83,6 +89,8 @@ def run_gui(engine: Any, names: list[str], *, screenshot: str | None = None,
             try:
                 data = stats.to_dict()
                 data["views"] = window.views.stats()
+                data["fast_callbacks"] = bool(getattr(engine, "fast_callbacks", False))
+                data["lean"] = bridge.lean
                 atomic_write_text(stats_path, json.dumps(data, indent=2, default=str) + "\n")
             except OSError:
                 log.exception("could not write stats to %s", stats_path)

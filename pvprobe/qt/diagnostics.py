@@ -76,6 +76,7 @@ class RunStats:
         self.started = clock()
         self.seconds_to_all_connected: float | None = None
         self.seconds_to_all_values: float | None = None
+        self._ages: list[float] = []
 
     def on_batch(self, batch: Batch | None = None) -> None:
         """Note the first moment every row is connected / has a value."""
@@ -86,6 +87,25 @@ class RunStats:
             self.seconds_to_all_connected = self._clock() - self.started
         if self.seconds_to_all_values is None and self.model.valued_count >= n:
             self.seconds_to_all_values = self._clock() - self.started
+
+    def sample_value_ages(self, now: float | None = None) -> None:
+        """Pool the age (wall clock minus IOC timestamp) of every connected row's value,
+        once all rows have values: how fresh the table is when every PV keeps changing
+        (``value_age_s_*`` in :meth:`to_dict`; meaningless for PVs that never change)."""
+        if self.seconds_to_all_values is None:
+            return
+        now = time.time() if now is None else now
+        m = self.model
+        for row in range(m.rowCount()):
+            st = m.state(row)
+            if st.connected and st.timestamp:
+                self._ages.append(now - st.timestamp)
+
+    def _age(self, q: float) -> float | None:
+        if not self._ages:
+            return None
+        ages = sorted(self._ages)
+        return round(ages[min(len(ages) - 1, int(q * len(ages)))], 3)
 
     def to_dict(self) -> dict[str, Any]:
         lat = self.latency
@@ -103,6 +123,9 @@ class RunStats:
             "loop_lateness_ms_p99": r(lat.p99_ms() if lat else None),
             "loop_lateness_ms_max": r(lat.max_ms() if lat else None),
             "rss_mb": r(rss_mb(), 1),
+            "value_age_s_p50": self._age(0.5),
+            "value_age_s_p99": self._age(0.99),
+            "value_age_s_max": self._age(1.0),
         }
 
     def write(self, path: str | os.PathLike) -> dict[str, Any]:
