@@ -176,7 +176,7 @@ def test_kill_and_restart_20_times(qtbot, fault_ioc: FaultIOC) -> None:
     rss_series: list[float] = []
     base = None
     for cycle in range(CYCLES):
-        if cycle == WARMUP_CYCLES:   # after warm-up: caches, fonts, pyqtgraph items, heap arenas
+        if cycle == min(WARMUP_CYCLES, CYCLES - 1):   # after warm-up: caches, fonts, pyqtgraph items, heap arenas
             base = (len(engine._slots), sum(s.evid is not None for s in engine._slots.values()),
                     threading.active_count(), _threads(), _rss_mb())
         t0 = time.monotonic()
