@@ -291,6 +291,8 @@ class Engine:
                     slot.evid = None
             if slot.once and not once:
                 slot.once = False
+                if slot.state.connected:
+                    ll.replace_access_rights_event(slot.chid, self._cb_access)
                 if slot.meta_ok and slot.evid is None and slot.state.connected and self._monitorable(slot):
                     self._subscribe(slot)
             slot.want_monitor |= monitor
@@ -484,7 +486,8 @@ class Engine:
         subscriptions, then one flush. No waiting per PV."""
         for slot in slots:
             slot.meta_ok = False
-            ll.replace_access_rights_event(slot.chid, self._cb_access)
+            if not slot.once:   # read-once PVs take their access rights from the connection
+                ll.replace_access_rights_event(slot.chid, self._cb_access)
             ll.array_get_callback(ll.ctrl_type(slot.native), 1, slot.chid, self._cb_get, slot.sid)
         for slot in slots:
             if slot.once:
