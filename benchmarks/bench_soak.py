@@ -3,7 +3,8 @@
 An EPICS base soft IOC serves ``--pvs`` calc records at 10 Hz; the demo IOC
 (pythonSoftIOC) serves the camera (``image2:``, RGB at 10 Hz; ``--camera ''`` for
 none). The client is pvprobe's MainWindow (offscreen) with every PV in one tab
-(lean mode above 2,000 PVs) and an ImageView on the camera, in its own process.
+(full monitors through the C callback; lean mode only above 25,000 PVs) and an
+ImageView on the camera, in its own process.
 
 Every ``--interval`` seconds the client prints one JSON line (stdout): elapsed
 time, RSS (MiB), CPU % of the client over the interval (100 = one core), event-loop

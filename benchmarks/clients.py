@@ -9,6 +9,9 @@ Modes:
   naive         for n in names: epics.PV(n).get()
   monitor       pvprobe Engine worker: connect, subscribe, count updates (and
                 optionally staleness and the IOC's real processing rate)
+  pyepics_monitor  the usual pyepics way: epics.PV(name, callback=...) per PV,
+                each callback storing the value and timestamp (the baseline of
+                bench_updates); same window, staleness and rate figures as monitor
   memory        RSS after Engine() init, then with all PVs subscribed and valued
   shutdown      Engine worker with all PVs subscribed, then exit; prints the quit time
 """
@@ -237,6 +240,68 @@ def mode_monitor(args: dict) -> None:
     os._exit(0)
 
 
+def _window(seconds: float, snapshot, track_ages) -> tuple[dict, dict, float, float, list, int]:
+    """The measuring window shared by the monitor modes: announces its start, samples
+    value ages at random phases, returns (values before, after, cpu s, wall s, ages, samples)."""
+    import random
+    rng = random.Random(1)
+    v0 = snapshot()
+    out({"event": "window_start"})
+    c0, t0 = cpu_s(), time.monotonic()
+    ages: list[float] = []
+    samples = 0
+    while time.monotonic() < t0 + seconds:
+        time.sleep(rng.uniform(0.25, 0.75))  # random phase vs the IOC's 0.1 s scan bursts
+        ages.extend(track_ages(time.time()))
+        samples += 1
+    return v0, snapshot(), cpu_s() - c0, time.monotonic() - t0, ages, samples
+
+
+def mode_pyepics_monitor(args: dict) -> None:
+    """The baseline: one epics.PV per name with a value callback (pyepics' own
+    monitors and ctypes callbacks, what a hand-written monitor tool does)."""
+    import epics
+    names = names_of(args)
+    seconds = float(args.get("seconds", 20))
+    lock = threading.Lock()
+    ts: dict[str, float] = {}
+    val: dict[str, float] = {}
+    count = [0]
+
+    def on_value(pvname=None, value=None, timestamp=None, **kw):
+        with lock:
+            ts[pvname] = timestamp
+            val[pvname] = value
+            count[0] += 1
+    t_start = time.monotonic()
+    pvs = [epics.PV(n, callback=on_value, auto_monitor=True) for n in names]
+    deadline = t_start + float(args.get("connect_timeout", 120))
+    while time.monotonic() < deadline and len(ts) < len(names):
+        time.sleep(0.05)
+    t_values = time.monotonic() - t_start if len(ts) >= len(names) else None
+    err(f"all valued after {t_values}")
+    time.sleep(float(args.get("warmup", 2)))
+
+    def snapshot():
+        with lock:
+            return {"n": count[0], "val": dict(val)}
+
+    def track(now):
+        with lock:
+            return [now - t for t in ts.values()]
+    s0, s1, cpu, dt, ages, samples = _window(seconds, snapshot, track)
+    offered = sum(s1["val"][k] - s0["val"][k] for k in s1["val"] if k in s0["val"])
+    out({"n": len(names), "pvs": len(pvs), "seconds_to_all_values": None if t_values is None else round(t_values, 3),
+         "window_s": round(dt, 2), "updates_per_s": round((s1["n"] - s0["n"]) / dt),
+         "cpu_percent": round(100 * cpu / dt, 1), "rss_mb": round(rss_mb(), 1),
+         "ioc_processed_per_s": round(offered / dt), "staleness_samples": samples,
+         "staleness_s_p50": round(_pct(ages, 50), 3) if ages else None,
+         "staleness_s_p99": round(_pct(ages, 99), 3) if ages else None,
+         "staleness_s_max": round(max(ages), 3) if ages else None})
+    sys.stdout.flush()
+    os._exit(0)   # pyepics' own finalizer takes tens of seconds with busy PVs
+
+
 def mode_memory(args: dict) -> None:
     names = names_of(args)
     from pvprobe.ca.engine import Engine
@@ -273,7 +338,8 @@ def mode_shutdown(args: dict) -> None:
 
 
 MODES = {"recipe": mode_recipe, "engine_read": mode_engine_read, "naive": mode_naive,
-         "monitor": mode_monitor, "memory": mode_memory, "shutdown": mode_shutdown}
+         "monitor": mode_monitor, "pyepics_monitor": mode_pyepics_monitor, "memory": mode_memory,
+         "shutdown": mode_shutdown}
 
 if __name__ == "__main__":
     MODES[sys.argv[1]](json.loads(sys.argv[2]) if len(sys.argv) > 2 else {})

@@ -265,6 +265,8 @@ class Bench:
         if len(iocs) > 1:
             env["EPICS_CA_ADDR_LIST"] = " ".join(f"127.0.0.1:{i.port}" for i in iocs)
         env["EPICS_CA_MAX_ARRAY_BYTES"] = MAX_ARRAY_BYTES
+        # a settings file of the run's own: the user's would restore their tabs (and PVs)
+        env["PVPROBE_SETTINGS"] = str(self.tmp / "pvprobe-settings.ini")
         env.update(extra)
         return env
 
