@@ -91,7 +91,7 @@ def cmd_save(args: argparse.Namespace) -> int:
     if not names:
         _err("save", "no PVs to save (give PV names or --pvlist FILE)")
         return 2
-    states = _engine().read(names, timeout=args.timeout)
+    states = _engine().read(names, timeout=args.timeout, metadata=False)
     snap = snapshot_from_states(states[n] for n in names)
     try:
         write_snapshot(args.output, snap)

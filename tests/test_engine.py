@@ -367,3 +367,16 @@ def test_capped_batches_give_every_pv_its_turn_under_constant_change(running, pr
     col.wait(lambda: all(n in col.latest and col.latest[n].value is not None for n in quiet), 15,
              "every quiet PV's first value despite the busy ones")
     assert max(len(b.states) for b in col.batches) <= 20
+
+
+def test_read_without_metadata_keeps_enum_strings_and_fetches_units_when_monitored(engine, prefix):
+    """Snapshots read value, alarm and time only (enums keep their strings); a PV
+    monitored later still gets its units."""
+    sine, enum = prefix + "sine", prefix + "enum"
+    got = engine.read([sine, enum], timeout=5, metadata=False)
+    assert got[sine].value is not None and got[sine].units == "" and got[sine].timestamp > 0
+    assert got[enum].enum_strs and got[enum].is_enum
+    col = Collector(engine)
+    engine.start(col)
+    engine.add([sine])
+    col.wait(lambda: sine in col.latest and col.latest[sine].units == "mm", 10, "units once monitored")

@@ -104,6 +104,7 @@ class _Slot:
     want_monitor: bool = False     # arrays above AUTOMONITOR_MAXLENGTH only when asked
     keep_all: bool = False         # report every update (samples), not only the newest
     once: bool = False             # read on each (re)connection, never subscribe (e.g. .DESC)
+    meta_light: bool = False       # read-once without the CTRL metadata get (enums excepted)
     get_raw: Any = None            # (type, count, raw) of the last completed TIME get
     mask: int = 0                  # event mask of the current subscription
     users: int = 1
@@ -278,7 +279,7 @@ class Engine:
     # ------------------------------------------------------------------ channel bookkeeping
 
     def _create(self, name: str, monitor: bool, keep_all: bool, once: bool = False,
-                paced: bool = False) -> _Slot:
+                paced: bool = False, light: bool = False) -> _Slot:
         monitor |= paced
         slot = self._slots.get(name)
         if slot is not None:
@@ -293,6 +294,11 @@ class Engine:
                 slot.once = False
                 if slot.state.connected:
                     ll.replace_access_rights_event(slot.chid, self._cb_access)
+                if slot.meta_light:       # units, limits... are wanted now
+                    slot.meta_light = False
+                    if slot.state.connected:
+                        slot.meta_ok = False
+                        ll.array_get_callback(ll.ctrl_type(slot.native), 1, slot.chid, self._cb_get, slot.sid)
                 if slot.meta_ok and slot.evid is None and slot.state.connected and self._monitorable(slot):
                     self._subscribe(slot)
             slot.want_monitor |= monitor
@@ -315,7 +321,8 @@ class Engine:
             return slot
         sid = next(self._sid)
         slot = _Slot(sid=sid, name=name, state=PVState(name=name), want_monitor=monitor,
-                     keep_all=keep_all, once=once, paced=paced and not keep_all)
+                     keep_all=keep_all, once=once, paced=paced and not keep_all,
+                     meta_light=light and once)
         self._slots[name] = slot
         self._by_sid[sid] = slot
         if keep_all:
@@ -488,6 +495,9 @@ class Engine:
             slot.meta_ok = False
             if not slot.once:   # read-once PVs take their access rights from the connection
                 ll.replace_access_rights_event(slot.chid, self._cb_access)
+            if slot.meta_light and slot.native != _NATIVE_CODE["ENUM"]:
+                slot.meta_ok = True           # only the value is wanted (enums need their strings)
+                continue
             ll.array_get_callback(ll.ctrl_type(slot.native), 1, slot.chid, self._cb_get, slot.sid)
         for slot in slots:
             if slot.once:
@@ -914,17 +924,20 @@ class Engine:
                                      for s in slots), deadline)
         return {s.name: s.state for s in slots}
 
-    def read(self, names: Iterable[str], timeout: Optional[float] = None) -> dict[str, PVState]:
+    def read(self, names: Iterable[str], timeout: Optional[float] = None,
+             metadata: bool = True) -> dict[str, PVState]:
         """The bulk recipe: create all channels, wait for connections together, one
         get per PV without waiting, flushed in bulk, then collect. PVs not open yet
         are opened read-once: each connection sends its metadata get and its value
-        get together (one round trip, no subscription). Each result is a PVState;
+        get together (one round trip, no subscription). ``metadata=False`` skips the
+        metadata get (units, precision, limits) of PVs not open yet, enums excepted
+        (snapshots need only value, alarm and time). Each result is a PVState;
         ``error`` says why a PV has no value (never connected, timeout...)."""
         self._require_no_worker()
         names = list(dict.fromkeys(names))
         t_start = time.monotonic()
         fresh = {n for n in names if n not in self._slots}
-        slots = [self._create(n, False, False, once=n in fresh) for n in names]
+        slots = [self._create(n, False, False, once=n in fresh, light=not metadata) for n in names]
         for s in slots:       # already open: a fresh value get (new ones get theirs on connecting)
             if s.name not in fresh and s.state.connected:
                 s.get_raw = None
