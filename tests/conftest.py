@@ -7,6 +7,7 @@ when libca initialises).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Iterator, Optional
 
 import pytest
@@ -98,6 +99,30 @@ def engine(demo_ioc: object) -> Iterator[object]:
     eng = Engine(tick_hz=20)
     yield eng
     eng.close()
+
+
+@pytest.fixture
+def bridge(qtbot: object, engine: object) -> Iterator[object]:
+    """A started EngineBridge on the ``engine`` fixture (GUI thread: needs qtbot's app)."""
+    from pvprobe.qt.bridge import EngineBridge
+
+    br = EngineBridge(engine)
+    br.start()
+    yield br
+    br.stop()
+
+
+def show_main_window(qtbot: object, bridge: object, settings_path: Path, **options: object) -> object:
+    """A shown MainWindow (1000x640) on ``bridge`` with its own settings file; closed
+    without questions at teardown."""
+    from pvprobe.qt.main_window import MainWindow
+    from pvprobe.qt.settings import Settings
+
+    win = MainWindow(bridge, settings=Settings(settings_path), **options)
+    qtbot.addWidget(win, before_close_func=lambda w: setattr(w, "force_close", True))
+    win.resize(1000, 640)
+    win.show()
+    return win
 
 
 @pytest.fixture(scope="session")

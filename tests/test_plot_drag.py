@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pvprobe.qt.bridge import EngineBridge
 from pvprobe.qt.plot_common import legend_name_at
 from pvprobe.qt.strip_chart import StripChart
 from pvprobe.qt.waveform_plot import WaveformPlot
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def bridge(engine):
-    b = EngineBridge(engine)
-    b.start()
-    yield b
-    b.stop()
 
 
 def test_waveform_legend_entry_names_its_pv(qtbot, bridge, prefix):

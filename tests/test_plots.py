@@ -16,7 +16,6 @@ from pvprobe.core.ringbuffer import SEV_DISCONNECTED, RingBuffer, bytes_for, cap
 from pvprobe.core.waveform_data import (
     columns_csv, finite_range, minmax_decimate, samples_csv, valid_elements, visible_slice,
 )
-from pvprobe.qt.bridge import EngineBridge
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -31,14 +30,6 @@ def _image_is_not_blank(path: str) -> bool:
     ptr.setsize(img.byteCount())
     a = np.frombuffer(ptr, np.uint8).reshape(img.height(), img.bytesPerLine())
     return len(np.unique(a[:, : img.width() * 4].reshape(-1, 4)[:, :3], axis=0)) > 5
-
-
-@pytest.fixture
-def bridge(engine):
-    b = EngineBridge(engine)
-    b.start()
-    yield b
-    b.stop()
 
 
 # -- waveform plot ----------------------------------------------------------------------------

@@ -22,7 +22,6 @@ from pvprobe.core.putlog import ENV_VAR, PutLog, jsonable, putlog_path, read_put
 from pvprobe.core.record_fields import (
     FIELD_ORDER, FieldDiscovery, candidate_fields, field_pv, read_record_fields, record_name,
 )
-from pvprobe.qt.bridge import EngineBridge
 from pvprobe.qt.probe_panel import ProbePanel, first_name
 from pvprobe.qt.put_editor import PutEditor
 
@@ -40,14 +39,6 @@ def putlog_file(tmp_path, monkeypatch):
 
 
 # -- fixtures -----------------------------------------------------------------------------------
-@pytest.fixture
-def bridge(qtbot, engine):
-    br = EngineBridge(engine)
-    br.start()
-    yield br
-    br.stop()
-
-
 @pytest.fixture
 def make_probe(qtbot, bridge):
     panels = []

@@ -16,7 +16,7 @@ from PyQt5.QtCore import Qt
 
 from pvprobe.core.caenv import loopback_env
 
-from conftest import REPEATER_PORT, RESTART_PORT
+from conftest import REPEATER_PORT, RESTART_PORT, show_main_window
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -71,15 +71,10 @@ def window(qtbot, tmp_path: Path, asg_ioc: subprocess.Popen) -> Iterator[Any]:
     """A real MainWindow on its own engine, puts without confirmation questions."""
     from pvprobe.ca.engine import Engine
     from pvprobe.qt.bridge import EngineBridge
-    from pvprobe.qt.main_window import MainWindow
-    from pvprobe.qt.settings import Settings
 
     engine = Engine(tick_hz=20)
     bridge = EngineBridge(engine)
-    win = MainWindow(bridge, settings=Settings(tmp_path / "s.ini"))
-    qtbot.addWidget(win, before_close_func=lambda w: setattr(w, "force_close", True))
-    win.resize(1000, 640)
-    win.show()
+    win = show_main_window(qtbot, bridge, tmp_path / "s.ini")
     win.set_confirm_puts(False)
     bridge.start()
     yield win

@@ -12,7 +12,6 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QColor, QImage
 from PyQt5.QtWidgets import QStyleFactory
 
-from pvprobe.qt.bridge import EngineBridge
 from pvprobe.qt.theme import (
     apply_theme, plot_colors, status_colors, table_colors, theme_spec, view_contrast_report,
 )
@@ -34,14 +33,6 @@ def dark(qapp):
         qapp.setStyle(restored)
     qapp.setPalette(palette)
     qapp.setProperty("pvprobe_theme", prop)
-
-
-@pytest.fixture
-def bridge(qtbot, engine):
-    br = EngineBridge(engine)
-    br.start()
-    yield br
-    br.stop()
 
 
 def _shown(qtbot, widget, size):
