@@ -57,9 +57,12 @@ LEAN_REFRESH_S = 2.0
 #: ... in steps of this length, each re-reading its share of them.
 LEAN_REFRESH_STEP_S = 0.05
 #: Lean mode with the C monitor callback: watched PVs are decoded every tick, the
-#: others at most this many per second, longest-waiting first (10,000 busy PVs:
-#: each every 0.25 s; 50,000: each every 1.25 s), spread evenly over the ticks.
-LEAN_DECODE_BUDGET_PER_S = 40000
+#: others at most this many per second, longest-waiting first (lean mode starts at
+#: 25,000 PVs: each busy one every 2.5 s; 50,000: every 5 s), spread over the ticks.
+#: More kept the worker so busy that the GUI thread waited for the GIL on every
+#: Qt -> Python call (50,000 busy PVs: loop lateness p99 0.6-1.2 s at 40,000/s,
+#: 0.35 s at 10,000/s).
+LEAN_DECODE_BUDGET_PER_S = 10000
 _NATIVE_CODE = {name: code for code, (name, _, _) in ll.NATIVE.items()}
 _CTYPE = {"STRING": ctypes.c_char * 40, "SHORT": ctypes.c_int16, "FLOAT": ctypes.c_float,
           "ENUM": ctypes.c_uint16, "CHAR": ctypes.c_uint8, "LONG": ctypes.c_int32,
@@ -158,6 +161,7 @@ class Engine:
         self._samples: dict[int, list] = {}
         self._keep_all: set[int] = set()
         self._announced: set[int] = set()   # paced PVs with a newer array than last fetched
+        self._count_connected = True        # recount connected PVs at the next batch
         self._frame_waiting = False         # a fetched array waits for delivery
         self._events: list[tuple] = []
         self._updates = 0
@@ -433,6 +437,7 @@ class Engine:
                     self._changed[slot.sid] = None
                 continue
             if kind == "conn":
+                self._count_connected = True
                 if ev[2]:
                     info = ll.channel_info(slot.chid)
                     slot.native = info["native"]
@@ -575,8 +580,8 @@ class Engine:
     def set_lean(self, enabled: bool) -> None:
         """Lean mode, for very large tables. With the C monitor callback (the usual
         build), PVs no view watches (see :meth:`watch`) are decoded and handed over
-        longest-waiting first, LEAN_DECODE_BUDGET_PER_S in all (10,000 busy PVs: each
-        every 0.25 s), instead of every tick: libca's updates cost no Python.
+        longest-waiting first, LEAN_DECODE_BUDGET_PER_S in all (25,000 busy PVs: each
+        every 2.5 s), instead of every tick: libca's updates cost no Python.
         Without it (pure Python callbacks take ~75,000 updates/s at most), they get
         alarm-only monitors (DBE_ALARM: value sent on every severity change) and are
         re-read every LEAN_REFRESH_S. Watched PVs stay live either way."""
@@ -699,6 +704,8 @@ class Engine:
             except queue.Empty:
                 break
             kind = cmd[0]
+            if kind in ("add", "remove"):
+                self._count_connected = True
             if kind == "add":
                 for name in cmd[1]:
                     slot = self._create(name, cmd[2], cmd[3], cmd[4], cmd[5])
@@ -816,7 +823,9 @@ class Engine:
         self._seq += 1
         st = self.stats
         st.pvs = len(self._slots)
-        st.connected = sum(1 for s in self._slots.values() if s.state.connected)
+        if self._count_connected:    # O(PVs): only after connection changes, adds, removals
+            self._count_connected = False
+            st.connected = sum(1 for s in self._slots.values() if s.state.connected)
         batch = Batch(seq=self._seq, states=states, put_results=results,
                       updates_received=st.updates_received, pvs=st.pvs, connected=st.connected,
                       warnings=warnings)
