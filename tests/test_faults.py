@@ -222,9 +222,12 @@ def test_kill_and_restart_20_times(qtbot, fault_ioc: FaultIOC) -> None:
     # after ~5 cycles (366 -> 390 MB, then flat 390-398): hence WARMUP_CYCLES = 5. A leak
     # of the 2,000 channels' states (~1 KB each) per cycle would add 30 MB: bound 20 MB.
     assert end[4] - base[4] < 20.0, figures
-    half = len(rss_series) // 2
-    assert (sum(rss_series[half:]) / (len(rss_series) - half)
-            - sum(rss_series[:half]) / half) < 10.0, figures     # no upward trend
+    # no upward trend once the heap settled: the last third against the middle third
+    # (a leak of the channels' states, ~2 MB per cycle, adds ~13 MB between them; the
+    # full suite's heap settles in 4 MB steps over the first ~9 cycles, then stays flat)
+    third = len(rss_series) // 3
+    middle, last = rss_series[third:2 * third], rss_series[2 * third:]
+    assert sum(last) / len(last) - sum(middle) / len(middle) < 8.0, figures
     assert max(down_s) < CONN_TMO + 5
     for v in (table,):
         v.close_pvs()
