@@ -102,6 +102,23 @@ def test_size_mismatch_is_skipped_with_reason():
         nd.to_image(np.zeros(12, np.uint8), nd.ArrayMeta(2, (0, 0, 0), nd.MONO, 1))
 
 
+def test_values_outside_the_announced_type_are_skipped_not_wrapped():
+    """Int16 pixels (-600..599 in a SHORT waveform) under a stale UInt8 type: a type change
+    half arrived; the frame is skipped with a reason, not drawn wrapped modulo 256."""
+    flat = (np.arange(1200) - 600).astype(np.int16)
+    with pytest.raises(nd.FrameError, match="UInt8|uint8"):
+        nd.to_image(flat, nd.ArrayMeta(2, (40, 30, 0), nd.MONO, 1))
+    with pytest.raises(nd.FrameError, match="int8"):
+        nd.to_image(flat, nd.ArrayMeta(2, (40, 30, 0), nd.MONO, 0))
+    with pytest.raises(nd.FrameError, match="uint16"):       # negative in a LONG waveform
+        nd.to_image(np.array([-1, 5], np.int32), nd.ArrayMeta(2, (2, 1, 0), nd.MONO, 3))
+    with pytest.raises(nd.FrameError, match="int32"):        # too big in a DOUBLE waveform
+        nd.to_image(np.array([2.0 ** 40, 1.0]), nd.ArrayMeta(2, (2, 1, 0), nd.MONO, 4))
+    # in range: converted by value
+    f = nd.to_image(np.array([0, 255], np.int16), nd.ArrayMeta(2, (2, 1, 0), nd.MONO, 1))
+    assert f.data.dtype == np.uint8 and f.data.tolist() == [[0, 255]]
+
+
 def test_plain_image_takes_first_w_h_elements():
     f = nd.plain_image(np.arange(20, dtype=np.float64), 3, 2)
     assert f.data.shape == (2, 3) and f.data[1, 2] == 5

@@ -91,8 +91,10 @@ def pixel_values(flat: np.ndarray, data_type: Optional[int]) -> np.ndarray:
     Same-size integer types of other signedness (UInt16 in a signed SHORT
     waveform, Int8 in CHAR, UInt32 in LONG) are reinterpreted bit for bit
     (a free ``view``); anything else (UInt16 in a LONG waveform, integers in a
-    DOUBLE waveform, Float64 from FLOAT) is converted by value (``astype``;
-    integers wrap modulo 2**bits as C casts do).
+    DOUBLE waveform, Float64 from FLOAT) is converted by value (``astype``).
+    A value that the announced integer type cannot hold (600 for UInt8, -1 for
+    UInt16 in a LONG waveform) means the announced type is not this frame's
+    (a type change half arrived): :class:`FrameError`, never a wrapped image.
     """
     flat = np.asarray(flat)
     if data_type is None:
@@ -105,9 +107,27 @@ def pixel_values(flat: np.ndarray, data_type: Optional[int]) -> np.ndarray:
         return flat
     if have.kind in "iu" and want.kind in "iu" and have.itemsize == want.itemsize:
         return flat.view(want)
-    if want.kind in "iu" and have.kind == "f":
-        return np.nan_to_num(flat).astype(want)
+    if want.kind in "iu":
+        if have.kind == "f":
+            flat = np.nan_to_num(flat)
+        _check_fits(flat, want)
     return flat.astype(want)
+
+
+def _check_fits(flat: np.ndarray, want: np.dtype) -> None:
+    """Raise :class:`FrameError` if an element lies outside the integer type ``want``."""
+    have = flat.dtype
+    info = np.iinfo(want)
+    if have.kind in "iu":
+        hinfo = np.iinfo(have)
+        if hinfo.min >= info.min and hinfo.max <= info.max:
+            return                   # widening: every value fits
+    if flat.size == 0:
+        return
+    lo, hi = flat.min(), flat.max()
+    if lo < info.min or hi > info.max:
+        raise FrameError(f"values {lo}..{hi} do not fit the announced {want.name} "
+                         f"(data type changing?)")
 
 
 # ----------------------------------------------------------------------------- shapes
