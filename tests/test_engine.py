@@ -319,6 +319,7 @@ def test_lean_mode_with_the_c_callback_decodes_unwatched_pvs_less_often(running,
     col.wait(lambda: col.latest[slow].update_count >= n_slow + 15, 5, "every update without lean mode")
 
 
+@both_callbacks
 def test_paced_array_is_fetched_only_when_the_consumer_takes_it(running, prefix):
     """An image view's ArrayData: a 1-element monitor announces each frame; the full
     frame is fetched only once the previous one was taken, so a busy consumer costs
@@ -351,6 +352,34 @@ def test_paced_array_is_fetched_only_when_the_consumer_takes_it(running, prefix)
     fetched1 = engine.stats.frames_fetched
     col.wait(lambda: engine.stats.updates_received >= n + 5, 10, "frames by monitor")
     assert engine.stats.frames_fetched - fetched1 <= 1
+
+
+@both_callbacks
+def test_paced_array_in_pull_mode_is_fetched_once_per_request(running, prefix):
+    """Engine.request_frame (the image view calls it as it paints a frame): one get per
+    request, only for a frame announced since; requests do not add up; announcements
+    keep being counted (in C with the C callback, where they cost no Python)."""
+    engine, col = running
+    data = prefix + "image1:ArrayData"
+    engine.add([data], paced=True)
+    engine.request_frame(data)
+    col.wait(lambda: data in col.latest and col.latest[data].value is not None, 10, "a first frame")
+    col.wait(lambda: engine.stats.frames_fetched >= 1, 5, "the fetch counted")
+    time.sleep(0.3)  # ok-sleep: a fetch in flight would land meanwhile
+    fetched0, announced0 = engine.stats.frames_fetched, engine.stats.frames_announced
+    ts0 = col.latest[data].timestamp
+    time.sleep(1.5)  # ok-sleep: ~20 frames announced by the 15 Hz camera, none requested
+    assert engine.stats.frames_fetched == fetched0, "fetched without a request"
+    assert engine.stats.frames_announced - announced0 >= 10, "announcements not seen"
+    for _ in range(3):                     # requests do not add up: one frame for three
+        engine.request_frame(data)
+    col.wait(lambda: col.latest[data].timestamp > ts0, 5, "the requested frame")
+    time.sleep(0.5)  # ok-sleep: a second (unrequested) fetch would land meanwhile
+    assert engine.stats.frames_fetched == fetched0 + 1
+    # a request with no new frame yet is served by the next announcement
+    ts1 = col.latest[data].timestamp
+    engine.request_frame(data)
+    col.wait(lambda: col.latest[data].timestamp > ts1, 5, "the next frame")
 
 
 @both_callbacks

@@ -452,6 +452,28 @@ def test_demo_mono_camera_shown(qtbot, view, prefix):
     assert len(colours) > 50           # not blank
 
 
+def test_view_asks_for_each_frame_as_it_paints_it(qtbot, view, prefix):
+    """Pull pacing: the engine fetches a frame only when the view asks (as it paints the
+    previous one), so every frame fetched is painted; a hidden view (no paints) asks as
+    it takes each frame, and painting resumes when it is shown again."""
+    name = prefix + "image1:ArrayData"
+    eng = view.bridge.engine
+    view.open_prefix(prefix + "image1:")
+    qtbot.waitUntil(lambda: view.image_item.painted >= 5, timeout=20000)
+    assert eng._slots[name].pull and eng._slots[name].paced
+    f0, p0 = eng.stats.frames_fetched, view.image_item.painted
+    qtbot.wait(1500)
+    fetched, painted = eng.stats.frames_fetched - f0, view.image_item.painted - p0
+    assert fetched >= 5, fetched                      # the demo camera runs at 15 Hz
+    assert abs(fetched - painted) <= 2, (fetched, painted)
+    view.hide()
+    f1 = eng.stats.frames_fetched
+    qtbot.waitUntil(lambda: eng.stats.frames_fetched >= f1 + 5, timeout=10000)
+    view.show()
+    p1 = view.image_item.painted
+    qtbot.waitUntil(lambda: view.image_item.painted >= p1 + 5, timeout=10000)
+
+
 def test_demo_rgb1_camera_shown_as_rgb(qtbot, view, prefix):
     from pvprobe.demo.ioc import IMAGE2_SIZE, rgb_pattern
     view.open_prefix(prefix + "image2:")

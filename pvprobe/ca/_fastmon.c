@@ -6,7 +6,9 @@
  * by alloc(). The callback copies the DBR bytes into that slot's buffer (the newest
  * value wins) and queues the slot once; it never touches Python objects or the GIL.
  * The engine's worker calls drain() once per tick (or take() for a few slots) and
- * decodes only the newest value of each slot that changed since.
+ * decodes only the newest value of each slot that changed since. Slots can also be
+ * armed (arm()): the next event then calls a Python callable once, to wake the
+ * engine for an image frame's announcement; every other event stays GIL-free.
  *
  * The event_handler_args layout is libca's public, stable ABI (cadef.h).
  */
@@ -38,6 +40,8 @@ typedef struct {
     size_t size;
     size_t cap;
     char *buf;
+    unsigned long long events; /* events taken since alloc */
+    PyObject *notify; /* armed: called (once, with the GIL) at the next event */
 } slot_t;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -68,6 +72,7 @@ static int grow(void **arr, Py_ssize_t *cap, Py_ssize_t need, size_t item) {
 static void fastmon_event(struct event_handler_args args) {
     if (args.status != ECA_NORMAL || args.type < 0 || args.type >= N_DBR || args.count < 0)
         return;
+    PyObject *notify = NULL;
     Py_ssize_t idx = (Py_ssize_t)(size_t)args.usr;
     size_t size = value_offset[args.type] + (size_t)args.count * elem_size[args.type];
     pthread_mutex_lock(&lock);
@@ -90,9 +95,22 @@ static void fastmon_event(struct event_handler_args args) {
             s->queued = 1;
         }
         n_updates++;
+        s->events++;
+        notify = s->notify;
+        s->notify = NULL;
     }
 out:
     pthread_mutex_unlock(&lock);
+    if (notify != NULL) {
+        /* the one event somebody waits for: the only time this callback takes the GIL */
+        PyGILState_STATE g = PyGILState_Ensure();
+        PyObject *r = PyObject_CallObject(notify, NULL);
+        if (r == NULL)
+            PyErr_Clear();
+        Py_XDECREF(r);
+        Py_DECREF(notify);
+        PyGILState_Release(g);
+    }
 }
 
 PyDoc_STRVAR(set_sizes_doc, "set_sizes(value_offsets, element_sizes): per DBR type (0..38), "
@@ -147,6 +165,7 @@ static PyObject *alloc_slot(PyObject *self, PyObject *arg) {
     }
     slots[idx].active = 1;
     slots[idx].dirty = 0;
+    slots[idx].events = 0;
     slots[idx].group = group;
     pthread_mutex_unlock(&lock);
     return PyLong_FromSsize_t(idx);
@@ -158,6 +177,7 @@ static PyObject *release_slot(PyObject *self, PyObject *arg) {
     if (idx == -1 && PyErr_Occurred())
         return NULL;
     int bad = 0;
+    PyObject *old_notify = NULL;
     pthread_mutex_lock(&lock);
     if (idx < 0 || idx >= n_slots || !slots[idx].active) {
         bad = 1;
@@ -165,6 +185,8 @@ static PyObject *release_slot(PyObject *self, PyObject *arg) {
         bad = 2;
     } else {
         slot_t *s = &slots[idx];
+        old_notify = s->notify;
+        s->notify = NULL;
         free(s->buf);
         s->buf = NULL;
         s->cap = s->size = 0;
@@ -172,6 +194,7 @@ static PyObject *release_slot(PyObject *self, PyObject *arg) {
         free_list[n_free++] = idx;
     }
     pthread_mutex_unlock(&lock);
+    Py_XDECREF(old_notify);
     if (bad == 1) {
         PyErr_Format(PyExc_ValueError, "slot %zd is not allocated", idx);
         return NULL;
@@ -287,6 +310,71 @@ static PyObject *take(PyObject *self, PyObject *indices) {
     return out;
 }
 
+PyDoc_STRVAR(arm_doc, "arm(idx, notify) -> bool: True (and the slot is marked clean) if an event "
+             "came since the slot was last drained, taken or armed; otherwise False, and "
+             "``notify()`` is called once, from libca's thread with the GIL, at the next "
+             "event (replacing an earlier armed callable). For announcements that must wake "
+             "the engine without costing Python for every event.");
+static PyObject *arm(PyObject *self, PyObject *args) {
+    Py_ssize_t idx;
+    PyObject *notify, *old = NULL;
+    int fired = 0;
+    if (!PyArg_ParseTuple(args, "nO", &idx, &notify))
+        return NULL;
+    if (!PyCallable_Check(notify)) {
+        PyErr_SetString(PyExc_TypeError, "notify must be callable");
+        return NULL;
+    }
+    pthread_mutex_lock(&lock);
+    if (idx < 0 || idx >= n_slots || !slots[idx].active) {
+        pthread_mutex_unlock(&lock);
+        PyErr_Format(PyExc_ValueError, "slot %zd is not allocated", idx);
+        return NULL;
+    }
+    slot_t *s = &slots[idx];
+    old = s->notify;
+    if (s->dirty) {
+        s->dirty = 0;
+        s->notify = NULL;
+        fired = 1;
+    } else {
+        Py_INCREF(notify);
+        s->notify = notify;
+    }
+    pthread_mutex_unlock(&lock);
+    Py_XDECREF(old);
+    return PyBool_FromLong(fired);
+}
+
+PyDoc_STRVAR(events_doc, "events(idx) -> int: events the slot took since it was allocated.");
+static PyObject *slot_events(PyObject *self, PyObject *arg) {
+    Py_ssize_t idx = PyLong_AsSsize_t(arg);
+    if (idx == -1 && PyErr_Occurred())
+        return NULL;
+    unsigned long long n = 0;
+    pthread_mutex_lock(&lock);
+    if (idx >= 0 && idx < n_slots)
+        n = slots[idx].events;
+    pthread_mutex_unlock(&lock);
+    return PyLong_FromUnsignedLongLong(n);
+}
+
+PyDoc_STRVAR(disarm_doc, "disarm(idx): forget the callable armed on the slot, if any.");
+static PyObject *disarm(PyObject *self, PyObject *arg) {
+    Py_ssize_t idx = PyLong_AsSsize_t(arg);
+    if (idx == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *old = NULL;
+    pthread_mutex_lock(&lock);
+    if (idx >= 0 && idx < n_slots) {
+        old = slots[idx].notify;
+        slots[idx].notify = NULL;
+    }
+    pthread_mutex_unlock(&lock);
+    Py_XDECREF(old);
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(updates_doc, "updates() -> int: updates taken by the C callback since import.");
 static PyObject *updates(PyObject *self, PyObject *unused) {
     pthread_mutex_lock(&lock);
@@ -311,6 +399,9 @@ static PyMethodDef methods[] = {
     {"drain", drain, METH_VARARGS, drain_doc},
     {"take", take, METH_O, take_doc},
     {"updates", updates, METH_NOARGS, updates_doc},
+    {"arm", arm, METH_VARARGS, arm_doc},
+    {"disarm", disarm, METH_O, disarm_doc},
+    {"events", slot_events, METH_O, events_doc},
     {"allocated", allocated, METH_NOARGS, allocated_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -15,7 +15,8 @@ fewer, fuller batches, never a queue.
 Big arrays a view paces (``add(..., paced=True)``, the image view) are not
 monitored in full: a one-element monitor announces each new array, and the
 worker fetches the whole array with one get only when the previous one has
-left for the consumer. A camera publishing faster than the view can draw
+left for the consumer, or, once the consumer calls :meth:`Engine.request_frame`
+(the image view does after each paint), only when it asked for the next. A camera publishing faster than the view can draw
 costs one small event per frame, not a copy of every frame; the view still
 gets the newest frame, at the rate it can take it.
 
@@ -52,6 +53,10 @@ AUTOMONITOR_MAXLENGTH = ca.AUTOMONITOR_MAXLENGTH
 DEFAULT_CONNECTION_TIMEOUT = 2.0
 #: Default cap on PV states handed over in one batch (see Engine.max_batch_states).
 MAX_BATCH_STATES = 5000
+#: Paced arrays (image frames) in flight or fetched-and-waiting per PV. 2 would overlap
+#: a get's round trip with the consumer's work, but measured on a camera flood it
+#: fetched 4 frames per frame shown (benchmarks/bench_image.py --paced-depths).
+PACED_DEPTH = 1
 #: Lean mode: every PV on an alarm-only monitor is re-read this often (seconds) ...
 LEAN_REFRESH_S = 2.0
 #: ... in steps of this length, each re-reading its share of them.
@@ -114,7 +119,11 @@ class _Slot:
     paced: bool = False            # big array: announced by a 1-element monitor, fetched by get
     fast: int = -1                 # slot of the C monitor callback (-1: Python callback)
     resubscribed_ts: Optional[float] = None  # timestamp already delivered before a re-subscription
-    fetch_t0: float = 0.0          # when the outstanding fetch was sent (0: none)
+    fetch_t0: float = 0.0          # when the oldest outstanding fetch was sent (0: none)
+    fetching: int = 0              # fetches in flight
+    pull: bool = False             # paced by the consumer's request_frame() calls
+    credit: int = 0                # pull mode: fetches the consumer asked for (0 or 1)
+    events_seen: int = 0           # announcements counted so far (C announcement slot)
 
 
 @dataclass
@@ -161,6 +170,7 @@ class Engine:
         self._samples: dict[int, list] = {}
         self._keep_all: set[int] = set()
         self._announced: set[int] = set()   # paced PVs with a newer array than last fetched
+        self._paced: set[int] = set()       # sids of paced PVs (worker side)
         self._count_connected = True        # recount connected PVs at the next batch
         self._frame_waiting = False         # a fetched array waits for delivery
         self._events: list[tuple] = []
@@ -169,6 +179,7 @@ class Engine:
         # worker side
         self._commands: "queue.SimpleQueue[tuple]" = queue.SimpleQueue()
         self._wake = threading.Event()
+        self._wake_set = self._wake.set
         self._ready = threading.Event()
         self._ready.set()
         #: PVs with news for the next batch, oldest first: PVs held back by the per-batch
@@ -182,6 +193,8 @@ class Engine:
         #: At most this many PV states per batch: a 20,000-PV connect reaches the UI
         #: in a few slices instead of one long model update.
         self.max_batch_states = MAX_BATCH_STATES
+        #: Paced arrays in the pipeline per PV (fetches in flight + fetched, not yet handed over).
+        self.paced_depth = PACED_DEPTH
         self._lean = False
         self._lean_next = 0.0          # next lean refresh step (monotonic)
         self._lean_pos = 0             # where the rotating refresh continues
@@ -202,6 +215,8 @@ class Engine:
         # value monitors through the C callback where it was built (see lowlevel.fast_monitor)
         self._fast = ll.fast_monitor()
         self._fast_group = id(self)
+        #: C slots of frame announcements: never drained, armed to wake the worker
+        self._announce_group = -id(self)
         self._fast_sid: dict[int, int] = {}     # C slot -> sid
         self._fast_updates0 = self._fast.updates() if self._fast is not None else 0
         self._lean_last = 0.0                   # lean: when the C slots were last drained
@@ -291,9 +306,11 @@ class Engine:
             if slot.paced and (keep_all or monitor and not paced):
                 # another user wants every update: a full monitor serves both
                 slot.paced = False
+                self._paced.discard(slot.sid)
                 if slot.evid is not None:
                     ll.clear_subscription(slot.evid)
                     slot.evid = None
+                self._release_fast(slot)      # an announcement slot: values go elsewhere
             if slot.once and not once:
                 slot.once = False
                 if slot.state.connected:
@@ -329,6 +346,8 @@ class Engine:
                      meta_light=light and once)
         self._slots[name] = slot
         self._by_sid[sid] = slot
+        if slot.paced:
+            self._paced.add(sid)
         if keep_all:
             with self._lock:
                 self._keep_all.add(sid)
@@ -359,6 +378,7 @@ class Engine:
             self._samples.pop(slot.sid, None)
             self._keep_all.discard(slot.sid)
             self._announced.discard(slot.sid)
+        self._paced.discard(slot.sid)
         self._changed.pop(slot.sid, None)
         self._searching.pop(slot.sid, None)
 
@@ -386,6 +406,11 @@ class Engine:
         callback, usr = self._cb_monitor, slot.sid
         if slot.paced:   # announce only: the first element and the timestamp
             count, callback = 1, self._cb_announce
+            if self._fast is not None:   # in C: no Python per announcement (arm() wakes us)
+                if slot.fast < 0:
+                    slot.fast = self._fast.alloc(self._announce_group)
+                    slot.events_seen = 0
+                callback, usr = ll.FAST_CB, slot.fast
         elif self._fast is not None and not slot.keep_all:
             if slot.fast < 0:
                 slot.fast = self._fast.alloc(self._fast_group)
@@ -431,7 +456,11 @@ class Engine:
                 continue
             st = slot.state
             if kind == "fetched":
-                slot.fetch_t0 = 0.0
+                slot.fetching = max(0, slot.fetching - 1)
+                if not slot.fetching:
+                    slot.fetch_t0 = 0.0
+                if ev[2] != ll.ECA_NORMAL and slot.pull:
+                    slot.credit = 1          # no frame reaches the consumer: ask again
                 if ev[2] not in (ll.ECA_NORMAL, ll.ECA_DISCONN):
                     st.error = f"get failed: {ll.message(ev[2])}"
                     self._changed[slot.sid] = None
@@ -451,7 +480,9 @@ class Engine:
                     connected.append(slot)
                 else:
                     st.connected = False
-                    slot.fetch_t0 = 0.0
+                    slot.fetch_t0, slot.fetching = 0.0, 0
+                    if slot.pull:
+                        slot.credit = 1      # the first frame after a reconnect is wanted
                 self._changed[slot.sid] = None
             elif kind == "access":
                 st.read_access, st.write_access = ev[2], ev[3]
@@ -588,6 +619,17 @@ class Engine:
         self._commands.put(("lean", bool(enabled)))
         self._wake.set()
 
+    def request_frame(self, name: str) -> None:
+        """The consumer is ready for the next array of paced PV ``name``.
+
+        After the first call the PV is paced by these calls (pull): one get is sent
+        per request, when a new array has been announced, so an array is fetched
+        only when the consumer (the image view, once it painted the previous frame)
+        can use it at once: no frame waits behind the display. Requests do not add
+        up: a PV has at most one fetch outstanding."""
+        self._commands.put(("frame", name))
+        self._wake.set()
+
     def watch(self, owner: str, names: Iterable[str]) -> None:
         """The PVs ``owner`` (a view) shows right now: they get full value monitors
         in lean mode. Replaces that owner's previous set; an empty set stops watching."""
@@ -652,30 +694,51 @@ class Engine:
         self.stats.lean_refreshes += len(batch)
 
     def _fetch_frames(self) -> None:
-        """Fetch the newest array of each announced paced PV, at most one get in flight
-        per PV and only once its previous array has gone to the consumer."""
-        if not self._announced:
+        """Fetch the newest array of each announced paced PV while fewer than
+        :attr:`paced_depth` of its arrays are in the pipeline (in flight, or fetched and
+        waiting for the consumer), and, for PVs in pull mode (:meth:`request_frame`),
+        only when the consumer asked for one. The consumer never gets a queue: a
+        fetched array that waits is replaced by a newer one.
+
+        With the C callback, announcements cost no Python: a PV ready for a fetch is
+        *armed*, and only its next announcement wakes the worker."""
+        if not self._paced:
             return
         now = time.monotonic()
         sent = False
         with self._lock:
-            announced = list(self._announced)
-            waiting = self._latest.keys() & set(announced)
-        for sid in announced:
+            waiting = self._latest.keys() & self._paced
+        for sid in list(self._paced):
             slot = self._by_sid.get(sid)
-            if slot is None or not slot.paced or not slot.state.connected:
-                with self._lock:
-                    self._announced.discard(sid)
+            if slot is None:
                 continue
-            if slot.fetch_t0 and now - slot.fetch_t0 < get_timeout(slot.state.max_count) + 5.0:
-                continue          # one in flight (a lost reply is given up after its timeout)
-            if sid in waiting:
-                continue          # the last one is not yet delivered
-            with self._lock:
-                self._announced.discard(sid)
+            if slot.fast >= 0:
+                seen = self._fast.events(slot.fast)
+                self.stats.frames_announced += seen - slot.events_seen
+                slot.events_seen = seen
+            if not slot.state.connected or slot.evid is None:
+                continue
+            if slot.fetching and now - slot.fetch_t0 >= get_timeout(slot.state.max_count) + 5.0:
+                slot.fetching, slot.fetch_t0 = 0, 0.0    # a lost reply is given up
+                slot.credit = 1 if slot.pull else 0
+            if slot.fetching + (sid in waiting) >= self.paced_depth:
+                continue
+            if slot.pull and slot.credit <= 0:
+                continue          # the consumer has not finished with the last one
+            if slot.fast >= 0:
+                if not self._fast.arm(slot.fast, self._wake_set):
+                    continue      # nothing new yet: the next announcement wakes us
+            else:
+                with self._lock:
+                    if sid not in self._announced:
+                        continue
+                    self._announced.discard(sid)
             st = ll.array_get_callback(ll.time_type(slot.native), 0, slot.chid, self._cb_frame, sid)
             if st == ll.ECA_NORMAL:
-                slot.fetch_t0 = now
+                if not slot.fetching:
+                    slot.fetch_t0 = now
+                slot.fetching += 1
+                slot.credit = 0
                 sent = True
             else:
                 slot.state.error = f"get failed: {ll.message(st)}"
@@ -720,6 +783,10 @@ class Engine:
                     self._lean = cmd[1]
                     self._update_masks(list(self._slots))
                     flush = True
+            elif kind == "frame":
+                slot = self._slots.get(cmd[1])
+                if slot is not None and slot.paced:
+                    slot.pull, slot.credit = True, 1
             elif kind == "watch":
                 _, owner, names = cmd
                 old = self._watched
@@ -1038,6 +1105,10 @@ class Engine:
         if self._worker is not None and self._worker is not threading.current_thread():
             self._worker.join(timeout)
         self._closing = True
+        if self._fast is not None:
+            for slot in list(self._slots.values()):
+                if slot.paced and slot.fast >= 0:
+                    self._fast.disarm(slot.fast)   # no call into Python after this
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop, then clear every subscription and channel: for an engine that goes

@@ -159,6 +159,10 @@ class EngineBridge(QObject):
         if want != self._lean:
             self.set_lean(want)
 
+    def request_frame(self, name: str) -> None:
+        """The view is ready for the next array of paced PV ``name`` (Engine.request_frame)."""
+        self.engine.request_frame(name)
+
     def watch(self, owner: str, names: Iterable[str]) -> None:
         """Tell the engine which PVs ``owner`` shows now (full updates in lean mode)."""
         self.engine.watch(owner, names)

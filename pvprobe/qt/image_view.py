@@ -2,9 +2,10 @@
 plain array PV with a given width and height) in a pyqtgraph ImageItem.
 
 Frames come only through the :class:`~pvprobe.qt.bridge.EngineBridge`: the view
-opens ArrayData *paced* (the engine fetches the newest frame only once the view
-has taken the previous one, so a camera faster than the screen costs no copies of
-frames never shown), each batch carries at most the newest ArrayData value, and
+opens ArrayData *paced*: the view asks for the next frame when it starts painting
+one (``EngineBridge.request_frame``) and the engine then fetches the newest, so
+its round trip overlaps the paint, a camera faster than the screen costs no
+copies of frames never shown, and a frame never waits behind the display; each batch carries at most the newest ArrayData value, and
 the view sets at most one image per batch. What is really painted
 is counted in :class:`_CountingImageItem.paint` (Qt merges repaints), so the
 status bar's "shown" rate and the latency (frame timestamp → paint) are honest.
@@ -41,6 +42,8 @@ COLORMAPS = {"grey": "CET-L1", "viridis": "viridis", "inferno": "inferno", "magm
 HIST_HZ = 4.0        # histogram refresh
 SLOW_HZ = 10.0       # ROI statistics and profiles
 STATUS_HZ = 2.0      # status bar text
+#: A frame asked for but not shown within this time is asked for again.
+REQUEST_RETRY_S = 0.5
 
 
 class _CountingImageItem(pg.ImageItem):
@@ -132,7 +135,12 @@ class _CountingImageItem(pg.ImageItem):
         else:
             self.setImage(img, autoLevels=False, levels=levels)
 
+    #: Called (no arguments) as a new frame starts being painted.
+    on_paint_start: Any = None
+
     def paint(self, painter: Any, *args: Any) -> None:
+        if self.has_pending and self.on_paint_start is not None:
+            self.on_paint_start()
         super().paint(painter, *args)
         if self.has_pending:
             self.has_pending = False
@@ -195,7 +203,9 @@ class ImageView(QWidget):
         self._hist_range_dirty = False
         self._rate_recv = RateMeter()
         self._rate_shown = RateMeter()
+        self._last_request = 0.0
         self._build()
+        self.image_item.on_paint_start = self._want_frame
         bridge.add_consumer(self._on_batch)
         if prefix:
             self.open_prefix(prefix)
@@ -371,6 +381,7 @@ class ImageView(QWidget):
         self.feed = feed
         self._add([feed.array_pv], paced=True)
         self._add(feed.meta_pvs)
+        self._want_frame()
         self.frame = self.shown = self.frame_state = None
         self._need_levels = True
         self._rate_recv, self._rate_shown = RateMeter(), RateMeter()
@@ -438,9 +449,22 @@ class ImageView(QWidget):
         frame, state = feed.apply(mine)
         if frame is not None:
             self._show(frame, state)
+            if not self.glw.isVisible():
+                self._want_frame()       # no paint will come: the next one now
+        elif any(s.name == feed.array_pv and s.value is not None for s in mine):
+            self._want_frame()           # skipped (size changing) or not new: next one
         msg = feed.message()
         if msg != self.message_label.text():
             self.message_label.setText(msg)
+
+    def _want_frame(self) -> None:
+        """Ask the engine for the next frame: sent as the last one starts being painted
+        (or when it was skipped, or the view is hidden), so a frame is fetched only when
+        it can be shown next and never waits behind the display
+        (see ``Engine.request_frame``)."""
+        if self.feed is not None:
+            self._last_request = time.monotonic()
+            self.bridge.request_frame(self.feed.array_pv)
 
     def _orientation(self) -> tuple[int, bool, bool]:
         return (90 * self.rotate_combo.currentIndex(), self.flip_h_check.isChecked(),
@@ -597,6 +621,9 @@ class ImageView(QWidget):
         self._slow_dirty = True
 
     def _refresh_slow(self) -> None:
+        if (self.feed is not None and not self.image_item.has_pending
+                and time.monotonic() - self._last_request > REQUEST_RETRY_S):
+            self._want_frame()     # a request whose frame never came (lost, or not painted)
         if not self._slow_dirty or self.shown is None:
             return
         self._slow_dirty = False
