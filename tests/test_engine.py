@@ -383,6 +383,42 @@ def test_paced_array_in_pull_mode_is_fetched_once_per_request(running, prefix):
 
 
 @both_callbacks
+def test_pull_mode_polls_while_the_camera_is_ahead_and_listens_again_when_it_is_not(running, prefix):
+    """A consumer slower than the camera: every frame was announced before it asked, so
+    after POLL_AFTER_EARLY of them the announcement monitor is cleared and each request
+    fetches at once. A consumer faster than the camera: a fetch returns the frame it
+    already has, which is dropped, and announcements start again."""
+    from pvprobe.ca.engine import POLL_AFTER_EARLY
+    engine, col = running
+    data = prefix + "image1:ArrayData"                  # the demo camera: 15 frames/s
+    engine.add([data], paced=True)
+    engine.request_frame(data)
+    col.wait(lambda: data in col.latest and col.latest[data].value is not None, 10, "a first frame")
+    slot = engine._slots[data]
+    stamps = [col.latest[data].timestamp]
+
+    def next_frame(pause: float) -> None:
+        time.sleep(pause)  # ok-sleep: the consumer is busy with the last frame
+        engine.request_frame(data)
+        col.wait(lambda: col.latest[data].timestamp != stamps[-1], 5, "the requested frame")
+        stamps.append(col.latest[data].timestamp)
+
+    for _ in range(POLL_AFTER_EARLY + 2):               # slow consumer: ~4 frames per request
+        next_frame(0.25)
+    assert slot.poll and slot.evid is None, "still on announcements"
+    switches = engine.stats.poll_switches
+    assert switches >= 1
+    deadline = time.monotonic() + 10
+    while slot.poll and time.monotonic() < deadline:    # fast consumer: asks at once
+        next_frame(0.0)
+    assert not slot.poll and slot.evid is not None, "still polling a camera that fell behind"
+    assert engine.stats.poll_switches > switches
+    for _ in range(3):                                  # and frames keep coming
+        next_frame(0.0)
+    assert all(b > a for a, b in zip(stamps, stamps[1:])), "a frame delivered twice"
+
+
+@both_callbacks
 def test_capped_batches_give_every_pv_its_turn_under_constant_change(running, prefix):
     """More PVs change per tick than a batch may carry: the ones held back go first
     next time, so PVs opened after busy ones are not starved behind them."""

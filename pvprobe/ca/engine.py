@@ -57,6 +57,10 @@ MAX_BATCH_STATES = 5000
 #: a get's round trip with the consumer's work, but measured on a camera flood it
 #: fetched 4 frames per frame shown (benchmarks/bench_image.py --paced-depths).
 PACED_DEPTH = 1
+#: Pull mode: after this many frames in a row that were announced before the consumer
+#: asked (the camera is faster than the view), the announcements stop and each request
+#: fetches at once (polling); a fetch that returns the frame already shown switches back.
+POLL_AFTER_EARLY = 3
 #: Lean mode: every PV on an alarm-only monitor is re-read this often (seconds) ...
 LEAN_REFRESH_S = 2.0
 #: ... in steps of this length, each re-reading its share of them.
@@ -124,6 +128,11 @@ class _Slot:
     pull: bool = False             # paced by the consumer's request_frame() calls
     credit: int = 0                # pull mode: fetches the consumer asked for (0 or 1)
     events_seen: int = 0           # announcements counted so far (C announcement slot)
+    poll: bool = False             # pull mode, camera faster than the consumer: no announcements,
+                                   # each request fetches at once
+    early: int = 0                 # announcements in a row that came before the consumer asked
+    armed: bool = False            # waiting for an announcement the consumer asked for
+    last_stamp: tuple = (0, 0)     # (secs, nsec) of the newest array fetched
 
 
 @dataclass
@@ -149,6 +158,7 @@ class EngineStats:
     lean_refreshes: int = 0       # gets sent to refresh PVs on alarm-only monitors
     frames_announced: int = 0     # new arrays announced on paced PVs
     frames_fetched: int = 0       # of which fetched in full (the rest were superseded)
+    poll_switches: int = 0        # paced PVs switched between announced and polled fetches
 
 
 class Engine:
@@ -169,7 +179,7 @@ class Engine:
         self._latest: dict[int, tuple] = {}
         self._samples: dict[int, list] = {}
         self._keep_all: set[int] = set()
-        self._announced: set[int] = set()   # paced PVs with a newer array than last fetched
+        self._announced: dict[int, tuple] = {}  # paced PV -> stamp of its newest announced array
         self._paced: set[int] = set()       # sids of paced PVs (worker side)
         self._count_connected = True        # recount connected PVs at the next batch
         self._frame_waiting = False         # a fetched array waits for delivery
@@ -244,8 +254,9 @@ class Engine:
         """A paced array changed (its 1-element monitor): fetch it when the consumer can take it."""
         if self._closing or args.status != ll.ECA_NORMAL:
             return
+        stamp = ll.time_stamp_of(ctypes.string_at(args.dbr, 12))
         with self._lock:
-            self._announced.add(args.usr)
+            self._announced[args.usr] = stamp
             self.stats.frames_announced += 1
         self._wake.set()
 
@@ -255,13 +266,14 @@ class Engine:
             return
         ok = args.status == ll.ECA_NORMAL
         item = (args.type, args.count, ll.raw_copy(args)) if ok else None
+        stamp = ll.time_stamp_of(item[2]) if ok else None
         with self._lock:
             if ok:
                 self._latest[args.usr] = item
                 self._updates += 1
                 self.stats.frames_fetched += 1
                 self._frame_waiting = True
-            self._events.append(("fetched", args.usr, args.status))
+            self._events.append(("fetched", args.usr, args.status, stamp))
         self._wake.set()
 
     def _on_get(self, args: ll.EventArgs) -> None:
@@ -377,7 +389,7 @@ class Engine:
             self._latest.pop(slot.sid, None)
             self._samples.pop(slot.sid, None)
             self._keep_all.discard(slot.sid)
-            self._announced.discard(slot.sid)
+            self._announced.pop(slot.sid, None)
         self._paced.discard(slot.sid)
         self._changed.pop(slot.sid, None)
         self._searching.pop(slot.sid, None)
@@ -461,6 +473,8 @@ class Engine:
                     slot.fetch_t0 = 0.0
                 if ev[2] != ll.ECA_NORMAL and slot.pull:
                     slot.credit = 1          # no frame reaches the consumer: ask again
+                elif ev[2] == ll.ECA_NORMAL:
+                    self._fetched(slot, ev[3])
                 if ev[2] not in (ll.ECA_NORMAL, ll.ECA_DISCONN):
                     st.error = f"get failed: {ll.message(ev[2])}"
                     self._changed[slot.sid] = None
@@ -483,6 +497,8 @@ class Engine:
                     slot.fetch_t0, slot.fetching = 0.0, 0
                     if slot.pull:
                         slot.credit = 1      # the first frame after a reconnect is wanted
+                    # after the reconnect: announcements again (_on_connected subscribes)
+                    slot.poll, slot.early, slot.armed = False, 0, False
                 self._changed[slot.sid] = None
             elif kind == "access":
                 st.read_access, st.write_access = ev[2], ev[3]
@@ -716,7 +732,7 @@ class Engine:
                 seen = self._fast.events(slot.fast)
                 self.stats.frames_announced += seen - slot.events_seen
                 slot.events_seen = seen
-            if not slot.state.connected or slot.evid is None:
+            if not slot.state.connected:
                 continue
             if slot.fetching and now - slot.fetch_t0 >= get_timeout(slot.state.max_count) + 5.0:
                 slot.fetching, slot.fetch_t0 = 0, 0.0    # a lost reply is given up
@@ -725,14 +741,16 @@ class Engine:
                 continue
             if slot.pull and slot.credit <= 0:
                 continue          # the consumer has not finished with the last one
-            if slot.fast >= 0:
-                if not self._fast.arm(slot.fast, self._wake_set):
+            if not slot.poll:
+                if slot.evid is None:
+                    continue      # not subscribed yet
+                early = self._take_announcement(slot)
+                if early is None:
                     continue      # nothing new yet: the next announcement wakes us
-            else:
-                with self._lock:
-                    if sid not in self._announced:
-                        continue
-                    self._announced.discard(sid)
+                if slot.pull:
+                    slot.early = slot.early + 1 if early else 0
+                    if slot.early >= POLL_AFTER_EARLY:
+                        self._start_polling(slot)
             st = ll.array_get_callback(ll.time_type(slot.native), 0, slot.chid, self._cb_frame, sid)
             if st == ll.ECA_NORMAL:
                 if not slot.fetching:
@@ -745,6 +763,58 @@ class Engine:
                 self._changed[sid] = None
         if sent:
             ll.flush()
+
+    def _take_announcement(self, slot: _Slot) -> Optional[bool]:
+        """None if no array newer than the last fetched was announced (the PV is then
+        armed: its next announcement wakes the worker); else whether it was announced
+        before the consumer asked (``early``: the camera is ahead of the view)."""
+        if slot.fast >= 0:
+            items = self._fast.take([slot.fast])
+            if not items or ll.time_stamp_of(items[-1][3]) <= slot.last_stamp:
+                if not self._fast.arm(slot.fast, self._wake_set):
+                    slot.armed = True
+                    return None
+                # one came between take() and arm(): new, and not early
+                slot.armed = True
+        else:
+            with self._lock:
+                stamp = self._announced.pop(slot.sid, None)
+            if stamp is None or stamp <= slot.last_stamp:
+                slot.armed = True
+                return None
+        early = not slot.armed
+        slot.armed = False
+        return early
+
+    def _start_polling(self, slot: _Slot) -> None:
+        """The camera is ahead of the consumer: stop its announcements (one message per
+        published frame, for the IOC and for us), fetch at each request instead."""
+        if slot.evid is not None:
+            ll.clear_subscription(slot.evid)
+            slot.evid = None
+        if slot.fast >= 0:
+            self._fast.disarm(slot.fast)
+        slot.poll, slot.early, slot.armed = True, 0, False
+        self.stats.poll_switches += 1
+
+    def _fetched(self, slot: _Slot, stamp: tuple) -> None:
+        """A paced array arrived. While polling, one no newer than the last means the
+        camera fell behind the consumer: drop it, announcements again."""
+        if slot.poll and stamp <= slot.last_stamp:
+            with self._lock:
+                item = self._latest.get(slot.sid)
+                if item is not None and ll.time_stamp_of(item[2]) == stamp:
+                    del self._latest[slot.sid]          # the frame already shown
+            slot.poll = False
+            self.stats.poll_switches += 1
+            if slot.pull:
+                slot.credit = 1                         # the consumer still waits for one
+            if slot.evid is None:
+                self._subscribe(slot)   # its first event (this same frame) is ignored by stamp
+                ll.flush()
+            return
+        if stamp > slot.last_stamp:
+            slot.last_stamp = stamp
 
     def _expire_searches(self) -> None:
         """Say so when a PV has not been found within the connection timeout

@@ -203,6 +203,11 @@ def decode_scalar(dbr_type: int, raw: bytes):
     return _SCALAR[native].unpack_from(raw, off)[0]
 
 
+def time_stamp_of(raw: bytes) -> tuple[int, int]:
+    """(seconds, nanoseconds) of a DBR_TIME_* buffer: exact, for ordering."""
+    return _TIME_HEADER.unpack_from(raw, 0)[2:]
+
+
 def decode_time_header(raw: bytes) -> tuple[int, int, float]:
     """(status, severity, POSIX timestamp) of a DBR_TIME_* buffer."""
     status, severity, secs, nsec = _TIME_HEADER.unpack_from(raw, 0)
