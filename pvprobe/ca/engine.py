@@ -16,9 +16,12 @@ Big arrays a view paces (``add(..., paced=True)``, the image view) are not
 monitored in full: a one-element monitor announces each new array, and the
 worker fetches the whole array with one get only when the previous one has
 left for the consumer, or, once the consumer calls :meth:`Engine.request_frame`
-(the image view does after each paint), only when it asked for the next. A camera publishing faster than the view can draw
-costs one small event per frame, not a copy of every frame; the view still
-gets the newest frame, at the rate it can take it.
+(the image view does as it paints each frame), only when it asked for the next.
+While the camera is ahead of the consumer, the announcements stop and each
+request fetches at once; when a fetch returns the frame already shown, they
+start again. A camera publishing faster than the view can draw costs no copy of
+a frame that is not shown; the view gets the newest frame, at the rate it can
+take it.
 
 The same engine serves the command-line tools synchronously
 (:meth:`Engine.read`, :meth:`Engine.put_wait`), without the worker.
