@@ -338,7 +338,12 @@ def _measure(app, args, received, painted, counter, latency, extra=None) -> None
     r0, p0, c0, (ls0, ln0), rss0 = received(), painted(), counter(), latency(), _rss()
     _out({"event": "window_start"})
     t0 = time.monotonic()
-    _run_for(app, float(args.get("seconds", 8)))
+    seconds = float(args.get("seconds", 8))
+    series = []           # RSS every 30 s of a long window (memory flat or not)
+    while time.monotonic() - t0 < seconds:
+        _run_for(app, min(30.0, seconds - (time.monotonic() - t0)))
+        if seconds > 60:
+            series.append(round(_rss(), 1))
     dt = time.monotonic() - t0
     r1, p1, c1, (ls1, ln1), rss1 = received(), painted(), counter(), latency(), _rss()
     th1 = _thread_cpu()
@@ -350,6 +355,8 @@ def _measure(app, args, received, painted, counter, latency, extra=None) -> None
            "latency_ms_mean": rnd(1000 * (ls1 - ls0) / (ln1 - ln0), 1) if ln1 > ln0 else None,
            "loop_lateness_ms_p99": rnd(lat.p99_ms(), 1), "loop_lateness_ms_max": rnd(lat.max_ms(), 1),
            "rss_mb_start": round(rss0, 1), "rss_mb_end": round(rss1, 1)}
+    if series:
+        res["rss_mb_every_30s"] = series
     res["thread_cpu_percent"] = {k: round(100 * (v - th0.get(k, 0.0)) / dt, 1)
                                  for k, v in sorted(th1.items()) if v - th0.get(k, 0.0) > 0.01 * dt}
     if extra is not None:

@@ -72,3 +72,22 @@ def test_put_value_checks():
     assert coerce_put_value(ch, "abc") == ("CHAR", [97, 98, 99, 0])
     with pytest.raises(PutValueError, match="does not fit"):
         coerce_put_value(ch, "abcdefgh")
+
+
+def test_atomic_write_keeps_permissions_and_follows_the_umask(tmp_path):
+    """Not mkstemp's private 0600: a new file gets 0666 less the umask, a replaced file
+    keeps its own mode (a list shared read-only with other operators stays so)."""
+    import os
+    from pvprobe.core.atomic import atomic_write_text
+    old = os.umask(0o022)
+    try:
+        new = tmp_path / "new.txt"
+        atomic_write_text(new, "a\n")
+        assert new.stat().st_mode & 0o777 == 0o644
+        shared = tmp_path / "shared.txt"
+        shared.write_text("x\n")
+        os.chmod(shared, 0o664)
+        atomic_write_text(shared, "b\n")
+        assert shared.stat().st_mode & 0o777 == 0o664 and shared.read_text() == "b\n"
+    finally:
+        os.umask(old)

@@ -7,12 +7,40 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux tells it (setting it
+    to read it back would race with files other threads create meanwhile)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _mode_for(p: Path) -> int:
+    """The permission bits the new file gets: those of the file it replaces, else
+    what ``open()`` would give (0o666 less the umask), not mkstemp's private 0o600,
+    so lists and snapshots stay shareable as before."""
+    try:
+        return p.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync, then rename over it."""
+    """Write ``data`` to a temporary file beside ``path``, fsync, then rename over it
+    (keeping the replaced file's permissions; a new file gets the umask's)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
+    mode = _mode_for(p)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
