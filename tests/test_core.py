@@ -91,3 +91,21 @@ def test_atomic_write_keeps_permissions_and_follows_the_umask(tmp_path):
         assert shared.stat().st_mode & 0o777 == 0o664 and shared.read_text() == "b\n"
     finally:
         os.umask(old)
+
+
+def test_atomic_write_removes_stale_temps_of_killed_writers_only(tmp_path):
+    import os
+    import time
+    from pvprobe.core.atomic import STALE_TMP_S, atomic_write_text
+    target = tmp_path / "list.txt"
+    stale = tmp_path / ".list.txt.abc123.tmp"       # as mkstemp names them
+    fresh = tmp_path / ".list.txt.def456.tmp"       # a writer still at work
+    other = tmp_path / ".other.txt.ghi789.tmp"      # another file's
+    for f in (stale, fresh, other):
+        f.write_text("half")
+    old = time.time() - STALE_TMP_S - 60
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    atomic_write_text(target, "a\n")
+    assert not stale.exists() and fresh.exists() and other.exists()
+    assert target.read_text() == "a\n"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -32,11 +34,31 @@ def _mode_for(p: Path) -> int:
         return 0o666 & ~_umask()
 
 
+#: Temporary files of ``path`` older than this are left-overs of a writer that was
+#: killed mid-write (a live writer renames its own within a second): removed.
+STALE_TMP_S = 600.0
+
+
+def _remove_stale_temps(p: Path) -> None:
+    now = time.time()
+    try:
+        for old in p.parent.glob(f".{glob.escape(p.name)}.*.tmp"):
+            try:
+                if now - old.stat().st_mtime > STALE_TMP_S:
+                    old.unlink()
+            except OSError:
+                pass
+    except OSError:
+        pass
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, fsync, then rename over it
-    (keeping the replaced file's permissions; a new file gets the umask's)."""
+    (keeping the replaced file's permissions; a new file gets the umask's). Temporary
+    files a killed writer left beside ``path`` are removed once they are stale."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(p)
     mode = _mode_for(p)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
