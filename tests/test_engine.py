@@ -419,6 +419,54 @@ def test_pull_mode_polls_while_the_camera_is_ahead_and_listens_again_when_it_is_
 
 
 @both_callbacks
+def test_a_pv_goes_back_to_what_its_remaining_users_need(running, prefix):
+    """Options are released with their user: samples stop (and the C callback takes the
+    PV back) when the last keep_all user goes; a camera's ArrayData goes back to pacing
+    when the last full-monitor user goes, and is not monitored at all once only a
+    plain user is left."""
+    engine, col = running
+    sine = prefix + "sine"
+
+    class _Gone:                  # stands for a slot the worker has not created (yet)
+        keep_all = paced = want_monitor = False
+        evid = None
+        fast = -1
+
+    def slot(name):
+        return engine._slots.get(name) or _Gone
+    engine.add([sine])
+    engine.add([sine], keep_all=True)                    # a strip chart joins a table
+    col.wait(lambda: slot(sine).keep_all and slot(sine).evid is not None,
+             10, "keep_all subscription")
+    assert slot(sine).fast < 0                  # samples come by the Python callback
+    engine.remove([sine], keep_all=True)                 # the strip chart closes
+    col.wait(lambda: not slot(sine).keep_all and slot(sine).evid is not None
+             and (slot(sine).fast >= 0) == engine.fast_callbacks, 5, "back to newest-only")
+    col.wait(lambda: sine in col.latest, 10, "a value")
+    n = col.latest[sine].update_count
+    col.wait(lambda: col.latest[sine].update_count >= n + 3, 10, "values still flowing")
+
+    data = prefix + "image1:ArrayData"
+    engine.add([data], paced=True)                       # an image view
+    engine.add([data], monitor_arrays=True)              # a waveform plot of the same array
+    col.wait(lambda: slot(data).evid is not None and not slot(data).paced,
+             10, "a full monitor for both")
+    engine.remove([data], monitor_arrays=True)           # the plot closes
+    col.wait(lambda: slot(data).paced and slot(data).evid is not None, 5,
+             "paced again")
+    engine.request_frame(data)
+    t = col.latest[data].timestamp if data in col.latest else 0.0
+    col.wait(lambda: data in col.latest and col.latest[data].timestamp > t, 10, "a paced frame")
+    engine.add([data])                                   # a table row showing the array
+    engine.remove([data], paced=True)                    # the image view closes
+    col.wait(lambda: slot(data).evid is None and not slot(data).want_monitor,
+             5, "a big array nobody monitors")
+    engine.remove([data])
+    engine.remove([sine])
+    col.wait(lambda: data not in engine._slots and sine not in engine._slots, 5, "all released")
+
+
+@both_callbacks
 def test_capped_batches_give_every_pv_its_turn_under_constant_change(running, prefix):
     """More PVs change per tick than a batch may carry: the ones held back go first
     next time, so PVs opened after busy ones are not starved behind them."""

@@ -136,6 +136,11 @@ class _Slot:
     early: int = 0                 # announcements in a row that came before the consumer asked
     armed: bool = False            # waiting for an announcement the consumer asked for
     last_stamp: tuple = (0, 0)     # (secs, nsec) of the newest array fetched
+    # users that asked for each option (add/remove with the same options): when the
+    # last user of an option goes, the PV goes back to what the others need
+    n_keep_all: int = 0
+    n_monitor: int = 0             # monitor_arrays without paced
+    n_paced: int = 0
 
 
 @dataclass
@@ -314,10 +319,14 @@ class Engine:
 
     def _create(self, name: str, monitor: bool, keep_all: bool, once: bool = False,
                 paced: bool = False, light: bool = False) -> _Slot:
+        full_monitor = monitor and not paced
         monitor |= paced
         slot = self._slots.get(name)
         if slot is not None:
             slot.users += 1
+            slot.n_keep_all += keep_all
+            slot.n_monitor += full_monitor
+            slot.n_paced += paced
             if slot.paced and (keep_all or monitor and not paced):
                 # another user wants every update: a full monitor serves both
                 slot.paced = False
@@ -358,7 +367,8 @@ class Engine:
         sid = next(self._sid)
         slot = _Slot(sid=sid, name=name, state=PVState(name=name), want_monitor=monitor,
                      keep_all=keep_all, once=once, paced=paced and not keep_all,
-                     meta_light=light and once)
+                     meta_light=light and once, n_keep_all=int(keep_all),
+                     n_monitor=int(full_monitor), n_paced=int(paced))
         self._slots[name] = slot
         self._by_sid[sid] = slot
         if slot.paced:
@@ -374,12 +384,17 @@ class Engine:
             slot.chid = None
         return slot
 
-    def _drop(self, name: str) -> None:
+    def _drop(self, name: str, monitor_arrays: bool = False, keep_all: bool = False,
+              paced: bool = False) -> None:
         slot = self._slots.get(name)
         if slot is None:
             return
         slot.users -= 1
         if slot.users > 0:
+            slot.n_keep_all = max(0, slot.n_keep_all - keep_all)
+            slot.n_paced = max(0, slot.n_paced - paced)
+            slot.n_monitor = max(0, slot.n_monitor - (monitor_arrays and not paced))
+            self._relax(slot)
             return
         del self._slots[name]
         del self._by_sid[slot.sid]
@@ -396,6 +411,40 @@ class Engine:
         self._paced.discard(slot.sid)
         self._changed.pop(slot.sid, None)
         self._searching.pop(slot.sid, None)
+
+    def _relax(self, slot: _Slot) -> None:
+        """A user of ``slot`` left: give up what only that user needed."""
+        resubscribe = False
+        if slot.keep_all and slot.n_keep_all == 0:
+            slot.keep_all = False
+            with self._lock:
+                self._keep_all.discard(slot.sid)
+                self._samples.pop(slot.sid, None)
+            resubscribe = self._fast is not None      # back to the C callback
+        if slot.n_paced and not slot.paced and not slot.n_keep_all and not slot.n_monitor:
+            slot.paced, slot.poll, slot.early, slot.armed = True, False, 0, False
+            self._paced.add(slot.sid)
+            resubscribe = True                        # a full monitor becomes announcements
+        if slot.paced and not slot.n_paced:
+            slot.paced, slot.poll = False, False
+            self._paced.discard(slot.sid)
+            with self._lock:
+                self._announced.pop(slot.sid, None)
+            resubscribe = True                        # announcements become a value monitor
+        if not (slot.n_paced or slot.n_keep_all or slot.n_monitor):
+            slot.want_monitor = False
+            if slot.evid is not None and not self._monitorable(slot):
+                ll.clear_subscription(slot.evid)      # a big array nobody monitors any more
+                slot.evid = None
+                self._release_fast(slot)
+                slot.state.monitored = False
+        if resubscribe and not slot.once:
+            if slot.evid is not None:
+                ll.clear_subscription(slot.evid)
+                slot.evid = None
+            self._release_fast(slot)
+            if slot.meta_ok and slot.state.connected and self._monitorable(slot):
+                self._subscribe(slot)
 
     def _monitorable(self, slot: _Slot) -> bool:
         return slot.state.max_count <= self.automonitor_maxlength or slot.want_monitor
@@ -614,8 +663,13 @@ class Engine:
         self._commands.put(("add", list(names), monitor_arrays, keep_all, once, paced))
         self._wake.set()
 
-    def remove(self, names: Iterable[str]) -> None:
-        self._commands.put(("remove", list(names)))
+    def remove(self, names: Iterable[str], monitor_arrays: bool = False, keep_all: bool = False,
+               once: bool = False, paced: bool = False) -> None:
+        """Release one use of each PV; pass the options it was added with, so that a PV
+        others still use goes back to what they need (samples off when the last
+        ``keep_all`` user goes, pacing back when the last full-monitor user goes, a big
+        array unmonitored when nobody asks any more)."""
+        self._commands.put(("remove", list(names), (monitor_arrays, keep_all, paced)))
         self._wake.set()
 
     def put(self, name: str, value: Any, timeout: float = 10.0,
@@ -849,7 +903,7 @@ class Engine:
                 flush = True
             elif kind == "remove":
                 for name in cmd[1]:
-                    self._drop(name)
+                    self._drop(name, *cmd[2])
                 flush = True
             elif kind == "lean":
                 if cmd[1] != self._lean:

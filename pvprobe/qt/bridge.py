@@ -138,10 +138,11 @@ class EngineBridge(QObject):
             self._auto_lean()          # before the add: new PVs subscribe lean at once
             self.engine.add(names, **options)
 
-    def remove(self, names: Iterable[str]) -> None:
+    def remove(self, names: Iterable[str], **options: Any) -> None:
+        """Release PVs; ``options``: those they were added with (see ``Engine.remove``)."""
         names = list(names)
         if names:
-            self.engine.remove(names)
+            self.engine.remove(names, **options)
             self._held = max(0, self._held - len(names))
             self._auto_lean()
 

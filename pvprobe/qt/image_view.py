@@ -397,8 +397,8 @@ class ImageView(QWidget):
 
     def close_source(self) -> None:
         """Stop the subscriptions (one remove per add); the last frame stays visible."""
-        for names, _ in self._added:
-            self.bridge.remove(names)
+        for names, options in self._added:
+            self.bridge.remove(names, **options)
         self._added.clear()
         self.feed = None
         self.message_label.setText("")

@@ -93,12 +93,14 @@ class PVNameLabel(QLabel):
 
 
 class _Subscriptions:
-    """The engine PVs one probe holds, with multiplicity: every add matched by a remove."""
+    """The engine PVs one probe holds, with multiplicity and the options each was added
+    with: every add matched by a remove with the same options."""
 
     def __init__(self, bridge: Any, owner: str) -> None:
         self.bridge = bridge
         self.owner = owner
         self.names: list[str] = []
+        self._options: list[dict] = []     # parallel to names
         self.consumer: Any = None
 
     def add(self, names: Iterable[str], **options: Any) -> None:
@@ -106,22 +108,32 @@ class _Subscriptions:
         if names:
             self.bridge.add(names, **options)
             self.names += names
+            self._options += [options] * len(names)
             self.bridge.watch(self.owner, set(self.names))
 
+    def _release(self, names: list[str], options: list[dict]) -> None:
+        groups: dict[tuple, list[str]] = {}
+        for n, o in zip(names, options):
+            groups.setdefault(tuple(sorted(o.items())), []).append(n)
+        for key, group in groups.items():
+            self.bridge.remove(group, **dict(key))
+
     def remove(self, names: Iterable[str]) -> None:
-        gone = []
+        gone, opts = [], []
         for n in names:
             if n in self.names:
-                self.names.remove(n)
-                gone.append(n)
+                i = self.names.index(n)
+                gone.append(self.names.pop(i))
+                opts.append(self._options.pop(i))
         if gone:
-            self.bridge.remove(gone)
+            self._release(gone, opts)
             self.bridge.watch(self.owner, set(self.names))
 
     def release(self) -> None:
         if self.names:
             names, self.names = self.names, []
-            self.bridge.remove(names)
+            options, self._options = self._options, []
+            self._release(names, options)
         self.bridge.watch(self.owner, [])
         if self.consumer is not None:
             self.bridge.remove_consumer(self.consumer)

@@ -339,7 +339,7 @@ class StripChart(NameDropMixin, QWidget):
         self.table.removeRow(s.row)
         self._renumber()
         self._update_legend()
-        self.bridge.remove([name])
+        self.bridge.remove([name], keep_all=True)
         self._apply_capacity()
         self.pvsChanged.emit()
         return True
@@ -367,7 +367,7 @@ class StripChart(NameDropMixin, QWidget):
         self._table_timer.stop()
         self.bridge.remove_consumer(self._on_batch)
         names = list(self._series)
-        self.bridge.remove(names)
+        self.bridge.remove(names, keep_all=True)
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802
         self.close_pvs()

@@ -225,7 +225,7 @@ class WaveformPlot(NameDropMixin, QWidget):
         i = self.x_combo.findText(name)
         if i > 0:
             self.x_combo.removeItem(i)
-        self.bridge.remove([name])
+        self.bridge.remove([name], monitor_arrays=True)
         self._update_info()
         self.pvsChanged.emit()
         self.redraw(all_traces=True)
@@ -245,7 +245,7 @@ class WaveformPlot(NameDropMixin, QWidget):
         if (name or None) == self._x.name:
             return
         if self._x.name is not None:
-            self.bridge.remove([self._x.name])
+            self.bridge.remove([self._x.name], monitor_arrays=True)
         self._x = _XSource(name=name or None)
         if name:
             self.bridge.add([name], monitor_arrays=True)
@@ -267,7 +267,7 @@ class WaveformPlot(NameDropMixin, QWidget):
             names.append(self._x.name)
         self._traces.clear()
         self._x = _XSource()
-        self.bridge.remove(names)
+        self.bridge.remove(names, monitor_arrays=True)
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802
         self.close_pvs()
