@@ -264,3 +264,21 @@ def test_alarm_palette_reaches_open_and_new_probes(qtbot, bridge, prefix, tmp_pa
     finally:
         win.force_close = True
         win.close()
+
+
+def test_dark_theme_check_box_frames_stand_out(qtbot, dark):
+    """Fusion draws check box frames from the window colour: on a dark base an unchecked
+    box all but vanished (the strip chart's "Own y" column). The theme's style draws
+    them in a frame colour with at least 3:1 contrast to the base."""
+    from PyQt5.QtWidgets import QCheckBox, QStyle, QStyleOptionButton
+    from pvprobe.qt.theme import contrast_ratio
+    box = QCheckBox("Own y")
+    _shown(qtbot, box, (120, 30))
+    opt = QStyleOptionButton()
+    box.initStyleOption(opt)
+    r = box.style().subElementRect(QStyle.SE_CheckBoxIndicator, opt, box)
+    img = box.grab().toImage()
+    ratio = img.devicePixelRatio() or 1
+    left_edge = QColor(img.pixel(int(r.left() * ratio), int(r.center().y() * ratio)))
+    base = dark.palette().base().color()
+    assert contrast_ratio(left_edge.getRgb()[:3], base.getRgb()[:3]) >= 3.0, left_edge.getRgb()

@@ -29,8 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Optional, Union
 
-from PyQt5.QtGui import QColor, QPalette
-from PyQt5.QtWidgets import QApplication, QStyleFactory
+from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QColor, QPainter, QPalette
+from PyQt5.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleFactory
 
 THEMES = ("light", "dark")
 ALARM_PALETTES = ("default", "colorblind")
@@ -145,6 +146,36 @@ def make_palette(name: str) -> QPalette:
     return pal
 
 
+class _ThemeStyle(QProxyStyle):
+    """Fusion, with check box and radio button frames drawn in a colour that stands
+    out from the base: Fusion derives them from the window colour, which in the dark
+    theme leaves an unchecked box (a table's "Own y" column, the image view's options)
+    nearly invisible."""
+
+    def __init__(self, frame: QColor) -> None:
+        super().__init__(QStyleFactory.create("Fusion"))
+        self.frame = frame
+
+    def drawPrimitive(self, element, option, painter, widget=None) -> None:  # noqa: N802
+        super().drawPrimitive(element, option, painter, widget)
+        if element not in (QStyle.PE_IndicatorCheckBox, QStyle.PE_IndicatorRadioButton):
+            return
+        painter.save()
+        painter.setRenderHint(QPainter.Antialiasing, element == QStyle.PE_IndicatorRadioButton)
+        painter.setPen(self.frame)
+        painter.setBrush(Qt.NoBrush)
+        r = option.rect.adjusted(0, 0, -1, -1)
+        if element == QStyle.PE_IndicatorRadioButton:
+            painter.drawEllipse(r)
+        else:
+            painter.drawRect(r)
+        painter.restore()
+
+
+#: Frame of check boxes and radio buttons where Fusion's own is too faint.
+INDICATOR_FRAME = {"dark": (150, 150, 155)}
+
+
 def apply_theme(app: QApplication, name: str) -> None:
     """Apply theme ``name`` ("light" or "dark") to ``app``: Fusion style and a full
     palette (tooltips included; no stylesheet, so the app's own is untouched).
@@ -152,7 +183,8 @@ def apply_theme(app: QApplication, name: str) -> None:
     Views that draw their own colours should then ask :func:`table_colors` again,
     and icons should be re-fetched (``resources.icon`` follows the palette)."""
     spec_pal = make_palette(name)
-    fusion = QStyleFactory.create("Fusion")
+    frame = INDICATOR_FRAME.get(name)
+    fusion = QStyleFactory.create("Fusion") if frame is None else _ThemeStyle(QColor(*frame))
     if fusion is not None:
         app.setStyle(fusion)
     app.setProperty(THEME_PROPERTY, name)   # first: palette-change handlers see the new name
