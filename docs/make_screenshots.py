@@ -4,7 +4,8 @@
 
 Starts the demo IOC on free loopback ports, opens the main window with the demo
 table, then each view (probe, waveform plot, strip chart, image view, RGB image),
-lets the data flow and saves one PNG per view. Runs offscreen (no display needed).
+lets the data flow and saves one PNG per view; then switches to the dark theme and
+saves the main window and the strip chart again. Runs offscreen (no display needed).
 """
 
 from __future__ import annotations
@@ -85,6 +86,16 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print(out / name)
         print(out / "main-window.png")
+        win.set_theme("dark")            # View ▸ Theme ▸ Dark, as an operator would
+        win.resize(1280, 760)
+        _pump(app, 1.5)
+        strip.parentWidget().raise_()
+        app.processEvents()
+        for name, widget in (("main-window-dark.png", win), ("strip-chart-dark.png", strip)):
+            if not widget.grab().save(str(out / name)):
+                print(f"could not save {name}", file=sys.stderr)
+                return 1
+            print(out / name)
         win.force_close = True
         win.close()
         bridge.stop()

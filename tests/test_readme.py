@@ -22,3 +22,13 @@ def test_readme_has_exactly_two_setup_commands():
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert _setup_commands()[1] in ci.splitlines()
+
+
+def test_every_picture_the_readme_shows_exists_and_comes_from_the_script():
+    text = (ROOT / "README.md").read_text()
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(pictures) >= 8
+    script = (ROOT / "docs" / "make_screenshots.py").read_text()
+    for rel in pictures:
+        assert (ROOT / rel).is_file(), rel
+        assert Path(rel).name in script, f"{rel} is not made by docs/make_screenshots.py"
