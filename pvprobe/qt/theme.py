@@ -154,6 +154,7 @@ class _ThemeStyle(QProxyStyle):
 
     def __init__(self, frame: QColor) -> None:
         super().__init__(QStyleFactory.create("Fusion"))
+        self.setObjectName("fusion")     # what it is, to anyone asking the style's name
         self.frame = frame
 
     def drawPrimitive(self, element, option, painter, widget=None) -> None:  # noqa: N802
