@@ -423,6 +423,7 @@ class Engine:
             resubscribe = self._fast is not None      # back to the C callback
         if slot.n_paced and not slot.paced and not slot.n_keep_all and not slot.n_monitor:
             slot.paced, slot.poll, slot.early, slot.armed = True, False, 0, False
+            slot.credit = 1 if slot.pull else 0       # the view waits: the next frame at once
             self._paced.add(slot.sid)
             resubscribe = True                        # a full monitor becomes announcements
         if slot.paced and not slot.n_paced:
