@@ -277,6 +277,15 @@ def _gui_names(args: argparse.Namespace, demo_prefix: Optional[str]) -> tuple[li
     return list(dict.fromkeys(names)), ok
 
 
+def restores_session(args: argparse.Namespace) -> bool:
+    """Whether the GUI brings back the last session's tabs: a plain start does; PVs,
+    lists or views named on the command line (names, --pvlist, --probe, --plot,
+    --strip, --image, and --demo, which names its own PVs) open a window of just
+    those, unless --restore-session asks for the old tabs too."""
+    given = (args.pvs, args.pvlist, args.probe, args.plot, args.strip, args.image, args.demo)
+    return bool(args.restore_session) or not any(given)
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     demo = None
     if args.demo:
@@ -323,7 +332,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
         engine = Engine(tick_hz=args.tick_hz or 20.0)
         return run_gui(engine, names, screenshot=args.screenshot, quit_after=args.quit_after,
                        stats_path=args.stats, settings_path=args.settings, tab_title=title,
-                       views=views, theme=args.theme, read_only=args.read_only)
+                       views=views, theme=args.theme, read_only=args.read_only,
+                       restore_session=restores_session(args))
     finally:
         if demo is not None:
             demo.stop()
@@ -370,6 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stats", metavar="JSON", help="write run statistics as JSON at exit")
     p.add_argument("--settings", metavar="INI",
                    help="settings file (default: $PVPROBE_SETTINGS, else ~/.config/pvprobe/pvprobe.ini)")
+    p.add_argument("--restore-session", action="store_true",
+                   help="also bring back the last session's tabs when PVs, lists or views are "
+                        "named (by default only those are shown; a plain start restores the session)")
     p.add_argument("--reset-settings", action="store_true",
                    help="forget the saved window layout, tabs and options before starting")
     return p

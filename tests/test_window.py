@@ -456,3 +456,86 @@ def test_restore_reports_failing_pv(qtbot, make_window, prefix, tmp_path, monkey
     assert f"{prefix}readonly: no write access" in report
     assert boxes and boxes[-1][0] == "warning" and f"{prefix}readonly" in boxes[-1][2]
     qtbot.waitUntil(lambda: win.model.state(win.model.row_of(prefix + "ao:089")).value == 12.5, timeout=10000)
+
+
+# -- command-line runs and the saved session (issue 12, item 4) -------------------------------
+def _saved_three_tabs(make_window, prefix, tmp_path):
+    """A plain run that leaves 3 tabs, dark theme, colour-blind palette, no put
+    confirmation and a 900x555 window in tmp_path/settings.ini."""
+    win = make_window()
+    win.add_pvs([prefix + "ao:090"])
+    win.tabs.new_tab(title="two", names=[prefix + "ao:091"])
+    win.tabs.new_tab(title="three", names=[prefix + "ao:092"])
+    win.set_palette("colorblind")
+    win.set_confirm_puts(False)
+    win.set_theme("dark")
+    win.resize(900, 555)
+    win.force_close = True
+    win.close()
+    return [[prefix + "ao:090"], [prefix + "ao:091"], [prefix + "ao:092"]]
+
+
+def test_named_pvs_open_their_window_without_old_tabs(qtbot, make_window, prefix, tmp_path):
+    """PVs named on the command line: window settings come back, the old tabs do not
+    (and stay saved for the next plain start)."""
+    try:
+        old = _saved_three_tabs(make_window, prefix, tmp_path)
+        win = make_window(size=None, restore_tabs=False)
+        assert win.tabs.count() == 1 and win.model.names() == []
+        assert win.palette_name == "colorblind" and win.confirm_puts is False
+        assert win.theme_name == "dark" and (win.width(), win.height()) == (900, 555)
+        win.open_tab([prefix + "sine"])
+        assert win.tabs.count() == 1 and win.model.names() == [prefix + "sine"]
+        qtbot.waitUntil(lambda: win.counts_label.text().startswith("1 PVs, 1 connected"), timeout=15000)
+        win.force_close = True
+        win.close()
+        # the next plain start finds the old session as it was
+        again = make_window(size=None)
+        assert [t.names() for t in again.tabs.tables()] == old
+        assert again.tabs.currentIndex() == 2 and again.theme_name == "dark"
+        # --restore-session: the old tabs and the named PVs
+        again.force_close = True
+        again.close()
+        both = make_window(size=None, restore_tabs=True)
+        both.open_tab([prefix + "sine"])
+        assert [t.names() for t in both.tabs.tables()] == old + [[prefix + "sine"]]
+    finally:
+        from PyQt5.QtWidgets import QApplication
+
+        from pvprobe.qt.theme import apply_theme
+        apply_theme(QApplication.instance(), "light")
+
+
+@pytest.mark.parametrize("argv, restores", [
+    ([], True), (["--theme", "dark", "--read-only"], True),
+    (["X:1"], False), (["--pvlist", "l.txt"], False), (["--probe", "X:1"], False),
+    (["--plot", "X:1"], False), (["--strip", "X:1"], False), (["--image", "P:"], False),
+    (["--demo"], False), (["--plot", "X:1", "--restore-session"], True), (["--restore-session"], True),
+])
+def test_which_command_lines_restore_the_session(argv, restores):
+    from pvprobe.cli import build_parser, restores_session
+
+    assert restores_session(build_parser().parse_args(argv)) is restores
+
+
+def test_saved_window_state_does_not_grow_with_docks(qtbot, make_window, tmp_path):
+    """Docks have stable names (kind and index), so the window state saved run after
+    run keeps one entry per name, not one per dock ever opened."""
+    from pvprobe.qt.settings import Settings as S
+
+    sizes = []
+    for _run in range(4):
+        win = make_window(size=None)
+        for _ in range(3):
+            win.open_probe()
+        win.views.open_strip(["X:NOPE"])
+        assert sorted(d.objectName() for d in win.views.docks) == [
+            "probe-dock-0", "probe-dock-1", "probe-dock-2", "strip-dock-0"]
+        win.views.docks[1].close()            # a closed dock's name is taken again
+        win.open_probe()
+        assert sorted(d.objectName() for d in win.views.docks if d.kind == "probe") == [
+            "probe-dock-0", "probe-dock-1", "probe-dock-2"]
+        win.force_close = True
+        win.close()
+        sizes.append(len(S(tmp_path / "settings.ini").load().window_state or b""))
+    assert sizes[0] > 0 and len(set(sizes)) == 1, sizes

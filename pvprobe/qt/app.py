@@ -43,19 +43,22 @@ def run_gui(engine: Any, names: list[str], *, screenshot: str | None = None,
             quit_after: float | None = None, stats_path: str | None = None,
             on_exit: Callable[[], None] | None = None, settings_path: str | None = None,
             tab_title: str | None = None, views: Sequence[tuple[str, list[str]]] = (),
-            theme: str | None = None, read_only: bool = False) -> int:
+            theme: str | None = None, read_only: bool = False,
+            restore_session: bool = True) -> int:
     """Show the main window on ``engine`` with ``names`` and run until quit.
 
     ``quit_after`` seconds ends the run by itself; ``screenshot`` saves the window
     (PNG) right before quitting; ``stats_path`` gets the run statistics as JSON.
-    The last session (tabs, layout) is restored from the settings file
-    (``settings_path``, default per user) and ``names`` open in a tab of their own
-    (``tab_title``). ``views`` opens docks: ("probe" | "waveform" | "strip" | "image",
+    The window settings (geometry, theme, palette, put confirmation) come from the
+    settings file (``settings_path``, default per user); the last session's tabs
+    too when ``restore_session`` (else they stay saved, unshown). ``names`` open
+    in a tab of their own (``tab_title``). ``views`` opens docks: ("probe" | "waveform" | "strip" | "image",
     names). Ctrl-C in the terminal quits cleanly. Returns the exit code.
     """
     app = _get_app()
     bridge = EngineBridge(engine)
-    window = MainWindow(bridge, settings=Settings(settings_path), read_only=read_only)
+    window = MainWindow(bridge, settings=Settings(settings_path), read_only=read_only,
+                        restore_tabs=restore_session)
     if theme:
         window.set_theme(theme)
     if not window.restored_geometry:

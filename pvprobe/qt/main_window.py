@@ -46,7 +46,10 @@ class MainWindow(QMainWindow):
 
     ``settings`` (a :class:`Settings`) restores the window layout, the tabs and
     their lists and column choices, the palette and the put confirmation; the
-    session is saved back when the window closes. ``force_close`` skips the
+    session is saved back when the window closes. With ``restore_tabs`` False
+    (PVs or views named on the command line) only the window settings come back:
+    the saved tabs are neither shown nor overwritten (they are written back as
+    they were, so the next plain start finds them). ``force_close`` skips the
     unsaved-changes question (``--quit-after``, Ctrl-C in the terminal).
     """
 
@@ -54,7 +57,8 @@ class MainWindow(QMainWindow):
     aboutToClose = pyqtSignal()
 
     def __init__(self, bridge: EngineBridge, parent: QWidget | None = None,
-                 settings: Optional[Settings] = None, read_only: bool = False) -> None:
+                 settings: Optional[Settings] = None, read_only: bool = False,
+                 restore_tabs: bool = True) -> None:
         super().__init__(parent)
         self.bridge = bridge
         self.settings = settings
@@ -66,6 +70,9 @@ class MainWindow(QMainWindow):
         self.confirm_puts = True
         self._closed = False
         self.restored_geometry = False
+        self.restore_tabs = restore_tabs
+        #: The saved tabs kept aside (not shown) when ``restore_tabs`` is False.
+        self._kept_tabs: Optional[tuple[list[TabSettings], int]] = None
 
         self.tabs = TableTabs(bridge, self)
         self.tabs.tableCreated.connect(self._prepare_table)
@@ -275,24 +282,38 @@ class MainWindow(QMainWindow):
             self.restored_geometry = self.restoreGeometry(QByteArray(session.geometry))
         if session.window_state:
             self.restoreState(QByteArray(session.window_state))
-        for ts in session.tabs:
-            table = self.tabs.new_tab(title=ts.title, names=ts.names, path=ts.path, activate=False)
-            if ts.header and not table.restore_header_state(ts.header):
-                self.settings.warn(f"column layout of tab “{ts.title}” unreadable")
+        if self.restore_tabs:
+            self._restore_tabs(session)
+        else:
+            self._kept_tabs = (session.tabs, session.current_tab)
         if self.tabs.count() == 0:
             self.tabs.new_tab()
-        self.tabs.setCurrentIndex(min(session.current_tab, self.tabs.count() - 1))
+        if self.restore_tabs:
+            self.tabs.setCurrentIndex(min(session.current_tab, self.tabs.count() - 1))
         warning = self.settings.warning_text()
         if warning:
             self._show_message(warning)
 
+    def _restore_tabs(self, session: Session) -> None:
+        """The saved tabs with their lists and column layouts (not made current)."""
+        assert self.settings is not None
+        for ts in session.tabs:
+            table = self.tabs.new_tab(title=ts.title, names=ts.names, path=ts.path, activate=False)
+            if ts.header and not table.restore_header_state(ts.header):
+                self.settings.warn(f"column layout of tab “{ts.title}” unreadable")
+
     def session(self) -> Session:
-        """The window as it is now, for the settings file."""
-        tabs = [TabSettings(title=self.tabs.title_of(t), names=t.names(), header=t.header_state(),
-                            path=self.tabs.path_of(t)) for t in self.tabs.tables()]
+        """The window as it is now, for the settings file (the saved tabs as they were
+        when this run did not restore them)."""
+        if self._kept_tabs is not None:
+            tabs, current = self._kept_tabs
+        else:
+            tabs = [TabSettings(title=self.tabs.title_of(t), names=t.names(), header=t.header_state(),
+                                path=self.tabs.path_of(t)) for t in self.tabs.tables()]
+            current = max(0, self.tabs.currentIndex())
         recent = self.settings.recent_files() if self.settings is not None else []
         return Session(geometry=bytes(self.saveGeometry()), window_state=bytes(self.saveState()),
-                       tabs=tabs, current_tab=max(0, self.tabs.currentIndex()),
+                       tabs=tabs, current_tab=current,
                        palette=self.palette_name, confirm_puts=self.confirm_puts,
                        recent_files=recent, theme=self.theme_name,
                        read_only=self.read_only_from_settings)

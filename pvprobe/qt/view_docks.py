@@ -33,16 +33,33 @@ def release_view(widget: QWidget) -> None:
             return
 
 
+def dock_object_name(kind: str, index: int) -> str:
+    """The object name of the ``index``-th open dock of ``kind`` ("probe-dock-0")."""
+    return f"{kind}-dock-{index}"
+
+
+def free_dock_index(used: Iterable[int]) -> int:
+    """The lowest index not in ``used`` (names of closed docks are taken again)."""
+    taken = set(used)
+    index = 0
+    while index in taken:
+        index += 1
+    return index
+
+
 class ViewDock(QDockWidget):
     """A dock holding one view; closing it releases the view's PVs and deletes it."""
 
     closed = pyqtSignal(object)
 
-    def __init__(self, kind: str, view: QWidget, title: str, parent: QWidget) -> None:
+    def __init__(self, kind: str, view: QWidget, title: str, parent: QWidget, index: int = 0) -> None:
         super().__init__(title, parent)
         self.kind = kind
         self.view = view
-        self.setObjectName(f"{kind}-dock-{id(self)}")
+        self.index = index
+        # a stable name (kind and index): the saved window state holds one entry per
+        # name, so names that never repeat (object ids) made it grow with every dock
+        self.setObjectName(dock_object_name(kind, index))
         self.setWidget(view)
         self.setAttribute(Qt.WA_DeleteOnClose, True)
         self.setAllowedAreas(Qt.AllDockWidgetAreas)
@@ -69,7 +86,8 @@ class ViewDocks:
     # -- opening --------------------------------------------------------------------------
     def _add(self, kind: str, view: QWidget, title: str,
              area: Qt.DockWidgetArea = Qt.RightDockWidgetArea) -> ViewDock:
-        dock = ViewDock(kind, view, title, self.window)
+        index = free_dock_index(d.index for d in self.docks if d.kind == kind)
+        dock = ViewDock(kind, view, title, self.window, index)
         dock.closed.connect(self._forget)
         same = [d for d in self.docks if d.kind == kind] or [d for d in self.docks
                                                             if self.window.dockWidgetArea(d) == area]
@@ -179,4 +197,4 @@ class ViewDocks:
             self.docks.remove(d)
 
 
-__all__ = ["ViewDocks", "ViewDock", "KINDS", "release_view"]
+__all__ = ["ViewDocks", "ViewDock", "KINDS", "release_view", "dock_object_name", "free_dock_index"]
