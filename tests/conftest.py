@@ -88,7 +88,15 @@ def prefix(demo_ioc: object) -> str:
 RESTART_PORT = free_port()
 while RESTART_PORT in (SERVER_PORT, REPEATER_PORT):
     RESTART_PORT = free_port()
-os.environ["EPICS_CA_ADDR_LIST"] = f"127.0.0.1:{SERVER_PORT} 127.0.0.1:{RESTART_PORT}"
+#: Ports of the session's string-array servers (``caproto_ioc``, ``softioc_strings``).
+CAPROTO_PORT = free_port()
+while CAPROTO_PORT in (SERVER_PORT, REPEATER_PORT, RESTART_PORT):
+    CAPROTO_PORT = free_port()
+STRINGS_SOFT_PORT = free_port()
+while STRINGS_SOFT_PORT in (SERVER_PORT, REPEATER_PORT, RESTART_PORT, CAPROTO_PORT):
+    STRINGS_SOFT_PORT = free_port()
+os.environ["EPICS_CA_ADDR_LIST"] = " ".join(
+    f"127.0.0.1:{p}" for p in (SERVER_PORT, RESTART_PORT, CAPROTO_PORT, STRINGS_SOFT_PORT))
 
 
 @pytest.fixture
@@ -140,5 +148,99 @@ def restartable_ioc(ca_repeater: object) -> Iterator[object]:
 
     ioc = DemoIOC(prefix="PVPRST:", server_port=RESTART_PORT, repeater_port=REPEATER_PORT)
     ioc.start(timeout=60)
+    yield ioc
+    ioc.stop()
+
+
+# -- string-array servers: a caproto IOC and an EPICS base soft IOC ------------------------
+
+class ServerProcess:
+    """A CA server in its own process (own session), serving on ``port``; stopped by PID."""
+
+    def __init__(self, argv: list[str], port: int, prefix: str, stdin_pipe: bool = False) -> None:
+        import subprocess
+
+        env = dict(os.environ)
+        env.update(loopback_env(port, REPEATER_PORT))
+        env["EPICS_CA_MAX_ARRAY_BYTES"] = DEMO_MAX_ARRAY_BYTES
+        self.port, self.prefix = port, prefix
+        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True,
+                                     stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL)
+        self.pid = self.proc.pid
+
+    def wait_listening(self, timeout: float) -> None:
+        """Return once the server accepts TCP connections; raise if it died or the time passed."""
+        import socket
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode} before listening")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)  # ok-sleep: polling a server socket with a deadline
+        self.stop()
+        raise RuntimeError(f"server not listening on port {self.port} after {timeout} s")
+
+    def stop(self) -> None:
+        """SIGTERM by PID, then SIGKILL if it has not gone within 10 s."""
+        import signal
+        import subprocess
+
+        if self.proc.poll() is None:
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+
+
+CAPROTO_PREFIX = "PVPCAP:"
+SOFT_STRINGS_PREFIX = "PVPSWF:"
+
+
+@pytest.fixture(scope="session")
+def caproto_ioc(ca_repeater: object) -> Iterator[ServerProcess]:
+    """``tests/caproto_ioc.py`` (a caproto server: STRING arrays ``strs``, ``wstrs:0..9``,
+    a scalar ``str``, an integer array ``long``) on its own port; ``.prefix``, ``.port``,
+    ``.pid``. Stopped by PID at the end of the session."""
+    import sys
+
+    ioc = ServerProcess([sys.executable, str(Path(__file__).with_name("caproto_ioc.py")),
+                         "--prefix", CAPROTO_PREFIX, "--interfaces", "127.0.0.1"],
+                        CAPROTO_PORT, CAPROTO_PREFIX)
+    ioc.wait_listening(60)
+    yield ioc
+    ioc.stop()
+
+
+def strings_db(prefix: str, n_writable: int = 10) -> str:
+    """EPICS base records matching ``tests/caproto_ioc.py``: waveforms FTVL=STRING, NELM=5,
+    holding ``string1 string2``."""
+    def wf(name: str) -> str:
+        return (f'record(waveform, "{prefix}{name}") {{ field(FTVL, "STRING") field(NELM, "5") '
+                f'field(INP, {{const: ["string1", "string2"]}}) field(PINI, "YES") }}\n')
+    return (wf("strs") + "".join(wf(f"wstrs:{i}") for i in range(n_writable))
+            + f'record(stringout, "{prefix}str") {{ field(VAL, "hello") field(PINI, "YES") }}\n')
+
+
+@pytest.fixture(scope="session")
+def softioc_strings(ca_repeater: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """An EPICS base soft IOC (``python -m epicscorelibs.ioc``) serving the same STRING
+    arrays as ``caproto_ioc`` (waveform FTVL=STRING), on its own port; stopped by PID."""
+    import sys
+
+    db = tmp_path_factory.mktemp("strings") / "strings.db"
+    db.write_text(strings_db(SOFT_STRINGS_PREFIX))
+    ioc = ServerProcess([sys.executable, "-m", "epicscorelibs.ioc", "-d", str(db)],
+                        STRINGS_SOFT_PORT, SOFT_STRINGS_PREFIX, stdin_pipe=True)
+    ioc.wait_listening(60)
     yield ioc
     ioc.stop()

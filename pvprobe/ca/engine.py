@@ -343,7 +343,7 @@ class Engine:
                     slot.meta_light = False
                     if slot.state.connected:
                         slot.meta_ok = False
-                        ll.array_get_callback(ll.ctrl_type(slot.native), 1, slot.chid, self._cb_get, slot.sid)
+                        self._send_meta_get(slot)
                 if slot.meta_ok and slot.evid is None and slot.state.connected and self._monitorable(slot):
                     self._subscribe(slot)
             slot.want_monitor |= monitor
@@ -603,7 +603,7 @@ class Engine:
             if slot.meta_light and slot.native != _NATIVE_CODE["ENUM"]:
                 slot.meta_ok = True           # only the value is wanted (enums need their strings)
                 continue
-            ll.array_get_callback(ll.ctrl_type(slot.native), 1, slot.chid, self._cb_get, slot.sid)
+            self._send_meta_get(slot)
         for slot in slots:
             if slot.once:
                 self._send_value_get(slot)
@@ -617,6 +617,15 @@ class Engine:
             elif slot.evid is None:
                 slot.state.monitored = False
         ll.flush()
+
+    def _send_meta_get(self, slot: _Slot) -> None:
+        """The metadata get (DBR_CTRL_*). STRING has no CTRL type: its CTRL get is a
+        DBR_TIME_STRING get, which the get handler also keeps as the value (``get_raw``);
+        so for a STRING array it asks for the valid elements (count 0), as the value get
+        does, never for one element (that reply, taken as the value, cut a caproto
+        server's string array to its first element whenever it came alone)."""
+        count = 0 if slot.native == 0 and slot.state.max_count > 1 else 1
+        ll.array_get_callback(ll.ctrl_type(slot.native), count, slot.chid, self._cb_get, slot.sid)
 
     # ------------------------------------------------------------------ decoding
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .pvstate import PVState
+from .strarray import string_items_text
 
 #: How many array elements a one-line summary shows.
 ARRAY_PREVIEW = 8
@@ -69,6 +70,8 @@ def format_value(state: PVState, with_units: bool = False, preview: int = ARRAY_
         return ""
     if state.is_char_array:
         return char_array_to_text(value)
+    if state.is_array and isinstance(value, (list, tuple)):      # STRING arrays
+        return f"[{len(value)}] {string_items_text(value, preview)}".rstrip()
     if isinstance(value, np.ndarray) and (state.is_array or value.size != 1):
         n = int(value.size)
         shown = " ".join(format_scalar(state, v) for v in value[:preview])

@@ -11,6 +11,7 @@ import numpy as np
 
 from .format import char_array_to_text
 from .pvstate import PVState
+from .strarray import split_string_items, string_items_text
 
 MAX_STRING = 39  # DBR_STRING holds 40 bytes including the terminating NUL
 _INT_RANGE = {"SHORT": (-2 ** 15, 2 ** 15 - 1), "LONG": (-2 ** 31, 2 ** 31 - 1), "CHAR": (0, 255),
@@ -74,6 +75,17 @@ def _enum_index(state: PVState, value: Any) -> int:
     return idx
 
 
+def text_put_value(state: PVState, text: str) -> Any:
+    """What an editor's text means for ``state``: the list of elements for a STRING
+    array (:func:`split_string_items`), the text itself for everything else."""
+    if state.native_type == "STRING" and state.is_array:
+        try:
+            return split_string_items(text)
+        except ValueError as exc:
+            raise PutValueError(str(exc)) from None
+    return text
+
+
 def coerce_put_value(state: PVState, value: Any) -> tuple[str, list]:
     """Return ``(native_type, values)`` ready to send, or raise :class:`PutValueError`.
 
@@ -119,6 +131,8 @@ def describe_put_value(native: str, values: list) -> str:
     """Short text of a coerced value, for messages and logs."""
     if native == "CHAR" and len(values) > 1:
         return repr(char_array_to_text(bytes(int(v) & 0xFF for v in values)))
+    if native == "STRING" and len(values) != 1:
+        return "[" + string_items_text(values, 8) + "]"
     if len(values) == 1:
         return str(values[0])
     return "[" + " ".join(str(v) for v in values[:8]) + (" ..." if len(values) > 8 else "") + "]"

@@ -27,8 +27,11 @@ from PyQt5.QtWidgets import (
 
 from pvprobe.core.batch import PutResult
 from pvprobe.core.format import char_array_to_text, format_number, format_value
-from pvprobe.core.putvalue import MAX_STRING, PutValueError, coerce_put_value, describe_put_value
+from pvprobe.core.putvalue import (
+    MAX_STRING, PutValueError, coerce_put_value, describe_put_value, text_put_value,
+)
 from pvprobe.core.pvstate import PVState
+from pvprobe.core.strarray import string_items_text
 
 from .theme import label_style, status_colors, theme_of
 
@@ -58,6 +61,8 @@ def value_for_edit(st: PVState) -> str:
     if st.is_array:
         if getattr(v, "size", len(v)) > PREFILL_MAX:
             return ""
+        if st.native_type == "STRING":
+            return string_items_text(v)
         try:
             return ", ".join(format_number(x) for x in list(v))
         except TypeError:
@@ -130,6 +135,8 @@ def prepare(st: PVState, raw: Any) -> Any:
         raise PutValueError("no write access (read-only PV)")
     if isinstance(raw, str) and not raw.strip() and not (st.native_type == "STRING" or st.is_char_array):
         raise PutValueError("no value given")
+    if isinstance(raw, str):
+        raw = text_put_value(st, raw)          # a STRING array's elements, quoted as shown
     native, values = coerce_put_value(st, raw)
     if st.is_char_array and isinstance(raw, str):
         return raw
@@ -426,6 +433,9 @@ class PutEditor(QWidget):
             self.line.setMaxLength(32767)
             if k == "string":
                 self.hint.setText(f"text, at most {MAX_STRING} bytes (DBR_STRING holds 40 with the NUL)")
+            elif k == "array" and st.native_type == "STRING":
+                self.hint.setText(f"up to {st.max_count} texts of at most {MAX_STRING} bytes, separated "
+                                  f'by spaces; "quote" one that is empty or holds spaces')
             elif k == "array":
                 self.hint.setText(f"up to {st.max_count} numbers ({st.native_type}), separated by "
                                   f"commas or spaces")

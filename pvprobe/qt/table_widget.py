@@ -21,7 +21,7 @@ from PyQt5.QtWidgets import (
 
 from pvprobe.core.batch import Batch, PutResult
 from pvprobe.core.format import format_value
-from pvprobe.core.putvalue import coerce_put_value, describe_put_value
+from pvprobe.core.putvalue import PutValueError, coerce_put_value, describe_put_value, text_put_value
 from pvprobe.core.pvnames import ParsedNames, PVListError, read_pv_list, split_names
 from pvprobe.core.pvstate import PVState
 
@@ -723,7 +723,12 @@ class PVTableWidget(QWidget):
                                         QLineEdit.Normal, edit_text(st))
         if not ok:
             return None
-        return self.put_value(name, text)
+        try:
+            value = text_put_value(st, text)     # a STRING array's text: its elements
+        except PutValueError as exc:
+            self._on_refused(name, str(exc))
+            return None
+        return self.put_value(name, value)
 
     def _on_put_finished(self, result: PutResult) -> None:
         name = self._puts.pop(result.request_id, None) if result.request_id is not None else None

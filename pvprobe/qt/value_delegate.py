@@ -19,8 +19,9 @@ from PyQt5.QtWidgets import (
 )
 
 from pvprobe.core.format import char_array_to_text, format_number, format_value
-from pvprobe.core.putvalue import MAX_STRING, PutValueError, coerce_put_value
+from pvprobe.core.putvalue import MAX_STRING, PutValueError, coerce_put_value, text_put_value
 from pvprobe.core.pvstate import PVState
+from pvprobe.core.strarray import string_items_text
 
 from .pvtable_model import STATE_ROLE, Col, is_editable
 
@@ -47,6 +48,8 @@ def edit_text(st: PVState) -> str:
         return ""
     if st.is_char_array:
         return char_array_to_text(v)
+    if st.is_array and st.native_type == "STRING":
+        return string_items_text(v)
     if st.is_array:
         try:
             return " ".join(format_number(x) for x in list(v))
@@ -63,6 +66,9 @@ def edit_hint(st: PVState) -> str:
         return "choose a state"
     if st.is_char_array:
         return f"text, at most {max(0, st.max_count - 1)} bytes"
+    if st.native_type == "STRING" and st.is_array:
+        return (f"up to {st.max_count} texts of at most {MAX_STRING} bytes, separated by spaces; "
+                f'"quote" one that is empty or holds spaces')
     if st.native_type == "STRING":
         return f"text, at most {MAX_STRING} bytes"
     if st.is_array:
@@ -72,6 +78,16 @@ def edit_hint(st: PVState) -> str:
         unit = f" {st.units}" if st.units else ""
         return f"a number from {lims[0]:g} to {lims[1]:g}{unit}"
     return "a number"
+
+
+def check_text_value(st: PVState, text: str) -> Optional[str]:
+    """Why the edited ``text`` cannot be put to ``st`` (None when it can); a STRING
+    array's text is its elements (:func:`text_put_value`)."""
+    try:
+        value = text_put_value(st, text)
+    except PutValueError as exc:
+        return str(exc)
+    return check_put_value(st, value)
 
 
 class ValueDelegate(QStyledItemDelegate):
@@ -148,7 +164,11 @@ class ValueDelegate(QStyledItemDelegate):
         elif isinstance(editor, QLineEdit):
             if not editor.isModified():
                 return                       # opened and left: nothing to put
-            value = editor.text()
+            try:                             # a STRING array's text: its elements
+                value = text_put_value(st, editor.text())
+            except PutValueError as exc:
+                self.refused.emit(st.name, str(exc))
+                return
         else:
             return
         reason = check_put_value(st, value)
@@ -166,7 +186,7 @@ class ValueDelegate(QStyledItemDelegate):
         st: Optional[PVState] = index.data(STATE_ROLE) if index.isValid() else None
         if st is None:
             return None
-        reason = check_put_value(st, text) if text.strip() or st.native_type == "STRING" \
+        reason = check_text_value(st, text) if text.strip() or st.native_type == "STRING" \
             or st.is_char_array else "no value given"
         editor.setStyleSheet(_INVALID_STYLE if reason else "")
         editor.setToolTip(reason or edit_hint(st))
