@@ -287,13 +287,26 @@ def restores_session(args: argparse.Namespace) -> bool:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
+    """The main window. Ctrl-C at any moment (demo IOC start, libca, window, event
+    loop) quits cleanly with status 0 and stops the demo IOC."""
+    from .core.interrupts import QuitRequest
+
+    with QuitRequest() as quit_request:
+        return _run_gui_command(args, quit_request)
+
+
+def _run_gui_command(args: argparse.Namespace, quit_request: Any) -> int:
     demo = None
     if args.demo:
-        from .demo.launcher import DemoIOC, DemoIOCError
+        from .demo.launcher import DemoIOC, DemoIOCCancelled, DemoIOCError
 
         demo = DemoIOC(prefix=args.prefix)
         try:
-            demo.start()
+            if quit_request.requested:
+                return 0
+            demo.start(cancel=quit_request.event)
+        except DemoIOCCancelled:
+            return 0
         except DemoIOCError as exc:
             _err("--demo", f"the demo IOC did not start: {exc}")
             return 1
@@ -302,6 +315,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
         names, ok = _gui_names(args, demo.prefix if demo else None)
         if not ok and not names:
             return 2
+        if quit_request.requested:
+            return 0
         from .ca.engine import Engine
         from .qt.app import run_gui
 
@@ -328,12 +343,14 @@ def cmd_gui(args: argparse.Namespace) -> int:
                     views.append((kind, good))
         if args.image:
             views.append(("image", list(args.image)))
+        if quit_request.requested:
+            return 0
         # camera frames do not wait for a tick (paced arrays go out once fetched)
         engine = Engine(tick_hz=args.tick_hz or 20.0)
         return run_gui(engine, names, screenshot=args.screenshot, quit_after=args.quit_after,
                        stats_path=args.stats, settings_path=args.settings, tab_title=title,
                        views=views, theme=args.theme, read_only=args.read_only,
-                       restore_session=restores_session(args))
+                       restore_session=restores_session(args), quit_request=quit_request)
     finally:
         if demo is not None:
             demo.stop()

@@ -29,6 +29,10 @@ class DemoIOCError(RuntimeError):
     """The demo IOC failed to start (the message carries its stderr tail)."""
 
 
+class DemoIOCCancelled(DemoIOCError):
+    """start() was cancelled (Ctrl-C) before the IOC was ready; nothing is left running."""
+
+
 def _free_port_pair() -> tuple[int, int]:
     """Two different free loopback ports (server, repeater)."""
     server = free_port()
@@ -109,8 +113,9 @@ class DemoIOC:
 
     # -- lifecycle --------------------------------------------------------
 
-    def start(self, timeout: float = 60.0) -> "DemoIOC":
-        """Spawn the IOC and wait (bounded) for its ready line; raises DemoIOCError."""
+    def start(self, timeout: float = 60.0, cancel: Optional[threading.Event] = None) -> "DemoIOC":
+        """Spawn the IOC and wait (bounded) for its ready line; raises DemoIOCError, or
+        DemoIOCCancelled once ``cancel`` is set (the IOC and repeater are stopped)."""
         if self.is_running():
             return self
         if self._server_port is None or self._repeater_port is None:
@@ -122,7 +127,7 @@ class DemoIOC:
         if self._repeater is None or self._repeater.poll() is not None:
             self._repeater = ensure_repeater(self._repeater_port, die_with_parent=True)
         self._spawn(env)
-        self._wait_ready(timeout)
+        self._wait_ready(timeout, cancel)
         return self
 
     def _spawn(self, env: dict[str, str]) -> None:
@@ -150,11 +155,14 @@ class DemoIOC:
                 self._ready.set()
         proc.stdout.close()
 
-    def _wait_ready(self, timeout: float) -> None:
+    def _wait_ready(self, timeout: float, cancel: Optional[threading.Event] = None) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._ready.wait(0.05):
                 return
+            if cancel is not None and cancel.is_set():
+                self._cleanup_failed()
+                raise DemoIOCCancelled("demo IOC start cancelled")
             if self._proc is not None and self._proc.poll() is not None:
                 code = self._proc.returncode
                 tail = self.stderr_tail()

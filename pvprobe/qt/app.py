@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import sys
 from typing import Any, Callable, Sequence
 
@@ -12,6 +11,7 @@ from PyQt5.QtCore import QTimer
 from PyQt5.QtWidgets import QApplication
 
 from pvprobe.core.atomic import atomic_write_text
+from pvprobe.core.interrupts import QuitRequest
 
 from .bridge import EngineBridge
 from .diagnostics import LoopLatency, RunStats
@@ -25,6 +25,8 @@ WINDOW_SIZE = (1280, 760)
 WINDOW_SIZE_WITH_VIEWS = (1600, 1000)
 #: How often --stats samples the age of every shown value (ms; not a multiple of scan periods).
 VALUE_AGE_SAMPLE_MS = 437
+#: How often the event loop looks for Ctrl-C (ms).
+QUIT_POLL_MS = 100
 
 
 def _get_app(theme: str | None = None) -> QApplication:
@@ -44,7 +46,7 @@ def run_gui(engine: Any, names: list[str], *, screenshot: str | None = None,
             on_exit: Callable[[], None] | None = None, settings_path: str | None = None,
             tab_title: str | None = None, views: Sequence[tuple[str, list[str]]] = (),
             theme: str | None = None, read_only: bool = False,
-            restore_session: bool = True) -> int:
+            restore_session: bool = True, quit_request: QuitRequest | None = None) -> int:
     """Show the main window on ``engine`` with ``names`` and run until quit.
 
     ``quit_after`` seconds ends the run by itself; ``screenshot`` saves the window
@@ -53,8 +55,31 @@ def run_gui(engine: Any, names: list[str], *, screenshot: str | None = None,
     settings file (``settings_path``, default per user); the last session's tabs
     too when ``restore_session`` (else they stay saved, unshown). ``names`` open
     in a tab of their own (``tab_title``). ``views`` opens docks: ("probe" | "waveform" | "strip" | "image",
-    names). Ctrl-C in the terminal quits cleanly. Returns the exit code.
+    names). Ctrl-C in the terminal quits cleanly: ``quit_request`` (installed by the
+    caller for the whole start-up; else here) is polled by the event loop, so Ctrl-C
+    never raises inside Qt code and one that came before the loop ran quits at once.
+    Returns the exit code.
     """
+    own_request = quit_request is None
+    if quit_request is None:
+        quit_request = QuitRequest()
+        quit_request.install()
+    try:
+        return _run(engine, names, quit_request, screenshot=screenshot, quit_after=quit_after,
+                    stats_path=stats_path, on_exit=on_exit, settings_path=settings_path,
+                    tab_title=tab_title, views=views, theme=theme, read_only=read_only,
+                    restore_session=restore_session)
+    finally:
+        if own_request:
+            quit_request.restore()
+
+
+def _run(engine: Any, names: list[str], quit_request: QuitRequest, *, screenshot: str | None,
+         quit_after: float | None, stats_path: str | None, on_exit: Callable[[], None] | None,
+         settings_path: str | None, tab_title: str | None,
+         views: Sequence[tuple[str, list[str]]], theme: str | None, read_only: bool,
+         restore_session: bool) -> int:
+    """run_gui's body, with Ctrl-C already turned into ``quit_request``."""
     app = _get_app()
     bridge = EngineBridge(engine)
     window = MainWindow(bridge, settings=Settings(settings_path), read_only=read_only,
@@ -104,16 +129,15 @@ def run_gui(engine: Any, names: list[str], *, screenshot: str | None = None,
         finish()
         app.quit()
 
-    # Ctrl-C: Python runs signal handlers only between bytecodes, so wake it up.
-    old_sigint = signal.getsignal(signal.SIGINT)
-    try:
-        signal.signal(signal.SIGINT, lambda *_: request_quit())
-        installed = True
-    except ValueError:      # not the main thread
-        installed = False
+    # Ctrl-C only sets quit_request: the loop looks at it (Python runs signal handlers
+    # between bytecodes, so this timer also wakes it up while Qt waits in C++)
+    def poll_quit() -> None:
+        if quit_request.requested:
+            request_quit()
+
     wakeup = QTimer()
-    wakeup.timeout.connect(lambda: None)
-    wakeup.start(200)
+    wakeup.timeout.connect(poll_quit)
+    wakeup.start(QUIT_POLL_MS)
 
     latency.start()
     code = 1
@@ -121,12 +145,11 @@ def run_gui(engine: Any, names: list[str], *, screenshot: str | None = None,
         bridge.start()
         if quit_after is not None:
             QTimer.singleShot(max(0, int(quit_after * 1000)), request_quit)
-        code = app.exec_()
+        # quit() before exec_() would be lost: a request that came during start-up ends here
+        code = 0 if quit_request.requested else app.exec_()
     finally:
         wakeup.stop()
         latency.stop()
-        if installed:
-            signal.signal(signal.SIGINT, old_sigint)
         finish()
         # no questions from here: the session (tabs and their lists) is saved to the settings
         window.force_close = True
