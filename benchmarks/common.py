@@ -37,6 +37,12 @@ sys.path.insert(0, str(ROOT))
 
 from pvprobe.core.caenv import free_port, loopback_env  # noqa: E402
 from pvprobe.ca.repeater import ensure_repeater, stop_repeater  # noqa: E402
+from pvprobe.core.realtime import drop_realtime  # noqa: E402
+
+# IOCs and clients started from here run without real-time EPICS threads, as the app
+# and its demo IOC do (pvprobe.core.realtime): a root IOC's SCHED_FIFO threads would
+# otherwise measure the kernel's scheduler, not the clients.
+drop_realtime()
 
 PY = sys.executable
 CLIENTS = str(HERE / "clients.py")

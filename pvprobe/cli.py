@@ -19,6 +19,7 @@ from .core.format import char_array_to_text, format_timestamp, format_value
 from .core.pvnames import PVListError, pv_name_error, strip_scheme
 from .core.pvs_format import read_names
 from .core.pvstate import PVState
+from .core.realtime import drop_realtime
 
 SUBCOMMANDS = ("get", "put", "info", "monitor", "demo-ioc", "snapshot")
 
@@ -447,6 +448,9 @@ COMMANDS = {"get": cmd_get, "put": cmd_put, "info": cmd_info, "monitor": cmd_mon
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # before libca or a demo IOC starts threads: no real-time EPICS threads that
+    # would pre-empt the GUI thread (core.realtime)
+    drop_realtime()
     if argv and argv[0] == "snapshot":
         from .cli_snapshot import main as snapshot_main
 

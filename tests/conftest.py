@@ -13,6 +13,12 @@ from typing import Iterator, Optional
 import pytest
 
 from pvprobe.core.caenv import DEMO_MAX_ARRAY_BYTES, free_port, loopback_env
+from pvprobe.core.realtime import drop_realtime
+
+# The IOCs the tests start share the 2 cores with the client under test: as root they
+# would run their scan and CA-server threads real-time and starve the GUI thread
+# (what the product does for its own libca threads and demo IOC, see core.realtime).
+drop_realtime()
 
 
 def _two_ports() -> tuple[int, int]:

@@ -13,6 +13,8 @@ import os
 import sys
 import threading
 
+from pvprobe.core.realtime import drop_realtime
+
 from . import lowlevel as ll
 
 _created_in: threading.Thread | None = None
@@ -32,6 +34,9 @@ def ensure_context(start_repeater: bool = True) -> None:
     if threading.current_thread() is not threading.main_thread():
         raise RuntimeError("the CA context must be created in the main thread")
     os.environ.setdefault("EPICS_CA_MAX_ARRAY_BYTES", str(2 ** 24))
+    # libca's threads (and a repeater or IOC we start) under normal scheduling:
+    # real-time EPICS threads pre-empt the GUI thread (see core.realtime)
+    drop_realtime()
     if start_repeater:
         try:
             from .repeater import ensure_repeater
