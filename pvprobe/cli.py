@@ -15,7 +15,8 @@ import time
 from typing import Any, Optional, Sequence
 
 from . import __version__
-from .core.format import char_array_to_text, format_timestamp, format_value
+from .core.format import (CAGET_FORMAT, MAX_FORMAT_DIGITS, FloatFormat, char_array_bytes,
+                          char_array_escaped, format_scalar, format_timestamp, format_value)
 from .core.pvnames import PVListError, pv_name_error, strip_scheme
 from .core.pvs_format import read_names
 from .core.pvstate import PVState
@@ -47,37 +48,53 @@ def _check_names(prog: str, names: Sequence[str]) -> tuple[list[str], bool]:
     return good, ok
 
 
-def _value_fields(state: PVState, as_string: bool) -> str:
-    """caget-style value: arrays as ``count v0 v1 ...``, char waveforms as text with --string."""
+def _value_fields(state: PVState, as_string: bool, floats: FloatFormat = CAGET_FORMAT) -> str:
+    """caget-style value: arrays as ``count v0 v1 ...``, floats as ``floats`` says (caget's
+    ``%g`` by default), CHAR waveforms with --string as caget -S prints them (escaped)."""
     if state.is_char_array and as_string:
-        return char_array_to_text(state.value)
+        return char_array_escaped(state.value if state.value is not None else b"")
     if state.is_array:
         vals = state.value if state.value is not None else []
-        items = [format_value(PVState(name="", value=v, native_type=state.native_type,
-                                      enum_strs=state.enum_strs, precision=state.precision))
-                 for v in vals]
-        return " ".join([str(len(vals))] + items)
-    return format_value(state)
+        return " ".join([str(len(vals))] + [format_scalar(state, v, floats) for v in vals])
+    return format_value(state, floats=floats)
 
 
 def _json_value(state: PVState, as_string: bool) -> Any:
+    """The value for --json: every digit the IOC holds (floats as exact doubles); with
+    --string a CHAR waveform is its text up to the first NUL, or escaped as caget -S
+    prints it when the bytes are not UTF-8."""
     v = state.value
     if state.is_char_array and as_string:
-        return char_array_to_text(v)
+        raw = char_array_bytes(v if v is not None else b"").split(b"\x00", 1)[0]
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return char_array_escaped(raw)
     if hasattr(v, "tolist"):
         return v.tolist()
     return v
 
 
-def _state_json(state: PVState, as_string: bool) -> dict:
+def _state_json(state: PVState, as_string: bool, floats: FloatFormat = CAGET_FORMAT) -> dict:
     return {
         "name": state.name, "connected": state.connected, "value": _json_value(state, as_string),
-        "text": _value_fields(state, as_string) if state.connected else None,
+        "text": _value_fields(state, as_string, floats) if state.connected else None,
         "count": state.count, "type": state.native_type, "units": state.units,
         "severity": state.severity_name, "status": state.status_name,
         "timestamp": state.timestamp or None,
         "enum_strs": list(state.enum_strs) or None, "error": state.error or None,
     }
+
+
+def float_format(args: argparse.Namespace) -> FloatFormat:
+    """The floating-point format the options ask for (-e/-f/-g N, --prec), caget's %g by default."""
+    for style in ("e", "f", "g"):
+        digits = getattr(args, f"fmt_{style}", None)
+        if digits is not None:
+            return FloatFormat(style, digits)
+    if getattr(args, "prec", False):
+        return FloatFormat("prec")
+    return CAGET_FORMAT
 
 
 def _engine():
@@ -92,6 +109,7 @@ def cmd_get(args: argparse.Namespace) -> int:
     names, ok = _check_names("get", args.pvs)
     if not names:
         return 2
+    floats = float_format(args)
     states = _engine().read(names, timeout=args.timeout)
     out = []
     for name in names:
@@ -100,12 +118,12 @@ def cmd_get(args: argparse.Namespace) -> int:
             _err("get", f"{name}: {st.error or 'no value'}")
             ok = False
             if args.json:
-                out.append(_state_json(st, args.string))
+                out.append(_state_json(st, args.string, floats))
             continue
         if args.json:
-            out.append(_state_json(st, args.string))
+            out.append(_state_json(st, args.string, floats))
         else:
-            print(f"{name} {_value_fields(st, args.string)}")
+            print(f"{name} {_value_fields(st, args.string, floats)}")
     if args.json:
         print(json.dumps(out, indent=None))
     return 0 if ok else 1
@@ -132,7 +150,8 @@ def cmd_put(args: argparse.Namespace) -> int:
         _err("put", f"{name}: {res.error}")
         return 1
     after = eng.read([name], timeout=args.timeout)[name]
-    print(f"{name} {_value_fields(before, True)} -> {_value_fields(after, True)}")
+    floats = float_format(args)
+    print(f"{name} {_value_fields(before, True, floats)} -> {_value_fields(after, True, floats)}")
     return 0
 
 
@@ -158,11 +177,11 @@ def _log_put(before: PVState, value: Any, res: Any) -> None:
 
 # ---------------------------------------------------------------------------- info
 
-def info_lines(st: PVState, **report: Any) -> list[str]:
+def info_lines(st: PVState, floats: FloatFormat = CAGET_FORMAT, **report: Any) -> list[str]:
     """cainfo-like report of one PV: the probe's report (``core.probe_report``)."""
     from .core.probe_report import report_lines
 
-    return report_lines(st, **report)
+    return report_lines(st, floats=floats, **report)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -181,7 +200,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             report = dict(fields=disc.present(), rtyp=disc.rtyp, fields_note=disc.problem)
         if i:
             print()
-        print("\n".join(info_lines(st, **report)))
+        print("\n".join(info_lines(st, float_format(args), **report)))
         if not st.connected or st.error:
             _err("info", f"{name}: {st.error or 'not connected'}")
             ok = False
@@ -196,6 +215,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     names, ok = _check_names("monitor", args.pvs)
     if not names:
         return 2
+    floats = float_format(args)
     eng = _engine()
     done = threading.Event()
     lock = threading.Lock()
@@ -216,7 +236,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
                                     max_count=st.max_count, enum_strs=st.enum_strs,
                                     precision=st.precision, connected=True, severity=sev)
                     alarm = "" if sev == 0 else f" {shown.severity_name}"
-                    print(f"{st.name} {format_timestamp(ts)} {_value_fields(shown, args.string)}{alarm}",
+                    print(f"{st.name} {format_timestamp(ts)} {_value_fields(shown, args.string, floats)}{alarm}",
                           flush=True)
                     printed[0] += 1
                     if args.count and printed[0] >= args.count:
@@ -406,6 +426,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _digits(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of digits") from None
+    if not 0 <= n <= MAX_FORMAT_DIGITS:
+        raise argparse.ArgumentTypeError(f"digits must be 0..{MAX_FORMAT_DIGITS}, not {n}")
+    return n
+
+
+def _add_float_options(p: argparse.ArgumentParser, fixed_short: bool = True) -> None:
+    """caget's floating-point format options (default %g: 6 significant digits, like caget)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-e", "--exp", dest="fmt_e", type=_digits, metavar="N",
+                   help="floats as %%e with N digits (caget -e)")
+    fixed = ("-f", "--fixed") if fixed_short else ("--fixed",)
+    g.add_argument(*fixed, dest="fmt_f", type=_digits, metavar="N",
+                   help="floats as %%f with N digits (caget -f)")
+    g.add_argument("-g", "--general", dest="fmt_g", type=_digits, metavar="N",
+                   help="floats as %%g with N significant digits (caget -g; default: %%g, 6 digits)")
+    g.add_argument("--prec", action="store_true",
+                   help="floats with the record's PREC (%%.PRECf, as the GUI shows them)")
+
+
 def build_sub_parser(cmd: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"pvprobe {cmd}")
     tmo = dict(type=_positive, default=None, metavar="S")
@@ -413,8 +457,12 @@ def build_sub_parser(cmd: str) -> argparse.ArgumentParser:
         p.description = "Read PVs (like caget): one 'NAME VALUE' line each."
         p.add_argument("pvs", nargs="+", metavar="PV")
         p.add_argument("--timeout", help="seconds (default: 2 s to connect, then 0.5+log10(count))", **tmo)
-        p.add_argument("--json", action="store_true", help="print a JSON list instead")
-        p.add_argument("--string", "-S", action="store_true", help="show CHAR waveforms as text")
+        p.add_argument("--json", action="store_true",
+                       help="print a JSON list instead (values with every digit the IOC holds)")
+        p.add_argument("--string", "-S", action="store_true",
+                       help="show CHAR waveforms as text (up to the first NUL; control characters "
+                            "and bytes that are not UTF-8 escaped as \\xhh, like caget -S)")
+        _add_float_options(p)
     elif cmd == "put":
         p.description = "Write a PV (like caput): prints 'NAME old -> new'. Enums take the state name or index."
         p.add_argument("pv", metavar="PV")
@@ -422,6 +470,7 @@ def build_sub_parser(cmd: str) -> argparse.ArgumentParser:
         p.add_argument("--wait", "-c", action="store_true",
                        help="wait for processing to complete (put callback)")
         p.add_argument("--timeout", help="seconds to connect and to wait for completion (default 10)", **tmo)
+        _add_float_options(p)
     elif cmd == "info":
         p.description = "Everything about PVs (like cainfo); --fields adds the record's fields."
         p.add_argument("pvs", nargs="+", metavar="PV")
@@ -429,13 +478,16 @@ def build_sub_parser(cmd: str) -> argparse.ArgumentParser:
         p.add_argument("--fields", "-f", action="store_true",
                        help="also read the record's common fields (.DESC, .SCAN, limits, links...): "
                             "the probe's report")
+        _add_float_options(p, fixed_short=False)
     elif cmd == "monitor":
         p.description = "Print every update (like camonitor) until Ctrl-C, --count or --duration."
         p.add_argument("pvs", nargs="+", metavar="PV")
         p.add_argument("--count", "-n", type=int, default=0, help="stop after N updates in all")
         p.add_argument("--duration", "-d", type=_positive, default=None, metavar="S", help="stop after S seconds")
         p.add_argument("--timeout", help="seconds to wait for connection (default 2)", **tmo)
-        p.add_argument("--string", "-S", action="store_true", help="show CHAR waveforms as text")
+        p.add_argument("--string", "-S", action="store_true",
+                       help="show CHAR waveforms as text (escaped like caget -S)")
+        _add_float_options(p)
     elif cmd == "demo-ioc":
         p.description = "Run the demo IOC in the foreground and print the environment a client needs."
         p.add_argument("--prefix", default=None, help="PV prefix (default PVPDEMO:)")

@@ -103,6 +103,15 @@ while STRINGS_SOFT_PORT in (SERVER_PORT, REPEATER_PORT, RESTART_PORT, CAPROTO_PO
     STRINGS_SOFT_PORT = free_port()
 os.environ["EPICS_CA_ADDR_LIST"] = " ".join(
     f"127.0.0.1:{p}" for p in (SERVER_PORT, RESTART_PORT, CAPROTO_PORT, STRINGS_SOFT_PORT))
+#: Ports of the number/bytes formatting servers (``numbers_server`` in test_number_format.py).
+NUMBERS_PORTS: dict[str, int] = {}
+for _kind in ("softioc", "caproto"):
+    _port = free_port()
+    while _port in (SERVER_PORT, REPEATER_PORT, RESTART_PORT, CAPROTO_PORT, STRINGS_SOFT_PORT,
+                    *NUMBERS_PORTS.values()):
+        _port = free_port()
+    NUMBERS_PORTS[_kind] = _port
+os.environ["EPICS_CA_ADDR_LIST"] += "".join(f" 127.0.0.1:{p}" for p in NUMBERS_PORTS.values())
 
 
 @pytest.fixture

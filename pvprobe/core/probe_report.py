@@ -8,7 +8,7 @@ import datetime as _dt
 import math
 from typing import Optional, Sequence
 
-from .format import char_array_to_text, format_number, format_value
+from .format import FloatFormat, char_array_to_text, format_number, format_value, full_value_text
 from .history import Stats
 from .pvstate import PVState
 from .record_fields import FIELD_HELP
@@ -39,9 +39,10 @@ def fmt_limits(lims) -> str:
     return text + " (none)" if lo == hi == 0 else text
 
 
-def value_text(state: PVState, preview: int = REPORT_PREVIEW) -> str:
+def value_text(state: PVState, preview: int = REPORT_PREVIEW,
+               floats: Optional[FloatFormat] = None) -> str:
     """The value as the report shows it: text for CHAR waveforms, arrays with a preview,
-    enums as ``state (index)``, scalars with precision and units."""
+    enums as ``state (index)``, scalars with precision (or ``floats``) and units."""
     if state.value is None:
         return format_value(state) or "-"
     if state.is_char_array:
@@ -49,7 +50,7 @@ def value_text(state: PVState, preview: int = REPORT_PREVIEW) -> str:
     if state.is_enum and not state.is_array:
         text = format_value(state)
         return f"{text} ({int(state.value)})" if text != str(state.value) else text
-    return format_value(state, with_units=True, preview=preview)
+    return format_value(state, with_units=True, preview=preview, floats=floats)
 
 
 def _line(label: str, text: str) -> str:
@@ -68,9 +69,12 @@ def field_value_text(state: PVState) -> str:
 def report_lines(state: PVState, *, fields: Optional[Sequence[tuple[str, PVState]]] = None,
                  rtyp: Optional[str] = None, fields_note: str = "",
                  history: Optional[Stats] = None, rate: Optional[float] = None,
-                 since_update: Optional[float] = None) -> list[str]:
+                 since_update: Optional[float] = None,
+                 floats: Optional[FloatFormat] = None) -> list[str]:
     """The report of one PV as lines. ``fields`` are (FIELD, state) pairs of the record;
-    ``history`` the statistics since open; ``rate`` updates/s; ``since_update`` seconds."""
+    ``history`` the statistics since open; ``rate`` updates/s; ``since_update`` seconds;
+    ``floats`` how values are printed (default: the PV's PREC, plus a "Full value" line
+    with every digit when PREC hides some)."""
     st = state
     lines = [st.name, _line("State", "connected" if st.connected else
                             ("disconnected" if st.ever_connected else "not connected"))]
@@ -86,7 +90,9 @@ def report_lines(state: PVState, *, fields: Optional[Sequence[tuple[str, PVState
         _line("Access", st.access_text),
         _line("Native type", f"DBR_{st.native_type}"),
         _line("Element count", count),
-        _line("Value", value_text(st)),
+        _line("Value", value_text(st, floats=floats)),
+        *([_line("Full value", full)] if floats is None and st.value is not None
+          and (full := full_value_text(st, with_units=True, preview=REPORT_PREVIEW)) else []),
         _line("Units", st.units or "-"),
         _line("Precision", "-" if st.precision is None else str(st.precision)),
         _line("Display limits", fmt_limits(st.display_limits)),

@@ -26,7 +26,7 @@ from PyQt5.QtWidgets import (
 )
 
 from pvprobe.core.batch import Batch
-from pvprobe.core.format import format_value
+from pvprobe.core.format import format_value, full_value_text
 from pvprobe.core.history import History, as_number
 from pvprobe.core.probe_report import fmt_limits, format_timestamp_us, report_text
 from pvprobe.core.pvnames import pv_name_error, strip_scheme
@@ -214,6 +214,14 @@ class ProbePanel(QWidget):
         self.value_label.setContentsMargins(8, 2, 8, 2)
         self.value_label.setAutoFillBackground(True)
         self.value_label.setWordWrap(True)
+        # every digit the IOC holds, shown only where PREC hides some (5.5 with PREC 0 is "6")
+        self.full_label = QLabel(self)
+        self.full_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.full_label.setWordWrap(True)
+        self.full_label.setContentsMargins(8, 0, 8, 0)
+        self.full_label.setToolTip("The value with every digit the IOC holds: the record's "
+                                   "precision (PREC) hides some of them above")
+        self.full_label.hide()
         self.alarm_label = QLabel(self)
         self.time_label = QLabel(self)
         self.time_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -302,6 +310,7 @@ class ProbePanel(QWidget):
         bl.setContentsMargins(0, 0, 0, 0)
         bl.addLayout(head)
         bl.addWidget(self.value_label)
+        bl.addWidget(self.full_label)
         bl.addWidget(self.alarm_label)
         bl.addWidget(self.time_label)
         bl.addWidget(self.clock_label)
@@ -510,6 +519,7 @@ class ProbePanel(QWidget):
         self.conn_label.setText("")
         self.value_label.setText("—")
         self.value_label.setStyleSheet("")
+        self._show_full(None)
         self.alarm_label.setText("")
         self.time_label.setText("")
         self.clock_label.setText("Type a PV name above or drop one here.")
@@ -542,6 +552,7 @@ class ProbePanel(QWidget):
         else:
             self.conn_label.setText("… connecting")
             self.conn_label.setStyleSheet(label_style(c.muted))
+        self._show_full(st if st.ever_connected else None)
         if not st.ever_connected:
             self.value_label.setText(st.error or "connecting…")
             self.value_label.setStyleSheet(label_style(c.muted))
@@ -565,6 +576,13 @@ class ProbePanel(QWidget):
         sev = SEVERITY_PREFIX.get(st.severity, "") + st.severity_name
         self.alarm_label.setText(f"Severity {sev}, status {st.status_name}")
         self.time_label.setText(f"IOC time {format_timestamp_us(st.timestamp)}")
+
+    def _show_full(self, st: Optional[PVState]) -> None:
+        """The full value under the PREC-formatted one, only where PREC hides digits."""
+        full = full_value_text(st, with_units=True, preview=ARRAY_PREVIEW) if st is not None else None
+        if full:
+            self.full_label.setText(f"full value: {full}")
+        self.full_label.setVisible(bool(full))
 
     def _show_info(self) -> None:
         st = self.state

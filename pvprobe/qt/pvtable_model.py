@@ -15,7 +15,7 @@ from PyQt5.QtCore import (
 from PyQt5.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QPixmap
 
 from pvprobe.core.batch import Batch
-from pvprobe.core.format import format_timestamp, format_value
+from pvprobe.core.format import format_timestamp, format_value, full_value_text
 from pvprobe.core.pvstate import PVState
 
 
@@ -750,6 +750,11 @@ class PVTableModel(QAbstractTableModel):
                 lines.append(f"DISCONNECTED, last value: {full}")
             else:
                 lines.append(full)
+            exact = full_value_text(st, with_units=True, preview=64)
+            if exact:   # PREC hides digits the IOC holds: give them all
+                if len(exact) > _TOOLTIP_CHARS:
+                    exact = exact[:_TOOLTIP_CHARS] + " …"
+                lines.append(f"full value: {exact}")
                 if st.severity:
                     lines.append(f"{st.severity_name} alarm, status {st.status_name}")
             if st.timestamp:
