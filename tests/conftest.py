@@ -7,17 +7,27 @@ when libca initialises).
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator, Optional
 
 import pytest
 
 from pvprobe.core.caenv import DEMO_MAX_ARRAY_BYTES, free_port, loopback_env
-from pvprobe.core.realtime import drop_realtime
+from pvprobe.core.realtime import drop_realtime, has_realtime_capability
 
+#: The test process could give threads real-time priorities when it started (root).
+HAD_REALTIME = has_realtime_capability()
+#: A pvprobe client started before this process gives that up (so with the privilege
+#: when the tests run as root): test_realtime.py reads what it reports.
+REALTIME_PROBE = subprocess.Popen(
+    [sys.executable, "-c", "from pvprobe.core.realtime import report_threads; report_threads()"],
+    env=dict(os.environ, EPICS_CA_AUTO_ADDR_LIST="NO", EPICS_CA_ADDR_LIST="127.0.0.1:1"),
+    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 # The IOCs the tests start share the 2 cores with the client under test: as root they
 # would run their scan and CA-server threads real-time and starve the GUI thread
-# (what the product does for its own libca threads and demo IOC, see core.realtime).
+# (the product does the same for its own libca threads and demo IOC, see core.realtime).
 drop_realtime()
 
 

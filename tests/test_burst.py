@@ -151,8 +151,10 @@ def test_burst_50000_pvs_at_10hz(qtbot, tmp_path: Path, burst_ioc) -> None:
         # 500,000 records/s on this shared 2-core machine: 2.4 to 9.6 changes/s per PV
         # measured (120,000 to 480,000/s in all)
         assert offered_per_pv * N > 50_000, offered_per_pv
-        # responsive: the GUI thread is never blocked long (behaviour, generous bounds)
-        assert p99 < 1000 and mx < 3000, (p99, mx)
+        # responsive: the operator's window keeps drawing through the burst (issue 12:
+        # p99 <= 100 ms at 50,000 busy PVs). Real-time EPICS threads (IOC and libca as
+        # root) starved the GUI thread to 0.6-1.8 s p99; see pvprobe.core.realtime
+        assert p99 <= 100 and mx < 1000, (p99, mx)
         # visible rows live. At 50,000 PVs the engine's worker, sharing the cores with the
         # IOC, delivered 1 to 6 batches/s in our runs (each capped at 5,000 states; 50,000
         # lean refreshes per 2 s and the alarm flips), so visible rows took 0.7 to 5.6

@@ -96,4 +96,43 @@ def drop_realtime() -> bool:
     return not has_realtime_capability()
 
 
-__all__ = ["drop_realtime", "has_realtime_capability"]
+def thread_policies(pid: int | str = "self") -> dict[str, int]:
+    """Scheduling policy of each thread of ``pid`` by thread name (0: normal,
+    1: SCHED_FIFO, 2: SCHED_RR), from /proc (Linux; empty elsewhere)."""
+    out: dict[str, int] = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[f"{name}/{tid}"] = int(fields[38])     # field 41 of stat: policy
+    return out
+
+
+def report_threads() -> None:
+    """Start libca as pvprobe does and print JSON: had the privilege, has it now,
+    the policy of every thread (used by the tests)."""
+    import json
+
+    had = has_realtime_capability()
+    from pvprobe.ca.context import ensure_context
+
+    ensure_context(start_repeater=False)
+    import subprocess
+    import sys
+
+    child = subprocess.run([sys.executable, "-c", "from pvprobe.core.realtime import "
+                            "has_realtime_capability as h; print(int(h()))"],
+                           capture_output=True, text=True, timeout=60)
+    print(json.dumps({"had": had, "has": has_realtime_capability(), "threads": thread_policies(),
+                      "child_may": child.stdout.strip() != "0"}))
+
+
+__all__ = ["drop_realtime", "has_realtime_capability", "report_threads", "thread_policies"]
