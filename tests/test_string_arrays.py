@@ -273,7 +273,76 @@ def test_probe_panel_shows_and_puts_every_element(qtbot, server, eng, bridge_on)
         reader.close()
 
 
+def test_window_snapshot_compare_and_restore(qtbot, server, eng, bridge_on, tmp_path: Path, monkeypatch):
+    from PyQt5.QtWidgets import QDialog
+
+    from conftest import show_main_window
+    from pvprobe.ca.engine import Engine
+    from pvprobe.qt.pvtable_model import DIFF_ROLE, Col
+    from pvprobe.qt.snapshot_ui import RestoreConfirmDialog
+
+    name, fixed = server.prefix + "wstrs:6", server.prefix + "strs"
+    reader = Engine()
+    try:
+        put(reader, name, AWKWARD)
+        win = show_main_window(qtbot, bridge_on, tmp_path / "s.ini")
+        win.add_pvs([name, fixed])
+        model = win.model
+
+        def value(n: str) -> Any:
+            st = model.state(model.row_of(n))
+            return st.value if st is not None else None
+
+        def diff(n: str) -> Any:
+            return model.data(model.index(model.row_of(n), int(Col.SAVED)), DIFF_ROLE)
+
+        qtbot.waitUntil(lambda: value(name) == AWKWARD and value(fixed) == START, timeout=15000)
+        snap_path = str(tmp_path / "snap.csv")
+        assert win.snapshots.save_snapshot(snap_path) is not None
+        diffs = win.snapshots.compare_snapshot(snap_path)
+        assert [d.kind for d in diffs] == ["equal", "equal"]
+        qtbot.waitUntil(lambda: diff(name) is False and diff(fixed) is False, timeout=5000)
+
+        put(reader, name, ["changed", ""])
+        qtbot.waitUntil(lambda: value(name) == ["changed", ""], timeout=15000)
+        diffs = win.snapshots.compare_snapshot(snap_path)
+        assert {d.name: d.kind for d in diffs} == {name: "different", fixed: "equal"}
+        qtbot.waitUntil(lambda: diff(name) is True and diff(fixed) is False, timeout=5000)
+
+        shown: list = []
+
+        def accept(dlg: Any) -> int:
+            shown.append(dlg.rows())
+            return QDialog.Accepted
+        monkeypatch.setattr(RestoreConfirmDialog, "exec_", accept)
+        assert win.snapshots.restore_snapshot(snap_path)
+        row = {r[0]: r for r in shown[0]}[name]
+        assert row[1] == '[2] changed ""' and row[2] == '[5] "a b" c,"d" "" "it\'s \\\\ ü" ' + "x" * 39
+        qtbot.waitUntil(lambda: not win.snapshots.restoring, timeout=20000)
+        assert all(r.ok for r in win.snapshots.last_restore_results)
+        qtbot.waitUntil(lambda: value(name) == AWKWARD and diff(name) is False, timeout=15000)
+        assert value_of(reader, name) == AWKWARD
+    finally:
+        reader.close()
+
+
 # -- plain units ------------------------------------------------------------------------------
+
+def test_saved_values_of_string_arrays_compare_element_by_element():
+    from pvprobe.qt.file_actions import saved_text
+    from pvprobe.qt.pvtable_model import values_differ
+
+    st = PVState(name="S", value=["a b", "", "c"], native_type="STRING", max_count=5, count=3,
+                 connected=True, ever_connected=True)
+    assert values_differ(st, json.dumps(["a b", "", "c"])) is False      # a snapshot's value
+    assert values_differ(st, json.dumps(["a b", "c"])) is True
+    assert values_differ(st, saved_text(["a b", "", "c"])) is False      # a .pvs file's items
+    assert values_differ(st, saved_text(["a", "b", "", "c"])) is True
+    assert values_differ(st, '[3] "a b" "" c') is False                  # the table's summary
+    assert values_differ(st, '"unterminated') is True
+    assert saved_text(["1", "2.5"]) == "1 2.5"
+
+
 
 def test_string_items_text_round_trips():
     from pvprobe.core.strarray import split_string_items, string_items_text

@@ -19,6 +19,7 @@ from PyQt5.QtWidgets import QAction, QFileDialog, QMenu, QMessageBox, QWidget
 from pvprobe.core.pvnames import ParsedNames, PVListError, read_pv_list, write_pv_list
 from pvprobe.core.pvs_format import looks_like_pvs, read_pvs, write_pvs
 from pvprobe.core.snapshot import value_text
+from pvprobe.core.strarray import string_items_text
 
 from .tabs import TableTabs
 
@@ -36,9 +37,11 @@ def read_any_list(path: str) -> tuple[ParsedNames, Optional[dict[str, Any]]]:
 
 
 def saved_text(value: Any) -> str:
-    """A .pvs saved value (text or list of item texts) as one display string."""
+    """A .pvs saved value (text or list of item texts) as one display string; array
+    items separated by spaces, quoted where an item is empty or holds spaces (as the
+    table writes STRING arrays), so every item is read back as it was."""
     if isinstance(value, (list, tuple)):
-        return " ".join(str(v) for v in value)
+        return string_items_text(value)
     return str(value)
 
 

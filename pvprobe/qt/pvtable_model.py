@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 import math
 import re
 from typing import Any, Iterable, Optional
@@ -15,8 +16,9 @@ from PyQt5.QtCore import (
 from PyQt5.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QPixmap
 
 from pvprobe.core.batch import Batch
-from pvprobe.core.format import format_timestamp, format_value, full_value_text
+from pvprobe.core.format import format_timestamp, format_value
 from pvprobe.core.pvstate import PVState
+from pvprobe.core.strarray import split_string_items
 
 
 class Col(enum.IntEnum):
@@ -170,6 +172,26 @@ def _tolerance(st: PVState, a: float, b: float) -> float:
     return rel
 
 
+_SUMMARY = re.compile(r"\[\d+\]( |$)")
+
+
+def saved_string_items(saved: str) -> Optional[list[str]]:
+    """The elements of a saved STRING array: a JSON list of strings (a snapshot's value)
+    or the elements as the table writes them (``a "b c" ""``); None if neither."""
+    text = saved.strip()
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except ValueError:
+            items = None
+        if isinstance(items, list) and all(isinstance(x, str) for x in items):
+            return items
+    try:
+        return split_string_items(saved)
+    except ValueError:
+        return None
+
+
 def values_differ(st: PVState, saved: str) -> Optional[bool]:
     """Does the live value of ``st`` differ from the ``saved`` text? None if unknown.
 
@@ -209,6 +231,11 @@ def values_differ(st: PVState, saved: str) -> Optional[bool]:
         if arr.size != live.size:
             return True
         return not np.allclose(live, arr, rtol=1e-9, atol=0.0, equal_nan=True)
+    if st.is_array and st.native_type == "STRING" and isinstance(v, (list, tuple)):
+        if _SUMMARY.match(saved.strip()):   # "[n] s0 s1 ..." summary: compare the summary
+            return saved.strip() != format_value(st)
+        items = saved_string_items(saved)
+        return items is None or items != [str(x) for x in v]
     return saved.rstrip() != format_value(st).rstrip()
 
 
@@ -750,11 +777,6 @@ class PVTableModel(QAbstractTableModel):
                 lines.append(f"DISCONNECTED, last value: {full}")
             else:
                 lines.append(full)
-            exact = full_value_text(st, with_units=True, preview=64)
-            if exact:   # PREC hides digits the IOC holds: give them all
-                if len(exact) > _TOOLTIP_CHARS:
-                    exact = exact[:_TOOLTIP_CHARS] + " …"
-                lines.append(f"full value: {exact}")
                 if st.severity:
                     lines.append(f"{st.severity_name} alarm, status {st.status_name}")
             if st.timestamp:

@@ -29,6 +29,7 @@ from pvprobe.core.snapshot import (
     DIFFERENT, EQUAL, MISSING_LIVE, Snapshot, SnapshotError, compare, read_snapshot,
     restore_plan, snapshot_from_states, write_snapshot,
 )
+from pvprobe.core.strarray import string_items_text
 
 from .tabs import TableTabs
 
@@ -45,7 +46,7 @@ MAX_LISTED = 25
 
 def _value_display(v: Any) -> str:
     if isinstance(v, (list, tuple)):
-        shown = " ".join(str(x) for x in v[:8])
+        shown = string_items_text(v[:8])      # STRING elements quoted where needed
         return f"[{len(v)}] {shown}{' …' if len(v) > 8 else ''}"
     return str(v)
 
