@@ -271,3 +271,62 @@ def test_table_tooltip_gives_the_full_value(server):
     # float32 values as the IOC holds them (0.1, not 0.10000000149011612)
     assert "full value: [8] 0.1 0.25 0.33333334 2.5 1e-07 123456.79 -0.5 7.0" in \
         PVTableModel.tooltip(fwave, Col.VALUE).splitlines()
+
+
+# -- the core formatting, plain Python ------------------------------------------------------------
+def test_float_formats_follow_c_printf_and_refuse_bad_digits():
+    from pvprobe.core.format import CAGET_FORMAT, EXACT_FORMAT, FloatFormat
+
+    assert [CAGET_FORMAT.text(v) for v in (5.5, 1 / 12, 42.0, 1234567.5, 1e-7)] == \
+        ["5.5", "0.0833333", "42", "1.23457e+06", "1e-07"]
+    assert [CAGET_FORMAT.text(v) for v in (float("nan"), float("inf"), -float("inf"))] == \
+        ["nan", "inf", "-inf"]
+    assert FloatFormat("e", 2).text(-0.000123) == "-1.23e-04"
+    assert FloatFormat("f", 0).text(2.5) == "2" and FloatFormat("f", 0).text(3.5) == "4"  # C rounds half to even
+    assert FloatFormat("prec").text(5.5, 2) == "5.50" and FloatFormat("prec").text(5.5, None) == "5.5"
+    assert EXACT_FORMAT.text(POINT3) == "0.30000000000000004"
+    assert EXACT_FORMAT.text(float(np.float32(0.1)), native_type="FLOAT") == "0.1"
+    assert EXACT_FORMAT.text(0.1, native_type="FLOAT") == "0.1"   # a double is never shortened wrongly
+    assert EXACT_FORMAT.text(POINT3, native_type="FLOAT") == "0.30000000000000004"
+    for bad in (("g", 19), ("e", -1), ("x", None)):
+        with pytest.raises(ValueError):
+            FloatFormat(*bad)
+
+
+def test_full_value_only_where_prec_hides_digits():
+    from pvprobe.core.format import full_value_text, precision_hides_value
+    from pvprobe.core.pvstate import PVState
+
+    def st(value, prec, native="DOUBLE", nelm=1, **kw):
+        return PVState(name="x", value=value, precision=prec, native_type=native, max_count=nelm,
+                       connected=True, **kw)
+
+    assert full_value_text(st(5.5, 0)) == "5.5"
+    assert full_value_text(st(5.5, 1)) is None and full_value_text(st(5.0, 0)) is None
+    assert full_value_text(st(0.125, 2)) == "0.125"
+    assert full_value_text(st(float("nan"), 0)) is None and full_value_text(st(float("inf"), 0)) is None
+    assert full_value_text(st(5.5, None)) is None                   # no PREC: shown exactly already
+    assert full_value_text(st(np.array([1, 2], dtype=np.int32), 0, "LONG", 2)) is None
+    assert full_value_text(st(2, 0, "ENUM", enum_strs=("a", "b", "c"))) is None
+    assert full_value_text(st(float(np.float32(0.1)), 1, "FLOAT")) is None   # float32 0.1 is "0.1"
+    wave = st(np.array(WAVE), 0, nelm=64)
+    assert precision_hides_value(wave) and not precision_hides_value(st(np.arange(64.0), 0, nelm=64))
+    assert full_value_text(wave, preview=3) == "[64] 0.0 0.08333333333333333 0.16666666666666666 ..."
+    assert full_value_text(st(5.5, 0, units="mm"), with_units=True) == "5.5 mm"
+
+
+def test_char_arrays_escaped_as_caget_dash_s():
+    from pvprobe.core.format import char_array_escaped
+
+    def esc(raw: bytes) -> str:
+        return char_array_escaped(np.frombuffer(raw, dtype=np.uint8))
+
+    assert esc(b"scan_0001.h5\0\0\0") == "scan_0001.h5"
+    assert esc(b"\0not shown") == ""                                 # a NUL first: empty text
+    assert esc("Temp 20 °C".encode()) == "Temp 20 °C"                # printable UTF-8 kept
+    assert esc(b'a\tb\nc\\d"e\'f\x1d') == 'a\\tb\\nc\\\\d\\"e\\\'f\\x1d'
+    raw = bytes(random_bytes())
+    text = esc(raw)
+    assert text and all(" " <= ch <= "~" for ch in text)
+    assert codecs.escape_decode(text.encode("ascii"))[0] == raw
+    assert esc(b"\xff\xfe abc") == "\\xff\\xfe abc"
