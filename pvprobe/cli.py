@@ -451,12 +451,14 @@ def _add_float_options(p: argparse.ArgumentParser, fixed_short: bool = True) -> 
 
 
 def build_sub_parser(cmd: str) -> argparse.ArgumentParser:
+    from .cli_snapshot import READ_TIMEOUT_HELP
+
     p = argparse.ArgumentParser(prog=f"pvprobe {cmd}")
     tmo = dict(type=_positive, default=None, metavar="S")
     if cmd == "get":
         p.description = "Read PVs (like caget): one 'NAME VALUE' line each."
         p.add_argument("pvs", nargs="+", metavar="PV")
-        p.add_argument("--timeout", help="seconds (default: 2 s to connect, then 0.5+log10(count))", **tmo)
+        p.add_argument("--timeout", help=READ_TIMEOUT_HELP, **tmo)
         p.add_argument("--json", action="store_true",
                        help="print a JSON list instead (values with every digit the IOC holds)")
         p.add_argument("--string", "-S", action="store_true",
@@ -469,12 +471,13 @@ def build_sub_parser(cmd: str) -> argparse.ArgumentParser:
         p.add_argument("values", nargs="+", metavar="VALUE", help="value, or several for an array")
         p.add_argument("--wait", "-c", action="store_true",
                        help="wait for processing to complete (put callback)")
-        p.add_argument("--timeout", help="seconds to connect and to wait for completion (default 10)", **tmo)
+        p.add_argument("--timeout", help="give up after S seconds without an answer: on connecting "
+                                          "(default 2) and on the put's completion (default 10)", **tmo)
         _add_float_options(p)
     elif cmd == "info":
         p.description = "Everything about PVs (like cainfo); --fields adds the record's fields."
         p.add_argument("pvs", nargs="+", metavar="PV")
-        p.add_argument("--timeout", help="seconds (default: 2 s to connect, then 0.5+log10(count))", **tmo)
+        p.add_argument("--timeout", help=READ_TIMEOUT_HELP, **tmo)
         p.add_argument("--fields", "-f", action="store_true",
                        help="also read the record's common fields (.DESC, .SCAN, limits, links...): "
                             "the probe's report")

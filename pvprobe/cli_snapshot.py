@@ -222,6 +222,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- parser
 
+#: --timeout of the reading commands (get, info, snapshot save and compare): Engine.read's
+#: rule, see README "Command-line twins".
+READ_TIMEOUT_HELP = ("give up on the PVs still missing once no connection or value has arrived "
+                     "for S seconds (default 2, longer for big arrays: 0.5+log10(elements)); the "
+                     "wait goes on while they keep arriving, at most 10*S + 2 ms per PV in all")
+RESTORE_TIMEOUT_HELP = ("give up on what is still missing once nothing has arrived for S seconds: "
+                        "connections and values (default 2), put completions (default 10); the "
+                        "waits go on while answers keep arriving, each at most 10*S + 2 ms per PV")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pvprobe snapshot",
@@ -238,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--pvlist", action="append", metavar="FILE",
                    help="PV list: a text list (one name per line) or a Phoebus .pvs table")
     s.add_argument("-o", "--output", required=True, metavar="OUT.csv", help="snapshot file to write")
-    s.add_argument("--timeout", help="seconds (default: 2 s to connect, then 0.5+log10(count))", **tmo)
+    s.add_argument("--timeout", help=READ_TIMEOUT_HELP, **tmo)
     s.set_defaults(func=cmd_save)
 
     r = sub.add_parser("restore", help="put the saved values back",
@@ -248,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--dry-run", "-n", action="store_true", help="only print the puts")
     r.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     r.add_argument("--pv", nargs="+", action="extend", metavar="NAME", help="restore only these PVs")
-    r.add_argument("--timeout", help="seconds to connect and to wait for completion (default 10)", **tmo)
+    r.add_argument("--timeout", help=RESTORE_TIMEOUT_HELP, **tmo)
     r.set_defaults(func=cmd_restore)
 
     c = sub.add_parser("compare", help="compare a snapshot with the live values",
@@ -258,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="absolute tolerance for numbers (default 1e-9)")
     c.add_argument("--all", "-a", action="store_true", help="also list equal PVs")
     c.add_argument("--pv", nargs="+", action="extend", metavar="NAME", help="compare only these PVs")
-    c.add_argument("--timeout", help="seconds (default: 2 s to connect, then 0.5+log10(count))", **tmo)
+    c.add_argument("--timeout", help=READ_TIMEOUT_HELP, **tmo)
     c.set_defaults(func=cmd_compare)
     return p
 

@@ -54,6 +54,13 @@ log = logging.getLogger(__name__)
 #: Arrays longer than this are not monitored unless asked (pyepics' AUTOMONITOR_MAXLENGTH).
 AUTOMONITOR_MAXLENGTH = ca.AUTOMONITOR_MAXLENGTH
 DEFAULT_CONNECTION_TIMEOUT = 2.0
+#: Synchronous waits for many PVs (read, open, put_many) go on while answers keep
+#: arriving and end after a quiet spell of the timeout; a trickle of answers cannot
+#: keep them forever: the whole wait is at most WAIT_CAP_FACTOR x the timeout plus
+#: WAIT_CAP_PER_PV_S per PV (60 s for 20,000 PVs at the default 2 s; the bulk read
+#: of 20,000 PVs takes about 1.5 s here, so the cap leaves 40x that).
+WAIT_CAP_FACTOR = 10.0
+WAIT_CAP_PER_PV_S = 0.002
 #: Default cap on PV states handed over in one batch (see Engine.max_batch_states).
 MAX_BATCH_STATES = 5000
 #: Paced arrays (image frames) in flight or fetched-and-waiting per PV. 2 would overlap
@@ -99,6 +106,11 @@ def describe_ca_exception(status: int, context: str) -> str:
 def get_timeout(count: int) -> float:
     """pyepics' rule for a get's timeout: 0.5 + log10(element count)."""
     return 0.5 + math.log10(max(1, count))
+
+
+def wait_cap(quiet: float, count: int) -> float:
+    """Longest whole wait for ``count`` PVs whose quiet timeout is ``quiet`` seconds."""
+    return WAIT_CAP_FACTOR * quiet + WAIT_CAP_PER_PV_S * count
 
 
 class CAError(Exception):
@@ -192,6 +204,7 @@ class Engine:
         self._count_connected = True        # recount connected PVs at the next batch
         self._frame_waiting = False         # a fetched array waits for delivery
         self._events: list[tuple] = []
+        self._answers = 0                   # CA events processed (progress of synchronous waits)
         self._updates = 0
         self._closing = False
         # worker side
@@ -510,6 +523,7 @@ class Engine:
         self._take_ca_exceptions()
         with self._lock:
             events, self._events = self._events, []
+        self._answers += len(events)
         connected: list[_Slot] = []
         for ev in events:
             kind = ev[0]
@@ -1124,17 +1138,52 @@ class Engine:
             self._wake.wait(min(0.05, max(0.0, deadline - time.monotonic())))
             self._wake.clear()
 
+    def _wait_answers(self, pending: Callable[[], int], quiet: Callable[[], float],
+                      cap: float) -> str:
+        """Pump CA events until ``pending()`` (re-counted whenever answers came) is 0.
+        The wait goes on while answers (connections, gets, put completions) keep
+        arriving: it gives up once none has come for ``quiet()`` seconds, or ``cap``
+        seconds after it began, whichever is first. Returns "" when nothing is left
+        pending, else why it gave up (for the messages of what is missing)."""
+        t0 = last = time.monotonic()
+        seen = self._answers
+        left = pending()
+        while left:
+            self._wake.clear()
+            self._process_events()
+            self._expire_puts()
+            now = time.monotonic()
+            if self._answers != seen:
+                seen, last = self._answers, now
+                left = pending()
+                if not left:
+                    break
+            q = quiet()
+            if now - last >= q:
+                return f"nothing arrived for {q:g} s"
+            if now - t0 >= cap:
+                return f"the wait reached its limit of {cap:g} s"
+            self._wake.wait(max(0.001, min(0.05, last + q - now, t0 + cap - now)))
+        return ""
+
     def open(self, names: Iterable[str], timeout: Optional[float] = None,
              monitor: bool = False) -> dict[str, PVState]:
         """Connect (bulk) and wait, all at once, until every PV connected and has
-        its metadata, or the timeout passed. Synchronous; no worker needed."""
+        its metadata. The wait goes on while connections keep arriving and gives up
+        once none has arrived for ``timeout`` seconds (default 2), or after
+        :func:`wait_cap` in all. Synchronous; no worker needed."""
         self._require_no_worker()
         names = list(dict.fromkeys(names))
-        deadline = time.monotonic() + (DEFAULT_CONNECTION_TIMEOUT if timeout is None else timeout)
+        quiet = DEFAULT_CONNECTION_TIMEOUT if timeout is None else timeout
         slots = [self._create(n, monitor, False) for n in names]
         ll.flush()
-        self._pump_until(lambda: all(s.chid is None or (s.state.connected and s.meta_ok)
-                                     for s in slots), deadline)
+        waiting = [s for s in slots if s.chid is not None]
+
+        def pending() -> int:
+            waiting[:] = [s for s in waiting if not (s.state.connected and s.meta_ok)]
+            return len(waiting)
+
+        self._wait_answers(pending, lambda: quiet, wait_cap(quiet, len(slots)))
         return {s.name: s.state for s in slots}
 
     def read(self, names: Iterable[str], timeout: Optional[float] = None,
@@ -1145,10 +1194,14 @@ class Engine:
         get together (one round trip, no subscription). ``metadata=False`` skips the
         metadata get (units, precision, limits) of PVs not open yet, enums excepted
         (snapshots need only value, alarm and time). Each result is a PVState;
-        ``error`` says why a PV has no value (never connected, timeout...)."""
+        ``error`` says why a PV has no value (never connected, timeout...).
+
+        One wait covers connections and values: it goes on while they keep arriving
+        and gives up on what is missing once nothing has arrived for ``timeout``
+        seconds (default: 2 s, or 0.5 + log10(elements) for the largest array
+        still waiting if longer), or after :func:`wait_cap` in all."""
         self._require_no_worker()
         names = list(dict.fromkeys(names))
-        t_start = time.monotonic()
         fresh = {n for n in names if n not in self._slots}
         slots = [self._create(n, False, False, once=n in fresh, light=not metadata) for n in names]
         for s in slots:       # already open: a fresh value get (new ones get theirs on connecting)
@@ -1156,27 +1209,36 @@ class Engine:
                 s.get_raw = None
                 self._send_value_get(s)
         ll.flush()
-        connect_wait = DEFAULT_CONNECTION_TIMEOUT if timeout is None else timeout
-        self._pump_until(lambda: all(s.chid is None or s.state.connected for s in slots),
-                         t_start + connect_wait)
-        live = [s for s in slots if s.state.connected]
-        if timeout is None:
-            wait = max((get_timeout(s.state.max_count) for s in live), default=0.5)
-        else:
-            wait = max(0.1, timeout - (time.monotonic() - t_start))
-        self._pump_until(lambda: all((s.meta_ok and s.get_raw is not None) or s.state.error
-                                     or not s.state.connected for s in live), time.monotonic() + wait)
+        base = DEFAULT_CONNECTION_TIMEOUT if timeout is None else timeout
+        quiet = [base]
+        waiting = [s for s in slots if s.chid is not None]
+
+        def pending() -> int:
+            waiting[:] = [s for s in waiting if not self._read_done(s)]
+            if timeout is None:
+                quiet[0] = max([base] + [get_timeout(s.state.max_count) for s in waiting
+                                         if s.state.connected and s.state.max_count > 1])
+            return len(waiting)
+
+        why = self._wait_answers(pending, lambda: quiet[0], wait_cap(base, len(slots))) or "timeout"
         for s in slots:
             st = s.state
             if s.chid is None:
                 continue
             if not st.connected:
-                st.error = st.error or "not found (no server answered within the timeout)"
+                st.error = st.error or f"not found (no server answered within the timeout: {why})"
             elif s.get_raw is not None:
                 self._decode(s, s.get_raw)
             elif not st.error:
-                st.error = f"get timed out after {wait:.2f} s"
+                st.error = f"get timed out ({why})"
         return {n: self._slots[n].state.copy() for n in names}
+
+    @staticmethod
+    def _read_done(slot: _Slot) -> bool:
+        """A PV of :meth:`read` has its value and metadata, or an error that no
+        waiting will cure (array too big, get refused)."""
+        st = slot.state
+        return st.connected and ((slot.meta_ok and slot.get_raw is not None) or bool(st.error))
 
     def _send_value_get(self, slot: _Slot) -> None:
         st = ll.array_get_callback(ll.time_type(slot.native), 0 if slot.state.max_count > 1 else 1,
@@ -1204,13 +1266,16 @@ class Engine:
 
     def put_many(self, items: Iterable[tuple[str, Any]], timeout: float = 10.0,
                  connect_timeout: Optional[float] = None) -> list[PutResult]:
-        """Put many values at once: connect all (bulk), send every put with a
-        completion callback, flush once, wait for all completions or ``timeout``.
+        """Put many values at once: connect all (bulk; ``connect_timeout`` as in
+        :meth:`open`), send every put with a completion callback, flush once, wait for
+        the completions while they keep arriving: a put not completed once none has
+        completed for ``timeout`` seconds (or after :func:`wait_cap`) fails.
         Returns one :class:`PutResult` per item, in order. Synchronous."""
         items = list(items)
         self.open([n for n, _ in items], connect_timeout)
         results: dict[int, PutResult] = {}
         rids = []
+        cap = wait_cap(timeout, len(items))
         for name, value in items:
             rid = next(self._rid)
             rids.append(rid)
@@ -1219,12 +1284,20 @@ class Engine:
                 results[rid] = PutResult(name=name, value=value, ok=False, request_id=rid,
                                          error=slot.state.error or "not found (no server answered within the timeout)")
                 continue
-            self._start_put(rid, name, value, timeout, lambda r: results.__setitem__(r.request_id, r))
+            # the wait below ends it: each put's own deadline lies beyond the wait's cap
+            self._start_put(rid, name, value, cap + 1.0, lambda r: results.__setitem__(r.request_id, r))
         ll.flush()
-        self._pump_until(lambda: len(results) == len(rids), time.monotonic() + timeout + 1.0)
+        why = self._wait_answers(lambda: len(rids) - len(results), lambda: timeout, cap)
+        now = time.monotonic()
+        for rid, (name, value) in zip(rids, items):
+            p = self._puts.pop(rid, None)
+            if rid not in results:
+                results[rid] = PutResult(name=name, value=value, ok=False, request_id=rid,
+                                         old_value=p.old_value if p else None,
+                                         error=f"no completion ({why or 'timeout'})",
+                                         seconds=now - p.t0 if p else 0.0)
         self._put_results.clear()
-        return [results.get(rid) or PutResult(name=n, value=v, ok=False, error="timeout", request_id=rid)
-                for rid, (n, v) in zip(rids, items)]
+        return [results[rid] for rid in rids]
 
     def _require_no_worker(self) -> None:
         if self._worker is not None:
