@@ -1348,3 +1348,71 @@ class Engine:
     def states(self) -> dict[str, PVState]:
         """Current states (copies). Safe only from the worker or without a worker."""
         return {n: s.state.copy() for n, s in self._slots.items()}
+
+    # ------------------------------------------------------------------ debug view (tests)
+
+    def debug_info(self, name: str) -> Optional["ChannelDebug"]:
+        """A read-only snapshot of what the engine holds for ``name`` (None: no channel).
+        For tests and diagnostics: it names behaviour (subscribed, mask, paced...), not
+        the engine's private fields, so those can change without breaking the tests.
+        Safe from any thread: it copies plain fields; a worker may change them right after."""
+        slot = self._slots.get(name)
+        return None if slot is None else ChannelDebug.of(slot)
+
+    def debug_channels(self) -> dict[str, "ChannelDebug"]:
+        """:meth:`debug_info` of every channel the engine holds, by name."""
+        return {name: ChannelDebug.of(slot) for name, slot in dict(self._slots).items()}
+
+    def debug_summary(self) -> "EngineDebug":
+        """Engine-wide state for tests: channels held, subscriptions, lean mode, worker."""
+        channels = self.debug_channels().values()
+        worker = self._worker
+        return EngineDebug(channels=len(channels),
+                           subscribed=sum(c.subscribed for c in channels),
+                           polling=sum(c.polling for c in channels),
+                           lean=self._lean,
+                           worker_alive=worker is not None and worker.is_alive())
+
+
+@dataclass(frozen=True)
+class ChannelDebug:
+    """What the engine does for one channel (see :meth:`Engine.debug_info`)."""
+
+    name: str
+    connected: bool
+    subscribed: bool          # a CA subscription is active (value, alarm or announcement)
+    mask: int                 # its event mask (DBE_VALUE 1, DBE_LOG 2, DBE_ALARM 4)
+    monitored: bool           # a big array someone asked to monitor (or paced)
+    paced: bool               # announced by a 1-element monitor, fetched by get
+    pull: bool                # paced by the consumer's request_frame() calls
+    polling: bool             # pull mode with announcements off (camera ahead of the consumer)
+    keep_all: bool            # every update is kept (samples), not only the newest
+    once: bool                # read on each (re)connection, never subscribed
+    fast_callback: bool       # value monitor through the C callback, not Python
+    users: int                # add() calls not yet matched by remove()
+    users_keep_all: int
+    users_monitor: int        # monitor_arrays users that are not paced
+    users_paced: int
+
+    @classmethod
+    def of(cls, slot: _Slot) -> "ChannelDebug":
+        """Copy the fields of a slot (plain reads, no lock: a snapshot for tests)."""
+        state = slot.state
+        return cls(name=slot.name, connected=bool(state is not None and state.connected),
+                   subscribed=slot.evid is not None, mask=slot.mask,
+                   monitored=slot.want_monitor, paced=slot.paced, pull=slot.pull,
+                   polling=slot.poll, keep_all=slot.keep_all, once=slot.once,
+                   fast_callback=slot.fast >= 0, users=slot.users,
+                   users_keep_all=slot.n_keep_all, users_monitor=slot.n_monitor,
+                   users_paced=slot.n_paced)
+
+
+@dataclass(frozen=True)
+class EngineDebug:
+    """Engine-wide counts (see :meth:`Engine.debug_summary`)."""
+
+    channels: int             # channels the engine holds
+    subscribed: int           # of which with an active CA subscription
+    polling: int              # of which paced by polling (no subscription on purpose)
+    lean: bool                # lean mode is on
+    worker_alive: bool        # the worker thread runs
