@@ -228,9 +228,10 @@ def test_table_shows_and_edits_every_element(qtbot, server, eng, bridge_on):
         def text(n: str) -> str:
             return w.model.data(w.model.index(w.model.row_of(n), int(Col.VALUE)), Qt.DisplayRole) or ""
 
-        qtbot.waitUntil(lambda: text(fixed) == "[2] string1 string2" and text(name) != "", timeout=15000)
+        qtbot.waitUntil(lambda: text(fixed) == text(name) == "[2] string1 string2", timeout=15000)
         src = w.model.index(w.model.row_of(name), int(Col.VALUE))
         idx = w.proxy.mapFromSource(src)
+        qtbot.waitUntil(lambda: bool(w.proxy.flags(idx) & Qt.ItemIsEditable), timeout=5000)
         assert w.view.edit(idx, w.view.EditKeyPressed, None)
         editor = w.view.indexWidget(idx)
         assert isinstance(editor, QLineEdit) and editor.text() == "string1 string2"
