@@ -178,6 +178,8 @@ def test_get_string_shows_bytes_that_are_not_text_escaped(server):
     assert all(" " <= ch <= "~" for ch in text)          # printable ASCII only
     assert codecs.escape_decode(text.encode("ascii"))[0] == raw   # every byte, exactly
     assert ok("get", "-S", p + "nul") == f"{p}nul \n"       # a NUL first: the empty text
+    line = ok("monitor", "-S", "-n", "1", "--timeout", "10", p + "bytes").rstrip("\n")
+    assert line.startswith(p + "bytes ") and line.endswith(" " + text)
     data = json.loads(ok("get", "-S", "--json", p + "bytes", p + "nul"))
     assert data[0]["value"] == text and data[0]["text"] == text
     assert data[1]["value"] == "" and data[1]["text"] == ""
