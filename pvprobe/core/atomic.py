@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import tempfile
 import time
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 
 def _umask() -> int:
@@ -52,19 +54,24 @@ def _remove_stale_temps(p: Path) -> None:
         pass
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync, then rename over it
-    (keeping the replaced file's permissions; a new file gets the umask's). Temporary
-    files a killed writer left beside ``path`` are removed once they are stale."""
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """A binary file to write ``path``'s new content into: a temporary file beside
+    ``path``, fsynced and renamed over it when the block ends without an error,
+    removed when it raises (the old file, if any, is then untouched). Keeps the
+    replaced file's permissions (a new file gets the umask's). Temporary files a
+    killed writer left beside ``path`` are removed once they are stale. For
+    writers that stream (a multi-GiB TIFF) rather than build the bytes first."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(p)
     mode = _mode_for(p)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    os.close(fd)
     try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        with open(tmp, "wb") as fh:     # by name: fh.name is the path, as writers expect
+            os.fchmod(fh.fileno(), mode)     # on the open file: a read-only mode still writes
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, p)
@@ -74,6 +81,13 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, fsync, then rename over it
+    (see :func:`atomic_file`): a crash mid-write never leaves half a file."""
+    with atomic_file(path) as fh:
+        fh.write(data)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:

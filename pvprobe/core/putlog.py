@@ -3,8 +3,10 @@
 Answers "who changed this PV, when, from what": each line holds the ISO time
 (local, with UTC offset), PV, old value, new value, result ("ok" or the error),
 where the put came from (``table``, ``probe``, ``restore``, ``cli``, ``app``),
-the user and the host. The file lives in the user's data directory,
-``$XDG_DATA_HOME/pvprobe/putlog.jsonl`` (default ``~/.local/share/pvprobe/``);
+the user and the host. The file lives in the user's data directory
+(:mod:`pvprobe.core.paths`): on Linux ``$XDG_DATA_HOME/pvprobe/putlog.jsonl``
+(default ``~/.local/share/pvprobe/``), on macOS ``~/Library/Application
+Support/pvprobe/``, on Windows ``%LOCALAPPDATA%\\pvprobe\\``;
 ``PVPROBE_PUTLOG`` names another file.
 
 Each call opens the file in append mode, writes whole lines, flushes and
@@ -25,19 +27,21 @@ from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
+from . import paths
+
 ENV_VAR = "PVPROBE_PUTLOG"
-FILE_NAME = "putlog.jsonl"
+FILE_NAME = paths.PUTLOG_FILE_NAME
 #: Arrays longer than this are logged as a summary, not element by element.
 MAX_LOGGED_ELEMENTS = 1000
 
 
 def putlog_path() -> Path:
-    """Where the put log is written (``PVPROBE_PUTLOG`` > ``XDG_DATA_HOME`` > ``~/.local/share``)."""
+    """Where the put log is written: ``PVPROBE_PUTLOG``, else the user's data directory
+    (``$XDG_DATA_HOME`` or ``~/.local/share``, then ``pvprobe/putlog.jsonl`` on Linux)."""
     override = os.environ.get(ENV_VAR)
     if override:
         return Path(override).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "pvprobe" / FILE_NAME
+    return paths.putlog_file()
 
 
 def _user() -> str:

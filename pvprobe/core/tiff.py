@@ -1,28 +1,46 @@
-"""A minimal baseline TIFF writer (and reader for what it writes): uncompressed,
-one strip, little-endian, mono or RGB (chunky), 8/16/32/64-bit integers and
-32/64-bit floats, full bit depth. Files are written atomically."""
+"""TIFF export of a frame (and a reader for tests), on ``tifffile``.
+
+What is written is the frame's raw values at full bit depth: mono (``H×W``,
+BlackIsZero) or RGB (``H×W×3``, chunky), 8/16/32/64-bit integers and 32/64-bit
+floats, little-endian, one ImageDescription (PV, unique id, timestamp: see
+:func:`describe`), resolution 72 with no unit, uncompressed unless asked.
+A classic TIFF holds at most 4 GiB; bigger frames are written as BigTIFF
+(:func:`needs_bigtiff`). Files are written atomically, streamed into the
+temporary file (no second copy of a multi-GiB frame in memory).
+"""
 
 from __future__ import annotations
 
+import io
 import os
-import struct
-from typing import Optional
+from typing import BinaryIO, Optional
 
 import numpy as np
+import tifffile
 
-from .atomic import atomic_write_bytes
+from .atomic import atomic_file
 
-_SHORT, _LONG, _RATIONAL, _ASCII = 3, 4, 5, 2
-_TYPE_SIZE = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 16: 8}
-_SAMPLE_FORMAT = {"u": 1, "i": 2, "f": 3}
+#: Room left for tags, description and offsets below the classic TIFF's 32-bit
+#: offsets (tifffile keeps the same 32 MiB margin for its own choice).
+_HEADROOM = 32 * 1024 * 1024
+#: Pixel data above this many bytes go into a BigTIFF.
+CLASSIC_TIFF_LIMIT = 2 ** 32 - _HEADROOM
+_KINDS = ("u", "i", "f")
 
 
 class TiffError(ValueError):
-    """The array cannot be written, or the file is not one this module reads."""
+    """The array cannot be written, or the file is not a TIFF this module reads."""
 
 
-def tiff_bytes(img: np.ndarray, description: str = "") -> bytes:
-    """The TIFF file for ``img`` (``H×W`` or ``H×W×3``), raw values, full depth."""
+def needs_bigtiff(nbytes: int, limit: int = CLASSIC_TIFF_LIMIT) -> bool:
+    """True when ``nbytes`` of pixel data do not fit a classic TIFF. Decided on the
+    uncompressed size, so a compressed file is BigTIFF whenever it might need to be
+    (tifffile's own choice is off when compressing)."""
+    return nbytes > limit
+
+
+def _storable(img: np.ndarray) -> np.ndarray:
+    """``img`` as the ``H×W`` or ``H×W×3`` array that is written; TiffError otherwise."""
     a = np.asarray(img)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
@@ -30,115 +48,74 @@ def tiff_bytes(img: np.ndarray, description: str = "") -> bytes:
         raise TiffError(f"need H×W or H×W×3, got shape {a.shape}")
     if a.dtype.kind == "b":
         a = a.astype(np.uint8)
-    if a.dtype.kind not in _SAMPLE_FORMAT or a.dtype.itemsize not in (1, 2, 4, 8):
+    if a.dtype.kind not in _KINDS or a.dtype.itemsize not in (1, 2, 4, 8):
         raise TiffError(f"cannot store {a.dtype} in TIFF")
     if a.dtype.kind == "f" and a.dtype.itemsize < 4:
-        a = a.astype(np.float32)
-    h, w = a.shape[:2]
-    spp = 1 if a.ndim == 2 else 3
-    bits = a.dtype.itemsize * 8
-    data = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes()
-    desc = (description or "pvprobe").encode("ascii", "replace") + b"\0"
-
-    # layout: header (8) | extra values | pixel data | IFD
-    extra = bytearray()
-    base = 8
-
-    def put_extra(raw: bytes) -> int:
-        if len(extra) % 2:
-            extra.append(0)
-        off = base + len(extra)
-        extra.extend(raw)
-        return off
-
-    bits_off = put_extra(struct.pack("<3H", bits, bits, bits)) if spp == 3 else None
-    fmt_off = (put_extra(struct.pack("<3H", *[_SAMPLE_FORMAT[a.dtype.kind]] * 3))
-               if spp == 3 else None)
-    res_off = put_extra(struct.pack("<II", 72, 1))
-    desc_off = put_extra(desc) if len(desc) > 4 else None
-    if len(extra) % 2:
-        extra.append(0)
-    data_off = base + len(extra)
-    ifd_off = data_off + len(data)
-    pad = ifd_off % 2
-    ifd_off += pad
-
-    entries: list[tuple[int, int, int, int | bytes]] = [
-        (256, _LONG, 1, w),
-        (257, _LONG, 1, h),
-        (258, _SHORT, spp, bits if spp == 1 else bits_off),
-        (259, _SHORT, 1, 1),                       # no compression
-        (262, _SHORT, 1, 2 if spp == 3 else 1),    # RGB / BlackIsZero
-        (270, _ASCII, len(desc), desc_off if desc_off is not None else desc),
-        (273, _LONG, 1, data_off),
-        (277, _SHORT, 1, spp),
-        (278, _LONG, 1, h),
-        (279, _LONG, 1, len(data)),
-        (282, _RATIONAL, 1, res_off),
-        (283, _RATIONAL, 1, res_off),
-        (284, _SHORT, 1, 1),                       # chunky
-        (296, _SHORT, 1, 1),                       # no absolute unit
-        (339, _SHORT, spp, _SAMPLE_FORMAT[a.dtype.kind] if spp == 1 else fmt_off),
-    ]
-    ifd = bytearray(struct.pack("<H", len(entries)))
-    for tag, typ, count, value in entries:
-        if isinstance(value, bytes):
-            field = value.ljust(4, b"\0")
-        elif typ == _SHORT and count == 1:
-            field = struct.pack("<HH", value, 0)
-        else:
-            field = struct.pack("<I", value)
-        ifd += struct.pack("<HHI", tag, typ, count) + field
-    ifd += struct.pack("<I", 0)
-    if len(data) + ifd_off >= 2 ** 32:
-        raise TiffError("image too large for a classic TIFF (4 GiB)")
-    return b"II*\0" + struct.pack("<I", ifd_off) + bytes(extra) + data + b"\0" * pad + bytes(ifd)
+        a = a.astype(np.float32)      # float16 TIFFs are rarely readable elsewhere
+    return a
 
 
-def write_tiff(path: str | os.PathLike, img: np.ndarray, description: str = "") -> None:
-    """Write ``img`` as an uncompressed TIFF, atomically (never half a file)."""
-    atomic_write_bytes(path, tiff_bytes(img, description))
+def _write(fh: BinaryIO, a: np.ndarray, description: str, compression: Optional[str],
+           limit: int) -> None:
+    desc = (description or "pvprobe").encode("ascii", "replace")
+    try:
+        tifffile.imwrite(
+            fh, a, bigtiff=needs_bigtiff(a.nbytes, limit), byteorder="<",
+            photometric="rgb" if a.ndim == 3 else "minisblack",
+            description=desc, metadata=None, software=False,
+            resolution=(72, 72), resolutionunit="NONE", compression=compression)
+    except (ValueError, tifffile.TiffFileError) as exc:
+        raise TiffError(f"cannot write TIFF: {exc}") from exc
+
+
+def tiff_bytes(img: np.ndarray, description: str = "", compression: Optional[str] = None,
+               bigtiff_limit: int = CLASSIC_TIFF_LIMIT) -> bytes:
+    """The TIFF file for ``img`` (``H×W`` or ``H×W×3``), raw values, full depth."""
+    a = _storable(img)
+    buf = io.BytesIO()
+    _write(buf, a, description, compression, bigtiff_limit)
+    return buf.getvalue()
+
+
+def write_tiff(path: str | os.PathLike, img: np.ndarray, description: str = "",
+               compression: Optional[str] = None,
+               bigtiff_limit: int = CLASSIC_TIFF_LIMIT) -> None:
+    """Write ``img`` as a TIFF (BigTIFF above ``bigtiff_limit`` bytes of pixels),
+    atomically: never half a file. ``compression``: a tifffile name such as
+    ``"zlib"``; None (default) writes the values uncompressed."""
+    a = _storable(img)               # refuse before a temporary file exists
+    with atomic_file(path) as fh:
+        _write(fh, a, description, compression, bigtiff_limit)
+
+
+def _first_page(tif: tifffile.TiffFile) -> np.ndarray:
+    if not tif.pages:
+        raise TiffError("TIFF has no image")
+    return tif.pages[0].asarray()
 
 
 def read_tiff(path: str | os.PathLike) -> np.ndarray:
-    """Read an uncompressed single-image TIFF as written by :func:`write_tiff`
-    (either byte order, strips, chunky samples)."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    return parse_tiff(raw)
+    """The first image of a TIFF or BigTIFF file (``H×W`` or ``H×W×samples``)."""
+    try:
+        with tifffile.TiffFile(path) as tif:
+            return _first_page(tif)
+    except tifffile.TiffFileError as exc:
+        raise TiffError(f"{path}: not a TIFF this reader understands ({exc})") from exc
 
 
 def parse_tiff(raw: bytes) -> np.ndarray:
-    if raw[:4] == b"II*\0":
-        e = "<"
-    elif raw[:4] == b"MM\0*":
-        e = ">"
-    else:
-        raise TiffError("not a classic TIFF")
-    (ifd,) = struct.unpack_from(e + "I", raw, 4)
-    (n,) = struct.unpack_from(e + "H", raw, ifd)
-    tags: dict[int, list[int]] = {}
-    for i in range(n):
-        tag, typ, count = struct.unpack_from(e + "HHI", raw, ifd + 2 + 12 * i)
-        size = _TYPE_SIZE.get(typ, 1) * count
-        off = ifd + 2 + 12 * i + 8
-        if size > 4:
-            (off,) = struct.unpack_from(e + "I", raw, off)
-        if typ == _SHORT:
-            tags[tag] = list(struct.unpack_from(f"{e}{count}H", raw, off))
-        elif typ == _LONG:
-            tags[tag] = list(struct.unpack_from(f"{e}{count}I", raw, off))
-    if tags.get(259, [1])[0] != 1:
-        raise TiffError("compressed TIFF not supported")
-    w, h = tags[256][0], tags[257][0]
-    spp = tags.get(277, [1])[0]
-    bits = tags.get(258, [1])[0]
-    kind = {1: "u", 2: "i", 3: "f"}[tags.get(339, [1])[0]]
-    dtype = np.dtype(f"{e}{kind}{bits // 8}")
-    chunks = [raw[o:o + c] for o, c in zip(tags[273], tags[279])]
-    a = np.frombuffer(b"".join(chunks), dtype=dtype, count=w * h * spp)
-    a = a.astype(dtype.newbyteorder("="))
-    return a.reshape(h, w, spp) if spp > 1 else a.reshape(h, w)
+    """:func:`read_tiff` for the bytes of a file."""
+    try:
+        with tifffile.TiffFile(io.BytesIO(raw)) as tif:
+            return _first_page(tif)
+    except tifffile.TiffFileError as exc:
+        raise TiffError(f"not a TIFF this reader understands ({exc})") from exc
+
+
+def tiff_description(path: str | os.PathLike) -> str:
+    """The first image's ImageDescription ('' when it has none)."""
+    with tifffile.TiffFile(path) as tif:
+        return tif.pages[0].description if tif.pages else ""
 
 
 def describe(img: np.ndarray, extra: Optional[str] = None) -> str:

@@ -26,6 +26,7 @@ from typing import Any, Optional
 
 from PyQt5.QtCore import QSettings
 
+from pvprobe.core.paths import settings_file
 from pvprobe.core.pvnames import pv_name_error
 
 ORGANISATION = "pvprobe"
@@ -75,13 +76,13 @@ class Session:
 
 
 def default_settings_path() -> str:
-    """The settings file used when none is given: $PVPROBE_SETTINGS, else Qt's
-    per-user location (``~/.config/pvprobe/pvprobe.ini`` on Linux)."""
+    """The settings file used when none is given: $PVPROBE_SETTINGS, else the per-user
+    one (:func:`pvprobe.core.paths.settings_file`: ``~/.config/pvprobe/pvprobe.ini`` on
+    Linux, where Qt kept it; the platform's own place on macOS and Windows)."""
     env = os.environ.get(SETTINGS_ENV)
     if env:
         return env
-    qs = QSettings(QSettings.IniFormat, QSettings.UserScope, ORGANISATION, APPLICATION)
-    return qs.fileName()
+    return str(settings_file())
 
 
 def reset_settings(path: Optional[str] = None) -> Optional[str]:
