@@ -197,6 +197,33 @@ def test_external_entity_refused_and_file_not_read(tmp_path):
     assert "SECRET" not in str(exc.value)
 
 
+def test_refusals_name_what_was_refused(tmp_path):
+    path = tmp_path / "dtd.pvs"
+    path.write_text('<?xml version="1.0"?><!DOCTYPE pvtable><pvtable/>')
+    with pytest.raises(PVListError) as exc:
+        read_pvs(path)
+    assert str(exc.value) == (f"PV table {path}: contains a document type declaration (<!DOCTYPE>), "
+                              "which is not allowed; refusing to parse")
+
+
+@pytest.mark.parametrize("data", [
+    b'<?xml version="1.0" encoding="no-such-codec"?><pvtable/>',     # was a LookupError
+    b'<?xml version="1.0" encoding="UTF-32"?><pvtable/>',            # was a ValueError
+])
+def test_unusable_encodings_are_pvlist_errors(data):
+    with pytest.raises(PVListError, match="not a valid XML PV table"):
+        parse_pvs(data)
+
+
+def test_comments_namespaces_and_split_text():
+    data = (b'<?xml version="1.0"?><pvtable xmlns="http://example.org/pvtable" version="3.0">'
+            b"<!-- pasted from a page that said <!DOCTYPE html> --><pvlist>"
+            b"<pv><name>A<!-- c -->B:1</name><saved_value>x<![CDATA[<&>]]>y</saved_value></pv>"
+            b"</pvlist></pvtable>")
+    f = parse_pvs(data)
+    assert f.version == "3.0" and f.names == ["AB:1"] and f.saved == {"AB:1": "x<&>y"}
+
+
 def test_undeclared_entity_is_an_xml_error():
     with pytest.raises(PVListError, match="not a valid XML PV table"):
         parse_pvs(b"<pvtable><pvlist><pv><name>&nope;</name></pv></pvlist></pvtable>")

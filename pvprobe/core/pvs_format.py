@@ -23,9 +23,10 @@ Older files are read too: a global ``<tolerance>`` under the root, no
 pair (added as a separate, unselected entry, as Phoebus does), and ``<pv>NAME</pv>``.
 Names starting with ``#`` are Phoebus comments and are skipped.
 
-Security: the XML is parsed with expat directly; any document type declaration
+Security: the XML is parsed with ``defusedxml``; any document type declaration
 (``<!DOCTYPE``), entity declaration or external entity reference is refused
-before it can expand (billion laughs, XXE). Nothing is evaluated.
+before it can expand (billion laughs, XXE), in any encoding. Nothing is evaluated.
+Element names are read without their namespace.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
-from xml.parsers import expat
+from xml.etree import ElementTree as ET
+
+from defusedxml import ElementTree as DefusedET
+from defusedxml.common import (DefusedXmlException, DTDForbidden, EntitiesForbidden,
+                               ExternalReferenceForbidden)
 
 from .pvnames import ParsedNames, PVListError, pv_name_error, read_pv_list, strip_scheme
 
@@ -89,87 +94,46 @@ class PVSFile:
 
 # ----------------------------------------------------------------------------- parsing
 
-class _Refused(Exception):
-    pass
+#: defusedxml's refusals, as the error says them.
+_REFUSED = {
+    DTDForbidden: "a document type declaration (<!DOCTYPE>)",
+    EntitiesForbidden: "an entity declaration (<!ENTITY>)",
+    ExternalReferenceForbidden: "an external entity reference",
+}
 
 
-@dataclass
-class _Node:
-    tag: str
-    attrs: dict
-    children: list = field(default_factory=list)
-    text: list = field(default_factory=list)
-
-    def child(self, tag: str) -> Optional["_Node"]:
-        for c in self.children:
-            if c.tag == tag:
-                return c
-        return None
-
-    def all(self, tag: str) -> list["_Node"]:
-        return [c for c in self.children if c.tag == tag]
-
-    def string(self) -> str:
-        return "".join(self.text)
-
-    def child_text(self, tag: str) -> Optional[str]:
-        c = self.child(tag)
-        return None if c is None else c.string()
+def _local(tag: Any) -> str:
+    """An element's name without its namespace (``{uri}pvtable`` -> ``pvtable``)."""
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
-def _refuse(what: str):
-    def handler(*_args: Any) -> None:
-        raise _Refused(what)
-    return handler
-
-
-def parse_xml_safely(data: bytes, where: str) -> _Node:
-    """Parse ``data`` into a small tree; DTDs and entities are refused. Raises PVListError."""
-    # Belt and braces: refuse before expat sees anything (covers UTF-8/ASCII files);
-    # the handlers below refuse the same in any encoding.
-    for marker in (b"<!DOCTYPE", b"<!ENTITY"):
-        if marker in data:
-            raise PVListError(f"{where}: document type / entity declarations are not allowed "
-                              f"({marker.decode()} found); refusing to parse")
-    parser = expat.ParserCreate()
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-    parser.StartDoctypeDeclHandler = _refuse("a document type declaration (<!DOCTYPE>)")
-    parser.EntityDeclHandler = _refuse("an entity declaration (<!ENTITY>)")
-    parser.UnparsedEntityDeclHandler = _refuse("an unparsed entity declaration")
-    parser.ExternalEntityRefHandler = _refuse("an external entity reference")
-    parser.buffer_text = True
-    root: list[_Node] = []
-    stack: list[_Node] = []
-
-    def start(tag: str, attrs: dict) -> None:
-        node = _Node(tag, attrs)
-        if stack:
-            stack[-1].children.append(node)
-        else:
-            root.append(node)
-        stack.append(node)
-
-    def end(_tag: str) -> None:
-        stack.pop()
-
-    def chars(text: str) -> None:
-        if stack:
-            stack[-1].text.append(text)
-
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = chars
+def parse_xml_safely(data: bytes, where: str) -> ET.Element:
+    """Parse ``data`` with defusedxml: any DTD, entity declaration or external reference
+    is refused before anything expands. Tags lose their namespace. Raises PVListError."""
     try:
-        parser.Parse(data, True)
-    except _Refused as exc:
-        raise PVListError(f"{where}: contains {exc}, which is not allowed; refusing to parse") from None
-    except expat.ExpatError as exc:
+        root = DefusedET.fromstring(data, forbid_dtd=True, forbid_entities=True,
+                                    forbid_external=True)
+    except DefusedXmlException as exc:
+        what = next((w for cls, w in _REFUSED.items() if isinstance(exc, cls)),
+                    "a construct defusedxml refuses")
+        raise PVListError(f"{where}: contains {what}, which is not allowed; refusing to parse") from None
+    except (ET.ParseError, ValueError, LookupError) as exc:      # bad XML, unknown encoding
         raise PVListError(f"{where}: not a valid XML PV table ({exc})") from None
     except (RecursionError, MemoryError):
         raise PVListError(f"{where}: XML too deeply nested or too large") from None
-    if not root:
-        raise PVListError(f"{where}: no XML root element")
-    return root[0]
+    for el in root.iter():
+        el.tag = _local(el.tag)
+    return root
+
+
+def _string(el: ET.Element) -> str:
+    """All character data directly inside ``el`` (not its children's)."""
+    return (el.text or "") + "".join(c.tail or "" for c in el)
+
+
+def _child_text(el: ET.Element, tag: str) -> Optional[str]:
+    c = el.find(tag)
+    return None if c is None else _string(c)
 
 
 def _bool(text: Optional[str], default: bool) -> bool:
@@ -203,13 +167,13 @@ def _name_problem(name: str) -> Optional[str]:
     return pv_name_error(name)
 
 
-def _saved_of(pv: _Node) -> Optional[SavedValue]:
-    scalar = pv.child_text("saved_value")
+def _saved_of(pv: ET.Element) -> Optional[SavedValue]:
+    scalar = _child_text(pv, "saved_value")
     if scalar is not None:
         return scalar
-    arr = pv.child("saved_array_value")
+    arr = pv.find("saved_array_value")
     if arr is not None:
-        return [item.string() for item in arr.all("item")]
+        return [_string(item) for item in arr.findall("item")]
     return None
 
 
@@ -220,11 +184,11 @@ def parse_pvs(data: bytes, where: str = "PV table") -> PVSFile:
     root = parse_xml_safely(data, where)
     if root.tag != "pvtable":
         raise PVListError(f"{where}: root element is <{root.tag[:60]}>, expected <pvtable>")
-    out = PVSFile(version=str(root.attrs.get("version", "")))
-    out.save_restore = _bool(root.attrs.get("enable_save_restore"), True)
-    out.tolerance = _float(root.child_text("tolerance"))
-    out.timeout = _float(root.child_text("timeout"))
-    pvlist = root.child("pvlist")
+    out = PVSFile(version=str(root.get("version", "")))
+    out.save_restore = _bool(root.get("enable_save_restore"), True)
+    out.tolerance = _float(_child_text(root, "tolerance"))
+    out.timeout = _float(_child_text(root, "timeout"))
+    pvlist = root.find("pvlist")
     if pvlist is None:
         return out
 
@@ -240,22 +204,22 @@ def parse_pvs(data: bytes, where: str = "PV table") -> PVSFile:
         entry.name = name
         out.entries.append(entry)
 
-    for index, pv in enumerate(pvlist.all("pv"), 1):
-        tol = _float(pv.child_text("tolerance"))
+    for index, pv in enumerate(pvlist.findall("pv"), 1):
+        tol = _float(_child_text(pv, "tolerance"))
         tol = out.tolerance if tol is None else tol
-        name = pv.child_text("name")
-        if name is None and not pv.children:
-            name = pv.string()  # very old: <pv>NAME</pv>
-        entry = PVSEntry(name="", selected=_bool(pv.child_text("selected"), True), tolerance=tol)
+        name = _child_text(pv, "name")
+        if name is None and not len(pv):
+            name = _string(pv)  # very old: <pv>NAME</pv>
+        entry = PVSEntry(name="", selected=_bool(_child_text(pv, "selected"), True), tolerance=tol)
         if out.save_restore:
             entry.saved_value = _saved_of(pv)
-            entry.saved_timestamp = (pv.child_text("saved_value_timestamp") or "").strip()
-            entry.completion = _bool(pv.child_text("completion"), False)
+            entry.saved_timestamp = (_child_text(pv, "saved_value_timestamp") or "").strip()
+            entry.completion = _bool(_child_text(pv, "completion"), False)
         add(name or "", entry, index)
-        readback = pv.child_text("readback")
+        readback = _child_text(pv, "readback")
         if readback is not None:
             add(readback, PVSEntry(name="", selected=False, tolerance=tol,
-                                   saved_value=pv.child_text("readback_value") or ""), index)
+                                   saved_value=_child_text(pv, "readback_value") or ""), index)
     return out
 
 
