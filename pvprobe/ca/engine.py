@@ -357,7 +357,7 @@ class Engine:
                     if slot.state.connected:
                         slot.meta_ok = False
                         self._send_meta_get(slot)
-                if slot.meta_ok and slot.evid is None and slot.state.connected and self._monitorable(slot):
+                if slot.evid is None and slot.state.connected and self._monitorable(slot):
                     self._subscribe(slot)
             slot.want_monitor |= monitor
             if keep_all and not slot.keep_all:
@@ -371,9 +371,9 @@ class Engine:
                     slot.evid = None
                     self._release_fast(slot)
                     slot.resubscribed_ts = slot.state.timestamp
-                    if slot.meta_ok and slot.state.connected and self._monitorable(slot):
+                    if slot.state.connected and self._monitorable(slot):
                         self._subscribe(slot)
-            if monitor and slot.meta_ok and slot.evid is None and slot.state.connected:
+            if monitor and slot.evid is None and slot.state.connected:
                 self._subscribe(slot)
             self._update_masks([name])
             return slot
@@ -457,7 +457,7 @@ class Engine:
                 ll.clear_subscription(slot.evid)
                 slot.evid = None
             self._release_fast(slot)
-            if slot.meta_ok and slot.state.connected and self._monitorable(slot):
+            if slot.state.connected and self._monitorable(slot):
                 self._subscribe(slot)
 
     def _monitorable(self, slot: _Slot) -> bool:
