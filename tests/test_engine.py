@@ -53,7 +53,7 @@ def running(request, demo_ioc, monkeypatch):
     if callbacks == "py":
         monkeypatch.setenv("PVPROBE_PY_CALLBACKS", "1")
     engine = Engine(tick_hz=20)
-    assert (engine._fast is None) == (callbacks == "py"), "the C callback module is not built"
+    assert engine.fast_callbacks == (callbacks == "c"), "the C callback module is not built"
     col = Collector(engine)
     engine.start(col)
     yield engine, col
@@ -107,7 +107,9 @@ def test_many_updates_are_coalesced_into_one_state_per_batch(running, prefix):
     col.hold.set()                          # the consumer is busy: no batch_done
     n_batches = len(col.batches)
     before = col.batches[-1].updates_received
-    time.sleep(1.0)  # ok-sleep: let ~10 sine updates arrive while the consumer is held
+    ticks0 = engine.stats.ticks
+    # the window: 20 worker ticks (1 s at 20 Hz), each a chance to deliver, while held
+    col.wait(lambda: engine.stats.ticks >= ticks0 + 20, 5, "worker ticks while held")
     assert len(col.batches) <= n_batches + 1, "no batch may be delivered while the last is unacknowledged"
     col.hold.clear()
     engine.batch_done()
@@ -209,8 +211,13 @@ def test_large_array_is_not_monitored_unless_asked(running, prefix):
     engine, col = running
     data = prefix + "image1:ArrayData"
     engine.add([data])
-    col.wait(lambda: data in col.latest and col.latest[data].connected, 10, "image connected")
-    time.sleep(0.5)  # ok-sleep: frames would arrive at 15 Hz if monitored
+    counter = prefix + "image1:ArrayCounter_RBV"
+    engine.add([counter])
+    col.wait(lambda: data in col.latest and col.latest[data].connected
+             and counter in col.latest and col.latest[counter].value is not None, 10, "image connected")
+    first = col.latest[counter].value
+    # the window: the camera publishes frames (its counter moves) that a monitor would bring
+    col.wait(lambda: col.latest[counter].value >= first + 5, 5, "frames published")
     st = col.latest[data]
     assert st.max_count == 1024 * 1024 and not st.monitored and st.value is None
     engine.add([data], monitor_arrays=True)
@@ -256,7 +263,12 @@ def test_once_mode_reads_without_subscribing_and_channels_are_shared(running, pr
              and hb in col.latest and col.latest[hb].value is not None, 10, "once reads")
     assert isinstance(col.latest[desc].value, str) and not col.latest[hb].monitored
     first = col.latest[hb].value
-    time.sleep(1.5)  # ok-sleep: heartbeat ticks once a second; a once-read must not follow it
+    clock = hb + ".VAL"              # the same record on its own monitored channel
+    engine.add([clock])
+    col.wait(lambda: clock in col.latest and col.latest[clock].value is not None, 10, "clock")
+    ticks = col.latest[clock].value
+    # the window: the heartbeat ticks twice more; the once-read must not follow it
+    col.wait(lambda: col.latest[clock].value >= ticks + 2, 5, "heartbeat ticks")
     assert col.latest[hb].value == first
     engine.add([hb])                 # a second user wants it monitored: upgraded, shared
     col.wait(lambda: col.latest[hb].monitored and col.latest[hb].value != first, 5, "monitor")
@@ -313,7 +325,7 @@ def test_lean_mode_with_the_c_callback_decodes_unwatched_pvs_less_often(running,
     # watched: every update the IOC sends (10 Hz unless the box is starved), never fewer
     assert d_fast >= d_slow, (d_fast, d_slow)
     assert d_fast > 4.0 * dt + 2 or d_fast == d_slow, (d_fast, d_slow)
-    assert engine._slots[slow].mask & 1, "a full value monitor, not alarm-only"
+    assert engine.debug_info(slow).mask & 1, "a full value monitor, not alarm-only"
     engine.set_lean(False)
     n_slow = col.latest[slow].update_count
     col.wait(lambda: col.latest[slow].update_count >= n_slow + 15, 5, "every update without lean mode")
@@ -331,10 +343,12 @@ def test_paced_array_is_fetched_only_when_the_consumer_takes_it(running, prefix)
     st = col.latest[data]
     assert st.monitored and st.value.size == 1024 * 1024 and st.count == 1024 * 1024
     col.wait(lambda: engine.stats.frames_fetched >= 3, 10, "frames flowing")
+    n_batches = len(col.batches)
     col.hold.set()                                   # the consumer is busy
-    time.sleep(0.3)  # ok-sleep: let the batch in flight be held
+    col.wait(lambda: len(col.batches) > n_batches, 5, "a batch the consumer holds")
     fetched0, announced0 = engine.stats.frames_fetched, engine.stats.frames_announced
-    time.sleep(1.5)  # ok-sleep: ~20 frames published by the 15 Hz camera meanwhile
+    # the window: the 15 Hz camera announces frames while the consumer holds its batch
+    col.wait(lambda: engine.stats.frames_announced >= announced0 + 10, 5, "announcements")
     announced = engine.stats.frames_announced - announced0
     fetched = engine.stats.frames_fetched - fetched0
     assert announced >= 10, announced
@@ -346,7 +360,7 @@ def test_paced_array_is_fetched_only_when_the_consumer_takes_it(running, prefix)
     col.wait(lambda: engine.stats.frames_fetched >= fetched0 + 5, 10, "frames flowing again")
     # another user asking a full monitor on the same PV turns pacing off for both
     engine.add([data], monitor_arrays=True)
-    col.wait(lambda: engine._slots[data].paced is False and engine._slots[data].evid is not None, 5,
+    col.wait(lambda: not engine.debug_info(data).paced and engine.debug_info(data).subscribed, 5,
              "full monitor")
     n = engine.stats.updates_received
     fetched1 = engine.stats.frames_fetched
@@ -365,16 +379,20 @@ def test_paced_array_in_pull_mode_is_fetched_once_per_request(running, prefix):
     engine.request_frame(data)
     col.wait(lambda: data in col.latest and col.latest[data].value is not None, 10, "a first frame")
     col.wait(lambda: engine.stats.frames_fetched >= 1, 5, "the fetch counted")
-    time.sleep(0.3)  # ok-sleep: a fetch in flight would land meanwhile
+    announced0 = engine.stats.frames_announced
+    # a fetch still in flight lands before a few more announcements are counted
+    col.wait(lambda: engine.stats.frames_announced >= announced0 + 3, 5, "announcements")
     fetched0, announced0 = engine.stats.frames_fetched, engine.stats.frames_announced
     ts0 = col.latest[data].timestamp
-    time.sleep(1.5)  # ok-sleep: ~20 frames announced by the 15 Hz camera, none requested
+    # the window: the 15 Hz camera announces 10 frames, none requested
+    col.wait(lambda: engine.stats.frames_announced >= announced0 + 10, 5, "announcements")
     assert engine.stats.frames_fetched == fetched0, "fetched without a request"
-    assert engine.stats.frames_announced - announced0 >= 10, "announcements not seen"
     for _ in range(3):                     # requests do not add up: one frame for three
         engine.request_frame(data)
     col.wait(lambda: col.latest[data].timestamp > ts0, 5, "the requested frame")
-    time.sleep(0.5)  # ok-sleep: a second (unrequested) fetch would land meanwhile
+    announced1 = engine.stats.frames_announced
+    # the window: 5 more announcements, in which a second (unrequested) fetch would land
+    col.wait(lambda: engine.stats.frames_announced >= announced1 + 5, 5, "announcements")
     assert engine.stats.frames_fetched == fetched0 + 1
     # a request with no new frame yet is served by the next announcement
     ts1 = col.latest[data].timestamp
@@ -394,7 +412,8 @@ def test_pull_mode_polls_while_the_camera_is_ahead_and_listens_again_when_it_is_
     engine.add([data], paced=True)
     engine.request_frame(data)
     col.wait(lambda: data in col.latest and col.latest[data].value is not None, 10, "a first frame")
-    slot = engine._slots[data]
+    def slot():
+        return engine.debug_info(data)
     stamps = [col.latest[data].timestamp]
 
     def next_frame(pause: float) -> None:
@@ -405,13 +424,13 @@ def test_pull_mode_polls_while_the_camera_is_ahead_and_listens_again_when_it_is_
 
     for _ in range(POLL_AFTER_EARLY + 2):               # slow consumer: ~4 frames per request
         next_frame(0.25)
-    assert slot.poll and slot.evid is None, "still on announcements"
+    assert slot().polling and not slot().subscribed, "still on announcements"
     switches = engine.stats.poll_switches
     assert switches >= 1
     deadline = time.monotonic() + 10
-    while slot.poll and time.monotonic() < deadline:    # fast consumer: asks at once
+    while slot().polling and time.monotonic() < deadline:    # fast consumer: asks at once
         next_frame(0.0)
-    assert not slot.poll and slot.evid is not None, "still polling a camera that fell behind"
+    assert not slot().polling and slot().subscribed, "still polling a camera that fell behind"
     assert engine.stats.poll_switches > switches
     for _ in range(3):                                  # and frames keep coming
         next_frame(0.0)
@@ -427,21 +446,19 @@ def test_a_pv_goes_back_to_what_its_remaining_users_need(running, prefix):
     engine, col = running
     sine = prefix + "sine"
 
-    class _Gone:                  # stands for a slot the worker has not created (yet)
-        keep_all = paced = want_monitor = False
-        evid = None
-        fast = -1
+    class _Gone:                  # stands for a channel the worker has not created (yet)
+        keep_all = paced = monitored = subscribed = fast_callback = False
 
     def slot(name):
-        return engine._slots.get(name) or _Gone
+        return engine.debug_info(name) or _Gone
     engine.add([sine])
     engine.add([sine], keep_all=True)                    # a strip chart joins a table
-    col.wait(lambda: slot(sine).keep_all and slot(sine).evid is not None,
+    col.wait(lambda: slot(sine).keep_all and slot(sine).subscribed,
              10, "keep_all subscription")
-    assert slot(sine).fast < 0                  # samples come by the Python callback
+    assert not slot(sine).fast_callback         # samples come by the Python callback
     engine.remove([sine], keep_all=True)                 # the strip chart closes
-    col.wait(lambda: not slot(sine).keep_all and slot(sine).evid is not None
-             and (slot(sine).fast >= 0) == engine.fast_callbacks, 5, "back to newest-only")
+    col.wait(lambda: not slot(sine).keep_all and slot(sine).subscribed
+             and slot(sine).fast_callback == engine.fast_callbacks, 5, "back to newest-only")
     col.wait(lambda: sine in col.latest, 10, "a value")
     n = col.latest[sine].update_count
     col.wait(lambda: col.latest[sine].update_count >= n + 3, 10, "values still flowing")
@@ -449,21 +466,22 @@ def test_a_pv_goes_back_to_what_its_remaining_users_need(running, prefix):
     data = prefix + "image1:ArrayData"
     engine.add([data], paced=True)                       # an image view
     engine.add([data], monitor_arrays=True)              # a waveform plot of the same array
-    col.wait(lambda: slot(data).evid is not None and not slot(data).paced,
+    col.wait(lambda: slot(data).subscribed and not slot(data).paced,
              10, "a full monitor for both")
     engine.remove([data], monitor_arrays=True)           # the plot closes
-    col.wait(lambda: slot(data).paced and slot(data).evid is not None, 5,
+    col.wait(lambda: slot(data).paced and slot(data).subscribed, 5,
              "paced again")
     engine.request_frame(data)
     t = col.latest[data].timestamp if data in col.latest else 0.0
     col.wait(lambda: data in col.latest and col.latest[data].timestamp > t, 10, "a paced frame")
     engine.add([data])                                   # a table row showing the array
     engine.remove([data], paced=True)                    # the image view closes
-    col.wait(lambda: slot(data).evid is None and not slot(data).want_monitor,
+    col.wait(lambda: not slot(data).subscribed and not slot(data).monitored,
              5, "a big array nobody monitors")
     engine.remove([data])
     engine.remove([sine])
-    col.wait(lambda: data not in engine._slots and sine not in engine._slots, 5, "all released")
+    col.wait(lambda: engine.debug_info(data) is None and engine.debug_info(sine) is None, 5,
+             "all released")
 
 
 @both_callbacks
