@@ -31,13 +31,27 @@ def test_bridge_goes_lean_above_threshold_and_back_below_half(qtbot, engine, sca
         bridge.stop()
 
 
-def test_main_window_sets_the_threshold(qtbot, engine):
-    bridge = EngineBridge(engine)
-    win = MainWindow(bridge)
-    qtbot.addWidget(win, before_close_func=lambda w: setattr(w, "force_close", True))
-    assert engine.fast_callbacks, "the C monitor callback is built (pip install -e .)"
-    assert bridge.lean_threshold == LEAN_THRESHOLD and not win.lean
-    assert LEAN_THRESHOLD_PY_CALLBACKS < LEAN_THRESHOLD
+@pytest.mark.parametrize("callbacks", ["c", "py"])
+def test_main_window_sets_the_threshold_for_its_callbacks(qtbot, demo_ioc, monkeypatch, callbacks):
+    """With the C callback lean mode starts at LEAN_THRESHOLD PVs; with Python callbacks
+    (no C compiler at install) at the lower LEAN_THRESHOLD_PY_CALLBACKS."""
+    from pvprobe.ca.engine import Engine
+
+    if callbacks == "py":
+        monkeypatch.setenv("PVPROBE_PY_CALLBACKS", "1")
+    engine = Engine(tick_hz=20)
+    try:
+        assert engine.fast_callbacks == (callbacks == "c"), "the C monitor callback is built (pip install -e .)"
+        bridge = EngineBridge(engine)
+        win = MainWindow(bridge)
+        qtbot.addWidget(win, before_close_func=lambda w: setattr(w, "force_close", True))
+        expected = LEAN_THRESHOLD if callbacks == "c" else LEAN_THRESHOLD_PY_CALLBACKS
+        assert bridge.lean_threshold == expected and not win.lean
+        assert not engine.debug_summary().lean
+        win.force_close = True
+        win.close()
+    finally:
+        engine.close()
 
 
 def test_batches_are_capped_and_nothing_is_lost(qtbot, engine, scalar_names):
