@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import platformdirs
 import platformdirs.macos
 import pytest
 
@@ -88,3 +89,12 @@ def test_macos_native_place_and_the_file_qt_left(home):
     assert paths.settings_file_in(native_dir, "darwin") == native          # once there, native
     # Linux never looks elsewhere
     assert paths.settings_file_in(home / "x", "linux") == home / "x" / "pvprobe.ini"
+
+
+def test_no_home_directory_falls_back_instead_of_raising(home, monkeypatch):
+    def no_home(*_a, **_k):
+        raise RuntimeError("home directory cannot be resolved")
+    monkeypatch.setattr(platformdirs, "user_config_dir", no_home)
+    monkeypatch.setattr(platformdirs, "user_data_dir", no_home)
+    assert default_settings_path() == str(home / ".config" / "pvprobe" / "pvprobe.ini")
+    assert putlog_path() == home / ".local" / "share" / "pvprobe" / "putlog.jsonl"

@@ -19,6 +19,7 @@ is still used while the native one does not exist. The environment overrides
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -29,15 +30,27 @@ SETTINGS_FILE_NAME = "pvprobe.ini"
 PUTLOG_FILE_NAME = "putlog.jsonl"
 
 
+def _home_based(*parts: str) -> Path:
+    """``~/parts.../pvprobe`` as ``os.path.expanduser`` sees it: the fallback when
+    platformdirs cannot find a home directory (it raises; a put must still be logged)."""
+    return Path(os.path.expanduser("~"), *parts, APP_NAME)
+
+
 def config_dir() -> Path:
     """The per-user configuration directory (``~/.config/pvprobe`` on Linux)."""
-    # appauthor=False: no vendor level on Windows; roaming: where Qt kept the file there.
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False, roaming=True))
+    try:
+        # appauthor=False: no vendor level on Windows; roaming: where Qt kept the file there.
+        return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False, roaming=True))
+    except RuntimeError:
+        return _home_based(".config")
 
 
 def data_dir() -> Path:
     """The per-user data directory (``~/.local/share/pvprobe`` on Linux)."""
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    try:
+        return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    except RuntimeError:
+        return _home_based(".local", "share")
 
 
 def legacy_settings_file() -> Path:
