@@ -156,9 +156,10 @@ def test_kill_and_restart_20_times(qtbot, fault_ioc: FaultIOC) -> None:
     from pvprobe.ca.engine import Engine
     from pvprobe.qt.bridge import EngineBridge
     from pvprobe.qt.image_view import ImageView
-    from pvprobe.qt.pvtable_model import DISCONNECTED_TEXT, GREY, Col
+    from pvprobe.qt.pvtable_model import DISCONNECTED_TEXT, Col
     from pvprobe.qt.strip_chart import StripChart
     from pvprobe.qt.table_widget import PVTableWidget
+    from pvprobe.qt.theme import table_colors
     from pvprobe.qt.waveform_plot import WaveformPlot
     try:
         from pvprobe.qt.probe_panel import ProbePanel
@@ -185,6 +186,7 @@ def test_kill_and_restart_20_times(qtbot, fault_ioc: FaultIOC) -> None:
     bridge.start()
     table.add_pvs(names)
     model = table.model
+    grey = table_colors(model.theme_name, model.palette_name).disconnected_fg   # the theme's, no copy
 
     def all_live() -> bool:
         return (model.connected_count == len(names) and model.valued_count == len(names)
@@ -219,7 +221,7 @@ def test_kill_and_restart_20_times(qtbot, fault_ioc: FaultIOC) -> None:
         for row in range(model.rowCount()):
             assert model.text(row, Col.SEVERITY) == DISCONNECTED_TEXT
             assert model.text(row, Col.CONNECTION) == DISCONNECTED_TEXT
-            assert model.data(model.index(row, int(Col.VALUE)), Qt.ForegroundRole) == GREY
+            assert model.data(model.index(row, int(Col.VALUE)), Qt.ForegroundRole).color() == grey
         assert "disconnected" in image.feed.message()
         if probe is not None:
             assert "DISCONNECTED" in probe.conn_label.text()

@@ -22,6 +22,7 @@ from pvprobe.qt.pvtable_model import (
 )
 from pvprobe.qt.table_filter import PVFilterProxy, make_matcher
 from pvprobe.qt.table_widget import FILTER_PLACEHOLDER, PVTableWidget
+from pvprobe.qt.theme import table_colors
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -260,7 +261,8 @@ def test_disconnected_only_and_disconnect_display(qtbot, table, restartable_ioc,
         assert text(w, n, Col.CONNECTION) == "DISCONNECTED" and text(w, n, Col.SEVERITY) == "DISCONNECTED"
         idx = w.model.index(w.model.row_of(n), int(Col.VALUE))
         assert idx.data(Qt.FontRole).italic()
-        assert idx.data(Qt.ForegroundRole).color().red() == 128
+        # greyed in the theme's disconnected colour (one source: core.colors via theme)
+        assert idx.data(Qt.ForegroundRole).color() == table_colors(w.model.theme_name).disconnected_fg
     assert (1, 3) in progress
     w.alarm_toggle.setChecked(True)            # both toggles: rows with either problem
     assert set(gone) <= set(shown(w))

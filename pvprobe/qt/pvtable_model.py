@@ -15,8 +15,9 @@ from PyQt5.QtCore import (
 )
 from PyQt5.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QPixmap
 
+from pvprobe.core import colors
 from pvprobe.core.batch import Batch
-from pvprobe.core.format import format_timestamp, format_value
+from pvprobe.core.format import format_timestamp, format_value, full_value_text
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.strarray import split_string_items
 
@@ -57,32 +58,29 @@ SEVERITY_PREFIX = {0: "", 1: "▲ ", 2: "✖ ", 3: "◆ "}
 #: The Saved column marks differing rows with this prefix (readable without colour).
 DIFF_PREFIX = "≠ "
 
-#: (background, foreground) per severity for the Value and Severity columns.
-ALARM_COLOURS = {
-    1: (QColor(255, 221, 87), QColor(0, 0, 0)),       # MINOR: yellow
-    2: (QColor(214, 48, 49), QColor(255, 255, 255)),  # MAJOR: red
-    3: (QColor(156, 39, 176), QColor(255, 255, 255)), # INVALID: magenta/purple
-}
-#: Colour-blind-safe alarm colours from the Okabe–Ito palette. The three stay apart in
-#: lightness as well as hue (light yellow, mid vermillion, pale reddish purple), so they
-#: remain distinct under deuteranopia/protanopia/tritanopia and in greyscale. Text is
-#: black where that gives the higher contrast (WCAG) — on all three — and the severity
-#: symbols (▲ ✖ ◆) are always there too.
-COLORBLIND_COLOURS = {
-    1: (QColor(240, 228, 66), QColor(0, 0, 0)),       # MINOR: Okabe–Ito yellow
-    2: (QColor(213, 94, 0), QColor(0, 0, 0)),         # MAJOR: Okabe–Ito vermillion
-    3: (QColor(204, 121, 167), QColor(0, 0, 0)),      # INVALID: Okabe–Ito reddish purple
-}
-PALETTES = {"default": ALARM_COLOURS, "colorblind": COLORBLIND_COLOURS}
+# Colours come from pvprobe.core.colors (the one source the theme uses too); the
+# model starts with the light theme's and set_theme/set_palette take theme.table_colors.
+_LIGHT = colors.TABLE["light"]
+
+
+def _alarm_colours(palette: str) -> dict[int, tuple[QColor, QColor]]:
+    return {sev: (QColor(*bg), QColor(*fg)) for sev, (bg, fg) in colors.ALARM_FILLS[("light", palette)].items()}
+
+
+#: (background, foreground) per severity for the Value and Severity columns (light theme):
+#: yellow/red/purple, and the colour-blind-safe Okabe–Ito set (see core.colors).
+ALARM_COLOURS = _alarm_colours("default")
+COLORBLIND_COLOURS = _alarm_colours("colorblind")
+PALETTES = {name: _alarm_colours(name) for name in colors.ALARM_PALETTES}
 ALARM_BRUSHES = {k: (QBrush(bg), QBrush(fg)) for k, (bg, fg) in ALARM_COLOURS.items()}
 _PALETTE_BRUSHES = {name: {k: (QBrush(bg), QBrush(fg)) for k, (bg, fg) in cols.items()}
                     for name, cols in PALETTES.items()}
-GREY = QBrush(QColor(128, 128, 128))
-DISCONNECTED_BG = QBrush(QColor(232, 232, 232))
+GREY = QBrush(QColor(*_LIGHT["disconnected_fg"]))
+DISCONNECTED_BG = QBrush(QColor(*_LIGHT["disconnected_bg"]))
 #: The Saved cell of a row whose live value differs (light sky blue: not an alarm colour).
-DIFF_BG = QBrush(QColor(200, 228, 250))
-FAILED_FG = QBrush(QColor(170, 20, 20))
-DONE_FG = QBrush(QColor(0, 110, 60))
+DIFF_BG = QBrush(QColor(*_LIGHT["diff_bg"]))
+FAILED_FG = QBrush(QColor(*_LIGHT["failed_fg"]))
+DONE_FG = QBrush(QColor(*_LIGHT["done_fg"]))
 
 _ALARM_COLUMNS = (Col.VALUE, Col.SEVERITY)
 _RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
@@ -252,7 +250,7 @@ def lock_icon() -> QIcon:
         pm.fill(Qt.transparent)
         p = QPainter(pm)
         p.setRenderHint(QPainter.Antialiasing)
-        colour = QColor(90, 90, 90)
+        colour = QColor(*colors.LOCK_ICON)
         pen = QPen(colour, 3.2)
         p.setPen(pen)
         p.setBrush(Qt.NoBrush)
@@ -265,7 +263,7 @@ def lock_icon() -> QIcon:
         p.setPen(Qt.NoPen)
         p.setBrush(colour)
         p.drawRoundedRect(QRectF(6, 14, 20, 15), 3, 3)
-        p.setBrush(QColor(255, 255, 255))
+        p.setBrush(QColor(*colors.LOCK_KEYHOLE))
         p.drawEllipse(QRectF(14, 18.5, 4, 4))
         p.drawRect(QRectF(15.2, 21, 1.6, 4.5))
         p.end()

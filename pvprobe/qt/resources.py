@@ -21,6 +21,8 @@ from PyQt5.QtCore import QByteArray, QRectF, Qt
 from PyQt5.QtGui import QColor, QGuiApplication, QIcon, QImage, QPainter, QPalette, QPixmap
 from PyQt5.QtSvg import QSvgRenderer
 
+from pvprobe.core.colors import ICON_FALLBACK
+
 #: Application icon PNG sizes shipped in ``resources/png/``.
 APP_ICON_SIZES = (16, 32, 48, 64, 128, 256)
 #: Sizes rendered into each UI icon's QIcon (Qt picks/scales the nearest).
@@ -66,7 +68,7 @@ def _svg_text(name: str) -> str:
 def _default_colour() -> QColor:
     app = QGuiApplication.instance()
     if app is None:
-        return QColor(40, 40, 40)
+        return QColor(*ICON_FALLBACK)
     return QGuiApplication.palette().color(QPalette.Active, QPalette.WindowText)
 
 

@@ -27,6 +27,8 @@ from typing import Any, Optional
 from PyQt5.QtCore import QSettings
 
 from pvprobe.core.paths import settings_file
+from pvprobe.core.colors import ALARM_PALETTES
+from pvprobe.core.colors import THEMES as COLOUR_THEMES
 from pvprobe.core.pvnames import pv_name_error
 
 ORGANISATION = "pvprobe"
@@ -34,8 +36,8 @@ APPLICATION = "pvprobe"
 #: Environment variable naming another settings file (tests, several set-ups).
 SETTINGS_ENV = "PVPROBE_SETTINGS"
 
-PALETTES = ("default", "colorblind")
-THEMES = ("light", "dark")
+PALETTES = ALARM_PALETTES
+THEMES = COLOUR_THEMES
 MAX_TABS = 50
 MAX_NAMES_PER_TAB = 100_000
 MAX_RECENT = 10

@@ -9,10 +9,12 @@ from PyQt5.QtCore import QPointF, QRectF, QSize, Qt
 from PyQt5.QtGui import QColor, QPainter, QPaintEvent, QPen, QPolygonF
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
+from pvprobe.core.colors import SPARKLINE_BAND
+
 from .theme import plot_colors, status_colors, theme_of
 
 #: The no-alarm band (LOW..HIGH): a faint green wash, readable under the line in both themes.
-BAND = QColor(120, 200, 120, 45)
+BAND = QColor(*SPARKLINE_BAND)
 
 
 class Sparkline(QWidget):

@@ -12,8 +12,8 @@ table draws itself (alarm cell fills and their text, disconnected rows, the
   least 3 (in the light theme MINOR's yellow cannot: the ▲ symbol and the hue
   carry it, as in every EPICS display).
 
-The light theme's alarm fills are exactly the model's defaults
-(``pvtable_model.ALARM_COLOURS`` / ``COLORBLIND_COLOURS``).
+All colours and the theme and palette names come from ``pvprobe.core.colors``
+(the table model's defaults are the light theme's, from the same place).
 
 The other views take their colours from here too: :func:`status_colors` (probe,
 put editor, record fields, image view labels: text >= 4.5 on window and base) and
@@ -33,12 +33,12 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QColor, QPainter, QPalette
 from PyQt5.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleFactory
 
-THEMES = ("light", "dark")
-ALARM_PALETTES = ("default", "colorblind")
+from pvprobe.core import colors
+from pvprobe.core.colors import ALARM_PALETTES, RGB, THEMES
+
 #: Application property holding the applied theme's name.
 THEME_PROPERTY = "pvprobe_theme"
 
-RGB = tuple[int, int, int]
 ColourLike = Union[QColor, RGB, str]
 
 
@@ -93,22 +93,7 @@ class ThemeSpec:
     shadow: RGB
 
 
-_SPECS = {
-    "light": ThemeSpec(
-        window=(239, 239, 239), window_text=(20, 20, 20), base=(255, 255, 255),
-        alternate_base=(245, 245, 245), text=(20, 20, 20), button=(239, 239, 239),
-        button_text=(20, 20, 20), highlight=(48, 140, 198), highlighted_text=(255, 255, 255),
-        link=(0, 90, 180), tooltip_base=(255, 255, 220), tooltip_text=(0, 0, 0),
-        disabled_text=(120, 120, 120), placeholder=(110, 110, 110), mid=(184, 184, 184),
-        dark=(160, 160, 160), light=(255, 255, 255), shadow=(118, 118, 118)),
-    "dark": ThemeSpec(
-        window=(45, 45, 48), window_text=(230, 230, 230), base=(30, 30, 32),
-        alternate_base=(40, 40, 43), text=(230, 230, 230), button=(53, 53, 56),
-        button_text=(230, 230, 230), highlight=(42, 110, 180), highlighted_text=(255, 255, 255),
-        link=(110, 170, 240), tooltip_base=(60, 60, 64), tooltip_text=(235, 235, 235),
-        disabled_text=(128, 128, 128), placeholder=(150, 150, 150), mid=(70, 70, 74),
-        dark=(25, 25, 27), light=(85, 85, 90), shadow=(10, 10, 10)),
-}
+_SPECS = {name: ThemeSpec(**roles) for name, roles in colors.THEME_ROLES.items()}
 
 
 def available_themes() -> list[str]:
@@ -134,7 +119,7 @@ def make_palette(name: str) -> QPalette:
         QPalette.Highlight: s.highlight, QPalette.HighlightedText: s.highlighted_text,
         QPalette.Link: s.link, QPalette.LinkVisited: s.link,
         QPalette.ToolTipBase: s.tooltip_base, QPalette.ToolTipText: s.tooltip_text,
-        QPalette.PlaceholderText: s.placeholder, QPalette.BrightText: (255, 80, 80),
+        QPalette.PlaceholderText: s.placeholder, QPalette.BrightText: colors.BRIGHT_TEXT,
         QPalette.Mid: s.mid, QPalette.Dark: s.dark, QPalette.Light: s.light,
         QPalette.Midlight: s.light, QPalette.Shadow: s.shadow,
     }
@@ -174,7 +159,7 @@ class _ThemeStyle(QProxyStyle):
 
 
 #: Frame of check boxes and radio buttons where Fusion's own is too faint.
-INDICATOR_FRAME = {"dark": (150, 150, 155)}
+INDICATOR_FRAME = colors.INDICATOR_FRAME
 
 
 def apply_theme(app: QApplication, name: str) -> None:
@@ -221,34 +206,9 @@ class TableColors:
 
 
 _C = QColor
-# Light fills: identical to pvtable_model's ALARM_COLOURS / COLORBLIND_COLOURS.
-_FILLS: dict[tuple[str, str], dict[int, tuple[RGB, RGB]]] = {
-    ("light", "default"): {1: ((255, 221, 87), (0, 0, 0)), 2: ((214, 48, 49), (255, 255, 255)),
-                           3: ((156, 39, 176), (255, 255, 255))},
-    ("light", "colorblind"): {1: ((240, 228, 66), (0, 0, 0)), 2: ((213, 94, 0), (0, 0, 0)),
-                              3: ((204, 121, 167), (0, 0, 0))},
-    # Dark: the same hues, red and purple lifted so the fills stand out from a dark base
-    # by >= 3; text stays >= 4.5 on them.
-    ("dark", "default"): {1: ((255, 221, 87), (0, 0, 0)), 2: ((235, 77, 75), (0, 0, 0)),
-                          3: ((190, 100, 215), (0, 0, 0))},
-    ("dark", "colorblind"): {1: ((240, 228, 66), (0, 0, 0)), 2: ((213, 94, 0), (0, 0, 0)),
-                             3: ((204, 121, 167), (0, 0, 0))},
-}
-# Alarm colours used as text/lines on the base or window (>= 4.5:1 against both).
-_ALARM_TEXT: dict[tuple[str, str], dict[int, RGB]] = {
-    ("light", "default"): {1: (140, 98, 0), 2: (200, 30, 30), 3: (140, 30, 160)},
-    ("light", "colorblind"): {1: (140, 98, 0), 2: (180, 75, 0), 3: (160, 70, 130)},
-    ("dark", "default"): {1: (255, 221, 87), 2: (255, 110, 105), 3: (215, 140, 235)},
-    ("dark", "colorblind"): {1: (240, 228, 66), 2: (240, 120, 40), 3: (220, 150, 190)},
-}
-_OTHER: dict[str, dict[str, RGB]] = {
-    "light": dict(disconnected_fg=(118, 118, 118), disconnected_bg=(232, 232, 232),
-                  diff_bg=(200, 228, 250), diff_fg=(0, 0, 0), failed_fg=(170, 20, 20),
-                  done_fg=(0, 110, 60)),
-    "dark": dict(disconnected_fg=(150, 150, 150), disconnected_bg=(58, 58, 60),
-                 diff_bg=(28, 68, 110), diff_fg=(235, 235, 235), failed_fg=(255, 120, 115),
-                 done_fg=(100, 210, 140)),
-}
+_FILLS = colors.ALARM_FILLS
+_ALARM_TEXT = colors.ALARM_TEXT
+_OTHER = colors.TABLE
 
 
 def table_colors(theme: str = "light", palette_name: str = "default") -> TableColors:
@@ -303,13 +263,7 @@ class StatusColors:
     warn: QColor     #: frame of an invalid entry (>= 3 against the base)
 
 
-_STATUS: dict[str, dict[str, RGB]] = {
-    "light": dict(ok=(0, 110, 60), bad=(170, 20, 20), hint=(95, 95, 95), muted=(100, 100, 100),
-                  link=(0, 90, 180), muted_fill=(228, 228, 228), warn=(213, 94, 0)),
-    "dark": dict(ok=(100, 210, 140), bad=(255, 120, 115), hint=(170, 170, 170),
-                 muted=(160, 160, 160), link=(110, 170, 240), muted_fill=(52, 52, 55),
-                 warn=(240, 120, 40)),
-}
+_STATUS = colors.STATUS
 
 
 def status_colors(theme: str = "light") -> StatusColors:
@@ -354,19 +308,8 @@ class PlotColors:
         return c
 
 
-# Tableau-10 hues, darkened for white and lightened for the dark background.
-_TRACES: dict[str, tuple[RGB, ...]] = {
-    "light": ((25, 105, 165), (175, 80, 0), (30, 115, 30), (200, 30, 30), (130, 85, 185),
-              (140, 86, 75), (175, 45, 135), (100, 100, 100), (105, 105, 0), (0, 110, 125)),
-    "dark": ((90, 160, 230), (255, 150, 60), (90, 200, 90), (255, 105, 100), (190, 150, 235),
-             (205, 150, 120), (240, 140, 210), (180, 180, 180), (205, 205, 60), (70, 210, 225)),
-}
-_PLOT: dict[str, dict[str, RGB]] = {
-    "light": dict(background=(255, 255, 255), foreground=(50, 50, 50), grid=(200, 200, 200),
-                  cursor=(200, 110, 0)),
-    "dark": dict(background=(25, 25, 27), foreground=(210, 210, 210), grid=(70, 70, 74),
-                 cursor=(245, 158, 11)),
-}
+_TRACES = colors.TRACES
+_PLOT = colors.PLOT
 
 
 def plot_colors(theme: str = "light", palette_name: str = "default") -> PlotColors:

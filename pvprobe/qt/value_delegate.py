@@ -18,6 +18,7 @@ from PyQt5.QtWidgets import (
     QComboBox, QLineEdit, QStyledItemDelegate, QStyleOptionViewItem, QToolTip, QWidget,
 )
 
+from pvprobe.core.colors import STATUS, css_rgb
 from pvprobe.core.format import char_array_to_text, format_number, format_value
 from pvprobe.core.putvalue import MAX_STRING, PutValueError, coerce_put_value, text_put_value
 from pvprobe.core.pvstate import PVState
@@ -25,7 +26,7 @@ from pvprobe.core.strarray import string_items_text
 
 from .pvtable_model import STATE_ROLE, Col, is_editable
 
-_INVALID_STYLE = "QLineEdit { border: 2px solid rgb(213, 94, 0); }"
+_INVALID_STYLE = f"QLineEdit {{ border: 2px solid {css_rgb(STATUS['light']['warn'])}; }}"
 
 
 def check_put_value(st: PVState, value: Any) -> Optional[str]:
