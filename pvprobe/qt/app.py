@@ -88,6 +88,7 @@ def _run(engine: Any, names: list[str], quit_request: QuitRequest, *, screenshot
         window.set_theme(theme)
     if not window.restored_geometry:
         window.resize(*(WINDOW_SIZE_WITH_VIEWS if views else WINDOW_SIZE))
+    window.fit_to_screen()          # default and restored sizes never exceed the screen
     window.show()
     if names:
         window.open_tab(names, tab_title)

@@ -29,11 +29,17 @@ from PyQt5.QtWidgets import (
 from pvprobe.core import ndarray as nd
 from pvprobe.core.atomic import atomic_write_bytes
 from pvprobe.core.batch import Batch
+from pvprobe.core.colors import IMAGE_OVERLAY
 from pvprobe.core.image_feed import ImageFeed, RateMeter
 from pvprobe.core.ndarray import Frame
 from pvprobe.core.tiff import describe, write_tiff
 
+from .flow_layout import FlowLayout, labelled
 from .theme import label_style, status_colors, theme_of
+
+#: Profile curves and cursor lines, and the ROI, drawn over the pixels.
+_PROFILE = IMAGE_OVERLAY["profile"]
+_ROI = IMAGE_OVERLAY["roi"]
 
 #: Colour maps offered (label -> pyqtgraph colormap name).
 COLORMAPS = {"grey": "CET-L1", "viridis": "viridis", "inferno": "inferno", "magma": "magma",
@@ -214,7 +220,7 @@ class ImageView(QWidget):
     def _build(self) -> None:
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        bar = QHBoxLayout()
+        bar = FlowLayout()
         self.source_edit = QLineEdit()
         self.source_edit.setPlaceholderText("plugin prefix (e.g. 13SIM1:image1:) or array PV")
         self.width_spin = QSpinBox()
@@ -226,16 +232,13 @@ class ImageView(QWidget):
         open_btn = QPushButton("Open")
         open_btn.clicked.connect(self._open_from_ui)
         self.source_edit.returnPressed.connect(self._open_from_ui)
-        bar.addWidget(QLabel("Source:"))
-        bar.addWidget(self.source_edit, 3)
-        bar.addWidget(QLabel("W"))
-        bar.addWidget(self.width_spin)
-        bar.addWidget(QLabel("H"))
-        bar.addWidget(self.height_spin)
+        bar.addWidget(labelled("Source:", self.source_edit, stretch=1), 1)
+        bar.addWidget(labelled("W", self.width_spin))
+        bar.addWidget(labelled("H", self.height_spin))
         bar.addWidget(open_btn)
         lay.addLayout(bar)
 
-        tools = QHBoxLayout()
+        tools = FlowLayout()
         self.cmap_combo = QComboBox()
         self.cmap_combo.addItems(list(COLORMAPS))
         self.cmap_combo.currentTextChanged.connect(self.set_colormap)
@@ -264,8 +267,8 @@ class ImageView(QWidget):
         tiff_btn.clicked.connect(self._save_tiff_dialog)
         png_btn = QPushButton("Save PNG…")
         png_btn.clicked.connect(self._save_png_dialog)
-        tools.addWidget(QLabel("Map"))
-        for w in (self.cmap_combo, self.auto_check, self.per_frame_check, self.log_check,
+        tools.addWidget(labelled("Map", self.cmap_combo))
+        for w in (self.auto_check, self.per_frame_check, self.log_check,
                   self.rotate_combo, self.flip_h_check, self.flip_v_check, self.roi_check,
                   self.profile_check):
             tools.addWidget(w)
@@ -287,7 +290,7 @@ class ImageView(QWidget):
         self.vplot.invertY(True)
         self.vplot.setYLink(self.vb)
         self.vplot_w.setMaximumWidth(170)
-        self.vcurve = self.vplot.plot(pen="y")
+        self.vcurve = self.vplot.plot(pen=_PROFILE)
         self.hist_w = pg.HistogramLUTWidget()
         self.hist = self.hist_w.item
         self.hist.setImageItem(self.image_item)
@@ -301,13 +304,13 @@ class ImageView(QWidget):
         self.hplot = self.hplot_w.getPlotItem()
         self.hplot.setXLink(self.vb)
         self.hplot_w.setMaximumHeight(150)
-        self.hcurve = self.hplot.plot(pen="y")
-        self.hline = pg.InfiniteLine(angle=0, movable=True, pen=pg.mkPen("y", width=1))
-        self.vline = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen("y", width=1))
+        self.hcurve = self.hplot.plot(pen=_PROFILE)
+        self.hline = pg.InfiniteLine(angle=0, movable=True, pen=pg.mkPen(_PROFILE, width=1))
+        self.vline = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen(_PROFILE, width=1))
         for ln in (self.hline, self.vline):
             ln.sigPositionChanged.connect(self._mark_slow)
             self.vb.addItem(ln, ignoreBounds=True)
-        self.roi = pg.RectROI([0, 0], [64, 64], pen=pg.mkPen("c", width=2))
+        self.roi = pg.RectROI([0, 0], [64, 64], pen=pg.mkPen(_ROI, width=2))
         self.roi.addScaleHandle([0, 0], [1, 1])
         self.roi.sigRegionChanged.connect(self._mark_slow)
         self.vb.addItem(self.roi, ignoreBounds=True)
@@ -326,6 +329,9 @@ class ImageView(QWidget):
         self.message_label = QLabel("")
         self.message_label.setWordWrap(True)
         self.status_label = QLabel("no source")
+        # long texts wrap: a label never widens the dock (and the window) past the screen
+        for label in (self.readout_label, self.roi_label, self.status_label):
+            label.setWordWrap(True)
         self.set_theme(theme_of())
         info = QHBoxLayout()
         info.addWidget(self.readout_label, 1)

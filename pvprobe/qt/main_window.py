@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterable, Optional
 
-from PyQt5.QtCore import QByteArray, pyqtSignal
-from PyQt5.QtGui import QCloseEvent, QKeySequence
+from PyQt5.QtCore import QByteArray, QRect, QTimer, pyqtSignal
+from PyQt5.QtGui import QCloseEvent, QKeySequence, QResizeEvent
 from PyQt5.QtWidgets import (QAction, QActionGroup, QApplication, QInputDialog, QLabel,
                              QMainWindow, QMessageBox, QProgressBar, QWidget)
 
@@ -36,6 +36,9 @@ LEAN_THRESHOLD_PY_CALLBACKS = 2000
 def lean_threshold_for(engine: object) -> int:
     """The lean-mode threshold that suits this engine's monitor callbacks."""
     return LEAN_THRESHOLD if getattr(engine, "fast_callbacks", False) else LEAN_THRESHOLD_PY_CALLBACKS
+
+#: Qt platforms whose screen is not a real one: the window is not fitted to it.
+SCREENLESS_PLATFORMS = ("offscreen", "minimal")
 
 PALETTE_LABELS = {"default": "&Standard alarm colours",
                   "colorblind": "&Colour-blind safe alarm colours"}
@@ -233,6 +236,45 @@ class MainWindow(QMainWindow):
         for t in self.tabs.tables():
             t.set_theme(name)
         self.views.set_theme(name)
+
+    # -- fitting the screen ---------------------------------------------------------------------
+    def available_geometry(self) -> Optional[QRect]:
+        """The usable part (without panels) of the screen the window is on; None on
+        platforms without a real screen (offscreen: its 800x600 is a placeholder, and
+        screenshots and automation there want the size they ask for)."""
+        if QApplication.platformName() in SCREENLESS_PLATFORMS:
+            return None
+        screen = self.screen() or QApplication.primaryScreen()
+        return screen.availableGeometry() if screen is not None else None
+
+    def fit_to_screen(self) -> None:
+        """Shrink and move the window into the screen's available geometry (views and
+        restored or default sizes must never push it past the screen's edges)."""
+        self._fit_pending = False
+        avail = self.available_geometry()
+        if avail is None or avail.isEmpty():
+            return
+        frame, inner = self.frameGeometry(), self.geometry()
+        extra_w, extra_h = frame.width() - inner.width(), frame.height() - inner.height()
+        w = min(self.width(), avail.width() - extra_w)
+        h = min(self.height(), avail.height() - extra_h)
+        if (w, h) != (self.width(), self.height()):
+            self.resize(w, h)
+        frame = self.frameGeometry()
+        x = max(avail.left(), min(frame.left(), avail.right() + 1 - frame.width()))
+        y = max(avail.top(), min(frame.top(), avail.bottom() + 1 - frame.height()))
+        if (x, y) != (frame.left(), frame.top()):
+            self.move(x, y)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        avail = self.available_geometry()
+        if avail is None:
+            return
+        too_big = self.frameGeometry().width() > avail.width() or self.frameGeometry().height() > avail.height()
+        if too_big and not getattr(self, "_fit_pending", False):
+            self._fit_pending = True      # once the layout has settled
+            QTimer.singleShot(0, self.fit_to_screen)
 
     # -- views (docks) -------------------------------------------------------------------------
     def open_view(self, kind: str, names: list) -> None:

@@ -33,6 +33,7 @@ from pvprobe.core.pvnames import pv_name_error, strip_scheme
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.record_fields import FieldDiscovery
 
+from .flow_layout import FlowLayout
 from .put_editor import PutEditor
 from .pvtable_model import PALETTES, SEVERITY_PREFIX
 from .record_fields_view import RecordFieldsView
@@ -235,7 +236,7 @@ class ProbePanel(QWidget):
         self.plot_button.clicked.connect(self._request_plot)
         self.plot_button.setEnabled(False)
 
-        top = QHBoxLayout()
+        top = FlowLayout()      # wraps: never wider than the dock allows
         top.addWidget(self.entry, 1)
         top.addWidget(self.plot_button)
         top.addWidget(self.copy_button)

@@ -21,7 +21,7 @@ import pyqtgraph as pg
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QBrush, QColor
 from PyQt5.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel,
+    QAbstractItemView, QCheckBox, QComboBox, QHeaderView, QLabel,
     QLineEdit, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -31,6 +31,7 @@ from pvprobe.core.pvstate import PVState
 from pvprobe.core.ringbuffer import SEV_DISCONNECTED, RingBuffer, bytes_for, capacity_for
 from pvprobe.core.waveform_data import bucket_starts, iso_time, minmax_decimate, samples_csv
 
+from .flow_layout import FlowLayout, labelled
 from .plot_common import (
     NameDragTable, NameDropMixin, export_with_dialog,
     Crosshair, PaintCounter, apply_plot_colours, names_from_drop, save_png,
@@ -177,11 +178,10 @@ class StripChart(NameDropMixin, QWidget):
         remove_btn = QPushButton("Remove")
         remove_btn.setToolTip("Remove the PVs selected in the list")
         remove_btn.clicked.connect(self.remove_selected)
-        bar = QHBoxLayout()
-        bar.setContentsMargins(0, 0, 0, 0)
+        bar = FlowLayout()      # wraps: never wider than the dock allows
         bar.addWidget(self.entry, 2)
-        bar.addWidget(QLabel("Span:"))
-        for w in (self.span_combo, self.pause_btn, live_btn, csv_btn, png_btn, remove_btn):
+        bar.addWidget(labelled("Span:", self.span_combo))
+        for w in (self.pause_btn, live_btn, csv_btn, png_btn, remove_btn):
             bar.addWidget(w)
 
         self.date_axis = pg.DateAxisItem(orientation="bottom")
@@ -222,6 +222,8 @@ class StripChart(NameDropMixin, QWidget):
                                      "samples are overwritten, memory never grows.")
         self.readout = QLabel()
         self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        for label in (self.memory_label, self.readout):   # long texts wrap, never widen the window
+            label.setWordWrap(True)
         split = QSplitter(Qt.Horizontal)
         split.addWidget(self.plot)
         split.addWidget(self.table)

@@ -97,6 +97,10 @@ class ViewDocks:
         dock.show()
         dock.raise_()
         self.docks.append(dock)
+        fit = getattr(self.window, "fit_to_screen", None)
+        if callable(fit):           # a view never pushes the window past the screen
+            self.window.layout().activate()
+            fit()
         return dock
 
     def _forget(self, dock: ViewDock) -> None:

@@ -20,7 +20,7 @@ import pyqtgraph as pg
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor
 from PyQt5.QtWidgets import (
-    QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QMenu, QPushButton,
+    QCheckBox, QComboBox, QLabel, QLineEdit, QMenu, QPushButton,
     QToolButton, QVBoxLayout, QWidget,
 )
 
@@ -31,6 +31,7 @@ from pvprobe.core.waveform_data import (
     columns_csv, finite_range, is_monotonic, minmax_decimate, valid_elements, visible_slice,
 )
 
+from .flow_layout import FlowLayout, labelled
 from .plot_common import (Crosshair, NameDropMixin, export_with_dialog, PaintCounter, apply_plot_colours,
                           make_legend_draggable, names_from_drop, save_png)
 from .theme import plot_colors, theme_of
@@ -129,11 +130,9 @@ class WaveformPlot(NameDropMixin, QWidget):
         self.pv_menu.aboutToShow.connect(self._fill_pv_menu)
         self.pv_menu_btn.setMenu(self.pv_menu)
 
-        bar = QHBoxLayout()
-        bar.setContentsMargins(0, 0, 0, 0)
+        bar = FlowLayout()      # wraps: never wider than the dock allows
         bar.addWidget(self.entry, 2)
-        bar.addWidget(QLabel("x:"))
-        bar.addWidget(self.x_combo, 1)
+        bar.addWidget(labelled("x:", self.x_combo, stretch=1), 1)
         for w in (self.lock_box, auto_btn, self.log_box, self.freeze_box, csv_btn, png_btn,
                   self.pv_menu_btn):
             bar.addWidget(w)
@@ -159,6 +158,8 @@ class WaveformPlot(NameDropMixin, QWidget):
         self.info.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.readout = QLabel()
         self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        for label in (self.info, self.readout):     # long texts wrap, never widen the window
+            label.setWordWrap(True)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(bar)
