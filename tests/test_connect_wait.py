@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -149,3 +150,42 @@ def test_missing_names_are_reported_and_the_wait_ends(big_ioc, tmp_path):
     # the product's contract: the wait ends about `timeout` after the last answer
     # (interpreter start and 1,100 channels included; generous for a loaded machine)
     assert elapsed < timeout + 30, elapsed
+
+
+def test_a_trickle_of_answers_keeps_the_wait_only_up_to_its_cap(demo_ioc, prefix):
+    """The rule itself, on real CA answers: a get completing every 0.1 s keeps a wait
+    with a 0.5 s quiet timeout going past 0.5 s, but not past its cap; without
+    answers the quiet timeout ends it."""
+    from epics.ca import CAThread
+
+    from pvprobe.ca import lowlevel as ll
+    from pvprobe.ca.engine import Engine, wait_cap
+
+    eng = Engine()
+    name = prefix + "ai:001"
+    assert eng.read([name], timeout=5)[name].value is not None
+    slot = eng._slots[name]
+    stop = threading.Event()
+
+    def trickle() -> None:             # real value gets, one every 0.1 s
+        while not stop.wait(0.1):
+            eng._send_value_get(slot)
+            ll.flush()
+
+    t = CAThread(target=trickle, daemon=True)
+    t.start()
+    try:
+        t0 = time.monotonic()
+        why = eng._wait_answers(lambda: True, 0.5, 3.0)
+        elapsed = time.monotonic() - t0
+    finally:
+        stop.set()
+        t.join(5)
+    assert "limit of 3 s" in why
+    assert 2.9 <= elapsed < 3.0 + 2.0
+    t0 = time.monotonic()
+    why = eng._wait_answers(lambda: True, 0.5, 3.0)
+    assert why == "nothing arrived for 0.5 s"
+    assert 0.45 <= time.monotonic() - t0 < 2.5
+    assert wait_cap(2.0, 20000) == 60.0             # the documented figure
+    eng.close()

@@ -61,6 +61,8 @@ DEFAULT_CONNECTION_TIMEOUT = 2.0
 #: of 20,000 PVs takes about 1.5 s here, so the cap leaves 40x that).
 WAIT_CAP_FACTOR = 10.0
 WAIT_CAP_PER_PV_S = 0.002
+#: ... and while answers are coming, take them in batches this far apart (seconds).
+ANSWER_BATCH_S = 0.005
 #: Default cap on PV states handed over in one batch (see Engine.max_batch_states).
 MAX_BATCH_STATES = 5000
 #: Paced arrays (image frames) in flight or fetched-and-waiting per PV. 2 would overlap
@@ -1138,15 +1140,17 @@ class Engine:
             self._wake.wait(min(0.05, max(0.0, deadline - time.monotonic())))
             self._wake.clear()
 
-    def _wait_answers(self, pending: Callable[[], int], quiet: Callable[[], float],
-                      cap: float) -> str:
-        """Pump CA events until ``pending()`` (re-counted whenever answers came) is 0.
-        The wait goes on while answers (connections, gets, put completions) keep
-        arriving: it gives up once none has come for ``quiet()`` seconds, or ``cap``
-        seconds after it began, whichever is first. Returns "" when nothing is left
-        pending, else why it gave up (for the messages of what is missing)."""
+    def _wait_answers(self, pending: Callable[[], bool], quiet: float, cap: float,
+                      longer: Optional[Callable[[], float]] = None) -> str:
+        """Pump CA events until ``pending()`` (asked again whenever answers came) is
+        false. The wait goes on while answers (connections, gets, put completions)
+        keep arriving: it gives up once none has come for ``quiet`` seconds (or for
+        ``longer()``, asked only when ``quiet`` has run out, if that is longer), or
+        ``cap`` seconds after it began, whichever is first. Returns "" when nothing
+        is left pending, else why it gave up (for the messages of what is missing)."""
         t0 = last = time.monotonic()
         seen = self._answers
+        q = quiet
         left = pending()
         while left:
             self._wake.clear()
@@ -1154,17 +1158,37 @@ class Engine:
             self._expire_puts()
             now = time.monotonic()
             if self._answers != seen:
-                seen, last = self._answers, now
+                seen, last, q = self._answers, now, quiet
                 left = pending()
                 if not left:
                     break
-            q = quiet()
+            if now - last >= q and longer is not None and q == quiet:
+                q = max(quiet, longer())
             if now - last >= q:
                 return f"nothing arrived for {q:g} s"
             if now - t0 >= cap:
                 return f"the wait reached its limit of {cap:g} s"
-            self._wake.wait(max(0.001, min(0.05, last + q - now, t0 + cap - now)))
+            if last == now:
+                # answers are coming: let them gather for a moment instead of waking
+                # for each (the loop would take the GIL from libca's callback threads
+                # thousands of times a second while 20,000 PVs connect)
+                time.sleep(ANSWER_BATCH_S)
+            else:
+                self._wake.wait(max(0.001, min(0.05, last + q - now, t0 + cap - now)))
         return ""
+
+    @staticmethod
+    def _pending(slots: list[_Slot], done: Callable[[_Slot], bool]) -> Callable[[], bool]:
+        """``pending()`` for :meth:`_wait_answers`: true while any of ``slots`` is not
+        ``done``. Done slots are dropped from the end of a reversed copy, so all
+        calls together cost O(len(slots)), not O(len(slots)) each (20,000 PVs)."""
+        rest = [s for s in reversed(slots) if s.chid is not None]
+
+        def pending() -> bool:
+            while rest and done(rest[-1]):
+                rest.pop()
+            return bool(rest)
+        return pending
 
     def open(self, names: Iterable[str], timeout: Optional[float] = None,
              monitor: bool = False) -> dict[str, PVState]:
@@ -1177,13 +1201,8 @@ class Engine:
         quiet = DEFAULT_CONNECTION_TIMEOUT if timeout is None else timeout
         slots = [self._create(n, monitor, False) for n in names]
         ll.flush()
-        waiting = [s for s in slots if s.chid is not None]
-
-        def pending() -> int:
-            waiting[:] = [s for s in waiting if not (s.state.connected and s.meta_ok)]
-            return len(waiting)
-
-        self._wait_answers(pending, lambda: quiet, wait_cap(quiet, len(slots)))
+        self._wait_answers(self._pending(slots, lambda s: s.state.connected and s.meta_ok),
+                           quiet, wait_cap(quiet, len(slots)))
         return {s.name: s.state for s in slots}
 
     def read(self, names: Iterable[str], timeout: Optional[float] = None,
@@ -1209,18 +1228,15 @@ class Engine:
                 s.get_raw = None
                 self._send_value_get(s)
         ll.flush()
-        base = DEFAULT_CONNECTION_TIMEOUT if timeout is None else timeout
-        quiet = [base]
-        waiting = [s for s in slots if s.chid is not None]
+        quiet = DEFAULT_CONNECTION_TIMEOUT if timeout is None else timeout
 
-        def pending() -> int:
-            waiting[:] = [s for s in waiting if not self._read_done(s)]
-            if timeout is None:
-                quiet[0] = max([base] + [get_timeout(s.state.max_count) for s in waiting
-                                         if s.state.connected and s.state.max_count > 1])
-            return len(waiting)
+        def longer() -> float:   # the default waits longer for the values of big arrays
+            return max([get_timeout(s.state.max_count) for s in slots if s.state.connected
+                        and s.state.max_count > 1 and not self._read_done(s)], default=0.0)
 
-        why = self._wait_answers(pending, lambda: quiet[0], wait_cap(base, len(slots))) or "timeout"
+        why = self._wait_answers(self._pending(slots, self._read_done), quiet,
+                                 wait_cap(quiet, len(slots)),
+                                 longer if timeout is None else None) or "timeout"
         for s in slots:
             st = s.state
             if s.chid is None:
@@ -1287,7 +1303,7 @@ class Engine:
             # the wait below ends it: each put's own deadline lies beyond the wait's cap
             self._start_put(rid, name, value, cap + 1.0, lambda r: results.__setitem__(r.request_id, r))
         ll.flush()
-        why = self._wait_answers(lambda: len(rids) - len(results), lambda: timeout, cap)
+        why = self._wait_answers(lambda: len(results) < len(rids), timeout, cap)
         now = time.monotonic()
         for rid, (name, value) in zip(rids, items):
             p = self._puts.pop(rid, None)
