@@ -317,6 +317,12 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 def _run_gui_command(args: argparse.Namespace, quit_request: Any) -> int:
+    from .qt.platform_check import xcb_problem
+
+    problem = xcb_problem()     # Qt would only say "could not load the Qt platform plugin"
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     demo = None
     if args.demo:
         from .demo.launcher import DemoIOC, DemoIOCCancelled, DemoIOCError
