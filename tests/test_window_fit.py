@@ -128,3 +128,31 @@ def test_restored_window_larger_than_the_screen_is_fitted(qtbot, bridge, tmp_pat
     win.move(900, 500)
     win.fit_to_screen()
     assert _fits(win) and win.width() <= 1366 and win.height() <= 768
+
+
+def test_flow_layout_wraps_instead_of_widening(qtbot):
+    """A row of buttons is as narrow as its widest button and grows in height as it wraps;
+    every button stays inside the row."""
+    from PyQt5.QtWidgets import QPushButton, QVBoxLayout
+
+    from pvprobe.qt.flow_layout import FlowLayout
+
+    host = QWidget()
+    qtbot.addWidget(host)
+    outer = QVBoxLayout(host)
+    row = FlowLayout()
+    buttons = [QPushButton(f"Button number {i}") for i in range(8)]
+    for b in buttons:
+        row.addWidget(b)
+    outer.addLayout(row)
+    outer.addStretch(1)
+    widest = max(b.minimumSizeHint().width() for b in buttons)
+    assert row.minimumSize().width() == widest
+    one_line = row.heightForWidth(row.sizeHint().width())
+    assert row.heightForWidth(widest) > 4 * one_line      # one button per line
+    host.resize(widest * 3, 400)
+    host.show()
+    qtbot.waitUntil(lambda: row.minimumSize().height() == row.heightForWidth(row.geometry().width()),
+                    timeout=3000)
+    assert all(row.geometry().contains(QRect(b.pos(), b.size())) for b in buttons)
+    assert len({b.y() for b in buttons}) >= 3

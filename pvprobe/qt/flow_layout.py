@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Optional
 
 from PyQt5.QtCore import QPoint, QRect, QSize, Qt, QTimer
-from PyQt5.QtWidgets import QLayout, QLayoutItem, QSizePolicy, QStyle, QWidget, QWidgetItem
+from PyQt5.QtWidgets import (QHBoxLayout, QLabel, QLayout, QLayoutItem, QSizePolicy, QStyle, QWidget,
+                             QWidgetItem)
 
 
 class FlowLayout(QLayout):
@@ -85,10 +86,6 @@ class FlowLayout(QLayout):
             size = size.expandedTo(item.minimumSize())
         size += QSize(m.left() + m.right(), m.top() + m.bottom())
         return QSize(size.width(), max(size.height(), self._wrapped_height))
-
-    def invalidate(self) -> None:
-        self._wrapped_height = getattr(self, "_wrapped_height", 0)
-        super().invalidate()
 
     def setGeometry(self, rect: QRect) -> None:  # noqa: N802
         super().setGeometry(rect)
@@ -161,8 +158,6 @@ class FlowLayout(QLayout):
 
 def labelled(text: str, widget: QWidget, stretch: int = 0) -> QWidget:
     """``text`` and ``widget`` kept together on one line of a flow layout."""
-    from PyQt5.QtWidgets import QHBoxLayout, QLabel
-
     box = QWidget()
     lay = QHBoxLayout(box)
     lay.setContentsMargins(0, 0, 0, 0)
