@@ -443,7 +443,8 @@ def test_demo_mono_camera_shown(qtbot, view, prefix):
     view.set_colormap("inferno")
     view.rotate_combo.setCurrentIndex(0)
     view.roi_check.setChecked(True)
-    qtbot.wait(600)
+    painted = view.image_item.painted      # frames painted with the new colour map and ROI
+    qtbot.waitUntil(lambda: view.image_item.painted >= painted + 2, timeout=10000)
     view.grab().save(SHOT)
     shot = view.grab().toImage()
     from PyQt5.QtGui import QImage
@@ -460,11 +461,12 @@ def test_view_asks_for_each_frame_as_it_paints_it(qtbot, view, prefix):
     eng = view.bridge.engine
     view.open_prefix(prefix + "image1:")
     qtbot.waitUntil(lambda: view.image_item.painted >= 5, timeout=20000)
-    assert eng._slots[name].pull and eng._slots[name].paced
+    info = eng.debug_info(name)
+    assert info.pull and info.paced
     f0, p0 = eng.stats.frames_fetched, view.image_item.painted
-    qtbot.wait(1500)
+    # the window: 10 more frames painted (the demo camera runs at 15 Hz)
+    qtbot.waitUntil(lambda: view.image_item.painted >= p0 + 10, timeout=20000)
     fetched, painted = eng.stats.frames_fetched - f0, view.image_item.painted - p0
-    assert fetched >= 5, fetched                      # the demo camera runs at 15 Hz
     assert abs(fetched - painted) <= 2, (fetched, painted)
     view.hide()
     f1 = eng.stats.frames_fetched
@@ -497,8 +499,7 @@ def test_save_tiff_and_png(qtbot, view, prefix, tmp_path):
     from PyQt5.QtGui import QImage
     view.open_prefix(prefix + "image1:")
     qtbot.waitUntil(lambda: view.frame is not None, timeout=20000)
-    qtbot.wait(200)
-    frame = view.frame.data.copy()
+    frame = view.frame.data.copy()   # no event loop runs until the files are saved
     view.save_tiff(str(tmp_path / "f.tif"))
     back = read_tiff(tmp_path / "f.tif")
     assert back.dtype == np.uint16 and back.tobytes() == frame.tobytes()  # full bit depth
@@ -520,7 +521,8 @@ def test_subscription_stops_when_view_closes(qtbot, view, prefix):
     assert view.subscribed_names() == []
     qtbot.waitUntil(lambda: bridge.engine_pvs == 1, timeout=10000)
     seen.clear()
-    qtbot.wait(1500)
+    # the window: two heartbeats (1 Hz) in later batches, in which frames would have come
+    qtbot.waitUntil(lambda: seen.count(prefix + "heartbeat") >= 2, timeout=10000)
     assert prefix + "image1:ArrayData" not in seen
     assert not any(n.startswith(prefix + "image1:") for n in seen)
     bridge.remove([prefix + "heartbeat"])
@@ -569,7 +571,8 @@ def test_size_mode_type_changes_at_run_time(qtbot, view, cam_ioc, refs):
     for img in shown:
         cands = refs_by_key.get((img.shape, img.dtype.str), [])
         assert any(np.array_equal(img, r) for r in cands), (img.shape, img.dtype)
-    qtbot.wait(600)                                 # histogram refresh (4 Hz)
+    view._hist_dirty = True                         # the histogram of the last frame shown
+    view._refresh_hist()
     view.grab().save("/tmp/image_view_cam.png")
 
 

@@ -137,7 +137,7 @@ def test_waveform_freeze_counts_and_close(qtbot, wplot, bridge, prefix):
     wplot.set_log_y(False)
     # the channel is closed when the plot goes away
     wplot.close_pvs()
-    qtbot.waitUntil(lambda: name not in bridge.engine._slots, timeout=5000)
+    qtbot.waitUntil(lambda: bridge.engine.debug_info(name) is None, timeout=5000)
 
 
 def test_plot_drop_text_adds_pvs(qtbot, bridge, prefix):
@@ -191,8 +191,8 @@ def test_strip_chart_ioc_timestamps_alarms_and_exports(qtbot, chart, prefix, tmp
     chart.set_paused(True)
     r0 = chart.visible_range()
     n0 = len(ring)
-    qtbot.waitUntil(lambda: len(ring) >= n0 + 5, timeout=5000)
-    qtbot.wait(300)
+    # the window: samples keep coming (~1 s), over many redraw ticks that would scroll
+    qtbot.waitUntil(lambda: len(ring) >= n0 + 8, timeout=5000)
     assert chart.visible_range() == r0
     # export what is visible
     path = tmp_path / "strip.csv"
@@ -295,7 +295,12 @@ def test_strip_chart_refuses_text_and_arrays_clearly(qtbot, chart, prefix):
     qtbot.waitUntil(lambda: len(chart.ring(num_pv)) >= 1 and all(
         chart._series[n].state is not None and chart._series[n].state.connected for n in (text_pv, wave_pv)),
         timeout=15000)
-    qtbot.wait(700)                                   # the side table refreshes twice a second
+    def table_filled() -> bool:                       # the side table refreshes twice a second
+        rows = {chart.table.item(r, 0).text(): r for r in range(chart.table.rowCount())
+                if chart.table.item(r, 0) is not None}
+        return all(n in rows and chart.table.item(rows[n], 1) is not None
+                   and chart.table.item(rows[n], 1).text() != "" for n in (text_pv, wave_pv, num_pv))
+    qtbot.waitUntil(table_filled, timeout=5000)
     assert len(chart.ring(text_pv)) == 0 and len(chart.ring(wave_pv)) == 0
     row = {chart.table.item(r, 0).text(): r for r in range(chart.table.rowCount())}
     assert chart.table.item(row[text_pv], 1).text().startswith("not plottable: text")
@@ -359,8 +364,13 @@ def test_strip_chart_static_and_shared_pvs_get_their_value(qtbot, chart, bridge,
     qtbot.waitUntil(lambda: len(chart.ring(own)) == 1 and len(chart.ring(shared)) == 1, timeout=15000)
     assert chart.ring(own).view()[1][0] == 5.0 and chart.ring(shared).view()[1][0] == 6.0
     assert chart.ring(shared).view()[0][0] == seen[shared].timestamp     # IOC time, not arrival
-    qtbot.wait(500)
+    beats = []
+    bridge.add_consumer(lambda b: beats.extend(s for s in b.states if s.name == prefix + "heartbeat"))
+    bridge.add([prefix + "heartbeat"])
+    # the window: two heartbeats (1 Hz) in later batches, in which a repeat would have come
+    qtbot.waitUntil(lambda: len(beats) >= 3, timeout=10000)
     assert len(chart.ring(own)) == 1                                    # no repeats
+    bridge.remove([prefix + "heartbeat"])
     bridge.remove([shared])
 
 
@@ -381,7 +391,8 @@ def test_strip_chart_wheel_zoom_pauses_and_live_resumes(qtbot, chart, prefix):
     qtbot.waitUntil(chart.is_paused, timeout=5000)
     r = chart.visible_range()
     assert r[1] - r[0] < span0 * 0.95                    # zoomed in, and it stays there
-    qtbot.wait(400)
+    n = len(chart.ring(name))
+    qtbot.waitUntil(lambda: len(chart.ring(name)) >= n + 5, timeout=5000)   # while samples come
     assert chart.visible_range() == r
     chart.go_live()
     assert not chart.is_paused()

@@ -84,6 +84,13 @@ def accept_dialogs(monkeypatch, answer=QMessageBox.Yes) -> list[str]:
     return shown
 
 
+def slow_record_idle(qtbot, reader, name: str) -> None:
+    """Wait until ``name`` (the demo's slow record) has finished any earlier put (PACT 0):
+    a test that times its own put to it starts from an idle record, whatever ran before."""
+    pact = name + ".PACT"
+    qtbot.waitUntil(lambda: reader.read([pact], timeout=2)[pact].value == 0, timeout=10000)
+
+
 def finished(qtbot, editor: PutEditor, timeout: int = 15000):
     qtbot.waitUntil(lambda: not editor.busy and editor.runner.last_result is not None, timeout=timeout)
     return editor.runner.last_result
@@ -301,7 +308,7 @@ def test_fields_table_lists_existing_fields_only(qtbot, make_probe, engine, pref
     # every add matched by a remove: closing all probes leaves the engine empty
     for p in panels.values():
         p.close_pv()
-    qtbot.waitUntil(lambda: len(engine._slots) == 0, timeout=5000)
+    qtbot.waitUntil(lambda: engine.debug_summary().channels == 0, timeout=5000)
 
 
 def test_unknown_fields_are_dropped_quietly_for_a_non_record(qtbot, make_probe, prefix):
@@ -317,7 +324,8 @@ def test_history_matches_the_values_put(qtbot, make_probe, reader, engine, prefi
     assert reader.put_wait(name, 1.0, timeout=5).ok
     p = make_probe(name)
     connected(qtbot, p, fields=False)
-    qtbot.waitUntil(lambda: engine._slots[name].keep_all, timeout=5000)   # every update kept
+    qtbot.waitUntil(lambda: getattr(engine.debug_info(name), "keep_all", False),
+                    timeout=5000)                                          # every update kept
     values = [2.0, -3.5, 10.25, 7.0, 0.5, 0.75]     # all different: an ao posts changes only
     for v in values:
         assert reader.put_wait(name, v, timeout=5).ok
@@ -457,25 +465,29 @@ def test_read_only_pv_shows_read_only_editor(qtbot, make_probe, prefix, putlog_f
     assert not putlog_file.exists()
 
 
-def test_slow_put_shows_busy_then_done(qtbot, make_probe, prefix, putlog_file):
+def test_slow_put_shows_busy_then_done(qtbot, make_probe, reader, prefix, putlog_file):
+    slow_record_idle(qtbot, reader, prefix + "slow")
     p = make_probe(prefix + "slow")
     connected(qtbot, p, fields=False)
     ed = p.editor
     ed.timeout = 10
+    assert ed.runner.last_result is None
     ed.set_value_text("2.5")
     assert ed.submit()
     assert ed.busy and not ed.put_button.isEnabled() and ed.busy_bar.isVisible()
     qtbot.waitUntil(lambda: "Putting… waiting for completion" in ed.message_text, timeout=2000)
-    qtbot.wait(1000)
-    assert ed.busy                                      # the IOC takes 3 s
-    res = finished(qtbot, ed, timeout=10000)
+    # busy until the completion, which the IOC sends after 3 s: not a moment less
+    qtbot.waitUntil(lambda: not ed.busy, timeout=10000)
+    res = ed.runner.last_result
+    assert res is not None, "no longer busy before the put completed"
     assert res.ok and res.seconds >= 2.5
     assert "Done" in ed.message_text and not ed.busy_bar.isVisible() and ed.put_button.isEnabled()
     e = read_putlog(putlog_file)[-1]
     assert e["result"] == "ok" and e["seconds"] >= 2.5
 
 
-def test_put_timeout_reported_and_logged(qtbot, make_probe, prefix, putlog_file):
+def test_put_timeout_reported_and_logged(qtbot, make_probe, reader, prefix, putlog_file):
+    slow_record_idle(qtbot, reader, prefix + "slow")
     p = make_probe(prefix + "slow")
     connected(qtbot, p, fields=False)
     p.put_timeout = 1.0
@@ -487,7 +499,6 @@ def test_put_timeout_reported_and_logged(qtbot, make_probe, prefix, putlog_file)
     e = read_putlog(putlog_file)[-1]
     assert e["ok"] is False and "timeout" in e["result"] and e["source"] == "probe"
     qtbot.waitUntil(lambda: not p.editor.runner.busy, timeout=5000)
-    qtbot.wait(2500)    # let the slow record finish before the next test puts to it
 
 
 def test_field_edit_puts_to_the_field(qtbot, make_probe, reader, prefix, putlog_file):
@@ -594,7 +605,8 @@ def test_probe_screenshot_is_not_blank(qtbot, make_probe, prefix):
     p.resize(560, 1180)
     connected(qtbot, p)
     qtbot.waitUntil(lambda: len(p.history.values()) >= 10, timeout=5000)
-    qtbot.wait(300)
+    paints = p.sparkline.paints
+    qtbot.waitUntil(lambda: p.sparkline.paints > paints, timeout=5000)   # the newest history drawn
     img = p.grab().toImage()
     assert img.save(SHOT)
     small = img.scaled(140, 295).convertToFormat(QImage.Format_RGB32)
