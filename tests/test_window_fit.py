@@ -28,8 +28,8 @@ SCREEN = QRect(0, 0, 1366, 768)
 CONTROLS = (QAbstractButton, QComboBox, QLineEdit)
 
 
-def _fits(win: MainWindow) -> bool:
-    return SCREEN.contains(win.frameGeometry())
+def _fits(win: MainWindow, screen: QRect = SCREEN) -> bool:
+    return screen.contains(win.frameGeometry())
 
 
 def _rect_in(widget: QWidget, ancestor: QWidget) -> QRect:
@@ -84,12 +84,13 @@ def _unreachable(win: MainWindow, root: QWidget) -> list[str]:
     return [p for p in (_problem(w, win) for w in _controls(root)) if p]
 
 
+@pytest.mark.parametrize("screen", [SCREEN, QRect(0, 0, 1024, 600)], ids=["1366x768", "1024x600"])
 def test_every_view_fits_the_screen_and_every_control_is_reachable(qtbot, bridge, prefix, tmp_path,
-                                                                   monkeypatch):
-    monkeypatch.setattr(MainWindow, "available_geometry", lambda self: QRect(SCREEN), raising=False)
+                                                                   monkeypatch, screen):
+    monkeypatch.setattr(MainWindow, "available_geometry", lambda self: QRect(screen), raising=False)
     win = show_main_window(qtbot, bridge, tmp_path / "s.ini")
     win.resize(1600, 1000)                   # run_gui's default size with views
-    qtbot.waitUntil(lambda: _fits(win), timeout=5000)
+    qtbot.waitUntil(lambda: _fits(win, screen), timeout=5000)
     win.open_tab([prefix + "sine", prefix + "filename", prefix + "ai:001"])
     image = win.views.open_image(prefix + "image1:")
     probe = win.open_probe(prefix + "sine")
@@ -106,16 +107,17 @@ def test_every_view_fits_the_screen_and_every_control_is_reachable(qtbot, bridge
         print(image.stats(), plot.stats()["updates_received"], strip.stats()["updates_received"], probe.state)
         raise
     qtbot.wait(600)                          # a few status-text refreshes at full length
-    assert _fits(win), f"window {win.frameGeometry()} is larger than the screen {SCREEN}"
+    assert _fits(win, screen), f"window {win.frameGeometry()} is larger than the screen {screen}"
     assert len(win.views.docks) == 4
     for dock in win.views.docks:
         dock.raise_()                        # tabified docks: each in turn
         qtbot.waitUntil(lambda: dock.view.isVisible(), timeout=5000)
-        assert _fits(win), f"{dock.kind}: window {win.frameGeometry()} larger than {SCREEN}"
+        assert _fits(win, screen), f"{dock.kind}: window {win.frameGeometry()} larger than {screen}"
         assert win.rect().contains(_rect_in(dock, win)), f"{dock.kind} dock leaves the window"
         assert not _unreachable(win, dock), (dock.kind, _unreachable(win, dock))
         if os.environ.get("PVPROBE_FIT_SHOTS"):
-            win.grab().save(os.path.join(os.environ["PVPROBE_FIT_SHOTS"], f"fit-{dock.kind}.png"))
+            win.grab().save(os.path.join(os.environ["PVPROBE_FIT_SHOTS"],
+                                         f"fit-{screen.width()}-{dock.kind}.png"))
     assert not _unreachable(win, win.table_widget), _unreachable(win, win.table_widget)
     for label in (win.counts_label, win.statusBar()):
         assert win.rect().contains(_rect_in(label, win)), "the end of the status bar is off the window"

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Optional
 from PyQt5.QtCore import QByteArray, QMimeData, QModelIndex, QPoint, QRectF, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QIcon, QKeySequence, QPainter, QPixmap
 from PyQt5.QtWidgets import (
-    QAbstractItemView, QAction, QApplication, QFrame, QHBoxLayout, QHeaderView, QInputDialog,
+    QAbstractItemView, QAction, QApplication, QFrame, QHeaderView, QInputDialog,
     QLabel, QLineEdit, QMenu, QMessageBox, QTableView, QToolButton, QVBoxLayout, QWidget,
 )
 
@@ -26,6 +26,7 @@ from pvprobe.core.pvnames import ParsedNames, PVListError, read_pv_list, split_n
 from pvprobe.core.pvstate import PVState
 
 from .bridge import EngineBridge
+from .flow_layout import FlowLayout
 from .pvtable_model import (
     DESC_SUFFIX, HEADERS, PUTTING_TEXT, Col, PVTableModel, is_editable,
 )
@@ -268,9 +269,7 @@ class PVTableWidget(QWidget):
         self.view.filesDropped.connect(self._on_files_dropped)
         self.view.textDropped.connect(self._on_text_dropped)
 
-        top = QHBoxLayout()
-        top.setContentsMargins(0, 0, 0, 0)
-        top.setSpacing(6)
+        top = FlowLayout(spacing=6)     # wraps in a narrow window instead of widening it
         top.addWidget(self.entry, 5)
         sep = QFrame(self)
         sep.setFrameShape(QFrame.VLine)
