@@ -346,22 +346,27 @@ def cam_ioc(refs, demo_ioc):
     proc = subprocess.Popen([sys.executable, str(script), "PVPIMG:cam:", str(d)], env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True, preexec_fn=pdeathsig_preexec())
+    # lines are read by a thread: select() on the pipe plus a buffered readline() missed
+    # CAM-READY when it arrived in one read with the lines before it (it sat in the
+    # file's buffer while select() waited for more bytes that never came)
+    import queue
+    import threading
+    got: "queue.Queue[str]" = queue.Queue()
+    threading.Thread(target=lambda: [got.put(ln) for ln in proc.stdout] + [got.put("")],
+                     daemon=True).start()
     lines = []
     deadline = time.monotonic() + 60
-    import selectors
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    while time.monotonic() < deadline:
-        if sel.select(0.5):
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("CAM-READY"):
-                break
-    else:
-        proc.kill()
-        pytest.fail("test camera IOC not ready:\n" + "".join(lines))
+    while True:
+        try:
+            line = got.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            proc.kill()
+            pytest.fail("test camera IOC not ready:\n" + "".join(lines))
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("CAM-READY"):
+            break
     if not lines or not lines[-1].startswith("CAM-READY"):
         proc.kill()
         pytest.fail("test camera IOC failed:\n" + "".join(lines))
