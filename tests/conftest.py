@@ -269,3 +269,45 @@ def softioc_strings(ca_repeater: object, tmp_path_factory: pytest.TempPathFactor
     ioc.wait_listening(60)
     yield ioc
     ioc.stop()
+
+
+# -- markers: live (a real CA server process) and slow ---------------------------------------
+#: Modules whose tests start CA servers themselves (in the test body, not by a fixture)
+#: or run for minutes; the hook below cannot see that from their fixtures.
+LIVE_MODULES = {"test_burst.py", "test_connect_wait.py", "test_demo_ioc.py", "test_faults_misc.py",
+                "test_gui.py", "test_kill_writer.py", "test_startup_sigint.py"}
+#: Single tests that start a server in their body, in modules that are otherwise fast.
+LIVE_TESTS = {"test_demo_ioc_subcommand_runs_in_foreground_and_prints_environment"}
+SLOW_MODULES = {"test_burst.py", "test_connect_wait.py"}
+
+
+def _starts_a_server(fixturedef: object) -> bool:
+    """A fixture that starts a CA server: every one takes ``ca_repeater`` (it needs the
+    session's repeater port), or picks one with ``request.getfixturevalue`` (the servers
+    a test runs against, e.g. ``server`` in test_string_arrays.py)."""
+    import inspect
+
+    if fixturedef.argname == "ca_repeater":            # autouse: the repeater is no IOC
+        return False
+    if "ca_repeater" in fixturedef.argnames:
+        return True
+    if fixturedef.params:
+        try:
+            return "getfixturevalue" in inspect.getsource(fixturedef.func)
+        except (OSError, TypeError):
+            return False
+    return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``live`` every test that uses a server fixture (directly or through another,
+    e.g. ``engine`` -> ``demo_ioc``), lives in LIVE_MODULES or is in LIVE_TESTS; ``slow`` those in
+    SLOW_MODULES. ``python -m pytest -m "not live"`` runs the rest without any IOC."""
+    for item in items:
+        module = item.path.name
+        defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+        if (module in LIVE_MODULES or getattr(item, "originalname", item.name) in LIVE_TESTS
+                or any(_starts_a_server(d) for ds in defs.values() for d in ds)):
+            item.add_marker(pytest.mark.live)
+        if module in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

@@ -150,6 +150,7 @@ def _rss_mb() -> float:
 
 # -- 1. SIGKILL and restart, 20 times, under every view --------------------------------------
 
+@pytest.mark.slow
 def test_kill_and_restart_20_times(qtbot, fault_ioc: FaultIOC) -> None:
     from PyQt5.QtCore import Qt
 

@@ -32,3 +32,13 @@ def test_every_picture_the_readme_shows_exists_and_comes_from_the_script():
     for rel in pictures:
         assert (ROOT / rel).is_file(), rel
         assert Path(rel).name in script, f"{rel} is not made by docs/make_screenshots.py"
+
+
+def test_the_fast_subset_the_readme_names_is_registered():
+    """README's fast subset uses the markers pyproject.toml registers (strictly)."""
+    readme = (ROOT / "README.md").read_text()
+    assert 'python -m pytest -m "not live"' in readme
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert "--strict-markers" in pyproject
+    for marker in ("live", "slow"):
+        assert re.search(rf'^\s*"{marker}: ', pyproject, re.M), marker
