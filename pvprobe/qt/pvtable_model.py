@@ -440,14 +440,22 @@ class PVTableModel(QAbstractTableModel):
         row_of = self._row
         changed: list[str] = []
         desc_on = self._desc_enabled
+        states = self._states
+        count = self._count
+        append = changed.append
         for st in batch.states:
             name = st.name
             row = row_of.get(name)
             if row is not None:
-                self._count(self._states[row], -1)
-                self._states[row] = st
-                self._count(st, +1)
-                changed.append(name)
+                old = states[row]
+                # the counts change only with what has_value() and connected read
+                # (most updates are a new value of a connected scalar: skip the recount)
+                if (old.connected != st.connected or (old.value is None) != (st.value is None)
+                        or old.monitored != st.monitored or old.max_count != st.max_count):
+                    count(old, -1)
+                    count(st, +1)
+                states[row] = st
+                append(name)
             if desc_on and name.endswith(DESC_SUFFIX):
                 base_row = row_of.get(name[:-len(DESC_SUFFIX)])
                 if base_row is not None and (st.value is not None or st.error):
@@ -777,6 +785,11 @@ class PVTableModel(QAbstractTableModel):
                 lines.append(full)
                 if st.severity:
                     lines.append(f"{st.severity_name} alarm, status {st.status_name}")
+            exact = full_value_text(st, with_units=True, preview=64)
+            if exact:   # PREC hides digits the IOC holds: give them all
+                if len(exact) > _TOOLTIP_CHARS:
+                    exact = exact[:_TOOLTIP_CHARS] + " …"
+                lines.append(f"full value: {exact}")
             if st.timestamp:
                 lines.append(format_timestamp(st.timestamp))
             if st.host:
