@@ -272,13 +272,13 @@ def softioc_strings(ca_repeater: object, tmp_path_factory: pytest.TempPathFactor
 
 
 # -- markers: live (a real CA server process) and slow ---------------------------------------
-#: Modules whose tests start CA servers themselves (in the test body, not by a fixture)
-#: or run for minutes; the hook below cannot see that from their fixtures.
-LIVE_MODULES = {"test_burst.py", "test_connect_wait.py", "test_demo_ioc.py", "test_faults_misc.py",
-                "test_gui.py", "test_kill_writer.py", "test_startup_sigint.py"}
+#: Modules whose tests start CA servers themselves, in the test body (an app with --demo,
+#: a DemoIOC): the hook below cannot see that from their fixtures.
+LIVE_MODULES = {"test_demo_ioc.py", "test_gui.py", "test_startup_sigint.py"}
 #: Single tests that start a server in their body, in modules that are otherwise fast.
 LIVE_TESTS = {"test_demo_ioc_subcommand_runs_in_foreground_and_prints_environment"}
-SLOW_MODULES = {"test_burst.py", "test_connect_wait.py"}
+#: Modules of long tests: 50,000-PV bursts, 20,000-PV connects, 75 SIGKILLed writers (~30 s).
+SLOW_MODULES = {"test_burst.py", "test_connect_wait.py", "test_kill_writer.py"}
 
 
 def _starts_a_server(fixturedef: object) -> bool:

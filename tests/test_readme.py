@@ -37,7 +37,7 @@ def test_every_picture_the_readme_shows_exists_and_comes_from_the_script():
 def test_the_fast_subset_the_readme_names_is_registered():
     """README's fast subset uses the markers pyproject.toml registers (strictly)."""
     readme = (ROOT / "README.md").read_text()
-    assert 'python -m pytest -m "not live"' in readme
+    assert 'python -m pytest -m "not live and not slow"' in readme
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert "--strict-markers" in pyproject
     for marker in ("live", "slow"):
