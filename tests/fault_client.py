@@ -20,19 +20,22 @@ def main(names: list[str]) -> int:
 
     eng = Engine(tick_hz=20)
     t0 = time.monotonic()
-    last = [-1]
+    last = [-1, -1]
     hosts: dict[str, str] = {}
+    valued: set[str] = set()
     out_lock = threading.Lock()
 
     def on_batch(batch) -> None:
         for st in batch.states:
             if st.connected:
                 hosts[st.name] = st.host
-        if batch.connected != last[0] or batch.warnings:
-            last[0] = batch.connected
+            if st.value is not None:
+                valued.add(st.name)
+        if batch.connected != last[0] or len(valued) != last[1] or batch.warnings:
+            last[0], last[1] = batch.connected, len(valued)
             with out_lock:
                 print(json.dumps({"t": round(time.monotonic() - t0, 3), "connected": batch.connected,
-                                  "pvs": batch.pvs, "warnings": batch.warnings,
+                                  "valued": len(valued), "pvs": batch.pvs, "warnings": batch.warnings,
                                   "hosts": dict(hosts)}), flush=True)
         eng.batch_done()
 

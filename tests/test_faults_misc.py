@@ -142,7 +142,8 @@ def test_sigstop_then_sigcont(tmp_path: Path, ioc_pair) -> None:
     client = Client(names, _env(port, EPICS_CA_CONN_TMO="3"))
     try:
         assert client.wait_for(lambda d: d["connected"] == n, 30), "never all connected"
-        time.sleep(1.0)  # ok-sleep: let the subscriptions settle before stopping the IOC
+        # the subscriptions are answered: every PV has its value before the IOC stops
+        assert client.wait_for(lambda d: d["valued"] == n, 30), "not every PV got its value"
         t0 = time.monotonic()
         os.kill(iocs[0].proc.pid, signal.SIGSTOP)
         # libca: no traffic for CONN_TMO -> echo request -> no reply within CONN_TMO -> down

@@ -101,6 +101,19 @@ def _wait(pred, timeout: float) -> bool:
     return pred()
 
 
+def _connected_to(app: psutil.Process, ioc: list[psutil.Process]) -> bool:
+    """The app holds an established TCP connection to a port its demo IOC listens on
+    (its window is up and its engine connected)."""
+    try:
+        def tcp(p: psutil.Process) -> list:    # psutil 6 renamed connections to net_connections
+            return (getattr(p, "net_connections", None) or p.connections)("tcp")
+        listening = {c.laddr.port for p in ioc for c in tcp(p) if c.status == psutil.CONN_LISTEN}
+        return any(c.raddr and c.raddr.port in listening and c.status == psutil.CONN_ESTABLISHED
+                   for c in tcp(app))
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
 def _gui_env() -> dict:
     env = dict(os.environ)
     env["QT_QPA_PLATFORM"] = "offscreen"
@@ -156,7 +169,9 @@ def test_demo_ioc_never_outlives_the_app(how):
     try:
         assert _wait(lambda: any("pvprobe.demo.ioc" in " ".join(p.cmdline()) for p in _procs_with(token)
                                  if p.pid != app.pid), 60), "demo IOC did not start"
-        time.sleep(2)  # ok-sleep: let the window come up and connect
+        ioc = [p for p in _procs_with(token) if "pvprobe.demo.ioc" in " ".join(p.cmdline())]
+        app_proc = psutil.Process(app.pid)
+        assert _wait(lambda: _connected_to(app_proc, ioc), 60), "the app never connected to its demo IOC"
         if how == "sigint":
             app.send_signal(signal.SIGINT)    # Ctrl-C in the terminal
             assert app.wait(20) == 0
