@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -171,10 +170,10 @@ BILLION_LAUGHS = """<?xml version="1.0"?>
 def test_billion_laughs_refused_quickly(tmp_path):
     path = tmp_path / "bomb.pvs"
     path.write_text(BILLION_LAUGHS)
-    t0 = time.monotonic()
-    with pytest.raises(PVListError, match="not allowed") as exc:
+    # refused at its <!DOCTYPE>, before any entity expands (pytest-timeout bounds it)
+    refused = r"a document type declaration \(<!DOCTYPE>\), which is not allowed"
+    with pytest.raises(PVListError, match=refused) as exc:
         read_pvs(path)
-    assert time.monotonic() - t0 < 1.0
     assert str(path) in str(exc.value)
 
 
@@ -263,10 +262,9 @@ def test_missing_directory_and_huge_files(tmp_path, monkeypatch):
     huge = tmp_path / "huge.pvs"
     with huge.open("wb") as fh:  # sparse: costs no disk, no memory
         fh.truncate(pvs_format.MAX_PVS_BYTES + 1)
-    t0 = time.monotonic()
-    with pytest.raises(PVListError, match="more than"):
+    # refused by its size before a byte is read: the message gives the size stat() saw
+    with pytest.raises(PVListError, match=f"is {pvs_format.MAX_PVS_BYTES + 1} bytes, more than"):
         read_pvs(huge)
-    assert time.monotonic() - t0 < 1.0
 
 
 def test_deep_nesting_is_an_error_not_a_crash():
