@@ -100,7 +100,8 @@ def test_snapshot_save_of_20000_pvs_on_a_loaded_machine_saves_all(big_ioc, cpu_h
                                                                   timeout):
     """The IOC started just before, two CPU hogs: all 20,000 saved, exit 0 — with the
     default timeout and with a timeout (0.5 s) shorter than connecting them all takes:
-    the wait goes on while connections and values keep arriving."""
+    the wait goes on while connections and values keep arriving. Then compare (all
+    equal) and restore (all 20,000 puts completed) on the same terms."""
     names = _names(N)
     pvlist = tmp_path / "list.txt"
     pvlist.write_text("\n".join(names) + "\n")
@@ -113,6 +114,13 @@ def test_snapshot_save_of_20000_pvs_on_a_loaded_machine_saves_all(big_ioc, cpu_h
     saved = _saved(out)
     assert len(saved) == N
     assert all(float(saved[n]) == i for i, n in enumerate(names))
+    # compare reads them all again; restore puts them all back (completions awaited)
+    r = _pvprobe(_client_env(big_ioc), "snapshot", "compare", str(out), *extra, timeout=240)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"{N} equal, 0 different" in r.stderr
+    r = _pvprobe(_client_env(big_ioc), "snapshot", "restore", str(out), "--yes", *extra, timeout=240)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"{N} PVs restored, 0 failed" in r.stderr
 
 
 def test_get_of_20000_pvs_waits_past_a_short_timeout_while_connections_arrive(big_ioc, tmp_path):

@@ -37,6 +37,7 @@ import queue
 import re
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional
 
@@ -61,6 +62,12 @@ DEFAULT_CONNECTION_TIMEOUT = 2.0
 #: of 20,000 PVs takes about 1.5 s here, so the cap leaves 40x that).
 WAIT_CAP_FACTOR = 10.0
 WAIT_CAP_PER_PV_S = 0.002
+#: Puts with completion callback (put_many) awaiting completion at a time. An EPICS
+#: base IOC completes them through its callback queue (2,000 entries per priority
+#: unless the IOC sets callbackSetQueueSize): 20,000 sent at once overflowed it
+#: ("callbackRequest: ERROR cbLow ring buffer full") and thousands of completions
+#: were never sent back when the IOC's threads ran at normal priority.
+PUT_WINDOW = 500
 #: ... and while answers are coming, take them in batches this far apart (seconds).
 ANSWER_BATCH_S = 0.005
 #: Default cap on PV states handed over in one batch (see Engine.max_batch_states).
@@ -1283,14 +1290,16 @@ class Engine:
     def put_many(self, items: Iterable[tuple[str, Any]], timeout: float = 10.0,
                  connect_timeout: Optional[float] = None) -> list[PutResult]:
         """Put many values at once: connect all (bulk; ``connect_timeout`` as in
-        :meth:`open`), send every put with a completion callback, flush once, wait for
-        the completions while they keep arriving: a put not completed once none has
-        completed for ``timeout`` seconds (or after :func:`wait_cap`) fails.
+        :meth:`open`), send the puts with completion callbacks, at most
+        :data:`PUT_WINDOW` awaiting completion at a time (more as they complete), and
+        wait for the completions while they keep arriving: a put not completed once
+        none has completed for ``timeout`` seconds (or after :func:`wait_cap`) fails.
         Returns one :class:`PutResult` per item, in order. Synchronous."""
         items = list(items)
         self.open([n for n, _ in items], connect_timeout)
         results: dict[int, PutResult] = {}
         rids = []
+        todo: "deque[tuple[int, str, Any]]" = deque()
         cap = wait_cap(timeout, len(items))
         for name, value in items:
             rid = next(self._rid)
@@ -1299,11 +1308,27 @@ class Engine:
             if slot is not None and not slot.state.connected:
                 results[rid] = PutResult(name=name, value=value, ok=False, request_id=rid,
                                          error=slot.state.error or "not found (no server answered within the timeout)")
-                continue
-            # the wait below ends it: each put's own deadline lies beyond the wait's cap
-            self._start_put(rid, name, value, cap + 1.0, lambda r: results.__setitem__(r.request_id, r))
-        ll.flush()
-        why = self._wait_answers(lambda: len(results) < len(rids), timeout, cap)
+            else:
+                todo.append((rid, name, value))
+        flying: set[int] = set()
+
+        def pending() -> bool:
+            """Top the window up (asked whenever completions came), then: any left?"""
+            flying.difference_update([r for r in flying if r in results])
+            sent = False
+            while todo and len(flying) < PUT_WINDOW:
+                rid, name, value = todo.popleft()
+                # the wait ends it: each put's own deadline lies beyond the wait's cap
+                self._start_put(rid, name, value, cap + 1.0,
+                                lambda r: results.__setitem__(r.request_id, r))
+                if rid not in results:
+                    flying.add(rid)
+                sent = True
+            if sent:
+                ll.flush()
+            return len(results) < len(rids)
+
+        why = self._wait_answers(pending, timeout, cap)
         now = time.monotonic()
         for rid, (name, value) in zip(rids, items):
             p = self._puts.pop(rid, None)
