@@ -145,6 +145,22 @@ def bridge(qtbot: object, engine: object) -> Iterator[object]:
     br.stop()
 
 
+def wait_listening(port: int, timeout: float, proc: Optional[subprocess.Popen] = None) -> bool:
+    """True once a server accepts TCP connections on 127.0.0.1:port (bounded poll;
+    gives up early when ``proc``, the server's process, has ended)."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and (proc is None or proc.poll() is None):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.05)  # ok-sleep: polling a server socket with a deadline
+    return False
+
+
 def show_main_window(qtbot: object, bridge: object, settings_path: Path, **options: object) -> object:
     """A shown MainWindow (1000x640) on ``bridge`` with its own settings file; closed
     without questions at teardown."""

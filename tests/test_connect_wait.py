@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ import pytest
 from pvprobe.core.caenv import free_port, loopback_env
 from pvprobe.core.snapshot import read_snapshot
 
-from conftest import REPEATER_PORT
+from conftest import REPEATER_PORT, wait_listening
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -30,18 +29,6 @@ PREFIX = "PVPCW:"
 
 def _names(n: int) -> list[str]:
     return [f"{PREFIX}ai{i:05d}" for i in range(n)]
-
-
-def _wait_listening(port: int, proc: subprocess.Popen, timeout: float) -> bool:
-    """True once the IOC accepts CA connections on 127.0.0.1:port (bounded poll)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            time.sleep(0.05)  # ok-sleep: polling a server socket with a deadline
-    return False
 
 
 @pytest.fixture
@@ -57,7 +44,7 @@ def big_ioc(tmp_path: Path, ca_repeater: object) -> Iterator[int]:
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        assert _wait_listening(port, proc, 90), "the IOC did not start"
+        assert wait_listening(port, 90, proc), "the IOC did not start"
         yield port
     finally:
         proc.kill()

@@ -9,7 +9,6 @@ import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ import pytest
 
 from pvprobe.core.caenv import free_port, loopback_env
 
-from conftest import REPEATER_PORT
+from conftest import REPEATER_PORT, wait_listening
 
 pytestmark = pytest.mark.timeout(200)
 
@@ -101,18 +100,6 @@ class Client:
         return self.proc.stderr.read()
 
 
-def _wait_listening(port: int, timeout: float) -> bool:
-    """True once a TCP server accepts connections on 127.0.0.1:port (bounded wait)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            time.sleep(0.05)  # ok-sleep: polling a server socket with a deadline
-    return False
-
-
 def _db(tmp_path: Path, prefix: str, n: int) -> Path:
     p = tmp_path / f"{prefix.strip(':')}.db"
     recs = [f'record(calc, "{prefix}c{i:04d}") {{ field(SCAN, "1 second") field(CALC, "A+1") '
@@ -175,7 +162,7 @@ def test_duplicate_pv_names_warn(tmp_path: Path, ioc_pair) -> None:
     # libca reports a duplicate only when both servers answer the same search: the
     # client starts once both IOCs serve (else it may connect before the second is up)
     for port in (p1, p2):
-        assert _wait_listening(port, 30), f"IOC on {port} never listened"
+        assert wait_listening(port, 30), f"IOC on {port} never listened"
     names = [f"PVPDUP:c{i:04d}" for i in range(n)]
     env = _env(p1, EPICS_CA_ADDR_LIST=f"127.0.0.1:{p1} 127.0.0.1:{p2}")
     client = Client(names, env)

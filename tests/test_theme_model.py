@@ -11,13 +11,7 @@ from pvprobe.qt.theme import table_colors
 
 
 def test_model_colours_follow_theme_and_palette(qtbot):
-    m = PVTableModel()
-    m.add_names(["T:major", "T:gone"])
-    major = PVState(name="T:major", connected=True, ever_connected=True, value=1.0, native_type="DOUBLE",
-                    max_count=1, severity=2, status=3, read_access=True)
-    gone = PVState(name="T:gone", connected=False, ever_connected=True, value=1.0, native_type="DOUBLE",
-                   max_count=1, read_access=True)
-    m.apply_batch(Batch(seq=1, states=[major, gone]))
+    m = _disconnected_model()
     for theme in ("dark", "light"):
         for palette in ("colorblind", "default"):
             m.set_theme(theme)
