@@ -49,7 +49,8 @@ def test_engine_and_demo_ioc_import_no_qt():
 
 
 def test_cli_twins_start_without_qt_or_epics_loaded():
-    code = ("import sys, pvprobe.cli, pvprobe.core.format, pvprobe.core.pvnames;"
+    code = ("import importlib, pkgutil, sys, pvprobe.cli, pvprobe.core.format, pvprobe.core.pvnames;"
+            "[importlib.import_module('pvprobe.cli.' + m.name) for m in pkgutil.iter_modules(pvprobe.cli.__path__)];"
             "print(sorted(m for m in ('PyQt5','pyqtgraph','epics','softioc') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -199,11 +199,12 @@ def _parsers() -> dict[str, "argparse.ArgumentParser"]:
     """Command ("" for the window, "get", ..., "snapshot save", ...) -> its parser."""
     import argparse
 
-    from pvprobe import cli, cli_snapshot
+    from pvprobe import cli
+    from pvprobe.cli import gui
 
-    out = {"": cli.build_parser()}
-    out.update({cmd: cli.build_sub_parser(cmd) for cmd in cli.COMMANDS})
-    for action in cli_snapshot.build_parser()._actions:
+    out = {"": gui.build_parser()}
+    out.update({cmd: cli.build_sub_parser(cmd) for cmd in cli.COMMANDS if cmd != "snapshot"})
+    for action in cli.build_sub_parser("snapshot")._actions:
         if isinstance(action, argparse._SubParsersAction):
             out.update({f"snapshot {name}": p for name, p in action.choices.items()})
     return out
@@ -280,12 +281,13 @@ def test_every_option_the_readme_names_exists():
 
 def test_help_texts_and_version_are_complete(capsys):
     from pvprobe import __version__, cli
+    from pvprobe.cli import gui
 
     for cmd, parser in _parsers().items():
         for action in parser._actions:
             if action.option_strings:
                 assert action.help, f"pvprobe {cmd} {action.option_strings[0]} has no help text"
-    epilog = cli.build_parser().epilog
+    epilog = gui.build_parser().epilog
     for cmd in ("get", "put", "info", "monitor", "snapshot", "demo-ioc"):
         assert cmd in epilog
     with pytest.raises(SystemExit) as exit_:
