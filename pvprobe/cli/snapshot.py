@@ -106,7 +106,7 @@ def _confirm(n: int) -> Optional[bool]:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from .core.putvalue import PutValueError, coerce_put_value
+    from ..core.putvalue import PutValueError, coerce_put_value
 
     snap = _read("restore", args.file)
     if snap is None:
