@@ -20,6 +20,18 @@ DEMO_FEATURED = ["sine", "setpoint", "enum", "switch", "long", "message", "reado
                  "image1:DataType_RBV", "image2:ColorMode_RBV"]
 
 
+#: The longest --quit-after: Qt's timers count milliseconds in a signed 32-bit int.
+MAX_QUIT_AFTER_S = (2 ** 31 - 1) // 1000
+
+
+def _quit_after(text: str) -> float:
+    """argparse type of --quit-after: seconds > 0 that Qt's timer can hold (about 24 days)."""
+    v = positive(text)
+    if v > MAX_QUIT_AFTER_S:
+        raise argparse.ArgumentTypeError(f"at most {MAX_QUIT_AFTER_S} s (24 days), not {text}")
+    return v
+
+
 def _gui_names(args: argparse.Namespace, demo_prefix: Optional[str]) -> tuple[list[str], bool]:
     names, ok = check_names("", args.pvs)
     if args.pvlist:
@@ -164,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="watch only: every put from the app is refused (also: read_only=true under "
                         "[window] in the settings file)")
     p.add_argument("--screenshot", metavar="PNG", help="save a picture of the window before quitting")
-    p.add_argument("--quit-after", type=positive, metavar="SECONDS", help="quit by itself")
+    p.add_argument("--quit-after", type=_quit_after, metavar="SECONDS", help="quit by itself")
     p.add_argument("--stats", metavar="JSON", help="write run statistics as JSON at exit")
     p.add_argument("--settings", metavar="INI",
                    help="settings file (default: $PVPROBE_SETTINGS, else ~/.config/pvprobe/pvprobe.ini)")
