@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         from PyQt5.QtWidgets import QApplication
 
         from pvprobe.ca.engine import Engine
-        from pvprobe.cli import DEMO_FEATURED
+        from pvprobe.cli.gui import DEMO_FEATURED
         from pvprobe.qt.bridge import EngineBridge
         from pvprobe.qt.main_window import MainWindow
         from pvprobe.qt.settings import Settings

@@ -49,8 +49,39 @@ def test_engine_and_demo_ioc_import_no_qt():
 
 
 def test_cli_twins_start_without_qt_or_epics_loaded():
-    code = ("import sys, pvprobe.cli, pvprobe.core.format, pvprobe.core.pvnames;"
+    code = ("import importlib, pkgutil, sys, pvprobe.cli, pvprobe.core.format, pvprobe.core.pvnames;"
+            "[importlib.import_module('pvprobe.cli.' + m.name) for m in pkgutil.iter_modules(pvprobe.cli.__path__)];"
             "print(sorted(m for m in ('PyQt5','pyqtgraph','epics','softioc') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def _relative_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every relative ``from . import`` in ``path``,
+    function-level (lazy) ones included."""
+    package = ".".join(("pvprobe",) + path.relative_to(PKG).parent.parts)
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package.split(".")
+            base = base[: len(base) - node.level + 1]
+            out.append((node.lineno, ".".join(base + ([node.module] if node.module else []))))
+    return out
+
+
+def test_every_relative_import_names_a_module_that_exists():
+    """Lazy imports run only on their command's path: a module moved into a subpackage
+    must not leave one pointing nowhere (``from .core...`` in pvprobe/cli/ was one)."""
+    import importlib.util
+
+    missing = []
+    for path in _modules():
+        for line, name in _relative_imports(path):
+            try:
+                found = importlib.util.find_spec(name) is not None
+            except ModuleNotFoundError:        # a parent package is missing too
+                found = False
+            if not found:
+                missing.append(f"{path.relative_to(PKG)}:{line}: {name}")
+    assert not missing, missing

@@ -199,11 +199,12 @@ def _parsers() -> dict[str, "argparse.ArgumentParser"]:
     """Command ("" for the window, "get", ..., "snapshot save", ...) -> its parser."""
     import argparse
 
-    from pvprobe import cli, cli_snapshot
+    from pvprobe import cli
+    from pvprobe.cli import gui
 
-    out = {"": cli.build_parser()}
-    out.update({cmd: cli.build_sub_parser(cmd) for cmd in cli.COMMANDS})
-    for action in cli_snapshot.build_parser()._actions:
+    out = {"": gui.build_parser()}
+    out.update({cmd: cli.build_sub_parser(cmd) for cmd in cli.COMMANDS if cmd != "snapshot"})
+    for action in cli.build_sub_parser("snapshot")._actions:
         if isinstance(action, argparse._SubParsersAction):
             out.update({f"snapshot {name}": p for name, p in action.choices.items()})
     return out
@@ -280,12 +281,13 @@ def test_every_option_the_readme_names_exists():
 
 def test_help_texts_and_version_are_complete(capsys):
     from pvprobe import __version__, cli
+    from pvprobe.cli import gui
 
     for cmd, parser in _parsers().items():
         for action in parser._actions:
             if action.option_strings:
                 assert action.help, f"pvprobe {cmd} {action.option_strings[0]} has no help text"
-    epilog = cli.build_parser().epilog
+    epilog = gui.build_parser().epilog
     for cmd in ("get", "put", "info", "monitor", "snapshot", "demo-ioc"):
         assert cmd in epilog
     with pytest.raises(SystemExit) as exit_:
@@ -296,3 +298,32 @@ def test_help_texts_and_version_are_complete(capsys):
         with pytest.raises(SystemExit) as exit_:
             cli.main(argv)
         assert exit_.value.code == 0 and "usage: pvprobe" in capsys.readouterr().out
+
+
+# -- number options: one rule for every command (issue 13) ----------------------------------------
+@pytest.mark.parametrize("argv, message", [
+    (["get", "--timeout", "abc", "X:1"], "argument --timeout: 'abc' is not a number"),
+    (["get", "--timeout", "0", "X:1"], "argument --timeout: must be > 0"),
+    (["get", "--timeout", "nan", "X:1"], "argument --timeout: 'nan' is not a finite number"),
+    (["info", "--timeout", "inf", "X:1"], "argument --timeout: 'inf' is not a finite number"),
+    (["monitor", "--duration", "-1", "X:1"], "argument --duration/-d: must be > 0"),
+    (["monitor", "--duration", "abc", "X:1"], "argument --duration/-d: 'abc' is not a number"),
+    (["snapshot", "save", "-o", "x.csv", "--timeout", "abc", "X:1"],
+     "argument --timeout: 'abc' is not a number"),
+    (["snapshot", "compare", "f.csv", "--tolerance", "-1"], "argument --tolerance: must be >= 0"),
+    (["snapshot", "compare", "f.csv", "--tolerance", "inf"],
+     "argument --tolerance: 'inf' is not a finite number"),
+    (["--tick-hz", "abc"], "argument --tick-hz: 'abc' is not a number"),
+    (["--quit-after", "inf"], "argument --quit-after: 'inf' is not a finite number"),
+    (["--quit-after", "1e10"], "argument --quit-after: at most 2147483 s (24 days), not 1e10"),
+])
+def test_number_options_refuse_bad_values_with_a_clear_message(capsys, argv, message):
+    """Seconds, rates and tolerances: a number, finite, > 0 (tolerance >= 0); --quit-after
+    within what Qt's timer holds (inf or 1e10 crashed the window with OverflowError).
+    Refused by argparse (exit 2) before any PV is touched."""
+    from pvprobe import cli
+
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err

@@ -513,7 +513,7 @@ def test_named_pvs_open_their_window_without_old_tabs(qtbot, make_window, prefix
     (["--demo"], False), (["--plot", "X:1", "--restore-session"], True), (["--restore-session"], True),
 ])
 def test_which_command_lines_restore_the_session(argv, restores):
-    from pvprobe.cli import build_parser, restores_session
+    from pvprobe.cli.gui import build_parser, restores_session
 
     assert restores_session(build_parser().parse_args(argv)) is restores
 

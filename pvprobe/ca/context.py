@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import atexit
 import os
-import sys
 import threading
 
 from pvprobe.core.realtime import drop_realtime
+from pvprobe.core.tuning import apply_gil_switch_interval
 
 from . import lowlevel as ll
 
@@ -44,9 +44,9 @@ def ensure_context(start_repeater: bool = True) -> None:
         except Exception:  # a missing repeater costs only a warning line from libca
             pass
     ll.init_libca()
-    # libca's callback threads take the GIL for every update; a shorter switch
-    # interval keeps the GUI thread and the worker from waiting 5 ms per hand-back.
-    sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
+    # libca's callback threads take the GIL for every update: a short switch
+    # interval (core.tuning) keeps the worker and the GUI thread from waiting for it
+    apply_gil_switch_interval()
     _created_in = threading.current_thread()
     atexit.register(shutdown)
 

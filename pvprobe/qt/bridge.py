@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any, Callable, Iterable, Optional
 
 from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal, pyqtSlot
 
 from pvprobe.core.batch import Batch, PutResult
 from pvprobe.core.putlog import PutLog, make_entry
+from pvprobe.core.tuning import apply_gil_switch_interval
 
 log = logging.getLogger(__name__)
 
 Consumer = Callable[[Batch], None]
-#: CPython's GIL switch interval while a bridge runs (see EngineBridge.start).
-GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 class EngineBridge(QObject):
@@ -77,10 +75,9 @@ class EngineBridge(QObject):
             return
         self._started = True
         # The GUI thread must get the GIL back promptly while the worker decodes a big
-        # batch: every Qt -> Python call (paint, data()) waits for it. CPython's default
-        # 5 ms switch interval let a busy worker stretch one repaint to ~0.8 s at
-        # 50,000 busy PVs; 0.5 ms cut the GUI loop lateness p99 by more than half.
-        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
+        # batch (why and what was measured: core.tuning). The engine's context already
+        # set it; a bridge over another engine must not depend on that.
+        apply_gil_switch_interval()
         self.engine.start(self._on_batch_from_worker)
 
     def stop(self) -> None:

@@ -10,42 +10,27 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional, Sequence
+from typing import Optional
 
-from .core.pvnames import PVListError, pv_name_error, read_pv_list, strip_scheme
-from .core.snapshot import (DIFFERENT, DISCONNECTED_SAVED, EQUAL, MISSING_LIVE, SnapshotError,
-                            compare, read_snapshot, restore_plan, snapshot_from_states,
-                            value_text, write_snapshot)
+from ..core.pvnames import strip_scheme
+from ..core.snapshot import (DIFFERENT, DISCONNECTED_SAVED, EQUAL, MISSING_LIVE, Snapshot,
+                             SnapshotError, compare, read_snapshot, restore_plan,
+                             snapshot_from_states, value_text, write_snapshot)
+from .common import add_timeout, check_names, engine, list_names, non_negative
+from .common import err as _common_err
 
 
 def _err(cmd: str, msg: str) -> None:
-    print(f"pvprobe snapshot {cmd}: {msg}", file=sys.stderr)
+    _common_err(f"snapshot {cmd}", msg)
 
 
-def _positive(text: str) -> float:
+def _read(cmd: str, path: str) -> Optional[Snapshot]:
+    """The snapshot in ``path``, or None when it cannot be read (reported)."""
     try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return v
-
-
-def _non_negative(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not v >= 0:
-        raise argparse.ArgumentTypeError("must be >= 0")
-    return v
-
-
-def _engine():
-    from .ca.engine import Engine
-
-    return Engine()
+        return read_snapshot(path)
+    except SnapshotError as exc:
+        _err(cmd, str(exc))
+        return None
 
 
 def _shorten(text: str, n: int = 80) -> str:
@@ -60,27 +45,13 @@ def _show(text: str) -> str:
 # ---------------------------------------------------------------------------- save
 
 def _names_for_save(args: argparse.Namespace) -> tuple[list[str], bool]:
-    from .core.pvs_format import looks_like_pvs, read_pvs
-
-    names, ok = [], True
-    for raw in args.pvs:
-        name = strip_scheme(raw)
-        problem = pv_name_error(name)
-        if problem:
-            _err("save", f"{raw!r}: invalid PV name ({problem})")
-            ok = False
-        else:
-            names.append(name)
+    names, ok = check_names("snapshot save", args.pvs)
     for path in args.pvlist or []:
-        try:
-            parsed = read_pvs(path) if looks_like_pvs(path) else read_pv_list(path)
-        except PVListError as exc:
-            _err("save", str(exc))
+        listed = list_names("snapshot save", path)
+        if listed is None:
             return names, False
-        for entry, reason in parsed.rejected:
-            _err("save", f"{path}: {entry}: {reason}")
-            ok = False
-        names += parsed.names
+        names += listed[0]
+        ok = ok and listed[1]
     return list(dict.fromkeys(names)), ok
 
 
@@ -91,7 +62,7 @@ def cmd_save(args: argparse.Namespace) -> int:
     if not names:
         _err("save", "no PVs to save (give PV names or --pvlist FILE)")
         return 2
-    states = _engine().read(names, timeout=args.timeout, metadata=False)
+    states = engine().read(names, timeout=args.timeout, metadata=False)
     snap = snapshot_from_states(states[n] for n in names)
     try:
         write_snapshot(args.output, snap)
@@ -124,12 +95,10 @@ def _confirm(n: int) -> Optional[bool]:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from .core.putvalue import PutValueError, coerce_put_value
+    from ..core.putvalue import PutValueError, coerce_put_value
 
-    try:
-        snap = read_snapshot(args.file)
-    except SnapshotError as exc:
-        _err("restore", str(exc))
+    snap = _read("restore", args.file)
+    if snap is None:
         return 2
     wanted = None
     if args.pv:
@@ -144,7 +113,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if not plan:
         _err("restore", "nothing to restore")
         return 1 if failed else 0
-    eng = _engine()
+    eng = engine()
     live = eng.read([n for n, _ in plan], timeout=args.timeout)
     rows = snap.by_name
     for name, _value in plan:
@@ -185,10 +154,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- compare
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    try:
-        snap = read_snapshot(args.file)
-    except SnapshotError as exc:
-        _err("compare", str(exc))
+    snap = _read("compare", args.file)
+    if snap is None:
         return 2
     names = snap.names
     if args.pv:
@@ -200,7 +167,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             return 2
         snap.rows = [r for r in snap.rows if r.name in wanted]
         names = snap.names
-    live = _engine().read(names, timeout=args.timeout) if names else {}
+    live = engine().read(names, timeout=args.timeout) if names else {}
     diffs = compare(snap, live, tolerance=args.tolerance)
     counts = {EQUAL: 0, DIFFERENT: 0, MISSING_LIVE: 0, DISCONNECTED_SAVED: 0}
     for d in diffs:
@@ -222,11 +189,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- parser
 
-#: --timeout of the reading commands (get, info, snapshot save and compare): Engine.read's
-#: rule, see README "Command-line twins".
-READ_TIMEOUT_HELP = ("give up on the PVs still missing once no connection or value has arrived "
-                     "for S seconds (default 2, longer for big arrays: 0.5+log10(elements)); the "
-                     "wait goes on while they keep arriving, at most 10*S + 2 ms per PV in all")
 RESTORE_TIMEOUT_HELP = ("give up on what is still missing once nothing has arrived for S seconds: "
                         "connections and values (default 2), put completions (default 10); the "
                         "waits go on while answers keep arriving, each at most 10*S + 2 ms per PV")
@@ -238,7 +200,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="Save PV values to a CSV snapshot, compare a snapshot with live values, restore it.")
     sub = p.add_subparsers(dest="action", metavar="{save,restore,compare}")
     sub.required = True
-    tmo = dict(type=_positive, default=None, metavar="S")
 
     s = sub.add_parser("save", help="read PVs and write a snapshot CSV",
                        description="Read every PV (bulk) and write a snapshot CSV atomically. "
@@ -248,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--pvlist", action="append", metavar="FILE",
                    help="PV list: a text list (one name per line) or a Phoebus .pvs table")
     s.add_argument("-o", "--output", required=True, metavar="OUT.csv", help="snapshot file to write")
-    s.add_argument("--timeout", help=READ_TIMEOUT_HELP, **tmo)
+    add_timeout(s)
     s.set_defaults(func=cmd_save)
 
     r = sub.add_parser("restore", help="put the saved values back",
@@ -258,25 +219,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--dry-run", "-n", action="store_true", help="only print the puts")
     r.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     r.add_argument("--pv", nargs="+", action="extend", metavar="NAME", help="restore only these PVs")
-    r.add_argument("--timeout", help=RESTORE_TIMEOUT_HELP, **tmo)
+    add_timeout(r, RESTORE_TIMEOUT_HELP)
     r.set_defaults(func=cmd_restore)
 
     c = sub.add_parser("compare", help="compare a snapshot with the live values",
                        description="One line per PV that differs; exit 0 if all equal, 1 otherwise.")
     c.add_argument("file", metavar="FILE.csv")
-    c.add_argument("--tolerance", type=_non_negative, default=1e-9, metavar="T",
+    c.add_argument("--tolerance", type=non_negative, default=1e-9, metavar="T",
                    help="absolute tolerance for numbers (default 1e-9)")
     c.add_argument("--all", "-a", action="store_true", help="also list equal PVs")
     c.add_argument("--pv", nargs="+", action="extend", metavar="NAME", help="compare only these PVs")
-    c.add_argument("--timeout", help=READ_TIMEOUT_HELP, **tmo)
+    add_timeout(c)
     c.set_defaults(func=cmd_compare)
     return p
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+def run(args: argparse.Namespace) -> int:
+    """Run the action the arguments name (save, restore or compare)."""
     return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
