@@ -39,7 +39,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, NamedTuple, Optional, Union
 
 from epics import ca
 
@@ -120,6 +120,97 @@ def get_timeout(count: int) -> float:
 def wait_cap(quiet: float, count: int) -> float:
     """Longest whole wait for ``count`` PVs whose quiet timeout is ``quiet`` seconds."""
     return WAIT_CAP_FACTOR * quiet + WAIT_CAP_PER_PV_S * count
+
+
+# ---------------------------------------------------------------------- typed events
+# What libca's callbacks hand the worker (through the lock-guarded inbox).
+
+class Connected(NamedTuple):
+    """A channel connected (or reconnected)."""
+    sid: int
+
+
+class Disconnected(NamedTuple):
+    """A channel lost its server."""
+    sid: int
+
+
+class AccessRights(NamedTuple):
+    """A channel's access rights changed."""
+    sid: int
+    read: bool
+    write: bool
+
+
+class GetDone(NamedTuple):
+    """A get (metadata, value or lean refresh) completed; ``raw`` is empty unless ``status`` is normal."""
+    sid: int
+    dbr_type: int
+    count: int
+    raw: bytes
+    status: int
+
+
+class FrameFetched(NamedTuple):
+    """The get of a paced array completed (its bytes are already the PV's newest value)."""
+    sid: int
+    status: int
+    stamp: Optional[tuple]
+
+
+class PutDone(NamedTuple):
+    """A put with completion callback completed."""
+    rid: int
+    status: int
+
+
+Event = Union[Connected, Disconnected, AccessRights, GetDone, FrameFetched, PutDone]
+
+
+# ---------------------------------------------------------------------- typed commands
+# What the public API asks the worker to do.
+
+class AddCmd(NamedTuple):
+    names: list
+    monitor_arrays: bool
+    keep_all: bool
+    once: bool
+    paced: bool
+    light: bool
+
+
+class RemoveCmd(NamedTuple):
+    names: list
+    monitor_arrays: bool
+    keep_all: bool
+    once: bool
+    paced: bool
+    light: bool
+
+
+class PutCmd(NamedTuple):
+    rid: int
+    name: str
+    value: Any
+    timeout: float
+    done: Optional[Callable[[PutResult], None]]
+    wait: bool
+
+
+class LeanCmd(NamedTuple):
+    enabled: bool
+
+
+class FrameCmd(NamedTuple):
+    name: str
+
+
+class WatchCmd(NamedTuple):
+    owner: str
+    names: set
+
+
+Command = Union[AddCmd, RemoveCmd, PutCmd, LeanCmd, FrameCmd, WatchCmd]
 
 
 class CAError(Exception):
@@ -212,12 +303,12 @@ class Engine:
         self._paced: set[int] = set()       # sids of paced PVs (worker side)
         self._count_connected = True        # recount connected PVs at the next batch
         self._frame_waiting = False         # a fetched array waits for delivery
-        self._events: list[tuple] = []
+        self._events: list[Event] = []
         self._answers = 0                   # CA events processed (progress of synchronous waits)
         self._updates = 0
         self._closing = False
         # worker side
-        self._commands: "queue.SimpleQueue[tuple]" = queue.SimpleQueue()
+        self._commands: "queue.SimpleQueue[Command]" = queue.SimpleQueue()
         self._wake = threading.Event()
         self._wake_set = self._wake.set
         self._ready = threading.Event()
@@ -264,6 +355,9 @@ class Engine:
         #: Lean mode: decodes per second for PVs no view watches (LEAN_DECODE_BUDGET_PER_S).
         self.lean_decode_budget = float(LEAN_DECODE_BUDGET_PER_S)
         self._cb_frame = ll.EVENT_CB(self._on_frame)
+        self._command_handlers: dict[type, Callable[[Any], bool]] = {
+            AddCmd: self._do_add, RemoveCmd: self._do_remove, PutCmd: self._do_put,
+            LeanCmd: self._do_lean, FrameCmd: self._do_frame, WatchCmd: self._do_watch}
         register_engine(self)
 
     # ------------------------------------------------------------------ libca callbacks
@@ -303,7 +397,7 @@ class Engine:
                 self._updates += 1
                 self.stats.frames_fetched += 1
                 self._frame_waiting = True
-            self._events.append(("fetched", args.usr, args.status, stamp))
+            self._events.append(FrameFetched(args.usr, args.status, stamp))
         self._wake.set()
 
     def _on_get(self, args: ll.EventArgs) -> None:
@@ -311,14 +405,14 @@ class Engine:
             return
         raw = ll.raw_copy(args) if args.status == ll.ECA_NORMAL else b""
         with self._lock:
-            self._events.append(("get", args.usr, args.type, args.count, raw, args.status))
+            self._events.append(GetDone(args.usr, args.type, args.count, raw, args.status))
         self._wake.set()
 
     def _on_put(self, args: ll.EventArgs) -> None:
         if self._closing:
             return
         with self._lock:
-            self._events.append(("put", args.usr, args.status))
+            self._events.append(PutDone(args.usr, args.status))
         self._wake.set()
 
     def _on_connection(self, args: ll.ConnArgs) -> None:
@@ -326,7 +420,7 @@ class Engine:
             return
         sid = ll.puser(args.chid)
         with self._lock:
-            self._events.append(("conn", sid, args.op == ll.CA_OP_CONN_UP))
+            self._events.append(Connected(sid) if args.op == ll.CA_OP_CONN_UP else Disconnected(sid))
         self._wake.set()
 
     def _on_access(self, args: ll.AccessArgs) -> None:
@@ -334,7 +428,7 @@ class Engine:
             return
         sid = ll.puser(args.chid)
         with self._lock:
-            self._events.append(("access", sid, bool(args.access & 1), bool(args.access & 2)))
+            self._events.append(AccessRights(sid, bool(args.access & 1), bool(args.access & 2)))
         self._wake.set()
 
     # ------------------------------------------------------------------ channel bookkeeping
@@ -535,70 +629,82 @@ class Engine:
         self._answers += len(events)
         connected: list[_Slot] = []
         for ev in events:
-            kind = ev[0]
-            if kind == "put":
-                self._finish_put(ev[1], ev[2])
+            if type(ev) is PutDone:
+                self._finish_put(ev.rid, ev.status)
                 continue
-            slot = self._by_sid.get(ev[1])
+            slot = self._by_sid.get(ev.sid)
             if slot is None:
                 continue
-            st = slot.state
-            if kind == "fetched":
-                slot.fetching = max(0, slot.fetching - 1)
-                if not slot.fetching:
-                    slot.fetch_t0 = 0.0
-                if ev[2] != ll.ECA_NORMAL and slot.pull:
-                    slot.credit = 1          # no frame reaches the consumer: ask again
-                elif ev[2] == ll.ECA_NORMAL:
-                    self._fetched(slot, ev[3])
-                if ev[2] not in (ll.ECA_NORMAL, ll.ECA_DISCONN):
-                    st.error = f"get failed: {ll.message(ev[2])}"
-                    self._changed[slot.sid] = None
-                continue
-            if kind == "conn":
-                self._count_connected = True
-                if ev[2]:
-                    info = ll.channel_info(slot.chid)
-                    slot.native = info["native"]
-                    st.native_type = ll.NATIVE[slot.native][0] if slot.native in ll.NATIVE else "?"
-                    st.max_count, st.host = info["count"], info["host"]
-                    st.read_access, st.write_access = info["read"], info["write"]
-                    st.connected = st.ever_connected = True
-                    # libca drops arrays above its limit without a word: say so here
-                    st.error = array_bytes_problem(st.max_count, st.native_type)
-                    self._searching.pop(slot.sid, None)
-                    connected.append(slot)
-                else:
-                    st.connected = False
-                    slot.fetch_t0, slot.fetching = 0.0, 0
-                    if slot.pull:
-                        slot.credit = 1      # the first frame after a reconnect is wanted
-                    # after the reconnect: announcements again (_on_connected subscribes)
-                    slot.poll, slot.early, slot.armed = False, 0, False
-                self._changed[slot.sid] = None
-            elif kind == "access":
-                st.read_access, st.write_access = ev[2], ev[3]
-                self._changed[slot.sid] = None
-            elif kind == "get":
-                _, _, dbr_type, count, raw, status = ev
-                if status != ll.ECA_NORMAL:
-                    st.error = f"get failed: {ll.message(status)}"
-                    slot.meta_ok = True
-                elif dbr_type >= 28 or dbr_type == 14 and not slot.meta_ok:
-                    self._apply_meta(slot, dbr_type, raw)
-                if 14 <= dbr_type < 21 and status == ll.ECA_NORMAL:
-                    slot.get_raw = (dbr_type, count, raw)
-                    if slot.evid is not None and slot.mask == ll.DBE_ALARM and slot.meta_ok:
-                        # a lean refresh: news only if the IOC processed the record since
-                        if ll.decode_time_header(raw)[2] == st.timestamp:
-                            continue
-                        self._decode(slot, slot.get_raw)
-                    elif slot.once:
-                        self._decode(slot, slot.get_raw)
+            if type(ev) is GetDone:
+                self._on_get_done(slot, ev)
+            elif type(ev) is FrameFetched:
+                self._on_frame_fetched(slot, ev)
+            elif type(ev) is Connected:
+                self._on_connected_event(slot)
+                connected.append(slot)
+            elif type(ev) is Disconnected:
+                self._on_disconnected(slot)
+            elif type(ev) is AccessRights:
+                slot.state.read_access, slot.state.write_access = ev.read, ev.write
                 self._changed[slot.sid] = None
         if connected:
             self._on_connected(connected)
         return connected
+
+    def _on_frame_fetched(self, slot: _Slot, ev: FrameFetched) -> None:
+        slot.fetching = max(0, slot.fetching - 1)
+        if not slot.fetching:
+            slot.fetch_t0 = 0.0
+        if ev.status != ll.ECA_NORMAL and slot.pull:
+            slot.credit = 1          # no frame reaches the consumer: ask again
+        elif ev.status == ll.ECA_NORMAL:
+            self._fetched(slot, ev.stamp)
+        if ev.status not in (ll.ECA_NORMAL, ll.ECA_DISCONN):
+            slot.state.error = f"get failed: {ll.message(ev.status)}"
+            self._changed[slot.sid] = None
+
+    def _on_connected_event(self, slot: _Slot) -> None:
+        self._count_connected = True
+        state = slot.state
+        info = ll.channel_info(slot.chid)
+        slot.native = info["native"]
+        state.native_type = ll.NATIVE[slot.native][0] if slot.native in ll.NATIVE else "?"
+        state.max_count, state.host = info["count"], info["host"]
+        state.read_access, state.write_access = info["read"], info["write"]
+        state.connected = state.ever_connected = True
+        # libca drops arrays above its limit without a word: say so here
+        state.error = array_bytes_problem(state.max_count, state.native_type)
+        self._searching.pop(slot.sid, None)
+        self._changed[slot.sid] = None
+
+    def _on_disconnected(self, slot: _Slot) -> None:
+        self._count_connected = True
+        slot.state.connected = False
+        slot.fetch_t0, slot.fetching = 0.0, 0
+        if slot.pull:
+            slot.credit = 1      # the first frame after a reconnect is wanted
+        # after the reconnect: announcements again (_on_connected subscribes)
+        slot.poll, slot.early, slot.armed = False, 0, False
+        self._changed[slot.sid] = None
+
+    def _on_get_done(self, slot: _Slot, ev: GetDone) -> None:
+        state = slot.state
+        dbr_type, status = ev.dbr_type, ev.status
+        if status != ll.ECA_NORMAL:
+            state.error = f"get failed: {ll.message(status)}"
+            slot.meta_ok = True
+        elif dbr_type >= 28 or dbr_type == 14 and not slot.meta_ok:
+            self._apply_meta(slot, dbr_type, ev.raw)
+        if 14 <= dbr_type < 21 and status == ll.ECA_NORMAL:
+            slot.get_raw = (dbr_type, ev.count, ev.raw)
+            if slot.evid is not None and slot.mask == ll.DBE_ALARM and slot.meta_ok:
+                # a lean refresh: news only if the IOC processed the record since
+                if ll.decode_time_header(ev.raw)[2] == state.timestamp:
+                    return
+                self._decode(slot, slot.get_raw)
+            elif slot.once:
+                self._decode(slot, slot.get_raw)
+        self._changed[slot.sid] = None
 
     def _apply_meta(self, slot: _Slot, dbr_type: int, raw: bytes) -> None:
         st = slot.state
@@ -684,7 +790,7 @@ class Engine:
         self._wake.set()
 
     def add(self, names: Iterable[str], monitor_arrays: bool = False, keep_all: bool = False,
-            once: bool = False, paced: bool = False) -> None:
+            once: bool = False, paced: bool = False, light: bool = False) -> None:
         """Connect and monitor these PVs (non-blocking). ``monitor_arrays`` asks for
         monitors on arrays above AUTOMONITOR_MAXLENGTH; ``keep_all`` reports every
         update in ``PVState.samples`` instead of only the newest; ``once`` reads the
@@ -693,16 +799,16 @@ class Engine:
         when the consumer has taken the previous one (image views: no frame is copied
         that would never be shown; a user asking full monitors on the same PV wins).
         Adding a PV that is already open shares its channel (removal is counted)."""
-        self._commands.put(("add", list(names), monitor_arrays, keep_all, once, paced))
+        self._commands.put(AddCmd(list(names), monitor_arrays, keep_all, once, paced, light))
         self._wake.set()
 
     def remove(self, names: Iterable[str], monitor_arrays: bool = False, keep_all: bool = False,
-               once: bool = False, paced: bool = False) -> None:
+               once: bool = False, paced: bool = False, light: bool = False) -> None:
         """Release one use of each PV; pass the options it was added with, so that a PV
         others still use goes back to what they need (samples off when the last
         ``keep_all`` user goes, pacing back when the last full-monitor user goes, a big
         array unmonitored when nobody asks any more)."""
-        self._commands.put(("remove", list(names), (monitor_arrays, keep_all, paced)))
+        self._commands.put(RemoveCmd(list(names), monitor_arrays, keep_all, once, paced, light))
         self._wake.set()
 
     def put(self, name: str, value: Any, timeout: float = 10.0,
@@ -710,7 +816,7 @@ class Engine:
         """Put with completion callback (non-blocking). The :class:`PutResult`
         arrives in a later batch's ``put_results`` (and via ``done``, in the worker)."""
         rid = next(self._rid)
-        self._commands.put(("put", rid, name, value, timeout, done, wait))
+        self._commands.put(PutCmd(rid, name, value, timeout, done, wait))
         self._wake.set()
         return rid
 
@@ -722,7 +828,7 @@ class Engine:
         Without it (pure Python callbacks take ~75,000 updates/s at most), they get
         alarm-only monitors (DBE_ALARM: value sent on every severity change) and are
         re-read every LEAN_REFRESH_S. Watched PVs stay live either way."""
-        self._commands.put(("lean", bool(enabled)))
+        self._commands.put(LeanCmd(bool(enabled)))
         self._wake.set()
 
     def request_frame(self, name: str) -> None:
@@ -733,13 +839,13 @@ class Engine:
         only when the consumer (the image view, once it painted the previous frame)
         can use it at once: no frame waits behind the display. Requests do not add
         up: a PV has at most one fetch outstanding."""
-        self._commands.put(("frame", name))
+        self._commands.put(FrameCmd(name))
         self._wake.set()
 
     def watch(self, owner: str, names: Iterable[str]) -> None:
         """The PVs ``owner`` (a view) shows right now: they get full value monitors
         in lean mode. Replaces that owner's previous set; an empty set stops watching."""
-        self._commands.put(("watch", owner, set(names)))
+        self._commands.put(WatchCmd(owner, set(names)))
         self._wake.set()
 
     def _update_masks(self, names: Iterable[str]) -> None:
@@ -926,44 +1032,52 @@ class Engine:
                 cmd = self._commands.get_nowait()
             except queue.Empty:
                 break
-            kind = cmd[0]
-            if kind in ("add", "remove"):
-                self._count_connected = True
-            if kind == "add":
-                for name in cmd[1]:
-                    slot = self._create(name, cmd[2], cmd[3], cmd[4], cmd[5])
-                    self._changed[slot.sid] = None
-                flush = True
-            elif kind == "remove":
-                for name in cmd[1]:
-                    self._drop(name, *cmd[2])
-                flush = True
-            elif kind == "lean":
-                if cmd[1] != self._lean:
-                    self._lean = cmd[1]
-                    self._update_masks(list(self._slots))
-                    flush = True
-            elif kind == "frame":
-                slot = self._slots.get(cmd[1])
-                if slot is not None and slot.paced:
-                    slot.pull, slot.credit = True, 1
-            elif kind == "watch":
-                _, owner, names = cmd
-                old = self._watched
-                if names:
-                    self._watchers[owner] = names
-                else:
-                    self._watchers.pop(owner, None)
-                self._watched = set().union(*self._watchers.values()) if self._watchers else set()
-                if self._lean:
-                    self._update_masks(old ^ self._watched)
-                    flush = True
-            elif kind == "put":
-                _, rid, name, value, timeout, done, wait = cmd
-                self._start_put(rid, name, value, timeout, done, wait=wait)
-                flush = True
+            flush |= self._command_handlers[type(cmd)](cmd)
         if flush:
             ll.flush()
+
+    def _do_add(self, cmd: AddCmd) -> bool:
+        self._count_connected = True
+        for name in cmd.names:
+            slot = self._create(name, cmd.monitor_arrays, cmd.keep_all, cmd.once, cmd.paced,
+                                cmd.light)
+            self._changed[slot.sid] = None
+        return True
+
+    def _do_remove(self, cmd: RemoveCmd) -> bool:
+        self._count_connected = True
+        for name in cmd.names:
+            self._drop(name, cmd.monitor_arrays, cmd.keep_all, cmd.paced)
+        return True
+
+    def _do_lean(self, cmd: LeanCmd) -> bool:
+        if cmd.enabled == self._lean:
+            return False
+        self._lean = cmd.enabled
+        self._update_masks(list(self._slots))
+        return True
+
+    def _do_frame(self, cmd: FrameCmd) -> bool:
+        slot = self._slots.get(cmd.name)
+        if slot is not None and slot.paced:
+            slot.pull, slot.credit = True, 1
+        return False
+
+    def _do_watch(self, cmd: WatchCmd) -> bool:
+        old = self._watched
+        if cmd.names:
+            self._watchers[cmd.owner] = cmd.names
+        else:
+            self._watchers.pop(cmd.owner, None)
+        self._watched = set().union(*self._watchers.values()) if self._watchers else set()
+        if self._lean:
+            self._update_masks(old ^ self._watched)
+            return True
+        return False
+
+    def _do_put(self, cmd: PutCmd) -> bool:
+        self._start_put(cmd.rid, cmd.name, cmd.value, cmd.timeout, cmd.done, wait=cmd.wait)
+        return True
 
     def _collect(self) -> list[PVState]:
         with self._lock:
