@@ -47,6 +47,8 @@ from ..core.batch import Batch, PutResult
 from ..core.ndarray import array_bytes_problem
 from ..core.putvalue import PutValueError, coerce_put_value
 from ..core.pvstate import PVState
+from ..engine.lean import alarm_only
+from ..engine.needs import ANNOUNCE, Subscription, Use, Users, wanted_subscription
 from . import lowlevel as ll
 from .context import ensure_context, register_engine
 
@@ -228,13 +230,15 @@ class _Slot:
     native: int = -1
     evid: Any = None
     meta_ok: bool = False
+    users: Users = field(default_factory=Users)   # the add() calls not yet removed
+    sub: Optional[Subscription] = None  # what the current subscription (evid) is
+    # derived from the users' needs by _reconcile, never set elsewhere:
     want_monitor: bool = False     # arrays above AUTOMONITOR_MAXLENGTH only when asked
     keep_all: bool = False         # report every update (samples), not only the newest
     once: bool = False             # read on each (re)connection, never subscribe (e.g. .DESC)
     meta_light: bool = False       # read-once without the CTRL metadata get (enums excepted)
     get_raw: Any = None            # (type, count, raw) of the last completed TIME get
     mask: int = 0                  # event mask of the current subscription
-    users: int = 1
     paced: bool = False            # big array: announced by a 1-element monitor, fetched by get
     fast: int = -1                 # slot of the C monitor callback (-1: Python callback)
     resubscribed_ts: Optional[float] = None  # timestamp already delivered before a re-subscription
@@ -248,11 +252,6 @@ class _Slot:
     early: int = 0                 # announcements in a row that came before the consumer asked
     armed: bool = False            # waiting for an announcement the consumer asked for
     last_stamp: tuple = (0, 0)     # (secs, nsec) of the newest array fetched
-    # users that asked for each option (add/remove with the same options): when the
-    # last user of an option goes, the PV goes back to what the others need
-    n_keep_all: int = 0
-    n_monitor: int = 0             # monitor_arrays without paced
-    n_paced: int = 0
 
 
 @dataclass
@@ -435,63 +434,19 @@ class Engine:
 
     def _create(self, name: str, monitor: bool, keep_all: bool, once: bool = False,
                 paced: bool = False, light: bool = False) -> _Slot:
-        full_monitor = monitor and not paced
-        monitor |= paced
+        """One more use of channel ``name`` (created if new)."""
+        use = Use.of(monitor, keep_all, once, paced, light)
         slot = self._slots.get(name)
         if slot is not None:
-            slot.users += 1
-            slot.n_keep_all += keep_all
-            slot.n_monitor += full_monitor
-            slot.n_paced += paced
-            if slot.paced and (keep_all or monitor and not paced):
-                # another user wants every update: a full monitor serves both
-                slot.paced = False
-                self._paced.discard(slot.sid)
-                if slot.evid is not None:
-                    ll.clear_subscription(slot.evid)
-                    slot.evid = None
-                self._release_fast(slot)      # an announcement slot: values go elsewhere
-            if slot.once and not once:
-                slot.once = False
-                if slot.state.connected:
-                    ll.replace_access_rights_event(slot.chid, self._cb_access)
-                if slot.meta_light:       # units, limits... are wanted now
-                    slot.meta_light = False
-                    if slot.state.connected:
-                        slot.meta_ok = False
-                        self._send_meta_get(slot)
-                if slot.evid is None and slot.state.connected and self._monitorable(slot):
-                    self._subscribe(slot)
-            slot.want_monitor |= monitor
-            if keep_all and not slot.keep_all:
-                slot.keep_all = True
-                with self._lock:
-                    self._keep_all.add(slot.sid)
-                if slot.fast >= 0 and slot.evid is not None:
-                    # every sample is wanted now: the Python callback keeps them all (its
-                    # first event repeats the value already delivered: not a new sample)
-                    ll.clear_subscription(slot.evid)
-                    slot.evid = None
-                    self._release_fast(slot)
-                    slot.resubscribed_ts = slot.state.timestamp
-                    if slot.state.connected and self._monitorable(slot):
-                        self._subscribe(slot)
-            if monitor and slot.evid is None and slot.state.connected:
-                self._subscribe(slot)
-            self._update_masks([name])
+            slot.users.add(use)
+            self._reconcile(slot)
             return slot
         sid = next(self._sid)
-        slot = _Slot(sid=sid, name=name, state=PVState(name=name), want_monitor=monitor,
-                     keep_all=keep_all, once=once, paced=paced and not keep_all,
-                     meta_light=light and once, n_keep_all=int(keep_all),
-                     n_monitor=int(full_monitor), n_paced=int(paced))
+        slot = _Slot(sid=sid, name=name, state=PVState(name=name))
+        slot.users.add(use)
         self._slots[name] = slot
         self._by_sid[sid] = slot
-        if slot.paced:
-            self._paced.add(sid)
-        if keep_all:
-            with self._lock:
-                self._keep_all.add(sid)
+        self._reconcile(slot)
         try:
             slot.chid = ll.create_channel(name, self._cb_conn, sid)
             self._searching[sid] = time.monotonic() + DEFAULT_CONNECTION_TIMEOUT
@@ -500,23 +455,18 @@ class Engine:
             slot.chid = None
         return slot
 
-    def _drop(self, name: str, monitor_arrays: bool = False, keep_all: bool = False,
-              paced: bool = False) -> None:
+    def _drop(self, name: str, use: Use) -> None:
+        """One use of ``name`` less; the channel goes when its last user does."""
         slot = self._slots.get(name)
         if slot is None:
             return
-        slot.users -= 1
-        if slot.users > 0:
-            slot.n_keep_all = max(0, slot.n_keep_all - keep_all)
-            slot.n_paced = max(0, slot.n_paced - paced)
-            slot.n_monitor = max(0, slot.n_monitor - (monitor_arrays and not paced))
-            self._relax(slot)
+        slot.users.remove(use)
+        if len(slot.users) > 0:
+            self._reconcile(slot)
             return
         del self._slots[name]
         del self._by_sid[slot.sid]
-        if slot.evid is not None:
-            ll.clear_subscription(slot.evid)
-        self._release_fast(slot)
+        self._unsubscribe(slot)
         if slot.chid is not None:
             ll.clear_channel(slot.chid)
         with self._lock:
@@ -528,51 +478,69 @@ class Engine:
         self._changed.pop(slot.sid, None)
         self._searching.pop(slot.sid, None)
 
-    def _relax(self, slot: _Slot) -> None:
-        """A user of ``slot`` left: give up what only that user needed."""
-        resubscribe = False
-        if slot.keep_all and slot.n_keep_all == 0:
-            slot.keep_all = False
+    def _reconcile(self, slot: _Slot) -> None:
+        """Bring ``slot`` to what its users need now: after an add or a remove, a
+        lean or watch change, a (re)connection. The one place that subscribes,
+        re-subscribes and unsubscribes for the users (pacing's own switches aside)."""
+        needs = slot.users.needs()
+        state = slot.state
+        connected = state is not None and state.connected
+        if needs.paced != slot.paced:
+            self._set_paced(slot, needs.paced)
+        if needs.keep_all != slot.keep_all:
+            slot.keep_all = needs.keep_all
             with self._lock:
-                self._keep_all.discard(slot.sid)
-                self._samples.pop(slot.sid, None)
-            resubscribe = self._fast is not None      # back to the C callback
-        if slot.n_paced and not slot.paced and not slot.n_keep_all and not slot.n_monitor:
-            slot.paced, slot.poll, slot.early, slot.armed = True, False, 0, False
+                if needs.keep_all:
+                    self._keep_all.add(slot.sid)
+                else:
+                    self._keep_all.discard(slot.sid)
+                    self._samples.pop(slot.sid, None)
+        slot.want_monitor = needs.monitor_big
+        if slot.once and not needs.once and connected:
+            ll.replace_access_rights_event(slot.chid, self._cb_access)
+        slot.once = needs.once
+        if slot.meta_light and needs.metadata and connected:
+            slot.meta_ok = False              # units, limits... are wanted now
+            self._send_meta_get(slot)
+        slot.meta_light = not needs.metadata
+        if not connected:
+            return      # subscriptions follow at the connection (_on_connected)
+        want = wanted_subscription(
+            needs, big=state.max_count > self.automonitor_maxlength, polling=slot.poll,
+            alarm_only=alarm_only(self._lean, self._fast is not None,
+                                  slot.name in self._watched, needs))
+        if want == slot.sub:
+            return
+        if slot.sub is not None and want is not None and want.every_sample:
+            # every sample is wanted now: the new subscription's first event repeats
+            # the value already delivered: not a new sample
+            slot.resubscribed_ts = state.timestamp
+        self._unsubscribe(slot)
+        if want is not None:
+            self._subscribe(slot, want)
+        elif not (slot.paced and slot.poll):
+            state.monitored = False
+        self._changed[slot.sid] = None     # the consumer sees "monitored" change
+
+    def _set_paced(self, slot: _Slot, paced: bool) -> None:
+        """Pacing on (a full monitor becomes announcements) or off."""
+        slot.paced, slot.poll = paced, False
+        if paced:
+            slot.early, slot.armed = 0, False
             slot.credit = 1 if slot.pull else 0       # the view waits: the next frame at once
             self._paced.add(slot.sid)
-            resubscribe = True                        # a full monitor becomes announcements
-        if slot.paced and not slot.n_paced:
-            slot.paced, slot.poll = False, False
+        else:
             self._paced.discard(slot.sid)
             with self._lock:
                 self._announced.pop(slot.sid, None)
-            resubscribe = True                        # announcements become a value monitor
-        if not (slot.n_paced or slot.n_keep_all or slot.n_monitor):
-            slot.want_monitor = False
-            if slot.evid is not None and not self._monitorable(slot):
-                ll.clear_subscription(slot.evid)      # a big array nobody monitors any more
-                slot.evid = None
-                self._release_fast(slot)
-                slot.state.monitored = False
-        if resubscribe and not slot.once:
-            if slot.evid is not None:
-                ll.clear_subscription(slot.evid)
-                slot.evid = None
-            self._release_fast(slot)
-            if slot.state.connected and self._monitorable(slot):
-                self._subscribe(slot)
 
-    def _monitorable(self, slot: _Slot) -> bool:
-        return slot.state.max_count <= self.automonitor_maxlength or slot.want_monitor
-
-    def _wanted_mask(self, slot: _Slot) -> int:
-        """VALUE|ALARM normally; in lean mode without the C callback, ALARM only for
-        PVs nobody watches (with it, lean mode only decodes them less often)."""
-        if (not self._lean or self._fast is not None or slot.name in self._watched
-                or slot.keep_all or slot.want_monitor):
-            return ll.DBE_VALUE | ll.DBE_ALARM
-        return ll.DBE_ALARM
+    def _unsubscribe(self, slot: _Slot) -> None:
+        """Clear the slot's subscription (if any) and free its C callback slot."""
+        if slot.evid is not None:
+            ll.clear_subscription(slot.evid)
+            slot.evid = None
+        slot.sub = None
+        self._release_fast(slot)
 
     def _release_fast(self, slot: _Slot) -> None:
         """Free the slot's C callback slot (its subscription must be cleared already)."""
@@ -581,30 +549,30 @@ class Engine:
             self._fast_sid.pop(slot.fast, None)
             slot.fast = -1
 
-    def _subscribe(self, slot: _Slot) -> None:
+    def _subscribe(self, slot: _Slot, sub: Subscription) -> None:
+        """Subscribe as ``sub`` says (reusing the slot's C callback slot, if any)."""
         count = 0 if slot.state.max_count > 1 else 1  # 0: the server's current (valid) length
-        mask = self._wanted_mask(slot)
+        mask = ll.DBE_ALARM if sub.alarm_only else ll.DBE_VALUE | ll.DBE_ALARM
         callback, usr = self._cb_monitor, slot.sid
-        if slot.paced:   # announce only: the first element and the timestamp
+        if sub.announce:   # announce only: the first element and the timestamp
             count, callback = 1, self._cb_announce
             if self._fast is not None:   # in C: no Python per announcement (arm() wakes us)
                 if slot.fast < 0:
                     slot.fast = self._fast.alloc(self._announce_group)
                     slot.events_seen = 0
                 callback, usr = ll.FAST_CB, slot.fast
-        elif self._fast is not None and not slot.keep_all:
+        elif self._fast is not None and not sub.every_sample:
             if slot.fast < 0:
                 slot.fast = self._fast.alloc(self._fast_group)
                 self._fast_sid[slot.fast] = slot.sid
             callback, usr = ll.FAST_CB, slot.fast
-        st, evid = ll.create_subscription(ll.time_type(slot.native), count, slot.chid,
-                                          mask, callback, usr)
-        if st == ll.ECA_NORMAL:
-            slot.evid = evid
-            slot.mask = mask
+        status, evid = ll.create_subscription(ll.time_type(slot.native), count, slot.chid,
+                                              mask, callback, usr)
+        if status == ll.ECA_NORMAL:
+            slot.evid, slot.sub, slot.mask = evid, sub, mask
             slot.state.monitored = True
         else:
-            slot.state.error = f"cannot subscribe: {ll.message(st)}"
+            slot.state.error = f"cannot subscribe: {ll.message(status)}"
 
     def _take_ca_exceptions(self) -> None:
         """Turn CA exceptions queued by libca's handler into warnings (logged once)."""
@@ -736,15 +704,9 @@ class Engine:
         for slot in slots:
             if slot.once:
                 self._send_value_get(slot)
-                continue
-            # CA re-establishes existing subscriptions after a reconnect by itself.
-            if slot.evid is not None and slot.mask != self._wanted_mask(slot):
-                ll.clear_subscription(slot.evid)
-                slot.evid = None
-            if slot.evid is None and self._monitorable(slot):
-                self._subscribe(slot)
-            elif slot.evid is None:
-                slot.state.monitored = False
+            # CA re-establishes existing subscriptions after a reconnect by itself:
+            # this changes only what the users' needs (or lean mode) changed meanwhile
+            self._reconcile(slot)
         ll.flush()
 
     def _send_meta_get(self, slot: _Slot) -> None:
@@ -849,14 +811,11 @@ class Engine:
         self._wake.set()
 
     def _update_masks(self, names: Iterable[str]) -> None:
+        """Lean mode or the watched set changed: these channels follow."""
         for name in names:
             slot = self._slots.get(name)
-            if slot is None or slot.evid is None or not slot.state.connected:
-                continue
-            if slot.mask != self._wanted_mask(slot):
-                ll.clear_subscription(slot.evid)
-                slot.evid = None
-                self._subscribe(slot)  # a new subscription sends the current value at once
+            if slot is not None and slot.evid is not None:
+                self._reconcile(slot)
 
     def _run(self) -> None:
         next_tick = time.monotonic()
@@ -987,9 +946,9 @@ class Engine:
         published frame, for the IOC and for us), fetch at each request instead."""
         if slot.evid is not None:
             ll.clear_subscription(slot.evid)
-            slot.evid = None
+            slot.evid, slot.sub = None, None
         if slot.fast >= 0:
-            self._fast.disarm(slot.fast)
+            self._fast.disarm(slot.fast)   # kept for the announcements' return
         slot.poll, slot.early, slot.armed = True, 0, False
         self.stats.poll_switches += 1
 
@@ -1006,7 +965,7 @@ class Engine:
             if slot.pull:
                 slot.credit = 1                         # the consumer still waits for one
             if slot.evid is None:
-                self._subscribe(slot)   # its first event (this same frame) is ignored by stamp
+                self._subscribe(slot, ANNOUNCE)   # its first event (this frame) is ignored by stamp
                 ll.flush()
             return
         if stamp > slot.last_stamp:
@@ -1047,7 +1006,8 @@ class Engine:
     def _do_remove(self, cmd: RemoveCmd) -> bool:
         self._count_connected = True
         for name in cmd.names:
-            self._drop(name, cmd.monitor_arrays, cmd.keep_all, cmd.paced)
+            self._drop(name, Use.of(cmd.monitor_arrays, cmd.keep_all, cmd.once, cmd.paced,
+                                    cmd.light))
         return True
 
     def _do_lean(self, cmd: LeanCmd) -> bool:
@@ -1343,7 +1303,7 @@ class Engine:
         self._require_no_worker()
         names = list(dict.fromkeys(names))
         fresh = {n for n in names if n not in self._slots}
-        slots = [self._create(n, False, False, once=n in fresh, light=not metadata) for n in names]
+        slots = [self._create(n, False, False, once=True, light=not metadata) for n in names]
         for s in slots:       # already open: a fresh value get (new ones get theirs on connecting)
             if s.name not in fresh and s.state.connected:
                 s.get_raw = None
@@ -1482,10 +1442,7 @@ class Engine:
         if ll._libca is None:
             return
         for slot in list(self._slots.values()):
-            if slot.evid is not None:
-                ll.clear_subscription(slot.evid)
-                slot.evid = None
-            self._release_fast(slot)
+            self._unsubscribe(slot)
             if slot.chid is not None:
                 ll.clear_channel(slot.chid)
                 slot.chid = None
@@ -1557,9 +1514,10 @@ class ChannelDebug:
                    subscribed=slot.evid is not None, mask=slot.mask,
                    monitored=slot.want_monitor, paced=slot.paced, pull=slot.pull,
                    polling=slot.poll, keep_all=slot.keep_all, once=slot.once,
-                   fast_callback=slot.fast >= 0, users=slot.users,
-                   users_keep_all=slot.n_keep_all, users_monitor=slot.n_monitor,
-                   users_paced=slot.n_paced)
+                   fast_callback=slot.fast >= 0, users=len(slot.users),
+                   users_keep_all=slot.users.count(keep_all=True),
+                   users_monitor=slot.users.count(monitor_arrays=True, paced=False),
+                   users_paced=slot.users.count(paced=True))
 
 
 @dataclass(frozen=True)
