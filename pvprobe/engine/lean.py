@@ -1,10 +1,10 @@
-"""Lean mode decisions (very large tables): which PVs are decoded or subscribed less.
+"""Lean mode (very large tables): which PVs are decoded or subscribed less.
 
 Two ways, chosen by what the source's updates cost. With a source whose updates
-cost no Python (the C monitor callback of CA), every PV keeps its value monitor and
-PVs no view watches are only *decoded* less often, within a budget per second
-(:class:`DecodeBudget`). Otherwise PVs no view watches get alarm-only monitors and
-are re-read on a rotating timer (:class:`RefreshRotation`).
+cost no Python (CA's C monitor callback), every PV keeps its value monitor and PVs
+no view watches are only *decoded* less often, within a budget per second
+(:class:`DecodeBudget`). Otherwise PVs no view watches get alarm-only
+subscriptions and are re-read on a rotating timer (:class:`RefreshRotation`).
 """
 
 from __future__ import annotations
@@ -26,13 +26,6 @@ LEAN_REFRESH_STEP_S = 0.05
 LEAN_DECODE_BUDGET_PER_S = 10000
 
 T = TypeVar("T")
-
-
-def alarm_only(lean: bool, cheap_updates: bool, watched: bool, needs: Needs) -> bool:
-    """Whether a channel gets an alarm-only subscription: in lean mode, when updates
-    are not cheap, for PVs no view watches and no user needs every value of."""
-    return lean and not cheap_updates and not watched and not needs.keep_all \
-        and not needs.monitor_big
 
 
 class DecodeBudget:
@@ -85,3 +78,38 @@ class RefreshRotation:
             part += items[:chunk - len(part)]
         self._pos = start + chunk
         return part
+
+
+class LeanMode:
+    """Whether lean mode is on, which PVs the views watch, and what follows."""
+
+    def __init__(self, cheap_updates: bool) -> None:
+        self.enabled = False
+        #: the source's updates cost no Python: decode less instead of subscribing less
+        self.cheap_updates = cheap_updates
+        self.watchers: dict[str, set[str]] = {}
+        self.watched: set[str] = set()
+        self.budget = DecodeBudget()
+        self.rotation = RefreshRotation()
+
+    def watch(self, owner: str, names: set[str]) -> set[str]:
+        """``owner`` watches ``names`` now (empty: nothing); returns the PVs whose
+        watched state changed."""
+        old = self.watched
+        if names:
+            self.watchers[owner] = names
+        else:
+            self.watchers.pop(owner, None)
+        self.watched = set().union(*self.watchers.values()) if self.watchers else set()
+        return old ^ self.watched
+
+    def alarm_only(self, name: str, needs: Needs) -> bool:
+        """Whether PV ``name`` gets an alarm-only subscription: in lean mode, when
+        updates are not cheap, for PVs no view watches and no user needs every value of."""
+        return (self.enabled and not self.cheap_updates and name not in self.watched
+                and not needs.keep_all and not needs.monitor_big)
+
+    @property
+    def refreshing(self) -> bool:
+        """Alarm-only PVs are re-read on the rotation timer."""
+        return self.enabled and not self.cheap_updates
