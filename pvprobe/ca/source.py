@@ -367,9 +367,11 @@ class CASource(Source):
         if link.fast >= 0:
             self._fast.disarm(link.fast)
 
-    def fetch(self, channel: Any) -> str:
+    def fetch(self, channel: Any) -> Optional[str]:
         link = channel.link
         status = ll.array_get_callback(ll.time_type(link.native), 0, link.chid, self._cb_frame,
                                        channel.sid)
+        if status == ll.ECA_DISCONN:
+            return None      # the circuit just died: its disconnection event follows
         return "" if status == ll.ECA_NORMAL else ll.message(status)
 

@@ -166,6 +166,8 @@ class Pacer:
                     if f.early >= POLL_AFTER_EARLY:
                         self._start_polling(ch)
             error = self.source.fetch(ch)
+            if error is None:
+                continue          # found disconnected: not an error the view should show
             if not error:
                 if not f.fetching:
                     f.fetch_t0 = now

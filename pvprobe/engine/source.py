@@ -143,8 +143,10 @@ class Source:
         """Stop a paced channel's announcements, keeping what resumes them cheaply."""
         raise NotImplementedError
 
-    def fetch(self, channel: Any) -> str:
-        """Get the whole newest array (answer: FrameFetched); returns an error or ""."""
+    def fetch(self, channel: Any) -> Optional[str]:
+        """Get the whole newest array (answer: FrameFetched); returns "" when sent, None
+        when the channel turned out disconnected (nothing sent, no error: its
+        Disconnected event follows), else an error."""
         raise NotImplementedError
 
     def stamp_of(self, item: Any) -> tuple:
