@@ -180,7 +180,8 @@ class CASource(Source):
 
     def worker_thread(self, target: Callable[[], None], name: str) -> threading.Thread:
         """A CAThread: attached to the one CA context created in the main thread."""
-        return ca.CAThread(target=target, name=name, daemon=True)
+        return ca.CAThread(target=target, name=name.replace("pvprobe-", "pvprobe-ca-", 1),
+                           daemon=True)
 
     def close(self) -> None:
         self._closing = True

@@ -13,6 +13,7 @@ fuller batches, never a queue. The synchronous calls of the command-line tools
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -96,7 +97,7 @@ class Engine(SyncCalls):
         self._worker: Optional[threading.Thread] = None
         self._running = False
         self._seq = 0
-        self._rid = iter(range(1, 1 << 62))
+        self._rid = itertools.count(1)
         self._events = {GetDone: self._on_get_done,
                         FrameFetched: self._on_frame_fetched, Disconnected: self._on_disconnected,
                         AccessRights: self._on_access}
