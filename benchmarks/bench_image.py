@@ -248,17 +248,19 @@ def _patch_nogil_copy() -> None:
 def client_pvprobe(args: dict) -> None:
     """Engine + EngineBridge + ImageView, as in the app."""
     app = _app()
-    from pvprobe.ca.engine import Engine
+    from pvprobe.ca.context import ensure_context, register_engine
+    from pvprobe.ca.source import CASource
+    from pvprobe.engine.core import Engine
     from pvprobe.qt.bridge import EngineBridge
     from pvprobe.qt.image_view import ImageView
 
-    class CountingEngine(Engine):
+    class CountingSource(CASource):
         """Counts full values received per channel: monitor callbacks, and the gets of
         paced arrays (the image view's ArrayData) — benchmark introspection only."""
 
-        def __init__(self, *a, **k) -> None:
+        def __init__(self) -> None:
             self.cb_counts: dict[int, int] = {}
-            super().__init__(*a, **k)
+            super().__init__()
 
         def _on_monitor(self, a) -> None:  # libca thread
             self.cb_counts[a.usr] = self.cb_counts.get(a.usr, 0) + 1
@@ -269,7 +271,10 @@ def client_pvprobe(args: dict) -> None:
             super()._on_frame(a)
     if args.get("nogil_copy"):
         _patch_nogil_copy()
-    eng = CountingEngine(tick_hz=float(args["tick"]))
+    ensure_context()
+    source = CountingSource()
+    eng = Engine(source, tick_hz=float(args["tick"]))   # pvprobe.ca.engine.Engine, counting
+    register_engine(eng)
     if args.get("depth"):
         eng.paced_depth = int(args["depth"])
     bridge = EngineBridge(eng)
@@ -282,8 +287,8 @@ def client_pvprobe(args: dict) -> None:
     name = P + "ArrayData"
 
     def received() -> int:
-        slot = eng._slots.get(name)
-        return eng.cb_counts.get(slot.sid, 0) if slot is not None else 0
+        info = eng._channels.by_name.get(name)
+        return source.cb_counts.get(info.sid, 0) if info is not None else 0
 
     def lat():
         it = view.image_item

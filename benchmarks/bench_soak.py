@@ -93,7 +93,7 @@ def client(a: argparse.Namespace) -> None:
                 "frames_recv_per_s": round((recv - last["recv"]) / dt, 1),
                 "frames_shown_per_s": round((shown - last["shown"]) / dt, 1),
                 "connected": bridge.engine_connected, "pvs": bridge.engine_pvs,
-                "batches": bridge.batches_applied, "lean": engine._lean,
+                "batches": bridge.batches_applied, "lean": engine.debug_summary().lean,
                 "worker_ticks": engine.stats.ticks}
         print(json.dumps(line), flush=True)
         del lat.samples[:]

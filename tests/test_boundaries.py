@@ -1,7 +1,9 @@
 """The architecture's import contract (as napari's import-linter contract):
-the core imports neither Qt nor epics; only pvprobe.ca imports epics; the demo
-IOC never imports epics (pyepics and the IOC libraries collide in one process);
-the CLI twins start without Qt."""
+the core imports neither Qt nor epics; only pvprobe.ca imports epics; the
+protocol-neutral engine (pvprobe.engine) imports neither Qt, nor epics, nor the
+CA package, nor ctypes, and nobody outside pvprobe.ca reaches into libca; the
+demo IOC never imports epics (pyepics and the IOC libraries collide in one
+process); the CLI twins start without Qt."""
 
 import ast
 import subprocess
@@ -23,6 +25,26 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
+def _full_imports(path: Path) -> set[str]:
+    """Imported modules as absolute dotted names (relative imports resolved)."""
+    tree = ast.parse(path.read_text(), str(path))
+    package = ".".join(("pvprobe",) + path.relative_to(PKG).parts[:-1])
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            found.add(mod)
+            found.update(f"{mod}.{a.name}" for a in node.names)
+    return found
+
+
 def _modules(sub: str = ""):
     return sorted((PKG / sub).rglob("*.py"))
 
@@ -41,8 +63,27 @@ def test_only_the_engine_imports_epics():
         assert "epics" not in _imports(path), f"{rel} imports epics outside pvprobe/ca"
 
 
+def test_protocol_neutral_engine_knows_no_protocol():
+    """pvprobe/engine: no Qt, no epics, no ctypes, nothing of pvprobe.ca."""
+    paths = _modules("engine")
+    assert paths, "pvprobe/engine is missing"
+    for path in paths:
+        mods = _full_imports(path)
+        bad = {m for m in mods if m.split(".")[0] in QT + ("epics", "ctypes")
+               or m == "pvprobe.ca" or m.startswith("pvprobe.ca.")}
+        assert not bad, f"{path.relative_to(PKG)} imports {sorted(bad)}"
+
+
+def test_nobody_outside_pvprobe_ca_reaches_into_libca():
+    for path in _modules():
+        rel = path.relative_to(PKG)
+        if rel.parts[0] == "ca":
+            continue
+        assert "_libca" not in path.read_text(), f"{rel} reads pvprobe.ca.lowlevel._libca"
+
+
 def test_engine_and_demo_ioc_import_no_qt():
-    for sub in ("ca", "demo"):
+    for sub in ("ca", "engine", "demo"):
         for path in _modules(sub):
             bad = _imports(path) & set(QT)
             assert not bad, f"{path.relative_to(PKG)} imports {bad}"

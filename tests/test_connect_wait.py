@@ -159,12 +159,12 @@ def test_a_trickle_of_answers_keeps_the_wait_only_up_to_its_cap(demo_ioc, prefix
     eng = Engine()
     name = prefix + "ai:001"
     assert eng.read([name], timeout=5)[name].value is not None
-    slot = eng._slots[name]
+    channel = eng._channels.by_name[name]
     stop = threading.Event()
 
     def trickle() -> None:             # real value gets, one every 0.1 s
         while not stop.wait(0.1):
-            eng._send_value_get(slot)
+            eng._channels.send_value_get(channel)
             ll.flush()
 
     t = CAThread(target=trickle, daemon=True)

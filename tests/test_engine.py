@@ -272,9 +272,13 @@ def test_once_mode_reads_without_subscribing_and_channels_are_shared(running, pr
     assert col.latest[hb].value == first
     engine.add([hb])                 # a second user wants it monitored: upgraded, shared
     col.wait(lambda: col.latest[hb].monitored and col.latest[hb].value != first, 5, "monitor")
-    engine.remove([hb])              # one user left: still open
-    n = col.latest[hb].update_count
-    col.wait(lambda: col.latest[hb].update_count > n, 5, "updates after one removal")
+    assert engine.debug_info(hb).users == 2 and engine.debug_info(hb).subscribed
+    engine.remove([hb])              # the monitoring user goes: the read-once user is left
+    col.wait(lambda: not col.latest[hb].monitored, 5, "back to read-once after one removal")
+    info = engine.debug_info(hb)
+    assert info is not None and info.users == 1 and info.once and not info.subscribed
+    engine.remove([hb], once=True)   # the last user: the channel goes
+    col.wait(lambda: engine.debug_info(hb) is None, 5, "channel cleared")
 
 
 @pytest.mark.parametrize("running", ["py"], indirect=True)

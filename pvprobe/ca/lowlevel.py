@@ -12,7 +12,7 @@ import collections
 import ctypes
 import os
 import struct
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 from epics import ca, dbr
@@ -142,6 +142,11 @@ def libca():
     if _libca is None:
         raise RuntimeError("CA is not initialised (call init_libca() first)")
     return _libca
+
+
+def loaded() -> bool:
+    """libca is loaded and its context not destroyed (channels may still be cleared)."""
+    return _libca is not None
 
 
 def destroy_context() -> None:

@@ -1,0 +1,104 @@
+"""Typed events (source callbacks -> worker) and commands (public API -> worker).
+
+Small immutable records dispatched by type; no string tags, no reading by index.
+Values themselves do not travel as events: a callback stores the newest value of
+a PV in the :class:`~.inbox.Inbox` (coalescing), events are for everything else.
+An ``item`` is the source's opaque raw value (for CA: ``(dbr_type, count, bytes)``),
+decoded only by the source.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Optional, Union
+
+from ..core.batch import PutResult
+
+
+class Connected(NamedTuple):
+    """A channel connected (or reconnected)."""
+    sid: int
+
+
+class Disconnected(NamedTuple):
+    """A channel lost its server."""
+    sid: int
+
+
+class AccessRights(NamedTuple):
+    """A channel's access rights changed."""
+    sid: int
+    read: bool
+    write: bool
+
+
+class GetDone(NamedTuple):
+    """A get completed: metadata, a value (read-once, lean refresh) or both (a
+    string's metadata get is a value get). ``error`` is "" when it succeeded."""
+    sid: int
+    item: Any           # the raw value (None on error)
+    meta: bool          # carries metadata
+    value: bool         # carries a timestamped value
+    error: str
+
+
+class FrameFetched(NamedTuple):
+    """The get of a paced array completed (on success its item is already the PV's
+    newest value in the inbox). ``error`` is "" when it succeeded or the channel
+    merely disconnected."""
+    sid: int
+    ok: bool
+    error: str
+    stamp: Optional[tuple]   # (secs, nsec) of the fetched array
+
+
+class PutDone(NamedTuple):
+    """A put with completion callback completed."""
+    rid: int
+    ok: bool
+    error: str
+
+
+Event = Union[Connected, Disconnected, AccessRights, GetDone, FrameFetched, PutDone]
+
+
+class AddCmd(NamedTuple):
+    names: list
+    monitor_arrays: bool
+    keep_all: bool
+    once: bool
+    paced: bool
+    light: bool
+
+
+class RemoveCmd(NamedTuple):
+    names: list
+    monitor_arrays: bool
+    keep_all: bool
+    once: bool
+    paced: bool
+    light: bool
+
+
+class PutCmd(NamedTuple):
+    rid: int
+    name: str
+    value: Any
+    timeout: float
+    done: Optional[Callable[[PutResult], None]]
+    wait: bool
+
+
+class LeanCmd(NamedTuple):
+    enabled: bool
+
+
+class FrameCmd(NamedTuple):
+    name: str
+
+
+class WatchCmd(NamedTuple):
+    owner: str
+    names: set
+
+
+Command = Union[AddCmd, RemoveCmd, PutCmd, LeanCmd, FrameCmd, WatchCmd]
