@@ -164,7 +164,7 @@ def client_ceiling(args: dict) -> None:
 
 
 def _loop_latency():
-    from pvprobe.qt.diagnostics import LoopLatency
+    from pvprobe.qt.app.diagnostics import LoopLatency
     lat = LoopLatency()
     lat.start()
     return lat
@@ -250,7 +250,7 @@ def client_pvprobe(args: dict) -> None:
     app = _app()
     from pvprobe.ca.engine import Engine
     from pvprobe.qt.bridge import EngineBridge
-    from pvprobe.qt.image_view import ImageView
+    from pvprobe.qt.image.image_view import ImageView
 
     class CountingEngine(Engine):
         """Counts full values received per channel: monitor callbacks, and the gets of

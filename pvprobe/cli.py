@@ -317,7 +317,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 def _run_gui_command(args: argparse.Namespace, quit_request: Any) -> int:
-    from .qt.platform_check import xcb_problem
+    from .qt.app.platform_check import xcb_problem
 
     problem = xcb_problem()     # Qt would only say "could not load the Qt platform plugin"
     if problem:
@@ -345,10 +345,10 @@ def _run_gui_command(args: argparse.Namespace, quit_request: Any) -> int:
         if quit_request.requested:
             return 0
         from .ca.engine import Engine
-        from .qt.app import run_gui
+        from .qt.app.app import run_gui
 
         if args.reset_settings:
-            from .qt.settings import reset_settings
+            from .qt.app.settings import reset_settings
             try:
                 removed = reset_settings(args.settings)
             except OSError as exc:

@@ -22,8 +22,8 @@ from pvprobe.core.putlog import ENV_VAR, PutLog, jsonable, putlog_path, read_put
 from pvprobe.core.record_fields import (
     FIELD_ORDER, FieldDiscovery, candidate_fields, field_pv, read_record_fields, record_name,
 )
-from pvprobe.qt.probe_panel import ProbePanel, first_name
-from pvprobe.qt.put_editor import PutEditor
+from pvprobe.qt.probe.probe_panel import ProbePanel, first_name
+from pvprobe.qt.probe.put_editor import PutEditor
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
 import numpy as np
@@ -31,10 +31,10 @@ from pvprobe.core.waveform_data import (
     columns_csv, finite_range, is_monotonic, minmax_decimate, valid_elements, visible_slice,
 )
 
-from .flow_layout import FlowLayout, labelled
+from ..widgets.flow_layout import FlowLayout, labelled
 from .plot_common import (Crosshair, NameDropMixin, export_with_dialog, PaintCounter, apply_plot_colours,
                           make_legend_draggable, names_from_drop, save_png)
-from .theme import plot_colors, theme_of
+from ..style.theme import plot_colors, theme_of
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import os
 import time
 from typing import Any, Optional
 
-from PyQt5.QtCore import QEventLoop, QObject, Qt, QTimer, pyqtSignal
+from PyQt5.QtCore import QEventLoop, QObject, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (
     QAbstractItemView, QAction, QDialog, QDialogButtonBox, QFileDialog, QHeaderView, QLabel,
     QMenu, QMessageBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import enum
-import json
-import math
-import re
 from typing import Any, Iterable, Optional
 
-import numpy as np
 from PyQt5.QtCore import (
     QAbstractItemModel, QAbstractTableModel, QMimeData, QModelIndex, QObject, QPointF, QRectF, Qt,
     pyqtSignal,
@@ -19,7 +15,10 @@ from pvprobe.core import colors
 from pvprobe.core.batch import Batch
 from pvprobe.core.format import format_timestamp, format_value, full_value_text
 from pvprobe.core.pvstate import PVState
-from pvprobe.core.strarray import split_string_items
+from pvprobe.core.values import (
+    DIFF_PREFIX, SEVERITY_PREFIX, has_value, is_editable, is_numeric, natural_key, severity_level,
+    text_key, value_key, values_differ,
+)
 
 
 class Col(enum.IntEnum):
@@ -53,10 +52,6 @@ PUTTING_TEXT = "putting…"
 READ_ONLY_TEXT = "read-only"
 DESC_SUFFIX = ".DESC"
 
-#: Severity text readable without colour: a prefix symbol per level.
-SEVERITY_PREFIX = {0: "", 1: "▲ ", 2: "✖ ", 3: "◆ "}
-#: The Saved column marks differing rows with this prefix (readable without colour).
-DIFF_PREFIX = "≠ "
 
 # Colours come from pvprobe.core.colors (the one source the theme uses too); the
 # model starts with the light theme's and set_theme/set_palette take theme.table_colors.
@@ -87,154 +82,6 @@ _RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
 _LEFT = int(Qt.AlignLeft | Qt.AlignVCenter)
 _TOOLTIP_CHARS = 2000
 _NAME_MIME = "text/plain"
-
-
-def has_value(st: PVState) -> bool:
-    """True once the row shows what it will show: a value, or a connected array
-    that is deliberately not monitored."""
-    return st.value is not None or (st.connected and st.is_array and not st.monitored)
-
-
-def is_numeric(st: PVState) -> bool:
-    """A plain number (shown right-aligned)."""
-    if st.is_enum or st.is_array or st.native_type == "STRING":
-        return False
-    return isinstance(st.value, (int, float, np.integer, np.floating)) and not isinstance(st.value, bool)
-
-
-def is_editable(st: PVState) -> bool:
-    """The Value cell may be edited: connected, writable and of a known type."""
-    return bool(st.connected and st.write_access and st.native_type and st.native_type != "?")
-
-
-# -- sort keys ------------------------------------------------------------------------------
-_DIGITS = re.compile(r"(\d+)")
-
-
-def natural_key(text: str) -> tuple:
-    """'ai:2' < 'ai:10': alternating (text, number) parts; text parts case-insensitive."""
-    parts = _DIGITS.split(text.lower())
-    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
-
-
-def _text_key(text: str) -> tuple:
-    """Blank last; numbers (as text) numerically before words."""
-    if not text:
-        return (2, 0.0, "")
-    try:
-        v = float(text.lstrip(DIFF_PREFIX).split()[0])
-        if not math.isnan(v):
-            return (0, v, text)
-    except (ValueError, IndexError):
-        pass
-    return (1, 0.0, natural_key(text))
-
-
-def value_key(st: PVState) -> tuple:
-    """Numbers numerically, enums/text by text, arrays by length; no value last."""
-    v = st.value
-    if v is None or not st.ever_connected:
-        return (3, 0.0, ())
-    if is_numeric(st):
-        f = float(v)
-        if math.isnan(f):
-            return (2, 0.0, ())
-        return (0, f, ())
-    if st.is_array and not st.is_char_array and isinstance(v, np.ndarray):
-        return (0, float(v.size), ())
-    return (1, 0.0, natural_key(format_value(st)))
-
-
-def severity_level(st: PVState) -> int:
-    """0..3 for connected PVs, 4 disconnected, 5 never connected (worst last ascending)."""
-    if not st.ever_connected:
-        return 5
-    if not st.connected:
-        return 4
-    return int(st.severity)
-
-
-# -- comparing with saved values --------------------------------------------------------------
-def _float_or_none(text: str) -> Optional[float]:
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return None
-
-
-def _tolerance(st: PVState, a: float, b: float) -> float:
-    """Half a unit of the last digit shown (PREC), else a relative 1e-9."""
-    rel = 1e-9 * max(abs(a), abs(b), 1e-300)
-    if st.precision is not None and 0 <= st.precision <= 17 and isinstance(st.value, (float, np.floating)):
-        return max(0.5 * 10.0 ** (-st.precision) * (1 + 1e-9), rel)
-    return rel
-
-
-_SUMMARY = re.compile(r"\[\d+\]( |$)")
-
-
-def saved_string_items(saved: str) -> Optional[list[str]]:
-    """The elements of a saved STRING array: a JSON list of strings (a snapshot's value)
-    or the elements as the table writes them (``a "b c" ""``); None if neither."""
-    text = saved.strip()
-    if text.startswith("["):
-        try:
-            items = json.loads(text)
-        except ValueError:
-            items = None
-        if isinstance(items, list) and all(isinstance(x, str) for x in items):
-            return items
-    try:
-        return split_string_items(saved)
-    except ValueError:
-        return None
-
-
-def values_differ(st: PVState, saved: str) -> Optional[bool]:
-    """Does the live value of ``st`` differ from the ``saved`` text? None if unknown.
-
-    Numbers compare with a tolerance (half a unit of the displayed precision), enums by
-    state string (or index), arrays element-wise, text exactly (trailing blanks ignored).
-    """
-    if saved is None or not st.ever_connected or st.value is None:
-        return None
-    saved = str(saved)
-    v = st.value
-    if st.is_enum:
-        live = format_value(st)
-        s = saved.strip()
-        if s == live:
-            return False
-        if s.isdigit() and isinstance(v, (int, np.integer)):
-            return int(s) != int(v)
-        return True
-    if is_numeric(st):
-        f = _float_or_none(saved.strip())
-        if f is None:
-            return saved.strip() != format_value(st)
-        lv = float(v)
-        if math.isnan(lv) or math.isnan(f):
-            return not (math.isnan(lv) and math.isnan(f))
-        return abs(lv - f) > _tolerance(st, lv, f)
-    if st.is_array and not st.is_char_array and isinstance(v, np.ndarray):
-        text = saved.strip()
-        if text.startswith("["):            # "[n] v0 v1 ..." summary: compare the summary
-            return text != format_value(st)
-        items = [x for x in re.split(r"[\s,]+", text) if x]
-        try:
-            arr = np.asarray([float(x) for x in items])
-        except ValueError:
-            return True
-        live = np.asarray(v, dtype=float).ravel()
-        if arr.size != live.size:
-            return True
-        return not np.allclose(live, arr, rtol=1e-9, atol=0.0, equal_nan=True)
-    if st.is_array and st.native_type == "STRING" and isinstance(v, (list, tuple)):
-        if _SUMMARY.match(saved.strip()):   # "[n] s0 s1 ..." summary: compare the summary
-            return saved.strip() != format_value(st)
-        items = saved_string_items(saved)
-        return items is None or items != [str(x) for x in v]
-    return saved.rstrip() != format_value(st).rstrip()
 
 
 # -- a lock drawn once (no emoji font needed) ---------------------------------------------------
@@ -544,7 +391,7 @@ class PVTableModel(QAbstractTableModel):
             self._apply_colours()
 
     def _apply_colours(self) -> None:
-        from .theme import table_colors
+        from ..style.theme import table_colors
 
         tc = table_colors(self._theme, self._palette)
         self._brushes = {k: (QBrush(bg), QBrush(fg)) for k, (bg, fg) in tc.alarm.items()}
@@ -679,7 +526,7 @@ class PVTableModel(QAbstractTableModel):
         if col == Col.STATUS:
             return (int(st.status) if st.connected else 99, self._natural(st.name))
         if col == Col.SAVED:
-            return _text_key(self.saved_value(st.name) or "")
+            return text_key(self.saved_value(st.name) or "")
         return natural_key(self.text(row, col))
 
     def sort_rows(self, col: int, order: Qt.SortOrder = Qt.AscendingOrder) -> bool:

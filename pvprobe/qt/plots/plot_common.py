@@ -12,7 +12,7 @@ from PyQt5.QtWidgets import QAbstractItemView, QTableWidget, QWidget
 from pvprobe.core.atomic import atomic_write_bytes
 from pvprobe.core.pvnames import ParsedNames, split_names
 
-from .theme import PlotColors
+from ..style.theme import PlotColors
 
 MAX_DROP_CHARS = 1_000_000
 

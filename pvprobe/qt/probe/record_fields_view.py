@@ -19,11 +19,12 @@ from PyQt5.QtWidgets import (
 
 from pvprobe.core.batch import PutResult
 from pvprobe.core.probe_report import field_value_text
+from pvprobe.core.values import editable_text
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.record_fields import FIELD_HELP, READ_ONLY_FIELDS
 
-from .put_editor import PutRunner, value_for_edit
-from .theme import status_colors, theme_of
+from .put_editor import PutRunner
+from ..style.theme import status_colors, theme_of
 
 COLUMNS = ("Field", "Value", "Meaning / last put")
 STATE_ROLE = Qt.UserRole
@@ -121,7 +122,7 @@ class RecordFieldsModel(QAbstractTableModel):
             if col == 0:
                 return f".{fld}"
             if col == 1:
-                return value_for_edit(st) if role == Qt.EditRole else field_value_text(st)
+                return editable_text(st) if role == Qt.EditRole else field_value_text(st)
             note = self._notes.get(fld)
             return note[0] if note and note[0] else FIELD_HELP.get(fld, "")
         if role == Qt.ForegroundRole:

@@ -19,12 +19,11 @@ from PyQt5.QtWidgets import (
 )
 
 from pvprobe.core.colors import STATUS, css_rgb
-from pvprobe.core.format import char_array_to_text, format_number, format_value
 from pvprobe.core.putvalue import MAX_STRING, PutValueError, coerce_put_value, text_put_value
 from pvprobe.core.pvstate import PVState
-from pvprobe.core.strarray import string_items_text
+from pvprobe.core.values import editable_text, is_editable
 
-from .pvtable_model import STATE_ROLE, Col, is_editable
+from .pvtable_model import STATE_ROLE, Col
 
 _INVALID_STYLE = f"QLineEdit {{ border: 2px solid {css_rgb(STATUS['light']['warn'])}; }}"
 
@@ -40,25 +39,6 @@ def check_put_value(st: PVState, value: Any) -> Optional[str]:
     except PutValueError as exc:
         return str(exc)
     return None
-
-
-def edit_text(st: PVState) -> str:
-    """The current value as text to start editing from."""
-    v = st.value
-    if v is None:
-        return ""
-    if st.is_char_array:
-        return char_array_to_text(v)
-    if st.is_array and st.native_type == "STRING":
-        return string_items_text(v)
-    if st.is_array:
-        try:
-            return " ".join(format_number(x) for x in list(v))
-        except TypeError:
-            return str(v)
-    if isinstance(v, float) and st.precision is None:
-        return repr(v)
-    return format_value(st)
 
 
 def edit_hint(st: PVState) -> str:
@@ -150,7 +130,7 @@ class ValueDelegate(QStyledItemDelegate):
                 editor.setCurrentIndex(int(st.value))
         elif isinstance(editor, QLineEdit):
             if not editor.isModified():        # never overwrite what the user typed
-                editor.setText(edit_text(st))
+                editor.setText(editable_text(st))
                 editor.selectAll()
 
     def setModelData(self, editor: QWidget, model: Any, index: QModelIndex) -> None:  # noqa: N802
@@ -209,4 +189,4 @@ class ValueDelegate(QStyledItemDelegate):
         return super().eventFilter(obj, event)
 
 
-__all__ = ["ValueDelegate", "check_put_value", "edit_text", "edit_hint"]
+__all__ = ["ValueDelegate", "check_put_value", "edit_hint"]

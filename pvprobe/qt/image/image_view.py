@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt5.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer, pyqtSignal
+from PyQt5.QtCore import QBuffer, QByteArray, QIODevice, QTimer, pyqtSignal
 from PyQt5.QtGui import QImage
 from PyQt5.QtWidgets import (
     QCheckBox, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
@@ -34,8 +34,8 @@ from pvprobe.core.image_feed import ImageFeed, RateMeter
 from pvprobe.core.ndarray import Frame
 from pvprobe.core.tiff import describe, write_tiff
 
-from .flow_layout import FlowLayout, labelled
-from .theme import label_style, status_colors, theme_of
+from ..widgets.flow_layout import FlowLayout, labelled
+from ..style.theme import label_style, status_colors, theme_of
 
 #: Profile curves and cursor lines, and the ROI, drawn over the pixels.
 _PROFILE = IMAGE_OVERLAY["profile"]

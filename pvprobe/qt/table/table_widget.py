@@ -24,15 +24,16 @@ from pvprobe.core.format import format_value
 from pvprobe.core.putvalue import PutValueError, coerce_put_value, describe_put_value, text_put_value
 from pvprobe.core.pvnames import ParsedNames, PVListError, read_pv_list, split_names
 from pvprobe.core.pvstate import PVState
+from pvprobe.core.values import editable_text, is_editable
 
-from .bridge import EngineBridge
-from .flow_layout import FlowLayout
+from ..bridge import EngineBridge
+from ..widgets.flow_layout import FlowLayout
 from .pvtable_model import (
-    DESC_SUFFIX, HEADERS, PUTTING_TEXT, Col, PVTableModel, is_editable,
+    DESC_SUFFIX, HEADERS, PUTTING_TEXT, Col, PVTableModel,
 )
 from .table_filter import PVFilterProxy
-from .theme import table_colors
-from .value_delegate import ValueDelegate, check_put_value, edit_hint, edit_text
+from ..style.theme import table_colors
+from .value_delegate import ValueDelegate, check_put_value, edit_hint
 
 log = logging.getLogger(__name__)
 
@@ -719,7 +720,7 @@ class PVTableWidget(QWidget):
                 return None
             return self.put_value(name, list(st.enum_strs).index(item))
         text, ok = QInputDialog.getText(self, "Put value", f"{name} ({edit_hint(st)}):",
-                                        QLineEdit.Normal, edit_text(st))
+                                        QLineEdit.Normal, editable_text(st))
         if not ok:
             return None
         try:

@@ -26,14 +26,14 @@ from PyQt5.QtWidgets import (
 )
 
 from pvprobe.core.batch import PutResult
-from pvprobe.core.format import char_array_to_text, format_number, format_value
+from pvprobe.core.format import format_number, format_value
 from pvprobe.core.putvalue import (
     MAX_STRING, PutValueError, coerce_put_value, describe_put_value, text_put_value,
 )
 from pvprobe.core.pvstate import PVState
-from pvprobe.core.strarray import string_items_text
+from pvprobe.core.values import editable_text
 
-from .theme import label_style, status_colors, theme_of
+from ..style.theme import label_style, status_colors, theme_of
 
 #: Seconds a put may take before it is reported failed (the engine's own timeout).
 DEFAULT_TIMEOUT = 10.0
@@ -49,30 +49,6 @@ def ask_confirmation(parent: Optional[QWidget], title: str, text: str) -> bool:
     box = QMessageBox(QMessageBox.Question, title, text, QMessageBox.Yes | QMessageBox.No, parent)
     box.setDefaultButton(QMessageBox.No)
     return box.exec_() == QMessageBox.Yes
-
-
-def value_for_edit(st: PVState) -> str:
-    """The current value as editable text (floats with the PV's precision, as displayed)."""
-    v = st.value
-    if v is None:
-        return ""
-    if st.is_char_array:
-        return char_array_to_text(v)
-    if st.is_array:
-        if getattr(v, "size", len(v)) > PREFILL_MAX:
-            return ""
-        if st.native_type == "STRING":
-            return string_items_text(v)
-        try:
-            return ", ".join(format_number(x) for x in list(v))
-        except TypeError:
-            return str(v)
-    if st.is_enum:
-        return format_value(st)
-    if isinstance(v, float):
-        # what you see is what you put: the value as the PV displays it (PREC)
-        return format_number(v, st.precision if st.native_type in ("DOUBLE", "FLOAT") else None)
-    return str(v)
 
 
 def editor_kind(st: Optional[PVState]) -> str:
@@ -383,13 +359,13 @@ class PutEditor(QWidget):
                 self.enum_box.setCurrentIndex(st.value)
         elif k == "text":
             if not self.text.hasFocus():
-                new = value_for_edit(st)
+                new = editable_text(st, max_elements=PREFILL_MAX)
                 if new != self.text.toPlainText():
                     self.text.blockSignals(True)
                     self.text.setPlainText(new)
                     self.text.blockSignals(False)
         elif k in ("number", "string") and not self.line.hasFocus():
-            self.line.setText(value_for_edit(st))
+            self.line.setText(editable_text(st, max_elements=PREFILL_MAX))
         # arrays: prefilled once (and by "Current"), never followed live
 
     def _apply_kind(self) -> None:
@@ -423,12 +399,12 @@ class PutEditor(QWidget):
         elif k == "text":
             self._show_page(self.text)
             self.text.blockSignals(True)
-            self.text.setPlainText(value_for_edit(st))
+            self.text.setPlainText(editable_text(st, max_elements=PREFILL_MAX))
             self.text.blockSignals(False)
             self.hint.setText(f"text, at most {max(0, st.max_count - 1)} bytes (CHAR[{st.max_count}])")
         else:
             self._show_page(self.line)
-            self.line.setText(value_for_edit(st))
+            self.line.setText(editable_text(st, max_elements=PREFILL_MAX))
             self.line.setCursorPosition(0)
             self.line.setMaxLength(32767)
             if k == "string":

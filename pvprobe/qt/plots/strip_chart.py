@@ -21,8 +21,8 @@ import pyqtgraph as pg
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QBrush, QColor
 from PyQt5.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QHeaderView, QLabel,
-    QLineEdit, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView, QComboBox, QHeaderView, QLabel,
+    QLineEdit, QPushButton, QSplitter, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from pvprobe.core.atomic import atomic_write_text
@@ -31,12 +31,12 @@ from pvprobe.core.pvstate import PVState
 from pvprobe.core.ringbuffer import SEV_DISCONNECTED, RingBuffer, bytes_for, capacity_for
 from pvprobe.core.waveform_data import bucket_starts, iso_time, minmax_decimate, samples_csv
 
-from .flow_layout import FlowLayout, labelled
+from ..widgets.flow_layout import FlowLayout, labelled
 from .plot_common import (
     NameDragTable, NameDropMixin, export_with_dialog,
     Crosshair, PaintCounter, apply_plot_colours, names_from_drop, save_png,
 )
-from .theme import plot_colors, status_colors, theme_of
+from ..style.theme import plot_colors, status_colors, theme_of
 
 log = logging.getLogger(__name__)
 

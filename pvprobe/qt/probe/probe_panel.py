@@ -27,18 +27,19 @@ from PyQt5.QtWidgets import (
 
 from pvprobe.core.batch import Batch
 from pvprobe.core.format import format_value, full_value_text
+from pvprobe.core.values import SEVERITY_PREFIX
 from pvprobe.core.history import History, as_number
 from pvprobe.core.probe_report import fmt_limits, format_timestamp_us, report_text
 from pvprobe.core.pvnames import pv_name_error, strip_scheme
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.record_fields import FieldDiscovery
 
-from .flow_layout import FlowLayout
+from ..widgets.flow_layout import FlowLayout
 from .put_editor import PutEditor
-from .pvtable_model import PALETTES, SEVERITY_PREFIX
+from ..table.pvtable_model import PALETTES
 from .record_fields_view import RecordFieldsView
-from .sparkline import Sparkline
-from .theme import alarm_colors, label_style, status_colors, theme_of
+from ..plots.sparkline import Sparkline
+from ..style.theme import alarm_colors, label_style, status_colors, theme_of
 
 #: How often the "x s ago / rate" line is refreshed (ms).
 CLOCK_MS = 250
