@@ -77,10 +77,10 @@ def accept_dialogs(monkeypatch, answer=QMessageBox.Yes) -> list[str]:
     """Confirmation boxes answer ``answer``; returns the texts they showed."""
     shown: list[str] = []
 
-    def exec_(box):
-        shown.append(box.text())
+    def question(parent, title, text, *args, **kwargs):
+        shown.append(text)
         return answer
-    monkeypatch.setattr(QMessageBox, "exec_", exec_)
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
     return shown
 
 

@@ -291,14 +291,14 @@ def test_description_column_only_while_shown(qtbot, table, prefix, reader):
     assert reader.put_wait(sp + ".DESC", "Output voltage").ok
     w.add_pvs([sp, prefix + "sine"])
     wait_connected(qtbot, w)
-    assert not w._desc_channels
+    assert not w._desc_sub.names
     w.set_column_visible(Col.DESCRIPTION, True)
     qtbot.waitUntil(lambda: text(w, sp, Col.DESCRIPTION) == "Output voltage", timeout=10000)
     assert w.model.rowCount() == 2, "DESC states create no rows"
     w.add_pvs([prefix + "enum"])
-    assert prefix + "enum.DESC" in w._desc_channels
+    assert prefix + "enum.DESC" in w._desc_sub.names
     w.set_column_visible(Col.DESCRIPTION, False)
-    assert not w._desc_channels and not w.model.description_enabled
+    assert not w._desc_sub.names and not w.model.description_enabled
 
 
 def test_enum_edit_through_combo_puts_to_the_ioc(qtbot, table, prefix, reader):

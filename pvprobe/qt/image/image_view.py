@@ -28,13 +28,14 @@ from PyQt5.QtWidgets import (
 
 from pvprobe.core import ndarray as nd
 from pvprobe.core.atomic import atomic_write_bytes
-from pvprobe.core.batch import Batch
 from pvprobe.core.colors import IMAGE_OVERLAY
 from pvprobe.core.image_feed import ImageFeed, RateMeter
 from pvprobe.core.ndarray import Frame
+from pvprobe.core.pvstate import PVState
 from pvprobe.core.tiff import describe, write_tiff
 
 from ..widgets.flow_layout import FlowLayout, labelled
+from ..subscription import Subscription
 from ..style.theme import label_style, status_colors, theme_of
 
 #: Profile curves and cursor lines, and the ROI, drawn over the pixels.
@@ -196,7 +197,7 @@ class ImageView(QWidget):
         super().__init__(parent)
         self.bridge = bridge
         self.feed: Optional[ImageFeed] = None
-        self._added: list[tuple[list[str], dict]] = []
+        self._subs: list[Subscription] = []    # the array (paced) and its metadata PVs
         self.frame: Optional[Frame] = None        # newest frame shown (raw values)
         self.shown: Optional[np.ndarray] = None   # frame.data oriented (raw values)
         self.frame_state = None                   # its ArrayData PVState
@@ -212,7 +213,6 @@ class ImageView(QWidget):
         self._last_request = 0.0
         self._build()
         self.image_item.on_paint_start = self._want_frame
-        bridge.add_consumer(self._on_batch)
         if prefix:
             self.open_prefix(prefix)
 
@@ -385,8 +385,8 @@ class ImageView(QWidget):
     def _open(self, feed: ImageFeed) -> None:
         self.close_source()
         self.feed = feed
-        self._add([feed.array_pv], paced=True)
-        self._add(feed.meta_pvs)
+        self._subs = [self.bridge.subscribe([feed.array_pv], self._on_states, paced=True),
+                      self.bridge.subscribe(feed.meta_pvs, self._on_states)]
         self._want_frame()
         self.frame = self.shown = self.frame_state = None
         self._need_levels = True
@@ -396,16 +396,11 @@ class ImageView(QWidget):
         self._lat0 = (self.image_item.latency_sum, self.image_item.latency_n)
         self.refresh_status()
 
-    def _add(self, names: list[str], **options: Any) -> None:
-        if names:
-            self.bridge.add(names, **options)
-            self._added.append((names, options))
-
     def close_source(self) -> None:
-        """Stop the subscriptions (one remove per add); the last frame stays visible."""
-        for names, options in self._added:
-            self.bridge.remove(names, **options)
-        self._added.clear()
+        """Close the subscriptions; the last frame stays visible."""
+        for sub in self._subs:
+            sub.close()
+        self._subs = []
         self.feed = None
         self.message_label.setText("")
 
@@ -415,7 +410,7 @@ class ImageView(QWidget):
 
     def subscribed_names(self) -> list[str]:
         """Every PV this view holds open now (for tests and diagnostics)."""
-        return [n for names, _ in self._added for n in names]
+        return [n for sub in self._subs for n in sub.names]
 
     def _open_from_ui(self) -> None:
         text = self.source_edit.text().strip()
@@ -435,7 +430,6 @@ class ImageView(QWidget):
     def shutdown(self) -> None:
         """Close the source and stop taking batches (before the bridge goes away)."""
         self.close_source()
-        self.bridge.remove_consumer(self._on_batch)
         for t in (self._hist_timer, self._slow_timer, self._status_timer):
             t.stop()
 
@@ -444,13 +438,10 @@ class ImageView(QWidget):
         super().closeEvent(event)
 
     # ------------------------------------------------------------------ batches
-    def _on_batch(self, batch: Batch) -> None:
+    def _on_states(self, mine: list[PVState]) -> None:
+        """The states of this view's PVs in one batch (routed by the bridge)."""
         feed = self.feed
         if feed is None:
-            return
-        names = feed.names
-        mine = [s for s in batch.states if s.name in names]
-        if not mine:
             return
         frame, state = feed.apply(mine)
         if frame is not None:

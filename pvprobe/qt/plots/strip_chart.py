@@ -1,6 +1,6 @@
 """Strip chart: scalar PVs against time, every update at its IOC timestamp.
 
-PVs are opened with ``bridge.add(names, keep_all=True)``: each batch then carries
+PVs are held by one ``bridge.subscribe(..., keep_all=True)`` handle: each batch then carries
 every update since the previous one (``PVState.samples``), so nothing is lost
 between ticks. Each PV's history is a fixed-memory :class:`RingBuffer`
 (the size is shown in the UI); a disconnection writes a NaN sample, so lines are
@@ -26,7 +26,6 @@ from PyQt5.QtWidgets import (
 )
 
 from pvprobe.core.atomic import atomic_write_text
-from pvprobe.core.batch import Batch
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.ringbuffer import SEV_DISCONNECTED, RingBuffer, bytes_for, capacity_for
 from pvprobe.core.waveform_data import bucket_starts, iso_time, minmax_decimate, samples_csv
@@ -151,7 +150,7 @@ class StripChart(NameDropMixin, QWidget):
         self._table_timer.timeout.connect(self._update_table)
         self._table_timer.start()
         self.setAcceptDrops(True)
-        bridge.add_consumer(self._on_batch)
+        self._sub = bridge.subscribe([], self._on_states, keep_all=True)
         self.set_span(span_s)
         self.add_pvs(names)
 
@@ -322,7 +321,8 @@ class StripChart(NameDropMixin, QWidget):
         self.table.blockSignals(False)
         self._renumber()
         self._update_legend()
-        self.bridge.add(new, keep_all=True)
+        if not self._sub.closed:
+            self._sub.add(new)
         self._apply_capacity()
         self.pvsChanged.emit()
         self._dirty = True
@@ -341,7 +341,7 @@ class StripChart(NameDropMixin, QWidget):
         self.table.removeRow(s.row)
         self._renumber()
         self._update_legend()
-        self.bridge.remove([name], keep_all=True)
+        self._sub.remove([name])
         self._apply_capacity()
         self.pvsChanged.emit()
         return True
@@ -367,9 +367,7 @@ class StripChart(NameDropMixin, QWidget):
         self._attached = False
         self._timer.stop()
         self._table_timer.stop()
-        self.bridge.remove_consumer(self._on_batch)
-        names = list(self._series)
-        self.bridge.remove(names, keep_all=True)
+        self._sub.close()
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802
         self.close_pvs()
@@ -444,8 +442,9 @@ class StripChart(NameDropMixin, QWidget):
                 self.set_own_axis(name, item.checkState() == Qt.Checked)
 
     # -- batches ---------------------------------------------------------------------------
-    def _on_batch(self, batch: Batch) -> None:
-        for st in batch.states:
+    def _on_states(self, states: list[PVState]) -> None:
+        """The states of the charted PVs in one batch (routed by the bridge)."""
+        for st in states:
             s = self._series.get(st.name)
             if s is None:
                 continue

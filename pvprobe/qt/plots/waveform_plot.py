@@ -25,7 +25,6 @@ from PyQt5.QtWidgets import (
 )
 
 from pvprobe.core.atomic import atomic_write_text
-from pvprobe.core.batch import Batch
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.waveform_data import (
     columns_csv, finite_range, is_monotonic, minmax_decimate, valid_elements, visible_slice,
@@ -70,8 +69,8 @@ class _XSource:
 class WaveformPlot(NameDropMixin, QWidget):
     """Plot one or more array PVs. ``bridge`` is the :class:`EngineBridge`.
 
-    Every PV (and the x PV) is opened with ``bridge.add(names, monitor_arrays=True)``
-    and removed exactly once by :meth:`remove_pv`, :meth:`set_x_pv` or :meth:`close_pvs`.
+    The traces and the x PV are held by one ``bridge.subscribe(..., whole_arrays=True)``
+    handle; :meth:`close_pvs` closes it.
     """
 
     DROP_VERB = "Plotting"
@@ -98,7 +97,7 @@ class WaveformPlot(NameDropMixin, QWidget):
         self._range_redraw.timeout.connect(lambda: self.redraw(all_traces=True))
         self._build_ui()
         self.setAcceptDrops(True)
-        bridge.add_consumer(self._on_batch)
+        self._sub = bridge.subscribe([], self._on_states, whole_arrays=True)
         self.add_pvs(names)
 
     # -- UI -----------------------------------------------------------------------------
@@ -211,7 +210,8 @@ class WaveformPlot(NameDropMixin, QWidget):
             self.item.addItem(curve)
             self._traces[name] = _Trace(name, colour, curve, label=name, slot=slot)
             self.x_combo.addItem(name)
-        self.bridge.add(new, monitor_arrays=True)
+        if not self._sub.closed:
+            self._sub.add(new)
         self._update_info()
         self.pvsChanged.emit()
         return new
@@ -226,7 +226,7 @@ class WaveformPlot(NameDropMixin, QWidget):
         i = self.x_combo.findText(name)
         if i > 0:
             self.x_combo.removeItem(i)
-        self.bridge.remove([name], monitor_arrays=True)
+        self._sub.remove([name])
         self._update_info()
         self.pvsChanged.emit()
         self.redraw(all_traces=True)
@@ -246,10 +246,10 @@ class WaveformPlot(NameDropMixin, QWidget):
         if (name or None) == self._x.name:
             return
         if self._x.name is not None:
-            self.bridge.remove([self._x.name], monitor_arrays=True)
+            self._sub.remove([self._x.name])
         self._x = _XSource(name=name or None)
-        if name:
-            self.bridge.add([name], monitor_arrays=True)
+        if name and not self._sub.closed:
+            self._sub.add([name])
         self.item.setLabel("bottom", name or INDEX_TEXT)
         self._x_label = name or INDEX_TEXT
         self.x_combo.setCurrentText(name or INDEX_TEXT)
@@ -262,22 +262,19 @@ class WaveformPlot(NameDropMixin, QWidget):
         if not self._attached:
             return
         self._attached = False
-        self.bridge.remove_consumer(self._on_batch)
-        names = list(self._traces)
-        if self._x.name is not None:
-            names.append(self._x.name)
         self._traces.clear()
         self._x = _XSource()
-        self.bridge.remove(names, monitor_arrays=True)
+        self._sub.close()
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802
         self.close_pvs()
         super().closeEvent(event)
 
     # -- batches --------------------------------------------------------------------------
-    def _on_batch(self, batch: Batch) -> None:
+    def _on_states(self, states: list[PVState]) -> None:
+        """The states of the plotted PVs (and the x PV) in one batch (routed by the bridge)."""
         changed = False
-        for st in batch.states:
+        for st in states:
             tr = self._traces.get(st.name)
             if tr is not None:
                 if st.update_count != tr.last_update:

@@ -14,7 +14,6 @@ Integration API: ``ProbePanel(bridge, name=None, parent=None)``, :meth:`set_pv`,
 
 from __future__ import annotations
 
-import itertools
 import weakref
 from typing import Any, Iterable, Optional
 
@@ -25,7 +24,6 @@ from PyQt5.QtWidgets import (
     QScrollArea, QSizePolicy, QVBoxLayout, QWidget,
 )
 
-from pvprobe.core.batch import Batch
 from pvprobe.core.format import format_value, full_value_text
 from pvprobe.core.values import SEVERITY_PREFIX
 from pvprobe.core.history import History, as_number
@@ -39,13 +37,13 @@ from .put_editor import PutEditor
 from ..table.pvtable_model import PALETTES
 from .record_fields_view import RecordFieldsView
 from ..plots.sparkline import Sparkline
+from ..subscription import Subscription
 from ..style.theme import alarm_colors, label_style, status_colors, theme_of
 
 #: How often the "x s ago / rate" line is refreshed (ms).
 CLOCK_MS = 250
 #: Array elements shown in the large value line.
 ARRAY_PREVIEW = 5
-_ids = itertools.count(1)
 
 
 def first_name(text: str) -> Optional[str]:
@@ -94,61 +92,45 @@ class PVNameLabel(QLabel):
         super().mouseReleaseEvent(event)
 
 
-class _Subscriptions:
-    """The engine PVs one probe holds, with multiplicity and the options each was added
-    with: every add matched by a remove with the same options."""
+class _Handles:
+    """The probe's subscriptions, one per kind of need (the PV, its samples, record
+    fields read once, fields monitored), closed together."""
 
-    def __init__(self, bridge: Any, owner: str) -> None:
+    def __init__(self, bridge: Any, on_states: Any) -> None:
         self.bridge = bridge
-        self.owner = owner
-        self.names: list[str] = []
-        self._options: list[dict] = []     # parallel to names
-        self.consumer: Any = None
+        self.on_states = on_states
+        self._subs: dict[tuple, Subscription] = {}
 
-    def add(self, names: Iterable[str], **options: Any) -> None:
-        names = list(names)
-        if names:
-            self.bridge.add(names, **options)
-            self.names += names
-            self._options += [options] * len(names)
-            self.bridge.watch(self.owner, set(self.names))
-
-    def _release(self, names: list[str], options: list[dict]) -> None:
-        groups: dict[tuple, list[str]] = {}
-        for n, o in zip(names, options):
-            groups.setdefault(tuple(sorted(o.items())), []).append(n)
-        for key, group in groups.items():
-            self.bridge.remove(group, **dict(key))
+    def add(self, names: Iterable[str], **needs: bool) -> None:
+        key = tuple(sorted(needs.items()))
+        sub = self._subs.get(key)
+        if sub is None:
+            sub = self._subs[key] = self.bridge.subscribe([], self.on_states, watch=True, **needs)
+        sub.add(names)
 
     def remove(self, names: Iterable[str]) -> None:
-        gone, opts = [], []
+        """One use of each name, from the first handle that holds it."""
         for n in names:
-            if n in self.names:
-                i = self.names.index(n)
-                gone.append(self.names.pop(i))
-                opts.append(self._options.pop(i))
-        if gone:
-            self._release(gone, opts)
-            self.bridge.watch(self.owner, set(self.names))
+            sub = next((s for s in self._subs.values() if n in s), None)
+            if sub is not None:
+                sub.remove([n])
 
-    def release(self) -> None:
-        if self.names:
-            names, self.names = self.names, []
-            options, self._options = self._options, []
-            self._release(names, options)
-        self.bridge.watch(self.owner, [])
-        if self.consumer is not None:
-            self.bridge.remove_consumer(self.consumer)
-            self.consumer = None
+    @property
+    def names(self) -> list[str]:
+        return [n for s in self._subs.values() for n in s.held()]
+
+    def close(self) -> None:
+        for sub in self._subs.values():
+            sub.close()
 
 
 def _consumer_for(panel: "ProbePanel"):
     ref = weakref.ref(panel)
 
-    def consume(batch: Batch) -> None:
+    def consume(states: list[PVState]) -> None:
         p = ref()
         if p is not None:
-            p._on_batch(batch)
+            p._on_states(states)
     return consume
 
 
@@ -163,18 +145,16 @@ class ProbePanel(QWidget):
     def __init__(self, bridge: Any, name: Optional[str] = None, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.bridge = bridge
-        self._owner = f"probe-{next(_ids)}"
-        self._subs: Optional[_Subscriptions] = None
+        self._subs: Optional[_Handles] = None
         # released on destruction too (the lambda holds no reference to the widget)
-        holder: list[Optional[_Subscriptions]] = [None]
+        holder: list[Optional[_Handles]] = [None]
         self._holder = holder
-        self.destroyed.connect(lambda *_: holder[0] is not None and holder[0].release())
+        self.destroyed.connect(lambda *_: holder[0] is not None and holder[0].close())
         self._name = ""
         self.state: Optional[PVState] = None
         self.history = History()
         self.discovery: Optional[FieldDiscovery] = None
         self._field_names: set[str] = set()
-        self._mine: set[str] = set()
         self._upgraded = False          # the scalar's second subscription keeps every update
         self._last_update_count = -1
         self._theme = theme_of()
@@ -398,9 +378,7 @@ class ProbePanel(QWidget):
         self.entry.setText(name)
         self.name_label.setText(name)
         self.setWindowTitle(f"Probe {name}")
-        subs = _Subscriptions(self.bridge, self._owner)
-        subs.consumer = _consumer_for(self)
-        self.bridge.add_consumer(subs.consumer)
+        subs = _Handles(self.bridge, _consumer_for(self))
         self._subs = subs
         self._holder[0] = subs
         self.history = History()
@@ -410,7 +388,6 @@ class ProbePanel(QWidget):
         self.discovery = FieldDiscovery(name)
         rtyp = self.discovery.initial()
         self._field_names = set(rtyp)
-        self._mine = {name} | self._field_names
         if not self._clock.isActive():
             self._clock.start()
         subs.add([name])
@@ -425,7 +402,7 @@ class ProbePanel(QWidget):
     def close_pv(self) -> None:
         """Stop probing: every engine PV this probe added is removed."""
         if self._subs is not None:
-            self._subs.release()
+            self._subs.close()
             self._subs = None
             self._holder[0] = None
         if self._name:
@@ -433,7 +410,6 @@ class ProbePanel(QWidget):
             self.state = None
             self.discovery = None
             self._field_names = set()
-            self._mine = set()
             self.editor.clear()
             self.fields_view.set_fields([], "")
             self._show_empty()
@@ -467,16 +443,15 @@ class ProbePanel(QWidget):
         self._show_history()
 
     # -- batches -------------------------------------------------------------------------------
-    def _on_batch(self, batch: Batch) -> None:
+    def _on_states(self, states: list[PVState]) -> None:
+        """The states of this probe's PVs in one batch (routed by the bridge)."""
         if not self._name:
             return
-        mine = self._mine      # one set lookup per state: a big table's batches stay cheap
-        for st in batch.states:
-            if st.name in mine:
-                if st.name == self._name:
-                    self._on_main(st)
-                if st.name in self._field_names:
-                    self._on_field(st)
+        for st in states:
+            if st.name == self._name:
+                self._on_main(st)
+            if st.name in self._field_names:
+                self._on_field(st)
 
     def _on_main(self, st: PVState) -> None:
         first = not (self.state and self.state.ever_connected) and st.ever_connected
@@ -507,8 +482,6 @@ class ProbePanel(QWidget):
         if remove:
             self._subs.remove(remove)
             self._field_names.difference_update(remove)
-        if add or remove:
-            self._mine = {self._name} | self._field_names
         self._show_fields()
 
     # -- showing -----------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Cells are editable where the IOC grants write access (never ``.RTYP``); menu
 fields (``.SCAN``, ``.HHSV``...) get a combo box of their choices. An edit is
-checked and confirmed like any put (:class:`PutRunner`) and logged by the bridge.
+checked and confirmed like any put (:class:`~pvprobe.qt.puts.PutWorkflow`) and logged by the bridge.
 The view knows nothing of CA: the probe feeds it the fields' states.
 """
 
@@ -23,7 +23,7 @@ from pvprobe.core.values import editable_text
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.record_fields import FIELD_HELP, READ_ONLY_FIELDS
 
-from .put_editor import PutRunner
+from ..puts import PutWorkflow
 from ..style.theme import status_colors, theme_of
 
 COLUMNS = ("Field", "Value", "Meaning / last put")
@@ -182,7 +182,7 @@ class RecordFieldsView(QWidget):
     def __init__(self, bridge: Any, parent: Optional[QWidget] = None, source: str = "probe") -> None:
         super().__init__(parent)
         self.model = RecordFieldsModel(self)
-        self.runner = PutRunner(bridge, self, source)
+        self.runner = PutWorkflow(bridge, self, source)
         self.view = QTableView(self)
         self.view.setModel(self.model)
         self.view.setItemDelegateForColumn(1, _FieldDelegate(self.view))

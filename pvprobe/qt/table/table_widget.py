@@ -16,24 +16,25 @@ from PyQt5.QtCore import QByteArray, QMimeData, QModelIndex, QPoint, QRectF, Qt,
 from PyQt5.QtGui import QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QIcon, QKeySequence, QPainter, QPixmap
 from PyQt5.QtWidgets import (
     QAbstractItemView, QAction, QApplication, QFrame, QHeaderView, QInputDialog,
-    QLabel, QLineEdit, QMenu, QMessageBox, QTableView, QToolButton, QVBoxLayout, QWidget,
+    QLabel, QLineEdit, QMenu, QTableView, QToolButton, QVBoxLayout, QWidget,
 )
 
 from pvprobe.core.batch import Batch, PutResult
-from pvprobe.core.format import format_value
-from pvprobe.core.putvalue import PutValueError, coerce_put_value, describe_put_value, text_put_value
+from pvprobe.core.putrequest import PutRequest, edit_hint, value_shown
+from pvprobe.core.putvalue import PutValueError, text_put_value
 from pvprobe.core.pvnames import ParsedNames, PVListError, read_pv_list, split_names
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.values import editable_text, is_editable
 
 from ..bridge import EngineBridge
+from ..puts import PutWorkflow
 from ..widgets.flow_layout import FlowLayout
 from .pvtable_model import (
     DESC_SUFFIX, HEADERS, PUTTING_TEXT, Col, PVTableModel,
 )
 from .table_filter import PVFilterProxy
 from ..style.theme import table_colors
-from .value_delegate import ValueDelegate, check_put_value, edit_hint
+from .value_delegate import ValueDelegate
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +198,14 @@ class PVTableWidget(QWidget):
         #: Seconds a put may take before it is reported failed.
         self.put_timeout = 10.0
         self.last_message = ""
-        self._puts: dict[int, str] = {}            # request id -> PV name
-        self._desc_channels: set[str] = set()      # NAME.DESC channels this table opened
+        #: This table's puts: checks, confirmation, put log, completion.
+        self.puts = PutWorkflow(bridge, self, "table")
+        self.puts.refused.connect(self._on_refused)
+        self.puts.finished.connect(self._on_put_finished)
+        # what this table holds in the engine: its rows, and NAME.DESC read once per
+        # connection while the Description column shows (the model reads whole batches)
+        self._rows_sub = bridge.subscribe([], None)
+        self._desc_sub = bridge.subscribe([], None, once=True)
         self._last_progress: tuple[int, int] = (-1, -1)
         self._all_reported = False
         self._watch_owner = f"pvtable-{id(self):x}"
@@ -293,7 +300,6 @@ class PVTableWidget(QWidget):
         bridge.add_consumer(self.model.apply_batch)
         self.destroyed.connect(functools.partial(_detach, bridge, self.model.apply_batch))
         bridge.batchApplied.connect(self._after_batch)
-        bridge.putFinished.connect(self._on_put_finished)
         self.proxy.refreshed.connect(self._refresh_counts)
         self.proxy.refreshed.connect(self._schedule_watch)
         self._watch_timer = QTimer(self)
@@ -405,21 +411,14 @@ class PVTableWidget(QWidget):
             self._open_desc(channels)
         elif not want and self.model.description_enabled:
             self.model.set_description_enabled(False)
-            if self._desc_channels:
-                self.bridge.remove(sorted(self._desc_channels))
-                self._desc_channels.clear()
+            self._desc_sub.set_names([])
 
     def _open_desc(self, channels: Iterable[str]) -> None:
-        new = [c for c in channels if c not in self._desc_channels]
-        if new:
-            self._desc_channels.update(new)
-            self.bridge.add(new, once=True)
+        if not self._desc_sub.closed:
+            self._desc_sub.add([c for c in dict.fromkeys(channels) if c not in self._desc_sub])
 
     def _close_desc(self, names: Iterable[str]) -> None:
-        gone = [n + DESC_SUFFIX for n in names if n + DESC_SUFFIX in self._desc_channels]
-        if gone:
-            self._desc_channels.difference_update(gone)
-            self.bridge.remove(gone)
+        self._desc_sub.remove(n + DESC_SUFFIX for n in names)
 
     def header_state(self) -> bytes:
         """Column order, widths, hidden columns and sort column, as bytes to store."""
@@ -492,7 +491,8 @@ class PVTableWidget(QWidget):
         added = self.model.add_names(names)
         if added:
             self.view.fit_name_column(added)
-            self.bridge.add(added)
+            if not self._rows_sub.closed:
+                self._rows_sub.add(added)
             if self.model.description_enabled:
                 self._open_desc(n + DESC_SUFFIX for n in added)
             self._all_reported = False
@@ -593,10 +593,10 @@ class PVTableWidget(QWidget):
     def _remove_names(self, removed: list[str]) -> None:
         if not removed:
             return
-        self.bridge.remove(removed)
+        self._rows_sub.remove(removed)
         self._close_desc(removed)
         gone = set(removed)
-        self._puts = {rid: n for rid, n in self._puts.items() if n not in gone}
+        self.puts.forget(gone)
         self.listChanged.emit()
         self._refresh_counts()
 
@@ -619,18 +619,16 @@ class PVTableWidget(QWidget):
     def close_pvs(self) -> list[str]:
         """Like :meth:`clear`, and detach from the bridge: the table is going away."""
         removed = self.clear()
-        if self._desc_channels:
-            self.bridge.remove(sorted(self._desc_channels))
-            self._desc_channels.clear()
+        self._rows_sub.close()
+        self._desc_sub.close()
         if self._attached:
             self._attached = False
             self.bridge.remove_consumer(self.model.apply_batch)
-            for sig, slot in ((self.bridge.batchApplied, self._after_batch),
-                              (self.bridge.putFinished, self._on_put_finished)):
-                try:
-                    sig.disconnect(slot)
-                except TypeError:
-                    pass
+            try:
+                self.bridge.batchApplied.disconnect(self._after_batch)
+            except TypeError:
+                pass
+            self.puts.forget(set(self.puts.pending_names()))
             self._watch_timer.stop()
             self._send_watch(frozenset())
         return removed
@@ -668,33 +666,20 @@ class PVTableWidget(QWidget):
 
     def put_value(self, name: str, value: Any) -> Optional[int]:
         """Check ``value``, confirm (unless ``confirm_puts`` is False) and put it through
-        the bridge. Returns the request id, or None when refused or cancelled. The row's
-        Completion column follows the request."""
+        the put workflow. Returns the request id, or None when refused or cancelled. The
+        row's Completion column follows the request."""
         st = self.model.state_of(name)
         if st is None:
             self._say(f"Not sent: {name} is not in this table")
             return None
-        reason = check_put_value(st, value)
-        if reason:
-            self._on_refused(name, reason)
-            return None
-        native, values = coerce_put_value(st, value)
-        shown = describe_put_value(native, values)
-        if st.is_enum and len(values) == 1 and 0 <= values[0] < len(st.enum_strs):
-            shown = f"{st.enum_strs[values[0]]} ({values[0]})"
-        if self.confirm_puts:
-            unit = f" {st.units}" if st.units and not st.is_enum and native != "STRING" else ""
-            answer = QMessageBox.question(
-                self, "Confirm put",
-                f"Put {shown}{unit} to {name}?\n\nCurrent value: {format_value(st, with_units=True)}",
-                QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
-            if answer != QMessageBox.Yes:
+        self.puts.confirm = self.confirm_puts
+        rid = self.puts.submit(PutRequest(name, value, "table", st, self.put_timeout), self)
+        if rid is None:
+            if not self.puts.last_refusal:
                 self._say(f"Put to {name} cancelled")
-                return None
-        rid = self.bridge.put(name, value, self.put_timeout, source="table", state=st)
-        self._puts[rid] = name
+            return None
         self.model.set_completion(name, PUTTING_TEXT)
-        self._say(f"Putting {shown} to {name}…")
+        self._say(f"Putting {value_shown(st, self.puts.pending_value(rid))} to {name}…")
         return rid
 
     def put_value_dialog(self, name: Optional[str] = None) -> Optional[int]:
@@ -731,9 +716,7 @@ class PVTableWidget(QWidget):
         return self.put_value(name, value)
 
     def _on_put_finished(self, result: PutResult) -> None:
-        name = self._puts.pop(result.request_id, None) if result.request_id is not None else None
-        if name is None:
-            return          # not ours
+        name = result.name
         if result.ok:
             ms = result.seconds * 1000.0
             text = f"done {ms:.0f} ms" if result.seconds else "done"

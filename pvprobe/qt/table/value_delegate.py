@@ -19,56 +19,14 @@ from PyQt5.QtWidgets import (
 )
 
 from pvprobe.core.colors import STATUS, css_rgb
-from pvprobe.core.putvalue import MAX_STRING, PutValueError, coerce_put_value, text_put_value
+from pvprobe.core.putvalue import MAX_STRING, PutValueError, text_put_value
 from pvprobe.core.pvstate import PVState
+from pvprobe.core.putrequest import edit_hint, put_refusal
 from pvprobe.core.values import editable_text, is_editable
 
 from .pvtable_model import STATE_ROLE, Col
 
 _INVALID_STYLE = f"QLineEdit {{ border: 2px solid {css_rgb(STATUS['light']['warn'])}; }}"
-
-
-def check_put_value(st: PVState, value: Any) -> Optional[str]:
-    """Why ``value`` cannot be put to ``st`` (None when it can)."""
-    if not st.connected:
-        return "not connected"
-    if not st.write_access:
-        return "no write access (read-only PV)"
-    try:
-        coerce_put_value(st, value)
-    except PutValueError as exc:
-        return str(exc)
-    return None
-
-
-def edit_hint(st: PVState) -> str:
-    """A short description of what the editor accepts (its tooltip)."""
-    if st.is_enum:
-        return "choose a state"
-    if st.is_char_array:
-        return f"text, at most {max(0, st.max_count - 1)} bytes"
-    if st.native_type == "STRING" and st.is_array:
-        return (f"up to {st.max_count} texts of at most {MAX_STRING} bytes, separated by spaces; "
-                f'"quote" one that is empty or holds spaces')
-    if st.native_type == "STRING":
-        return f"text, at most {MAX_STRING} bytes"
-    if st.is_array:
-        return f"up to {st.max_count} numbers, separated by spaces or commas"
-    lims = st.control_limits
-    if lims and lims[0] is not None and lims[1] is not None and lims[1] > lims[0]:
-        unit = f" {st.units}" if st.units else ""
-        return f"a number from {lims[0]:g} to {lims[1]:g}{unit}"
-    return "a number"
-
-
-def check_text_value(st: PVState, text: str) -> Optional[str]:
-    """Why the edited ``text`` cannot be put to ``st`` (None when it can); a STRING
-    array's text is its elements (:func:`text_put_value`)."""
-    try:
-        value = text_put_value(st, text)
-    except PutValueError as exc:
-        return str(exc)
-    return check_put_value(st, value)
 
 
 class ValueDelegate(QStyledItemDelegate):
@@ -152,7 +110,7 @@ class ValueDelegate(QStyledItemDelegate):
                 return
         else:
             return
-        reason = check_put_value(st, value)
+        reason = put_refusal(st, value)
         if reason:
             self.refused.emit(st.name, reason)
             return
@@ -167,7 +125,7 @@ class ValueDelegate(QStyledItemDelegate):
         st: Optional[PVState] = index.data(STATE_ROLE) if index.isValid() else None
         if st is None:
             return None
-        reason = check_text_value(st, text) if text.strip() or st.native_type == "STRING" \
+        reason = put_refusal(st, text) if text.strip() or st.native_type == "STRING" \
             or st.is_char_array else "no value given"
         editor.setStyleSheet(_INVALID_STYLE if reason else "")
         editor.setToolTip(reason or edit_hint(st))
@@ -189,4 +147,4 @@ class ValueDelegate(QStyledItemDelegate):
         return super().eventFilter(obj, event)
 
 
-__all__ = ["ValueDelegate", "check_put_value", "edit_hint"]
+__all__ = ["ValueDelegate"]
