@@ -15,7 +15,8 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[1] / "pvprobe"
 QT = ("PyQt5", "pyqtgraph", "qtpy", "PySide2", "PySide6")
 #: Qt item models: they may use QtCore/QtGui (roles, brushes) but no widget.
-MODELS = ("qt/table/pvtable_model.py", "qt/table/table_filter.py")
+MODELS = ("qt/table/pvtable_model.py", "qt/table/pvtable_extras.py", "qt/table/pvtable_columns.py",
+          "qt/table/table_brushes.py", "qt/table/table_filter.py")
 WIDGETS = ("PyQt5.QtWidgets", "pyqtgraph")
 #: The Qt package's subpackages; only the bridge (and its routing) sit at its top.
 QT_TOP = {"__init__.py", "bridge.py", "subscription.py", "puts.py"}

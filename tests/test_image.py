@@ -618,12 +618,12 @@ def test_too_small_max_array_bytes_says_which_value(demo_ioc, prefix, tmp_path):
 def test_fast_render_matches_pyqtgraph(qtbot, dtype, levels, cmap):
     """The view's one-lookup render draws what pyqtgraph's own path draws (±1 per channel)."""
     import pyqtgraph as pg
-    from pvprobe.qt.image.image_view import _CountingImageItem
+    from pvprobe.qt.image.image_item import CountingImageItem
     rng = np.random.default_rng(5)
     img = rng.integers(0, np.iinfo(dtype).max, (37, 53), dtype=dtype, endpoint=True)
     lut = None if cmap is None else pg.colormap.get(cmap).getLookupTable(nPts=256, alpha=False)
     out = []
-    for item in (_CountingImageItem(), pg.ImageItem(axisOrder="row-major")):
+    for item in (CountingImageItem(), pg.ImageItem(axisOrder="row-major")):
         item.setImage(img, autoLevels=False, levels=levels)
         item.setLookupTable(lut)
         item.render()

@@ -230,7 +230,7 @@ def test_status_and_plot_colours_are_readable(theme):
 
 
 def test_light_theme_keeps_the_tables_alarm_colours():
-    from pvprobe.qt.table import pvtable_model as m
+    from pvprobe.qt.table import table_brushes as m
     from pvprobe.qt.style.theme import alarm_colors
 
     for name, model_colours in m.PALETTES.items():

@@ -44,7 +44,7 @@ def _disconnected_model() -> PVTableModel:
 def test_fresh_model_draws_the_light_themes_colours(qtbot):
     """No drift: a model that was never told a theme draws exactly what the light theme
     gives (disconnected rows were grey 128 at start, 118 after any theme change)."""
-    from pvprobe.qt.table import pvtable_model as pm
+    from pvprobe.qt.table import table_brushes as pm
 
     m = _disconnected_model()
     tc = table_colors("light", "default")
@@ -64,9 +64,9 @@ def test_theme_and_palette_names_have_one_source():
     from pvprobe.core import colors
     from pvprobe.qt.app import settings
     from pvprobe.qt.style import theme
-    from pvprobe.qt.table import pvtable_model
+    from pvprobe.qt.table import table_brushes
 
-    assert settings.PALETTES == theme.ALARM_PALETTES == tuple(pvtable_model.PALETTES) == colors.ALARM_PALETTES
+    assert settings.PALETTES == theme.ALARM_PALETTES == tuple(table_brushes.PALETTES) == colors.ALARM_PALETTES
     assert settings.THEMES == theme.THEMES == tuple(theme.available_themes()) == colors.THEMES
 
 

@@ -199,14 +199,40 @@ class NameDropMixin:
     def dropEvent(self, event: Any) -> None:  # noqa: N802
         if not event.mimeData().hasText():
             return
-        parsed = names_from_drop(event.mimeData().text())
-        added = self.add_pvs(parsed.names)  # type: ignore[attr-defined]
+        self.add_from_text(event.mimeData().text())
         event.acceptProposedAction()
+
+    def add_from_text(self, text: str, say_added: bool = True) -> list[str]:
+        """Add the PV names in ``text`` (typed or dropped); rejects are reported on
+        ``message``, and with ``say_added`` what was added. Returns the names added."""
+        parsed = names_from_drop(text)
+        added = self.add_pvs(parsed.names)  # type: ignore[attr-defined]
         if parsed.rejected:
             self.message.emit("Rejected: " + ", ".join(  # type: ignore[attr-defined]
                 f"{t} ({why})" for t, why in parsed.rejected[:5]))
-        elif added:
+        elif added and say_added:
             self.message.emit(f"{self.DROP_VERB} {', '.join(added)}")  # type: ignore[attr-defined]
+        return added
+
+    def _on_entry(self) -> None:
+        """The entry line's names (Enter): added, the line cleared."""
+        text = self.entry.text()  # type: ignore[attr-defined]
+        self.entry.clear()  # type: ignore[attr-defined]
+        self.add_from_text(text, say_added=False)
+
+
+class PlotExportMixin:
+    """The picture export every plot has: ``plot`` as PNG (``EXPORT_STEM``.png)."""
+
+    EXPORT_STEM = "plot"
+
+    def export_png(self, path: str) -> None:
+        """Write the plot picture as PNG (atomically)."""
+        save_png(self.plot, path)  # type: ignore[attr-defined]
+
+    def _export_png_dialog(self) -> None:
+        export_with_dialog(self, "Export picture", f"{self.EXPORT_STEM}.png", "PNG (*.png)",  # type: ignore[arg-type]
+                           lambda p: (self.export_png(p), f"Wrote {p}")[1])
 
 
 def export_with_dialog(widget: QWidget, title: str, default_name: str, file_filter: str,

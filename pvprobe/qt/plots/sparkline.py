@@ -1,4 +1,5 @@
-"""A small sparkline of recent values, painted with QPainter (cheap enough for many probes)."""
+"""A small sparkline of recent values, painted with QPainter (cheap enough for many
+probes)."""
 
 from __future__ import annotations
 

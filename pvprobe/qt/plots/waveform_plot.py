@@ -10,7 +10,6 @@ frozen or hidden; what is received and what is painted are counted separately.
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
@@ -19,10 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor
-from PyQt5.QtWidgets import (
-    QCheckBox, QComboBox, QLabel, QLineEdit, QMenu, QPushButton,
-    QToolButton, QVBoxLayout, QWidget,
-)
+from PyQt5.QtWidgets import QWidget
 
 from pvprobe.core.atomic import atomic_write_text
 from pvprobe.core.pvstate import PVState
@@ -30,14 +26,10 @@ from pvprobe.core.waveform_data import (
     columns_csv, finite_range, is_monotonic, minmax_decimate, valid_elements, visible_slice,
 )
 
-from ..widgets.flow_layout import FlowLayout, labelled
-from .plot_common import (Crosshair, NameDropMixin, export_with_dialog, PaintCounter, apply_plot_colours,
-                          make_legend_draggable, names_from_drop, save_png)
 from ..style.theme import plot_colors, theme_of
+from .plot_common import NameDropMixin, PlotExportMixin, apply_plot_colours, export_with_dialog
+from .waveform_plot_ui import INDEX_TEXT, build_waveform_plot_ui
 
-log = logging.getLogger(__name__)
-
-INDEX_TEXT = "index"
 #: Autoscale keeps the current ranges while the data fills at least this fraction of them.
 KEEP_RANGE_FILL = 0.8
 
@@ -66,13 +58,14 @@ class _XSource:
     monotonic: bool = True
 
 
-class WaveformPlot(NameDropMixin, QWidget):
+class WaveformPlot(NameDropMixin, PlotExportMixin, QWidget):
     """Plot one or more array PVs. ``bridge`` is the :class:`EngineBridge`.
 
     The traces and the x PV are held by one ``bridge.subscribe(..., whole_arrays=True)``
     handle; :meth:`close_pvs` closes it.
     """
 
+    EXPORT_STEM = "waveform"
     DROP_VERB = "Plotting"
 
     #: A short message for the status bar.
@@ -102,70 +95,7 @@ class WaveformPlot(NameDropMixin, QWidget):
 
     # -- UI -----------------------------------------------------------------------------
     def _build_ui(self) -> None:
-        self.entry = QLineEdit(placeholderText="Add array PVs (Enter)")
-        self.entry.returnPressed.connect(self._on_entry)
-        self.x_combo = QComboBox(editable=True)
-        self.x_combo.addItem(INDEX_TEXT)
-        self.x_combo.setToolTip("x axis: the element index, or another array PV (type its name)")
-        self.x_combo.setMinimumContentsLength(14)
-        self.x_combo.activated[str].connect(self._on_x_chosen)
-        self.lock_box = QCheckBox("Lock scale")
-        self.lock_box.setToolTip("Unchecked: x and y follow the data (autoscale)")
-        self.lock_box.toggled.connect(self.set_scale_locked)
-        self.log_box = QCheckBox("Log y")
-        self.log_box.toggled.connect(self.set_log_y)
-        self.freeze_box = QCheckBox("Freeze")
-        self.freeze_box.setToolTip("Stop redrawing; values keep arriving and are shown on resume")
-        self.freeze_box.toggled.connect(self.set_frozen)
-        auto_btn = QPushButton("Autoscale")
-        auto_btn.clicked.connect(self.autoscale)
-        csv_btn = QPushButton("CSV…")
-        csv_btn.setToolTip("Export the shown data (visible x range, full resolution)")
-        csv_btn.clicked.connect(self._export_csv_dialog)
-        png_btn = QPushButton("PNG…")
-        png_btn.clicked.connect(self._export_png_dialog)
-        self.pv_menu_btn = QToolButton(text="PVs", popupMode=QToolButton.InstantPopup)
-        self.pv_menu = QMenu(self)
-        self.pv_menu.aboutToShow.connect(self._fill_pv_menu)
-        self.pv_menu_btn.setMenu(self.pv_menu)
-
-        bar = FlowLayout()      # wraps: never wider than the dock allows
-        bar.addWidget(self.entry, 2)
-        bar.addWidget(labelled("x:", self.x_combo, stretch=1), 1)
-        for w in (self.lock_box, auto_btn, self.log_box, self.freeze_box, csv_btn, png_btn,
-                  self.pv_menu_btn):
-            bar.addWidget(w)
-
-        self.plot = pg.PlotWidget()
-        self.plot.setAcceptDrops(False)
-        self.plot.viewport().setAcceptDrops(False)
-        self.item = self.plot.getPlotItem()
-        self.item.showGrid(x=True, y=True, alpha=0.25)
-        self.item.setLabel("bottom", INDEX_TEXT)
-        self.legend = self.item.addLegend(offset=(10, 10))
-        make_legend_draggable(self.legend, self, self._names_by_curve)
-        self.vb = self.item.getViewBox()
-        self.vb.disableAutoRange()
-        self.vb.sigRangeChangedManually.connect(self._on_manual_range)
-        self.vb.sigXRangeChanged.connect(self._on_x_range)
-        self.vb.sigResized.connect(self._on_x_range)
-        self.crosshair = Crosshair(self.item, self._on_mouse, self._on_mouse_leave)
-        self.painted = PaintCounter(self.plot.viewport(), self)
-        self._apply_theme()
-
-        self.info = QLabel()
-        self.info.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.readout = QLabel()
-        self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        for label in (self.info, self.readout):     # long texts wrap, never widen the window
-            label.setWordWrap(True)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(bar)
-        lay.addWidget(self.plot, 1)
-        lay.addWidget(self.info)
-        lay.addWidget(self.readout)
-        self._update_info()
+        build_waveform_plot_ui(self)
 
     def _names_by_curve(self) -> dict:
         """id(curve item) -> PV name, for dragging names out of the legend."""
@@ -446,13 +376,6 @@ class WaveformPlot(NameDropMixin, QWidget):
     def _on_x_chosen(self, text: str) -> None:
         self.set_x_pv(text)
 
-    def _on_entry(self) -> None:
-        parsed = names_from_drop(self.entry.text())
-        self.add_pvs(parsed.names)
-        self.entry.clear()
-        if parsed.rejected:
-            self.message.emit("Rejected: " + ", ".join(f"{t} ({why})" for t, why in parsed.rejected[:5]))
-
     def _fill_pv_menu(self) -> None:
         self.pv_menu.clear()
         if not self._traces:
@@ -573,17 +496,9 @@ class WaveformPlot(NameDropMixin, QWidget):
         atomic_write_text(path, text)
         return max((len(c) for c in cols), default=0)
 
-    def export_png(self, path: str) -> None:
-        """Write the plot picture as PNG (atomically)."""
-        save_png(self.plot, path)
-
     def _export_csv_dialog(self) -> None:
         export_with_dialog(self, "Export shown data", "waveform.csv", "CSV (*.csv)",
                            lambda p: f"Wrote {self.export_csv(p):,} rows to {p}")
-
-    def _export_png_dialog(self) -> None:
-        export_with_dialog(self, "Export picture", "waveform.png", "PNG (*.png)",
-                           lambda p: (self.export_png(p), f"Wrote {p}")[1])
 
     # -- diagnostics ------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

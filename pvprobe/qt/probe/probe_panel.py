@@ -17,12 +17,9 @@ from __future__ import annotations
 import weakref
 from typing import Any, Iterable, Optional
 
-from PyQt5.QtCore import QMimeData, QPoint, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QDrag, QDragEnterEvent, QDragMoveEvent, QDropEvent, QFont, QMouseEvent
-from PyQt5.QtWidgets import (
-    QApplication, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
-    QScrollArea, QSizePolicy, QVBoxLayout, QWidget,
-)
+from PyQt5.QtCore import Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PyQt5.QtWidgets import QApplication, QWidget
 
 from pvprobe.core.format import format_value, full_value_text
 from pvprobe.core.values import SEVERITY_PREFIX
@@ -32,13 +29,10 @@ from pvprobe.core.pvnames import pv_name_error, strip_scheme
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.record_fields import FieldDiscovery
 
-from ..widgets.flow_layout import FlowLayout
-from .put_editor import PutEditor
-from ..table.pvtable_model import PALETTES
-from .record_fields_view import RecordFieldsView
-from ..plots.sparkline import Sparkline
-from ..subscription import Subscription
 from ..style.theme import alarm_colors, label_style, status_colors, theme_of
+from ..subscription import Subscription
+from ..table.table_brushes import PALETTES
+from .probe_panel_ui import build_probe_panel_ui
 
 #: How often the "x s ago / rate" line is refreshed (ms).
 CLOCK_MS = 250
@@ -53,43 +47,6 @@ def first_name(text: str) -> Optional[str]:
         if name:
             return name
     return None
-
-
-class PVNameLabel(QLabel):
-    """The probe's PV name; drag it out (text/plain) to open the PV elsewhere."""
-
-    def __init__(self, parent: Optional[QWidget] = None) -> None:
-        super().__init__(parent)
-        self._press: Optional[QPoint] = None
-        self.setTextInteractionFlags(Qt.NoTextInteraction)
-        self.setCursor(Qt.OpenHandCursor)
-        self.setToolTip("Drag the name onto another view (table, plot, probe) to open it there")
-        self.drags = 0
-
-    def mime_data(self) -> QMimeData:
-        md = QMimeData()
-        md.setText(self.text())
-        return md
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if event.button() == Qt.LeftButton:
-            self._press = event.pos()
-        super().mousePressEvent(event)
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if self._press is None or not self.text() or not (event.buttons() & Qt.LeftButton):
-            return
-        if (event.pos() - self._press).manhattanLength() < QApplication.startDragDistance():
-            return
-        self._press = None
-        self.drags += 1
-        drag = QDrag(self)
-        drag.setMimeData(self.mime_data())
-        drag.exec_(Qt.CopyAction)
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        self._press = None
-        super().mouseReleaseEvent(event)
 
 
 class _Handles:
@@ -174,146 +131,7 @@ class ProbePanel(QWidget):
 
     # -- widgets -----------------------------------------------------------------------------
     def _build(self) -> None:
-        self.entry = QLineEdit(self)
-        self.entry.setPlaceholderText("PV name — type and press Enter, or drop one here")
-        self.entry.setClearButtonEnabled(True)
-        self.entry.setAcceptDrops(False)      # a dropped name opens the PV (the panel takes it)
-        self.entry.returnPressed.connect(lambda: self.set_pv(self.entry.text()))
-
-        self.name_label = PVNameLabel(self)
-        f = QFont(self.font())
-        f.setBold(True)
-        f.setPointSizeF(f.pointSizeF() * 1.15)
-        self.name_label.setFont(f)
-        self.conn_label = QLabel(self)
-        self.value_label = QLabel(self)
-        vf = QFont(self.font())
-        vf.setPointSizeF(vf.pointSizeF() * 2.0)
-        vf.setBold(True)
-        self.value_label.setFont(vf)
-        self.value_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.value_label.setMinimumHeight(int(self.value_label.fontMetrics().height() * 1.4))
-        self.value_label.setContentsMargins(8, 2, 8, 2)
-        self.value_label.setAutoFillBackground(True)
-        self.value_label.setWordWrap(True)
-        # every digit the IOC holds, shown only where PREC hides some (5.5 with PREC 0 is "6")
-        self.full_label = QLabel(self)
-        self.full_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.full_label.setWordWrap(True)
-        self.full_label.setContentsMargins(8, 0, 8, 0)
-        self.full_label.setToolTip("The value with every digit the IOC holds: the record's "
-                                   "precision (PREC) hides some of them above")
-        self.full_label.hide()
-        self.alarm_label = QLabel(self)
-        self.time_label = QLabel(self)
-        self.time_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.clock_label = QLabel(self)
-        self.clock_label.setStyleSheet(label_style(self._colours.hint))
-
-        self.copy_button = QPushButton("Copy report", self)
-        self.copy_button.setToolTip("Copy everything shown here as text (the same as 'pvprobe info PV --fields')")
-        self.copy_button.clicked.connect(self.copy_report)
-        self.plot_button = QPushButton("Strip chart", self)
-        self.plot_button.clicked.connect(self._request_plot)
-        self.plot_button.setEnabled(False)
-
-        top = FlowLayout()      # wraps: never wider than the dock allows
-        top.addWidget(self.entry, 1)
-        top.addWidget(self.plot_button)
-        top.addWidget(self.copy_button)
-        head = QHBoxLayout()
-        head.addWidget(self.name_label, 1)
-        head.addWidget(self.conn_label)
-
-        # channel information (what cainfo shows and more)
-        self.info = {}
-        info_box = QGroupBox("Channel (limits: low .. high)", self)
-        grid = QGridLayout(info_box)
-        grid.setVerticalSpacing(2)
-        grid.setHorizontalSpacing(6)
-        left = (("type", "Type"), ("count", "Elements"), ("host", "Host"),
-                ("access", "Access"), ("precision", "Precision"))
-        right = (("units", "Units"), ("display", "Display"), ("alarm", "Alarm"),
-                 ("warning", "Warning"), ("control", "Control"))
-        for col, items in ((0, left), (2, right)):
-            for row, (key, label) in enumerate(items):
-                lab = QLabel("-", info_box)
-                lab.setTextInteractionFlags(Qt.TextSelectableByMouse)
-                self.info[key] = lab
-                name = QLabel(label + ":", info_box)
-                name.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
-                grid.addWidget(name, row, col)
-                grid.addWidget(lab, row, col + 1)
-        lab = QLabel("-", info_box)
-        lab.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        lab.setWordWrap(True)
-        self.info["enums"] = lab
-        name = QLabel("Enum states:", info_box)
-        name.setAlignment(Qt.AlignRight | Qt.AlignTop)
-        grid.addWidget(name, len(left), 0)
-        grid.addWidget(lab, len(left), 1, 1, 3)
-        grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(3, 1)
-        tips = {"type": "native DBR type", "count": "elements: valid now vs NELM for arrays",
-                "host": "the IOC serving this PV (host:port)", "access": "this client's rights",
-                "display": "display limits LOPR .. HOPR", "alarm": "alarm limits LOLO .. HIHI (MAJOR outside)",
-                "warning": "warning limits LOW .. HIGH (MINOR outside)",
-                "control": "control limits DRVL .. DRVH: puts outside are refused"}
-        for key, tip in tips.items():
-            self.info[key].setToolTip(tip)
-
-        put_box = QGroupBox("Put", self)
-        self.editor = PutEditor(self.bridge, put_box, source="probe")
-        QVBoxLayout(put_box).addWidget(self.editor)
-
-        hist_box = QGroupBox("History (since open)", self)
-        self.stats_label = QLabel("-", hist_box)
-        self.stats_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.stats_label.setWordWrap(True)
-        self.reset_button = QPushButton("Reset", hist_box)
-        self.reset_button.setToolTip("Start the statistics and the sparkline afresh")
-        self.reset_button.clicked.connect(self.reset_history)
-        self.sparkline = Sparkline(hist_box)
-        hl = QVBoxLayout(hist_box)
-        row = QHBoxLayout()
-        row.addWidget(self.stats_label, 1)
-        row.addWidget(self.reset_button, 0, Qt.AlignTop)
-        hl.addLayout(row)
-        hl.addWidget(self.sparkline)
-        self.hist_box = hist_box
-
-        fields_box = QGroupBox("Record fields", self)
-        self.fields_view = RecordFieldsView(self.bridge, fields_box, source="probe")
-        QVBoxLayout(fields_box).addWidget(self.fields_view)
-        self.fields_box = fields_box
-
-        body = QWidget(self)
-        bl = QVBoxLayout(body)
-        bl.setContentsMargins(0, 0, 0, 0)
-        bl.addLayout(head)
-        bl.addWidget(self.value_label)
-        bl.addWidget(self.full_label)
-        bl.addWidget(self.alarm_label)
-        bl.addWidget(self.time_label)
-        bl.addWidget(self.clock_label)
-        bl.addWidget(put_box)
-        bl.addWidget(info_box)
-        bl.addWidget(hist_box)
-        bl.addWidget(fields_box, 1)
-        scroll = QScrollArea(self)
-        scroll.setWidget(body)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.NoFrame)
-        scroll.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
-        self.scroll = scroll
-
-        self.status = QLabel(self)
-        self.status.setWordWrap(True)
-        lay = QVBoxLayout(self)
-        lay.addLayout(top)
-        lay.addWidget(scroll, 1)
-        lay.addWidget(self.status)
-        self._show_empty()
+        build_probe_panel_ui(self)
 
     # -- public API ------------------------------------------------------------------------
     @property

@@ -36,7 +36,6 @@ from ..style.theme import label_style, status_colors, theme_of
 PREFILL_MAX = 4096
 
 
-
 class PutEditor(QWidget):
     """The probe's put editor for one PV. Feed it states with :meth:`set_state`."""
 

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import enum
 from typing import Any, Iterable, Optional
 
-from PyQt5.QtCore import (
-    QAbstractItemModel, QAbstractTableModel, QMimeData, QModelIndex, QObject, QPointF, QRectF, Qt,
-    pyqtSignal,
-)
-from PyQt5.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QPixmap
+from PyQt5.QtCore import QAbstractItemModel, QAbstractTableModel, QModelIndex, QObject, Qt, pyqtSignal
+from PyQt5.QtGui import QFont
 
-from pvprobe.core import colors
 from pvprobe.core.batch import Batch
 from pvprobe.core.format import format_timestamp, format_value, full_value_text
 from pvprobe.core.pvstate import PVState
@@ -20,105 +15,21 @@ from pvprobe.core.values import (
     text_key, value_key, values_differ,
 )
 
+from .pvtable_columns import (  # noqa: F401 (the model's columns, for its users)
 
-class Col(enum.IntEnum):
-    """Column indices of :class:`PVTableModel`."""
+    Col, HEADERS, STATE_ROLE, DIFF_ROLE, CONNECTING_TEXT, DISCONNECTED_TEXT, PUTTING_TEXT, READ_ONLY_TEXT, DESC_SUFFIX,
+)
+from .pvtable_extras import RowExtras
+from .table_brushes import PALETTE_BRUSHES, GREY, DISCONNECTED_BG, DIFF_BG, FAILED_FG, DONE_FG, lock_icon
 
-    NAME = 0
-    VALUE = 1
-    UNITS = 2
-    SEVERITY = 3
-    STATUS = 4
-    TIMESTAMP = 5
-    CONNECTION = 6
-    ACCESS = 7
-    DESCRIPTION = 8
-    COMPLETION = 9
-    SAVED = 10
-
-
-HEADERS = ("Name", "Value", "Units", "Severity", "Status", "Timestamp", "Connection",
-           "Access", "Description", "Completion", "Saved")
-
-#: The role whose data is the row's :class:`PVState`.
-STATE_ROLE = Qt.UserRole
-#: True when the live value differs from the saved (snapshot) value, False when it
-#: matches, None when there is nothing to compare (no saved value, no live value).
-DIFF_ROLE = Qt.UserRole + 1
-
-CONNECTING_TEXT = "connecting…"
-DISCONNECTED_TEXT = "DISCONNECTED"
-PUTTING_TEXT = "putting…"
-READ_ONLY_TEXT = "read-only"
-DESC_SUFFIX = ".DESC"
-
-
-# Colours come from pvprobe.core.colors (the one source the theme uses too); the
-# model starts with the light theme's and set_theme/set_palette take theme.table_colors.
-_LIGHT = colors.TABLE["light"]
-
-
-def _alarm_colours(palette: str) -> dict[int, tuple[QColor, QColor]]:
-    return {sev: (QColor(*bg), QColor(*fg)) for sev, (bg, fg) in colors.ALARM_FILLS[("light", palette)].items()}
-
-
-#: (background, foreground) per severity for the Value and Severity columns (light theme):
-#: yellow/red/purple, and the colour-blind-safe Okabe–Ito set (see core.colors).
-ALARM_COLOURS = _alarm_colours("default")
-COLORBLIND_COLOURS = _alarm_colours("colorblind")
-PALETTES = {name: _alarm_colours(name) for name in colors.ALARM_PALETTES}
-ALARM_BRUSHES = {k: (QBrush(bg), QBrush(fg)) for k, (bg, fg) in ALARM_COLOURS.items()}
-_PALETTE_BRUSHES = {name: {k: (QBrush(bg), QBrush(fg)) for k, (bg, fg) in cols.items()}
-                    for name, cols in PALETTES.items()}
-GREY = QBrush(QColor(*_LIGHT["disconnected_fg"]))
-DISCONNECTED_BG = QBrush(QColor(*_LIGHT["disconnected_bg"]))
-#: The Saved cell of a row whose live value differs (light sky blue: not an alarm colour).
-DIFF_BG = QBrush(QColor(*_LIGHT["diff_bg"]))
-FAILED_FG = QBrush(QColor(*_LIGHT["failed_fg"]))
-DONE_FG = QBrush(QColor(*_LIGHT["done_fg"]))
 
 _ALARM_COLUMNS = (Col.VALUE, Col.SEVERITY)
 _RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
 _LEFT = int(Qt.AlignLeft | Qt.AlignVCenter)
 _TOOLTIP_CHARS = 2000
-_NAME_MIME = "text/plain"
 
 
-# -- a lock drawn once (no emoji font needed) ---------------------------------------------------
-_LOCK_ICON: Optional[QIcon] = None
-
-
-def lock_icon() -> QIcon:
-    """A small padlock, painted (fonts without U+1F512 would show a box)."""
-    global _LOCK_ICON
-    if _LOCK_ICON is None:
-        size = 32
-        pm = QPixmap(size, size)
-        pm.fill(Qt.transparent)
-        p = QPainter(pm)
-        p.setRenderHint(QPainter.Antialiasing)
-        colour = QColor(*colors.LOCK_ICON)
-        pen = QPen(colour, 3.2)
-        p.setPen(pen)
-        p.setBrush(Qt.NoBrush)
-        shackle = QPainterPath()
-        shackle.moveTo(QPointF(10, 15))
-        shackle.lineTo(QPointF(10, 10))
-        shackle.arcTo(QRectF(10, 3, 12, 14), 180, -180)
-        shackle.lineTo(QPointF(22, 15))
-        p.drawPath(shackle)
-        p.setPen(Qt.NoPen)
-        p.setBrush(colour)
-        p.drawRoundedRect(QRectF(6, 14, 20, 15), 3, 3)
-        p.setBrush(QColor(*colors.LOCK_KEYHOLE))
-        p.drawEllipse(QRectF(14, 18.5, 4, 4))
-        p.drawRect(QRectF(15.2, 21, 1.6, 4.5))
-        p.end()
-        _LOCK_ICON = QIcon(pm)
-    return _LOCK_ICON
-
-
-class PVTableModel(QAbstractTableModel):
+class PVTableModel(RowExtras, QAbstractTableModel):
     """Rows keyed by PV name, holding the newest :class:`PVState` of each.
 
     ``apply_batch`` costs O(changed PVs) and emits one ``dataChanged`` per batch
@@ -152,7 +63,7 @@ class PVTableModel(QAbstractTableModel):
         self._saved: Optional[dict[str, str]] = None
         self._palette = "default"
         self._theme = "light"
-        self._brushes = _PALETTE_BRUSHES["default"]
+        self._brushes = PALETTE_BRUSHES["default"]
         self._grey, self._disc_bg, self._diff_bg = GREY, DISCONNECTED_BG, DIFF_BG
         self._failed_fg, self._done_fg = FAILED_FG, DONE_FG
         #: Source rows touched by the last apply_batch (for the filter proxy).
@@ -185,17 +96,6 @@ class PVTableModel(QAbstractTableModel):
         return f
 
     # -- drag out: the names as text -------------------------------------------------------
-    def mimeTypes(self) -> list[str]:
-        return [_NAME_MIME]
-
-    def mimeData(self, indexes: Iterable[QModelIndex]) -> QMimeData:
-        rows = sorted({i.row() for i in indexes if i.isValid()})
-        md = QMimeData()
-        md.setText("\n".join(self._names[r] for r in rows if r < len(self._names)))
-        return md
-
-    def supportedDragActions(self) -> Qt.DropActions:
-        return Qt.CopyAction
 
     # -- rows --------------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -328,43 +228,9 @@ class PVTableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, c0), self.index(len(self._names) - 1, c1))
 
     # -- description, completion, saved values, palette ---------------------------------------
-    def set_description_enabled(self, enabled: bool) -> list[str]:
-        """Accept ``NAME.DESC`` states for the Description column. Returns the DESC
-        channel names of the current rows (the caller adds/removes them in the engine)."""
-        self._desc_enabled = bool(enabled)
-        return [n + DESC_SUFFIX for n in self._names]
-
-    @property
-    def description_enabled(self) -> bool:
-        return self._desc_enabled
 
     def description(self, name: str) -> str:
         return self._desc.get(name, "")
-
-    def set_completion(self, name: str, text: str) -> None:
-        """The put status of one row: "", "putting…", "done 12 ms", "failed: reason"."""
-        row = self._row.get(name)
-        if row is None:
-            return
-        if text:
-            self._completion[name] = text
-        else:
-            self._completion.pop(name, None)
-        idx = self.index(row, Col.COMPLETION)
-        self.dataChanged.emit(idx, idx)
-
-    def completion(self, name: str) -> str:
-        return self._completion.get(name, "")
-
-    def set_saved_values(self, values: Optional[dict[str, str]]) -> None:
-        """Saved (snapshot) values by PV name, as text; None forgets them."""
-        self._saved = None if values is None else {str(k): "" if v is None else str(v)
-                                                   for k, v in values.items()}
-        self._all_changed()
-
-    @property
-    def has_saved_values(self) -> bool:
-        return self._saved is not None
 
     def saved_value(self, name: str) -> Optional[str]:
         return None if self._saved is None else self._saved.get(name)
@@ -375,38 +241,6 @@ class PVTableModel(QAbstractTableModel):
         st = self._states[row]
         saved = self._saved.get(st.name)
         return None if saved is None else values_differ(st, saved)
-
-    def set_palette(self, name: str) -> None:
-        """'default' (yellow/red/purple) or 'colorblind' (Okabe–Ito)."""
-        if name not in PALETTES:
-            raise ValueError(f"unknown palette {name!r} (one of {', '.join(PALETTES)})")
-        if name != self._palette:
-            self._palette = name
-            self._apply_colours()
-
-    def set_theme(self, name: str) -> None:
-        """Colours for the 'light' or 'dark' theme (alarm colours stay readable on both)."""
-        if name != self._theme:
-            self._theme = name
-            self._apply_colours()
-
-    def _apply_colours(self) -> None:
-        from ..style.theme import table_colors
-
-        tc = table_colors(self._theme, self._palette)
-        self._brushes = {k: (QBrush(bg), QBrush(fg)) for k, (bg, fg) in tc.alarm.items()}
-        self._grey, self._disc_bg = QBrush(tc.disconnected_fg), QBrush(tc.disconnected_bg)
-        self._diff_bg = QBrush(tc.diff_bg)
-        self._failed_fg, self._done_fg = QBrush(tc.failed_fg), QBrush(tc.done_fg)
-        self._all_changed()
-
-    @property
-    def palette_name(self) -> str:
-        return self._palette
-
-    @property
-    def theme_name(self) -> str:
-        return self._theme
 
     # -- data ----------------------------------------------------------------------------
     def data(self, index: QModelIndex, role: int = Qt.DisplayRole) -> Any:

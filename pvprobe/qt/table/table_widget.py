@@ -7,56 +7,30 @@ Everything that touches Channel Access goes through the :class:`EngineBridge`
 from __future__ import annotations
 
 import functools
-import logging
 import os
-import zlib
 from typing import Any, Iterable, Optional
 
-from PyQt5.QtCore import QByteArray, QMimeData, QModelIndex, QPoint, QRectF, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QIcon, QKeySequence, QPainter, QPixmap
-from PyQt5.QtWidgets import (
-    QAbstractItemView, QAction, QApplication, QFrame, QHeaderView, QInputDialog,
-    QLabel, QLineEdit, QMenu, QTableView, QToolButton, QVBoxLayout, QWidget,
-)
+from PyQt5.QtCore import QModelIndex, QPoint, QRectF, Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QColor, QIcon, QKeySequence, QPainter, QPixmap
+from PyQt5.QtWidgets import QAction, QApplication, QMenu, QWidget
 
-from pvprobe.core.batch import Batch, PutResult
-from pvprobe.core.putrequest import PutRequest, edit_hint, value_shown
-from pvprobe.core.putvalue import PutValueError, text_put_value
+from pvprobe.core.batch import Batch
 from pvprobe.core.pvnames import ParsedNames, PVListError, read_pv_list, split_names
 from pvprobe.core.pvstate import PVState
-from pvprobe.core.values import editable_text, is_editable
+from pvprobe.core.values import is_editable
 
 from ..bridge import EngineBridge
 from ..puts import PutWorkflow
-from ..widgets.flow_layout import FlowLayout
-from .pvtable_model import (
-    DESC_SUFFIX, HEADERS, PUTTING_TEXT, Col, PVTableModel,
-)
-from .table_filter import PVFilterProxy
 from ..style.theme import table_colors
-from .value_delegate import ValueDelegate
+from .pvtable_model import DESC_SUFFIX, Col, PVTableModel
+from .table_columns import TableColumns
+from .table_filter import PVFilterProxy
+from .table_puts import TablePuts
+from .table_view import MAX_DROP_BYTES
+from .table_widget_ui import build_table_widget_ui
 
-log = logging.getLogger(__name__)
-
-#: Sample text per column: default widths come from these, measured once with the
-#: view's font (Interactive resize: no per-row measuring, fine at 20,000 rows).
-COLUMN_SAMPLES = {
-    Col.NAME: "XXX:XXXXXXX:XXXXX", Col.VALUE: "-123456.7890", Col.UNITS: "mm/s",
-    Col.SEVERITY: "DISCONNECTED", Col.STATUS: "HWLIMIT", Col.TIMESTAMP: "2024-12-31 23:59:59.999",
-    Col.CONNECTION: "connected, read-only", Col.ACCESS: "XXread/write",
-    Col.DESCRIPTION: "A record description", Col.COMPLETION: "failed: no completion within",
-    Col.SAVED: "-123456.7890",
-}
-#: Hidden unless asked for: Description costs a channel per PV; Saved needs a snapshot.
-DEFAULT_HIDDEN = (Col.DESCRIPTION, Col.SAVED)
 #: How many rejected names a message lists before "and N more".
 REJECT_LIST = 5
-#: Drops larger than this are refused (a PV list of 20,000 names is ~0.5 MB).
-MAX_DROP_BYTES = 16 * 1024 * 1024
-HEADER_MAGIC = b"PVPTHDR"
-HEADER_VERSION = 1
-FILTER_PLACEHOLDER = "Filter: text or glob (name, value, severity)"
-ENTRY_PLACEHOLDER = "Add PVs (type or paste names, Enter)"
 
 
 def describe_rejected(rejected: list[tuple[str, str]]) -> str:
@@ -87,96 +61,7 @@ def _swatch_icon(colours: list[QColor]) -> QIcon:
     return QIcon(pm)
 
 
-class PVTableView(QTableView):
-    """A QTableView set up for tens of thousands of rows; accepts dropped names/files."""
-
-    #: Local file paths dropped on the table.
-    filesDropped = pyqtSignal(list)
-    #: Plain text dropped on the table.
-    textDropped = pyqtSignal(str)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWordWrap(False)
-        self.setTextElideMode(Qt.ElideRight)
-        self.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.setSelectionMode(QAbstractItemView.ExtendedSelection)
-        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.setAlternatingRowColors(False)   # alarm/disconnect colours stay unambiguous
-        self.setSortingEnabled(False)
-        self.setCornerButtonEnabled(False)
-        self.setShowGrid(True)
-        self.setGridStyle(Qt.SolidLine)
-        vh = self.verticalHeader()
-        vh.setSectionResizeMode(QHeaderView.Fixed)   # uniform row heights
-        vh.setDefaultSectionSize(self.fontMetrics().height() + 6)
-        vh.setVisible(False)
-        hh = self.horizontalHeader()
-        hh.setSectionResizeMode(QHeaderView.Interactive)
-        hh.setStretchLastSection(True)
-        hh.setHighlightSections(False)
-        hh.setDefaultAlignment(Qt.AlignLeft | Qt.AlignVCenter)
-        # drag rows out as names; drop names or PV list files in
-        self.setDragEnabled(True)
-        self.setAcceptDrops(True)
-        self.viewport().setAcceptDrops(True)
-        self.setDragDropMode(QAbstractItemView.DragDrop)
-        self.setDefaultDropAction(Qt.CopyAction)
-        self.setDropIndicatorShown(False)
-
-    def apply_default_widths(self) -> None:
-        fm = self.fontMetrics()
-        pad = 2 * fm.averageCharWidth() + 6
-        for col, sample in COLUMN_SAMPLES.items():
-            self.setColumnWidth(int(col), fm.horizontalAdvance(sample) + pad)
-
-    def fit_name_column(self, names: list[str], max_width: int = 420) -> None:
-        """Widen the Name column for the longest of ``names`` (measures a few, not all)."""
-        if not names:
-            return
-        longest = sorted(names, key=len)[-5:]
-        fm = self.fontMetrics()
-        want = max(fm.horizontalAdvance(n) for n in longest) + 2 * fm.averageCharWidth() + 6
-        if want > self.columnWidth(int(Col.NAME)):
-            self.setColumnWidth(int(Col.NAME), min(want, max_width))
-
-    # -- drops ----------------------------------------------------------------------------
-    def _acceptable(self, md: QMimeData, source: Any) -> bool:
-        if source is self:                  # rows dragged within the table: nothing to do
-            return False
-        if md.hasUrls() and any(u.isLocalFile() for u in md.urls()):
-            return True
-        return md.hasText()
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
-        if self._acceptable(event.mimeData(), event.source()):
-            event.setDropAction(Qt.CopyAction)
-            event.accept()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
-        if self._acceptable(event.mimeData(), event.source()):
-            event.setDropAction(Qt.CopyAction)
-            event.accept()
-        else:
-            event.ignore()
-
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
-        md = event.mimeData()
-        if not self._acceptable(md, event.source()):
-            event.ignore()
-            return
-        event.setDropAction(Qt.CopyAction)
-        event.accept()
-        files = [u.toLocalFile() for u in md.urls() if u.isLocalFile()] if md.hasUrls() else []
-        if files:
-            self.filesDropped.emit(files)
-        elif md.hasText():
-            self.textDropped.emit(md.text())
-
-
-class PVTableWidget(QWidget):
+class PVTableWidget(TableColumns, TablePuts, QWidget):
     """One PV table: add-names entry, filter, alarm/disconnected toggles and the view.
 
     Signals: ``listChanged()`` when rows are added or removed, ``message(str)`` for
@@ -216,83 +101,7 @@ class PVTableWidget(QWidget):
         self.proxy = PVFilterProxy(self)
         self.proxy.setSourceModel(self.model)
 
-        # -- controls ------------------------------------------------------------------
-        self.entry = QLineEdit(self)
-        self.entry.setPlaceholderText(ENTRY_PLACEHOLDER)
-        self.entry.setClearButtonEnabled(True)
-        self.entry.setToolTip("PV names separated by spaces, commas or new lines; ca://NAME accepted")
-        self.entry.returnPressed.connect(self._on_entry)
-
-        self.filter_edit = QLineEdit(self)
-        self.filter_edit.setPlaceholderText(FILTER_PLACEHOLDER)
-        self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.setToolTip("Case-insensitive text, or a glob with * ? [ ] matching the whole "
-                                    "name, value or severity (e.g. *:ai:1*)")
-        self.filter_edit.textChanged.connect(self._on_filter_text)
-
-        self.alarm_toggle = QToolButton(self)
-        self.alarm_toggle.setText("Alarms only")
-        self.alarm_toggle.setCheckable(True)
-        self.alarm_toggle.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
-        self.alarm_toggle.setToolTip("Show only connected PVs in alarm (MINOR, MAJOR, INVALID)")
-        self.alarm_toggle.toggled.connect(self._on_toggles)
-
-        self.disconnected_toggle = QToolButton(self)
-        self.disconnected_toggle.setText("Disconnected only")
-        self.disconnected_toggle.setCheckable(True)
-        self.disconnected_toggle.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
-        self.disconnected_toggle.setToolTip("Show only PVs that are not connected (with Alarms only: both)")
-        self.disconnected_toggle.toggled.connect(self._on_toggles)
-        self._update_swatches()
-
-        self.count_label = QLabel(self)
-        self.count_label.setTextInteractionFlags(Qt.NoTextInteraction)
-        self.count_label.setMinimumWidth(60)     # a narrow window clips the count, not the window
-        fm = self.fontMetrics()
-        self.entry.setMinimumWidth(min(fm.horizontalAdvance(ENTRY_PLACEHOLDER) + 40, 200))
-        self.filter_edit.setMinimumWidth(min(fm.horizontalAdvance(FILTER_PLACEHOLDER) + 40, 160))
-        self.count_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
-
-        # -- view ------------------------------------------------------------------------
-        self.view = PVTableView(self)
-        self.view.setModel(self.proxy)
-        self.view.apply_default_widths()
-        self.view.setEditTriggers(QAbstractItemView.DoubleClicked | QAbstractItemView.EditKeyPressed)
-        self.delegate = ValueDelegate(self.view)
-        self.view.setItemDelegateForColumn(int(Col.VALUE), self.delegate)
-        self.delegate.putRequested.connect(self._on_put_requested, Qt.QueuedConnection)
-        self.delegate.refused.connect(self._on_refused)
-        self.proxy.hold = lambda: self.view.state() == QAbstractItemView.EditingState
-        hh = self.view.horizontalHeader()
-        hh.setSectionsMovable(True)
-        hh.setSectionsClickable(True)
-        hh.setSortIndicatorShown(True)
-        hh.setSortIndicator(-1, Qt.AscendingOrder)   # insertion order until the user sorts
-        self.view.setSortingEnabled(True)
-        hh.setContextMenuPolicy(Qt.CustomContextMenu)
-        hh.customContextMenuRequested.connect(self._header_menu)
-        for col in DEFAULT_HIDDEN:
-            hh.setSectionHidden(int(col), True)
-        self._default_header = QByteArray(hh.saveState())
-        self.view.filesDropped.connect(self._on_files_dropped)
-        self.view.textDropped.connect(self._on_text_dropped)
-
-        top = FlowLayout(spacing=6)     # wraps in a narrow window instead of widening it
-        top.addWidget(self.entry, 5)
-        sep = QFrame(self)
-        sep.setFrameShape(QFrame.VLine)
-        sep.setFrameShadow(QFrame.Sunken)
-        top.addWidget(sep)
-        top.addWidget(self.filter_edit, 4)
-        top.addWidget(self.alarm_toggle)
-        top.addWidget(self.disconnected_toggle)
-        top.addWidget(self.count_label)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.setSpacing(4)
-        lay.addLayout(top)
-        lay.addWidget(self.view)
-
+        self._build_ui()
         self._make_actions()
         self.set_palette("default")
 
@@ -312,6 +121,9 @@ class PVTableWidget(QWidget):
         self.proxy.layoutChanged.connect(self._schedule_watch)
         self.proxy.modelReset.connect(self._schedule_watch)
         self._refresh_counts()
+
+    def _build_ui(self) -> None:
+        build_table_widget_ui(self)
 
     # -- actions -------------------------------------------------------------------------
     def _make_actions(self) -> None:
@@ -362,99 +174,7 @@ class PVTableWidget(QWidget):
         for a in (self.copy_names_action, self.copy_action, self.remove_action, self.put_action):
             a.setEnabled(True)
 
-    def _header_menu(self, pos: QPoint) -> None:
-        hh = self.view.horizontalHeader()
-        menu = QMenu(hh)
-        for col in Col:
-            a = menu.addAction(HEADERS[col])
-            a.setCheckable(True)
-            a.setChecked(not hh.isSectionHidden(int(col)))
-            if col == Col.NAME:
-                a.setEnabled(False)
-            elif col == Col.SAVED and not self.model.has_saved_values:
-                a.setEnabled(False)
-                a.setText("Saved (load a snapshot)")
-            a.toggled.connect(lambda on, c=col: self.set_column_visible(c, on))
-        menu.addSeparator()
-        reset = menu.addAction("Reset columns")
-        reset.triggered.connect(self.reset_columns)
-        menu.exec_(hh.mapToGlobal(pos))
-
     # -- columns ---------------------------------------------------------------------------
-    def set_column_visible(self, col: int, visible: bool) -> None:
-        """Show or hide a column (Name always shown; Saved only with a snapshot)."""
-        col = Col(col)
-        if col == Col.NAME:
-            visible = True
-        if col == Col.SAVED and not self.model.has_saved_values:
-            visible = False
-        self.view.horizontalHeader().setSectionHidden(int(col), not visible)
-        if col == Col.DESCRIPTION:
-            self._sync_description()
-
-    def is_column_visible(self, col: int) -> bool:
-        return not self.view.horizontalHeader().isSectionHidden(int(col))
-
-    def reset_columns(self) -> None:
-        self.view.horizontalHeader().restoreState(self._default_header)
-        self.view.apply_default_widths()
-        self.view.fit_name_column(self.model.names())
-        if self.model.has_saved_values:
-            self.set_column_visible(Col.SAVED, True)
-        self._sync_description()
-
-    def _sync_description(self) -> None:
-        """DESC channels are open exactly while the Description column is visible."""
-        want = self.is_column_visible(Col.DESCRIPTION)
-        if want and not self.model.description_enabled:
-            channels = self.model.set_description_enabled(True)
-            self._open_desc(channels)
-        elif not want and self.model.description_enabled:
-            self.model.set_description_enabled(False)
-            self._desc_sub.set_names([])
-
-    def _open_desc(self, channels: Iterable[str]) -> None:
-        if not self._desc_sub.closed:
-            self._desc_sub.add([c for c in dict.fromkeys(channels) if c not in self._desc_sub])
-
-    def _close_desc(self, names: Iterable[str]) -> None:
-        self._desc_sub.remove(n + DESC_SUFFIX for n in names)
-
-    def header_state(self) -> bytes:
-        """Column order, widths, hidden columns and sort column, as bytes to store."""
-        qt = bytes(self.view.horizontalHeader().saveState())
-        return (HEADER_MAGIC + bytes([HEADER_VERSION, len(HEADERS)])
-                + zlib.crc32(qt).to_bytes(4, "big") + qt)
-
-    def restore_header_state(self, data: bytes) -> bool:
-        """Apply :meth:`header_state` output. Corrupt or foreign data: False, defaults kept."""
-        hh = self.view.horizontalHeader()
-        try:
-            raw = bytes(data) if data is not None else b""
-            n = len(HEADER_MAGIC)
-            if len(raw) < n + 7 or not raw.startswith(HEADER_MAGIC):
-                return False
-            if raw[n] != HEADER_VERSION or raw[n + 1] != len(HEADERS):
-                return False
-            qt = raw[n + 6:]
-            if zlib.crc32(qt) != int.from_bytes(raw[n + 2:n + 6], "big"):
-                return False        # truncated or altered: Qt would half-apply it
-            before = QByteArray(hh.saveState())
-            ok = hh.restoreState(QByteArray(qt))
-            if not ok or hh.count() != len(HEADERS) or hh.hiddenSectionCount() >= len(HEADERS):
-                hh.restoreState(before)
-                return False
-        except Exception:   # never let a bad settings file break the window
-            log.exception("could not restore the table header state")
-            return False
-        hh.setSectionHidden(int(Col.NAME), False)
-        if not self.model.has_saved_values:
-            hh.setSectionHidden(int(Col.SAVED), True)
-        self._sync_description()
-        col, order = hh.sortIndicatorSection(), hh.sortIndicatorOrder()
-        if 0 <= col < len(HEADERS):
-            self.proxy.sort(col, order)
-        return True
 
     # -- palette / saved values ---------------------------------------------------------------
     def set_palette(self, name: str) -> None:
@@ -658,73 +378,6 @@ class PVTableWidget(QWidget):
         self.proxy.set_only_disconnected(self.disconnected_toggle.isChecked())
 
     # -- puts ----------------------------------------------------------------------------------------
-    def _on_put_requested(self, name: str, value: Any) -> None:
-        self.put_value(name, value)
-
-    def _on_refused(self, name: str, reason: str) -> None:
-        self._say(f"Not sent to {name}: {reason}")
-
-    def put_value(self, name: str, value: Any) -> Optional[int]:
-        """Check ``value``, confirm (unless ``confirm_puts`` is False) and put it through
-        the put workflow. Returns the request id, or None when refused or cancelled. The
-        row's Completion column follows the request."""
-        st = self.model.state_of(name)
-        if st is None:
-            self._say(f"Not sent: {name} is not in this table")
-            return None
-        self.puts.confirm = self.confirm_puts
-        rid = self.puts.submit(PutRequest(name, value, "table", st, self.put_timeout), self)
-        if rid is None:
-            if not self.puts.last_refusal:
-                self._say(f"Put to {name} cancelled")
-            return None
-        self.model.set_completion(name, PUTTING_TEXT)
-        self._say(f"Putting {value_shown(st, self.puts.pending_value(rid))} to {name}…")
-        return rid
-
-    def put_value_dialog(self, name: Optional[str] = None) -> Optional[int]:
-        """Ask for a value for ``name`` (default: the selected row) and put it."""
-        if not name:
-            sel = self.selected_names()
-            if len(sel) != 1:
-                self._say("Select one PV to put a value")
-                return None
-            name = sel[0]
-        st = self.model.state_of(name)
-        if st is None:
-            return None
-        if not is_editable(st):
-            self._say(f"Cannot put to {name}: " + ("not connected" if not st.connected
-                                                   else "no write access (read-only PV)"))
-            return None
-        if st.is_enum and st.enum_strs:
-            current = int(st.value) if isinstance(st.value, int) and 0 <= st.value < len(st.enum_strs) else 0
-            item, ok = QInputDialog.getItem(self, "Put value", f"{name} ({edit_hint(st)}):",
-                                            list(st.enum_strs), current, False)
-            if not ok:
-                return None
-            return self.put_value(name, list(st.enum_strs).index(item))
-        text, ok = QInputDialog.getText(self, "Put value", f"{name} ({edit_hint(st)}):",
-                                        QLineEdit.Normal, editable_text(st))
-        if not ok:
-            return None
-        try:
-            value = text_put_value(st, text)     # a STRING array's text: its elements
-        except PutValueError as exc:
-            self._on_refused(name, str(exc))
-            return None
-        return self.put_value(name, value)
-
-    def _on_put_finished(self, result: PutResult) -> None:
-        name = result.name
-        if result.ok:
-            ms = result.seconds * 1000.0
-            text = f"done {ms:.0f} ms" if result.seconds else "done"
-            self._say(f"Put to {name} done" + (f" in {ms:.0f} ms" if result.seconds else ""))
-        else:
-            text = f"failed: {result.error}"
-            self._say(f"Put to {name} failed: {result.error}")
-        self.model.set_completion(name, text)
 
     # -- batches ---------------------------------------------------------------------------------
     def _after_batch(self, batch: Batch) -> None:
@@ -797,5 +450,4 @@ def _detach(bridge: EngineBridge, consumer: Any) -> None:
     bridge.remove_consumer(consumer)
 
 
-__all__ = ["PVTableWidget", "PVTableView", "describe_rejected", "COLUMN_SAMPLES",
-           "FILTER_PLACEHOLDER"]
+__all__ = ["PVTableWidget", "describe_rejected"]

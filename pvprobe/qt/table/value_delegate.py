@@ -14,9 +14,7 @@ from typing import Any, Optional
 
 from PyQt5.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, Qt, pyqtSignal
 from PyQt5.QtGui import QKeyEvent
-from PyQt5.QtWidgets import (
-    QComboBox, QLineEdit, QStyledItemDelegate, QStyleOptionViewItem, QToolTip, QWidget,
-)
+from PyQt5.QtWidgets import QComboBox, QLineEdit, QStyledItemDelegate, QStyleOptionViewItem, QToolTip, QWidget
 
 from pvprobe.core.colors import STATUS, css_rgb
 from pvprobe.core.putvalue import MAX_STRING, PutValueError, text_put_value
