@@ -129,4 +129,27 @@ class PutWorkflow(QObject):
             self._watchdog.stop()
 
 
-__all__ = ["GRACE", "PutWorkflow", "ask_confirmation"]
+class PutsOwner:
+    """A widget that puts through its own :class:`PutWorkflow` (``self.runner``) and
+    shows its progress in ``_on_refused(name, reason)``, ``_on_started(rid, name)``
+    and ``_on_finished(result)``; ``confirm_puts`` asks before each put."""
+
+    runner: PutWorkflow
+
+    def _make_runner(self, bridge: Any, source: str) -> PutWorkflow:
+        self.runner = PutWorkflow(bridge, self, source)  # type: ignore[arg-type]
+        self.runner.refused.connect(self._on_refused)  # type: ignore[attr-defined]
+        self.runner.started.connect(self._on_started)  # type: ignore[attr-defined]
+        self.runner.finished.connect(self._on_finished)  # type: ignore[attr-defined]
+        return self.runner
+
+    @property
+    def confirm_puts(self) -> bool:
+        return self.runner.confirm
+
+    @confirm_puts.setter
+    def confirm_puts(self, on: bool) -> None:
+        self.runner.confirm = bool(on)
+
+
+__all__ = ["GRACE", "PutWorkflow", "PutsOwner", "ask_confirmation"]

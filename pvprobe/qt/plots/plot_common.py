@@ -221,6 +221,18 @@ class NameDropMixin:
         self.add_from_text(text, say_added=False)
 
 
+def export_buttons(owner: Any, csv_tip: str) -> tuple[Any, Any]:
+    """The CSV… and PNG… buttons of a plot, wired to its export dialogs."""
+    from PyQt5.QtWidgets import QPushButton
+
+    csv_btn = QPushButton("CSV…")
+    csv_btn.setToolTip(csv_tip)
+    csv_btn.clicked.connect(owner._export_csv_dialog)
+    png_btn = QPushButton("PNG…")
+    png_btn.clicked.connect(owner._export_png_dialog)
+    return csv_btn, png_btn
+
+
 class PlotExportMixin:
     """The picture export every plot has: ``plot`` as PNG (``EXPORT_STEM``.png)."""
 

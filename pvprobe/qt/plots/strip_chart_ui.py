@@ -11,7 +11,7 @@ from PyQt5.QtWidgets import (
 )
 
 from ..widgets.flow_layout import FlowLayout, labelled
-from .plot_common import Crosshair, NameDragTable, PaintCounter, apply_plot_colours
+from .plot_common import Crosshair, NameDragTable, PaintCounter, apply_plot_colours, export_buttons
 
 #: The time spans offered (seconds, label).
 SPANS: tuple[tuple[float, str], ...] = (
@@ -38,11 +38,7 @@ def build_strip_chart_ui(w: "StripChart") -> None:
     live_btn = QPushButton("Live")
     live_btn.setToolTip("Follow the newest data again, autoscale y")
     live_btn.clicked.connect(w.go_live)
-    csv_btn = QPushButton("CSV…")
-    csv_btn.setToolTip("Export the visible samples (every update, IOC timestamps)")
-    csv_btn.clicked.connect(w._export_csv_dialog)
-    png_btn = QPushButton("PNG…")
-    png_btn.clicked.connect(w._export_png_dialog)
+    csv_btn, png_btn = export_buttons(w, "Export the visible samples (every update, IOC timestamps)")
     remove_btn = QPushButton("Remove")
     remove_btn.setToolTip("Remove the PVs selected in the list")
     remove_btn.clicked.connect(w.remove_selected)

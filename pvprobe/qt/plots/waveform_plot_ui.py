@@ -11,7 +11,7 @@ from PyQt5.QtWidgets import (
 )
 
 from ..widgets.flow_layout import FlowLayout, labelled
-from .plot_common import Crosshair, PaintCounter, make_legend_draggable
+from .plot_common import Crosshair, PaintCounter, export_buttons, make_legend_draggable
 
 #: The x axis choice meaning "the element index".
 INDEX_TEXT = "index"
@@ -39,11 +39,7 @@ def build_waveform_plot_ui(w: "WaveformPlot") -> None:
     w.freeze_box.toggled.connect(w.set_frozen)
     auto_btn = QPushButton("Autoscale")
     auto_btn.clicked.connect(w.autoscale)
-    csv_btn = QPushButton("CSV…")
-    csv_btn.setToolTip("Export the shown data (visible x range, full resolution)")
-    csv_btn.clicked.connect(w._export_csv_dialog)
-    png_btn = QPushButton("PNG…")
-    png_btn.clicked.connect(w._export_png_dialog)
+    csv_btn, png_btn = export_buttons(w, "Export the shown data (visible x range, full resolution)")
     w.pv_menu_btn = QToolButton(text="PVs", popupMode=QToolButton.InstantPopup)
     w.pv_menu = QMenu(w)
     w.pv_menu.aboutToShow.connect(w._fill_pv_menu)

@@ -29,14 +29,14 @@ from pvprobe.core.putvalue import MAX_STRING, PutValueError
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.values import editable_text
 
-from ..puts import PutWorkflow
+from ..puts import PutsOwner
 from ..style.theme import label_style, status_colors, theme_of
 
 #: Arrays longer than this are not copied into the editor (typing them is no use anyway).
 PREFILL_MAX = 4096
 
 
-class PutEditor(QWidget):
+class PutEditor(PutsOwner, QWidget):
     """The probe's put editor for one PV. Feed it states with :meth:`set_state`."""
 
     #: A put was sent (rid); a put finished (PutResult); a value was refused (reason).
@@ -46,7 +46,7 @@ class PutEditor(QWidget):
 
     def __init__(self, bridge: Any, parent: Optional[QWidget] = None, source: str = "probe") -> None:
         super().__init__(parent)
-        self.runner = PutWorkflow(bridge, self, source)
+        self._make_runner(bridge, source)
         self.state: Optional[PVState] = None
         self.kind = ""
         self._shape: tuple = ()
@@ -113,23 +113,12 @@ class PutEditor(QWidget):
         self.line.textEdited.connect(self._on_edited)
         self.line.returnPressed.connect(self.submit)
         self.text.textChanged.connect(self._on_text_changed)
-        self.runner.refused.connect(self._on_refused)
-        self.runner.started.connect(self._on_started)
-        self.runner.finished.connect(self._on_finished)
         self._tick = QTimer(self)
         self._tick.setInterval(100)
         self._tick.timeout.connect(self._show_busy)
         self._apply_kind()
 
     # -- settings ---------------------------------------------------------------------
-    @property
-    def confirm_puts(self) -> bool:
-        return self.runner.confirm
-
-    @confirm_puts.setter
-    def confirm_puts(self, on: bool) -> None:
-        self.runner.confirm = bool(on)
-
     @property
     def timeout(self) -> float:
         return self.runner.timeout

@@ -23,7 +23,7 @@ from pvprobe.core.values import editable_text
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.record_fields import FIELD_HELP, READ_ONLY_FIELDS
 
-from ..puts import PutWorkflow
+from ..puts import PutsOwner
 from ..style.theme import status_colors, theme_of
 
 COLUMNS = ("Field", "Value", "Meaning / last put")
@@ -176,13 +176,13 @@ class _FieldDelegate(QStyledItemDelegate):
             model.setData(index, editor.text(), Qt.EditRole)
 
 
-class RecordFieldsView(QWidget):
+class RecordFieldsView(PutsOwner, QWidget):
     """The fields table plus a status line ("reading fields…", "ai record, 18 fields")."""
 
     def __init__(self, bridge: Any, parent: Optional[QWidget] = None, source: str = "probe") -> None:
         super().__init__(parent)
         self.model = RecordFieldsModel(self)
-        self.runner = PutWorkflow(bridge, self, source)
+        self._make_runner(bridge, source)
         self.view = QTableView(self)
         self.view.setModel(self.model)
         self.view.setItemDelegateForColumn(1, _FieldDelegate(self.view))
@@ -204,22 +204,11 @@ class RecordFieldsView(QWidget):
         lay.addWidget(self.status)
         lay.addWidget(self.view)
         self.model.editRequested.connect(self.put_field)
-        self.runner.refused.connect(self._on_refused)
-        self.runner.started.connect(self._on_started)
-        self.runner.finished.connect(self._on_finished)
         self._rid_field: dict[int, str] = {}
 
     def set_theme(self, name: str) -> None:
         """Colours of the "light" or "dark" theme."""
         self.model.set_theme(name)
-
-    @property
-    def confirm_puts(self) -> bool:
-        return self.runner.confirm
-
-    @confirm_puts.setter
-    def confirm_puts(self, on: bool) -> None:
-        self.runner.confirm = bool(on)
 
     def set_fields(self, rows: Sequence[tuple[str, PVState]], status: str) -> None:
         n = self.model.rowCount()

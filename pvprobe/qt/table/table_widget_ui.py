@@ -30,22 +30,13 @@ def build_table_widget_ui(w: "PVTableWidget") -> None:
     w.filter_edit.setPlaceholderText(FILTER_PLACEHOLDER)
     w.filter_edit.setClearButtonEnabled(True)
     w.filter_edit.setToolTip("Case-insensitive text, or a glob with * ? [ ] matching the whole "
-                                "name, value or severity (e.g. *:ai:1*)")
+                             "name, value or severity (e.g. *:ai:1*)")
     w.filter_edit.textChanged.connect(w._on_filter_text)
 
-    w.alarm_toggle = QToolButton(w)
-    w.alarm_toggle.setText("Alarms only")
-    w.alarm_toggle.setCheckable(True)
-    w.alarm_toggle.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
-    w.alarm_toggle.setToolTip("Show only connected PVs in alarm (MINOR, MAJOR, INVALID)")
-    w.alarm_toggle.toggled.connect(w._on_toggles)
-
-    w.disconnected_toggle = QToolButton(w)
-    w.disconnected_toggle.setText("Disconnected only")
-    w.disconnected_toggle.setCheckable(True)
-    w.disconnected_toggle.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
-    w.disconnected_toggle.setToolTip("Show only PVs that are not connected (with Alarms only: both)")
-    w.disconnected_toggle.toggled.connect(w._on_toggles)
+    w.alarm_toggle = _filter_toggle(w, "Alarms only",
+                                    "Show only connected PVs in alarm (MINOR, MAJOR, INVALID)")
+    w.disconnected_toggle = _filter_toggle(w, "Disconnected only",
+                                           "Show only PVs that are not connected (with Alarms only: both)")
     w._update_swatches()
 
     w.count_label = QLabel(w)
@@ -95,3 +86,14 @@ def build_table_widget_ui(w: "PVTableWidget") -> None:
     lay.setSpacing(4)
     lay.addLayout(top)
     lay.addWidget(w.view)
+
+
+def _filter_toggle(w: "PVTableWidget", text: str, tip: str) -> QToolButton:
+    """A checkable filter button (its icon shows the alarm colours, see _update_swatches)."""
+    b = QToolButton(w)
+    b.setText(text)
+    b.setCheckable(True)
+    b.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+    b.setToolTip(tip)
+    b.toggled.connect(w._on_toggles)
+    return b
