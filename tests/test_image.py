@@ -698,6 +698,9 @@ def test_feed_counts_new_values_only_and_says_disconnected():
     data2.connected = False
     feed.apply([data2])
     assert "disconnected" in feed.message()
+    data2.error = "get failed: Virtual circuit disconnect"   # a fetch cut by the same loss
+    feed.apply([data2])
+    assert "disconnected" in feed.message()
     # a frame that does not fit is held, then shown when the sizes catch up
     big = PVState(name="C:ArrayData", connected=True, value=np.arange(12, dtype=np.uint8),
                   count=12, max_count=12, native_type="CHAR", update_count=2)
