@@ -164,7 +164,7 @@ def client_ceiling(args: dict) -> None:
 
 
 def _loop_latency():
-    from pvprobe.qt.diagnostics import LoopLatency
+    from pvprobe.qt.app.diagnostics import LoopLatency
     lat = LoopLatency()
     lat.start()
     return lat
@@ -252,7 +252,7 @@ def client_pvprobe(args: dict) -> None:
     from pvprobe.ca.source import CASource
     from pvprobe.engine.core import Engine
     from pvprobe.qt.bridge import EngineBridge
-    from pvprobe.qt.image_view import ImageView
+    from pvprobe.qt.image.image_view import ImageView
 
     class CountingSource(CASource):
         """Counts full values received per channel: monitor callbacks, and the gets of

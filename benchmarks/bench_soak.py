@@ -53,10 +53,10 @@ def client(a: argparse.Namespace) -> None:
 
     app = QApplication([])
     from pvprobe.qt.bridge import EngineBridge
-    from pvprobe.qt.diagnostics import LoopLatency
-    from pvprobe.qt.image_view import ImageView
-    from pvprobe.qt.main_window import MainWindow
-    from pvprobe.qt.settings import Settings
+    from pvprobe.qt.app.diagnostics import LoopLatency
+    from pvprobe.qt.image.image_view import ImageView
+    from pvprobe.qt.app.main_window import MainWindow
+    from pvprobe.qt.app.settings import Settings
 
     names = Path(a.names).read_text().split()
     engine = Engine(tick_hz=20)

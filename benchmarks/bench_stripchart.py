@@ -3,7 +3,7 @@ redraw time per frame, memory per PV, loop lateness and CPU while live.
 
 Processes: an EPICS base soft IOC of N ``calc`` records at 10 Hz (``common.Bench``),
 and one offscreen Qt client (``--role client``) running the pvprobe Engine,
-EngineBridge and a :class:`pvprobe.qt.strip_chart.StripChart` (1400×800, span
+EngineBridge and a :class:`pvprobe.qt.plots.strip_chart.StripChart` (1400×800, span
 10 min). Before the live data starts every PV's ring is filled synthetically with
 ``--history`` seconds at 10 Hz (a random walk with some alarm samples), so each
 frame draws the full 10 minutes × N PVs (6,000 samples each).
@@ -46,13 +46,13 @@ def run_client(listfile: str, seconds: float, history: float, frames: int, redra
 
     from pvprobe.ca.engine import Engine
     from pvprobe.qt.bridge import EngineBridge
-    from pvprobe.qt.diagnostics import LoopLatency
+    from pvprobe.qt.app.diagnostics import LoopLatency
 
     names = [l.strip() for l in open(listfile) if l.strip()]
     app = QApplication([])
     eng = Engine(tick_hz=20)
     bridge = EngineBridge(eng)
-    from pvprobe.qt.strip_chart import StripChart
+    from pvprobe.qt.plots.strip_chart import StripChart
     proc = psutil.Process()
     rss0 = proc.memory_info().rss
     chart = StripChart(bridge, span_s=max(600.0, history), rate_hz=10, redraw_hz=redraw_hz)

@@ -6,7 +6,7 @@ Processes (all started here, stopped by PID):
     at HZ from precomputed arrays (so the IOC's own CPU stays small);
   * one client per mode (``--role client``), offscreen Qt, the pvprobe Engine and
     EngineBridge, the plot fully shown (1200×700), run one after the other:
-      - ``pvprobe``:  :class:`pvprobe.qt.waveform_plot.WaveformPlot` (min/max
+      - ``pvprobe``:  :class:`pvprobe.qt.plots.waveform_plot.WaveformPlot` (min/max
         decimation of the visible range to the plot's width);
       - ``plain``:    baseline, a plain pyqtgraph ``PlotWidget`` calling
         ``setData(value)`` on every update (no downsampling, no clipping);
@@ -85,15 +85,15 @@ def run_client(mode: str, seconds: float, warmup: float, timeout: float) -> None
 
     from pvprobe.ca.engine import Engine
     from pvprobe.qt.bridge import EngineBridge
-    from pvprobe.qt.diagnostics import LoopLatency
-    from pvprobe.qt.plot_common import PaintCounter
+    from pvprobe.qt.app.diagnostics import LoopLatency
+    from pvprobe.qt.plots.plot_common import PaintCounter
 
     app = QApplication([])
     eng = Engine(tick_hz=20)
     bridge = EngineBridge(eng)
     counts = {"received": 0, "set_data": 0}
     if mode == "pvprobe":
-        from pvprobe.qt.waveform_plot import WaveformPlot
+        from pvprobe.qt.plots.waveform_plot import WaveformPlot
         w = WaveformPlot(bridge, [PV])
         painted = w.painted
         received = lambda: w.updates_received       # noqa: E731

@@ -164,8 +164,8 @@ def wait_listening(port: int, timeout: float, proc: Optional[subprocess.Popen] =
 def show_main_window(qtbot: object, bridge: object, settings_path: Path, **options: object) -> object:
     """A shown MainWindow (1000x640) on ``bridge`` with its own settings file; closed
     without questions at teardown."""
-    from pvprobe.qt.main_window import MainWindow
-    from pvprobe.qt.settings import Settings
+    from pvprobe.qt.app.main_window import MainWindow
+    from pvprobe.qt.app.settings import Settings
 
     win = MainWindow(bridge, settings=Settings(settings_path), **options)
     qtbot.addWidget(win, before_close_func=lambda w: setattr(w, "force_close", True))

@@ -101,8 +101,8 @@ class OfferMeter:
 def test_burst_50000_pvs_at_10hz(qtbot, tmp_path: Path, burst_ioc) -> None:
     from pvprobe.ca.engine import Engine
     from pvprobe.qt.bridge import EngineBridge
-    from pvprobe.qt.diagnostics import LoopLatency
-    from pvprobe.qt.pvtable_model import Col
+    from pvprobe.qt.app.diagnostics import LoopLatency
+    from pvprobe.qt.table.pvtable_model import Col
 
     names = [f"{P}c{i:05d}" for i in range(N)]
     engine = Engine(tick_hz=20)

@@ -156,13 +156,13 @@ def test_kill_and_restart_20_times(qtbot, fault_ioc: FaultIOC) -> None:
 
     from pvprobe.ca.engine import Engine
     from pvprobe.qt.bridge import EngineBridge
-    from pvprobe.qt.image_view import ImageView
-    from pvprobe.qt.pvtable_model import DISCONNECTED_TEXT, Col
-    from pvprobe.qt.strip_chart import StripChart
-    from pvprobe.qt.table_widget import PVTableWidget
-    from pvprobe.qt.theme import table_colors
-    from pvprobe.qt.waveform_plot import WaveformPlot
-    from pvprobe.qt.probe_panel import ProbePanel
+    from pvprobe.qt.image.image_view import ImageView
+    from pvprobe.qt.table.pvtable_model import DISCONNECTED_TEXT, Col
+    from pvprobe.qt.plots.strip_chart import StripChart
+    from pvprobe.qt.table.table_widget import PVTableWidget
+    from pvprobe.qt.style.theme import table_colors
+    from pvprobe.qt.plots.waveform_plot import WaveformPlot
+    from pvprobe.qt.probe.probe_panel import ProbePanel
 
     names = scalar_names(PREFIX) + scalar_names(PREFIX2)
     assert len(names) == 2000

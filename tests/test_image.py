@@ -382,7 +382,7 @@ def cam_ioc(refs, demo_ioc):
 @pytest.fixture
 def view(qtbot, engine):
     from pvprobe.qt.bridge import EngineBridge
-    from pvprobe.qt.image_view import ImageView
+    from pvprobe.qt.image.image_view import ImageView
     bridge = EngineBridge(engine)
     v = ImageView(bridge)
     qtbot.addWidget(v)
@@ -589,7 +589,7 @@ def test_too_small_max_array_bytes_says_which_value(demo_ioc, prefix, tmp_path):
         app = QApplication([])
         from pvprobe.ca.engine import Engine
         from pvprobe.qt.bridge import EngineBridge
-        from pvprobe.qt.image_view import ImageView
+        from pvprobe.qt.image.image_view import ImageView
         bridge = EngineBridge(Engine())
         v = ImageView(bridge)
         v.show()
@@ -618,12 +618,12 @@ def test_too_small_max_array_bytes_says_which_value(demo_ioc, prefix, tmp_path):
 def test_fast_render_matches_pyqtgraph(qtbot, dtype, levels, cmap):
     """The view's one-lookup render draws what pyqtgraph's own path draws (±1 per channel)."""
     import pyqtgraph as pg
-    from pvprobe.qt.image_view import _CountingImageItem
+    from pvprobe.qt.image.image_item import CountingImageItem
     rng = np.random.default_rng(5)
     img = rng.integers(0, np.iinfo(dtype).max, (37, 53), dtype=dtype, endpoint=True)
     lut = None if cmap is None else pg.colormap.get(cmap).getLookupTable(nPts=256, alpha=False)
     out = []
-    for item in (_CountingImageItem(), pg.ImageItem(axisOrder="row-major")):
+    for item in (CountingImageItem(), pg.ImageItem(axisOrder="row-major")):
         item.setImage(img, autoLevels=False, levels=levels)
         item.setLookupTable(lut)
         item.render()
@@ -636,7 +636,7 @@ def test_fast_render_matches_pyqtgraph(qtbot, dtype, levels, cmap):
 
 
 def test_colormaps_offered(qtbot):
-    from pvprobe.qt.image_view import COLORMAPS, ImageView
+    from pvprobe.qt.image.image_view import COLORMAPS, ImageView
 
     class NoBridge:
         def add_consumer(self, c): pass
@@ -696,6 +696,9 @@ def test_feed_counts_new_values_only_and_says_disconnected():
     assert feed.counters.received == 1 and feed.counters.published == 4
     data2 = data.copy()
     data2.connected = False
+    feed.apply([data2])
+    assert "disconnected" in feed.message()
+    data2.error = "get failed: Virtual circuit disconnect"   # a fetch cut by the same loss
     feed.apply([data2])
     assert "disconnected" in feed.message()
     # a frame that does not fit is held, then shown when the sizes catch up

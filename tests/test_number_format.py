@@ -223,7 +223,7 @@ def numbers_bridge(qtbot, server) -> Iterator[object]:
 
 def test_probe_shows_the_full_value_where_prec_hides_it(qtbot, server, numbers_bridge):
     from pvprobe.core.probe_report import report_text
-    from pvprobe.qt.probe_panel import ProbePanel
+    from pvprobe.qt.probe.probe_panel import ProbePanel
 
     p = server.prefix
     panel = ProbePanel(numbers_bridge, p + "ao")
@@ -255,7 +255,7 @@ def test_probe_shows_the_full_value_where_prec_hides_it(qtbot, server, numbers_b
 
 def test_table_tooltip_gives_the_full_value(server):
     from pvprobe.ca.engine import Engine
-    from pvprobe.qt.pvtable_model import Col, PVTableModel
+    from pvprobe.qt.table.pvtable_model import Col, PVTableModel
 
     p = server.prefix
     eng = Engine()

@@ -44,7 +44,7 @@ def _non_blank(img) -> bool:
 
 def test_app_icon_pngs_have_their_sizes(qapp):
     from PyQt5.QtGui import QImage
-    from pvprobe.qt.resources import app_icon, resource_path
+    from pvprobe.qt.style.resources import app_icon, resource_path
 
     for size in APP_SIZES:
         img = QImage(resource_path(f"png/pvprobe-{size}.png"))
@@ -64,7 +64,7 @@ def test_committed_pngs_match_the_render_script():
 
 
 def test_every_required_ui_icon_loads_and_draws(qapp):
-    from pvprobe.qt.resources import icon, icon_names, pixmap, resource_path
+    from pvprobe.qt.style.resources import icon, icon_names, pixmap, resource_path
 
     names = icon_names()
     for name in REQUIRED_ICONS:
@@ -78,7 +78,7 @@ def test_every_required_ui_icon_loads_and_draws(qapp):
 
 
 def test_ui_icons_follow_the_requested_colour(qapp):
-    from pvprobe.qt.resources import FIXED_COLOUR_ICONS, pixmap
+    from pvprobe.qt.style.resources import FIXED_COLOUR_ICONS, pixmap
 
     def colours(name, colour):
         img = pixmap(name, 24, colour).toImage()
@@ -92,7 +92,7 @@ def test_ui_icons_follow_the_requested_colour(qapp):
 
 
 def test_resource_names_are_checked():
-    from pvprobe.qt.resources import icon, resource_path
+    from pvprobe.qt.style.resources import icon, resource_path
 
     for bad in ("../pyproject.toml", "/etc/passwd", "icons/../../cli.py", "nope.svg"):
         with pytest.raises(FileNotFoundError):
@@ -125,8 +125,8 @@ def restore_app_look(qapp):
 def test_apply_theme_sets_style_and_palette(restore_app_look, name):
     from PyQt5.QtGui import QColor, QPalette
     from PyQt5.QtWidgets import QTableWidget, QTableWidgetItem
-    from pvprobe.qt.resources import icon
-    from pvprobe.qt.theme import (apply_theme, available_themes, current_theme,
+    from pvprobe.qt.style.resources import icon
+    from pvprobe.qt.style.theme import (apply_theme, available_themes, current_theme,
                                   relative_luminance, table_colors, theme_spec)
 
     app = restore_app_look
@@ -163,7 +163,7 @@ def test_apply_theme_sets_style_and_palette(restore_app_look, name):
 
 
 def test_setup_application_sets_icon_desktop_name_and_theme(restore_app_look):
-    from pvprobe.qt.theme import current_theme, setup_application
+    from pvprobe.qt.style.theme import current_theme, setup_application
 
     app = restore_app_look
     old_icon, old_name = app.windowIcon(), app.desktopFileName()
@@ -179,7 +179,7 @@ def test_setup_application_sets_icon_desktop_name_and_theme(restore_app_look):
 
 
 def test_unknown_theme_is_refused(qapp):
-    from pvprobe.qt.theme import apply_theme, table_colors
+    from pvprobe.qt.style.theme import apply_theme, table_colors
 
     with pytest.raises(ValueError):
         apply_theme(qapp, "purple")
@@ -190,7 +190,7 @@ def test_unknown_theme_is_refused(qapp):
 @pytest.mark.parametrize("theme", ["light", "dark"])
 @pytest.mark.parametrize("palette_name", ["default", "colorblind"])
 def test_alarm_colours_are_readable(theme, palette_name):
-    from pvprobe.qt.theme import contrast_ratio, table_colors
+    from pvprobe.qt.style.theme import contrast_ratio, table_colors
 
     tc = table_colors(theme, palette_name)
     assert set(tc.alarm) == {1, 2, 3}
@@ -213,7 +213,7 @@ def test_alarm_colours_are_readable(theme, palette_name):
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_status_and_plot_colours_are_readable(theme):
-    from pvprobe.qt.theme import contrast_ratio, plot_colors, status_colors, theme_spec
+    from pvprobe.qt.style.theme import contrast_ratio, plot_colors, status_colors, theme_spec
 
     spec = theme_spec(theme)
     sc = status_colors(theme)
@@ -230,8 +230,8 @@ def test_status_and_plot_colours_are_readable(theme):
 
 
 def test_light_theme_keeps_the_tables_alarm_colours():
-    from pvprobe.qt import pvtable_model as m
-    from pvprobe.qt.theme import alarm_colors
+    from pvprobe.qt.table import table_brushes as m
+    from pvprobe.qt.style.theme import alarm_colors
 
     for name, model_colours in m.PALETTES.items():
         ours = alarm_colors("light", name)
@@ -240,7 +240,7 @@ def test_light_theme_keeps_the_tables_alarm_colours():
 
 
 def test_contrast_ratio_matches_wcag_examples():
-    from pvprobe.qt.theme import contrast_ratio
+    from pvprobe.qt.style.theme import contrast_ratio
 
     assert contrast_ratio((0, 0, 0), (255, 255, 255)) == pytest.approx(21.0)
     assert contrast_ratio("#777777", "#ffffff") == pytest.approx(4.48, abs=0.01)
@@ -367,7 +367,7 @@ def wheel(tmp_path_factory) -> str:
 
 
 def test_wheel_contains_the_resources(wheel):
-    from pvprobe.qt.resources import icon_names
+    from pvprobe.qt.style.resources import icon_names
 
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
@@ -376,7 +376,7 @@ def test_wheel_contains_the_resources(wheel):
             assert f"pvprobe/resources/png/pvprobe-{size}.png" in names
         for name in icon_names():
             assert f"pvprobe/resources/icons/{name}.svg" in names
-        assert "pvprobe/qt/resources.py" in names and "pvprobe/qt/theme.py" in names
+        assert "pvprobe/qt/style/resources.py" in names and "pvprobe/qt/style/theme.py" in names
         (meta,) = [n for n in names if n.endswith(".dist-info/METADATA")]
         assert "License: BSD-3-Clause" in z.read(meta).decode()
         licence = [n for n in names if ".dist-info/" in n and n.endswith("/LICENSE")]
@@ -396,7 +396,7 @@ def test_installed_wheel_finds_its_icons(wheel, tmp_path):
                env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"))
     assert res.returncode == 0, res.stderr
     code = ("import sys; from PyQt5.QtWidgets import QApplication; app = QApplication([]);"
-            "import pvprobe; from pvprobe.qt.resources import app_icon, icon, resource_path;"
+            "import pvprobe; from pvprobe.qt.style.resources import app_icon, icon, resource_path;"
             "assert not app_icon().isNull() and not icon('probe').isNull();"
             "print(pvprobe.__file__); print(resource_path('icons/probe.svg'))")
     res = _run([sys.executable, "-c", code], timeout=60, cwd=str(tmp_path),

@@ -16,7 +16,7 @@ import pytest
 from pvprobe.core import paths
 from pvprobe.core.putlog import ENV_VAR as PUTLOG_ENV
 from pvprobe.core.putlog import PutLog, putlog_path, read_putlog
-from pvprobe.qt.settings import SETTINGS_ENV, default_settings_path
+from pvprobe.qt.app.settings import SETTINGS_ENV, default_settings_path
 
 pytestmark = [pytest.mark.timeout(60),
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux locations")]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pvprobe.qt.plot_common import legend_name_at
-from pvprobe.qt.strip_chart import StripChart
-from pvprobe.qt.waveform_plot import WaveformPlot
+from pvprobe.qt.plots.plot_common import legend_name_at
+from pvprobe.qt.plots.strip_chart import StripChart
+from pvprobe.qt.plots.waveform_plot import WaveformPlot
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -36,7 +36,7 @@ def _image_is_not_blank(path: str) -> bool:
 
 @pytest.fixture
 def wplot(qtbot, bridge):
-    from pvprobe.qt.waveform_plot import WaveformPlot
+    from pvprobe.qt.plots.waveform_plot import WaveformPlot
     w = WaveformPlot(bridge)
     qtbot.addWidget(w)
     w.resize(1000, 600)
@@ -141,8 +141,8 @@ def test_waveform_freeze_counts_and_close(qtbot, wplot, bridge, prefix):
 
 
 def test_plot_drop_text_adds_pvs(qtbot, bridge, prefix):
-    from pvprobe.qt.strip_chart import StripChart
-    from pvprobe.qt.waveform_plot import WaveformPlot
+    from pvprobe.qt.plots.strip_chart import StripChart
+    from pvprobe.qt.plots.waveform_plot import WaveformPlot
     for cls, names in ((WaveformPlot, [f"{prefix}wave"]), (StripChart, [f"{prefix}sine", f"{prefix}ai:000"])):
         w = cls(bridge)
         qtbot.addWidget(w)
@@ -158,7 +158,7 @@ def test_plot_drop_text_adds_pvs(qtbot, bridge, prefix):
 
 @pytest.fixture
 def chart(qtbot, bridge):
-    from pvprobe.qt.strip_chart import StripChart
+    from pvprobe.qt.plots.strip_chart import StripChart
     w = StripChart(bridge, span_s=30, redraw_hz=10)
     qtbot.addWidget(w)
     w.resize(1200, 600)

@@ -22,8 +22,8 @@ from pvprobe.core.putlog import ENV_VAR, PutLog, jsonable, putlog_path, read_put
 from pvprobe.core.record_fields import (
     FIELD_ORDER, FieldDiscovery, candidate_fields, field_pv, read_record_fields, record_name,
 )
-from pvprobe.qt.probe_panel import ProbePanel, first_name
-from pvprobe.qt.put_editor import PutEditor
+from pvprobe.qt.probe.probe_panel import ProbePanel, first_name
+from pvprobe.qt.probe.put_editor import PutEditor
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -77,10 +77,10 @@ def accept_dialogs(monkeypatch, answer=QMessageBox.Yes) -> list[str]:
     """Confirmation boxes answer ``answer``; returns the texts they showed."""
     shown: list[str] = []
 
-    def exec_(box):
-        shown.append(box.text())
+    def question(parent, title, text, *args, **kwargs):
+        shown.append(text)
         return answer
-    monkeypatch.setattr(QMessageBox, "exec_", exec_)
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
     return shown
 
 

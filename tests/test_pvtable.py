@@ -14,14 +14,16 @@ from PyQt5.QtWidgets import QApplication, QComboBox, QLineEdit
 
 from pvprobe.core.batch import Batch
 from pvprobe.core.pvstate import PVState
+from pvprobe.core.values import natural_key, severity_level
 from pvprobe.qt.bridge import EngineBridge
-from pvprobe.qt.pvtable_model import (
-    ALARM_COLOURS, COLORBLIND_COLOURS, DIFF_ROLE, Col, PVTableModel, natural_key, severity_level,
-    values_differ,
+from pvprobe.qt.table.pvtable_model import (
+    DIFF_ROLE, Col, PVTableModel,
 )
-from pvprobe.qt.table_filter import PVFilterProxy, make_matcher
-from pvprobe.qt.table_widget import FILTER_PLACEHOLDER, PVTableWidget
-from pvprobe.qt.theme import table_colors
+from pvprobe.qt.table.table_brushes import ALARM_COLOURS, COLORBLIND_COLOURS
+from pvprobe.qt.table.table_filter import PVFilterProxy, make_matcher
+from pvprobe.qt.table.table_view import FILTER_PLACEHOLDER
+from pvprobe.qt.table.table_widget import PVTableWidget
+from pvprobe.qt.style.theme import table_colors
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -93,21 +95,6 @@ def test_natural_key_and_matchers():
     glob = make_matcher("*:ai:1?")
     assert glob("X:ai:10") and not glob("X:ai:1") and not glob("X:ai:100")
     assert make_matcher("  ") is None
-
-
-def test_values_differ_with_tolerance_enums_text_arrays():
-    f = _live("F", 7.04, precision=1)
-    assert values_differ(f, "7.0") is False          # same as shown (PREC 1)
-    assert values_differ(f, "7.2") is True
-    assert values_differ(_live("F", 1e-12), "1e-12") is False
-    e = _live("E", 2, native_type="ENUM", enum_strs=("Off", "Standby", "On"))
-    assert values_differ(e, "On") is False and values_differ(e, "Off") is True
-    assert values_differ(e, "2") is False
-    s = _live("S", "hello", native_type="STRING")
-    assert values_differ(s, "hello") is False and values_differ(s, "hello!") is True
-    a = _live("A", np.arange(3.0), max_count=3, count=3)
-    assert values_differ(a, "0, 1, 2") is False and values_differ(a, "0 1 3") is True
-    assert values_differ(PVState(name="N"), "1") is None
 
 
 def test_model_saved_column_desc_rows_and_palette(qtbot):
@@ -306,14 +293,14 @@ def test_description_column_only_while_shown(qtbot, table, prefix, reader):
     assert reader.put_wait(sp + ".DESC", "Output voltage").ok
     w.add_pvs([sp, prefix + "sine"])
     wait_connected(qtbot, w)
-    assert not w._desc_channels
+    assert not w._desc_sub.names
     w.set_column_visible(Col.DESCRIPTION, True)
     qtbot.waitUntil(lambda: text(w, sp, Col.DESCRIPTION) == "Output voltage", timeout=10000)
     assert w.model.rowCount() == 2, "DESC states create no rows"
     w.add_pvs([prefix + "enum"])
-    assert prefix + "enum.DESC" in w._desc_channels
+    assert prefix + "enum.DESC" in w._desc_sub.names
     w.set_column_visible(Col.DESCRIPTION, False)
-    assert not w._desc_channels and not w.model.description_enabled
+    assert not w._desc_sub.names and not w.model.description_enabled
 
 
 def test_enum_edit_through_combo_puts_to_the_ioc(qtbot, table, prefix, reader):

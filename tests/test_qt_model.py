@@ -24,11 +24,11 @@ from PyQt5.QtWidgets import QApplication, QMessageBox
 from pvprobe.ca.engine import Engine
 from pvprobe.core.batch import Batch
 from pvprobe.core.pvstate import PVState
-from pvprobe.qt.app import run_gui
+from pvprobe.qt.app.app import run_gui
 from pvprobe.qt.bridge import EngineBridge
-from pvprobe.qt.diagnostics import LoopLatency, RunStats
-from pvprobe.qt.main_window import MainWindow
-from pvprobe.qt.pvtable_model import STATE_ROLE, Col, PVTableModel
+from pvprobe.qt.app.diagnostics import LoopLatency, RunStats
+from pvprobe.qt.app.main_window import MainWindow
+from pvprobe.qt.table.pvtable_model import STATE_ROLE, Col, PVTableModel
 
 
 def live(name: str, value, **kw) -> PVState:
@@ -539,7 +539,7 @@ def test_loop_latency(qtbot):
 
 
 def test_qt_package_does_not_import_epics():
-    code = ("import sys; import pvprobe.qt.app, pvprobe.qt.main_window, pvprobe.qt.diagnostics; "
+    code = ("import sys; import pvprobe.qt.app.app, pvprobe.qt.app.main_window, pvprobe.qt.app.diagnostics; "
             "assert 'epics' not in sys.modules, 'pvprobe.qt imported epics'")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
@@ -547,7 +547,7 @@ def test_qt_package_does_not_import_epics():
 
 def test_run_stats_pool_value_ages_once_every_row_has_a_value():
     from pvprobe.core.pvstate import PVState
-    from pvprobe.qt.diagnostics import RunStats
+    from pvprobe.qt.app.diagnostics import RunStats
 
     class Rows:          # the three things RunStats reads of a table model
         def __init__(self, states):

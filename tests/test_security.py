@@ -7,10 +7,10 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QDialog
 
 from pvprobe.qt.bridge import READ_ONLY_REASON, EngineBridge
-from pvprobe.qt.main_window import MainWindow
-from pvprobe.qt.pvtable_model import Col
-from pvprobe.qt.settings import Settings
-from pvprobe.qt.snapshot_ui import RestoreConfirmDialog
+from pvprobe.qt.app.main_window import MainWindow
+from pvprobe.qt.table.pvtable_model import Col
+from pvprobe.qt.app.settings import Settings
+from pvprobe.qt.table.snapshot_ui import RestoreConfirmDialog
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -102,7 +102,7 @@ def _bridge_put(qtbot, win: Any, value: float) -> Any:
 
 
 def _writable_everywhere(win: Any, probe: Any) -> bool:
-    from pvprobe.qt.pvtable_model import Col
+    from pvprobe.qt.table.pvtable_model import Col
 
     m = win.model
     row = m.row_of(TARGET)
@@ -116,7 +116,7 @@ def _writable_everywhere(win: Any, probe: Any) -> bool:
 
 
 def _read_only_everywhere(win: Any, probe: Any) -> bool:
-    from pvprobe.qt.pvtable_model import Col
+    from pvprobe.qt.table.pvtable_model import Col
 
     m = win.model
     row = m.row_of(TARGET)

@@ -210,8 +210,8 @@ def test_table_shows_and_edits_every_element(qtbot, server, eng, bridge_on):
     from PyQt5.QtCore import Qt
     from PyQt5.QtWidgets import QLineEdit
 
-    from pvprobe.qt.pvtable_model import Col
-    from pvprobe.qt.table_widget import PVTableWidget
+    from pvprobe.qt.table.pvtable_model import Col
+    from pvprobe.qt.table.table_widget import PVTableWidget
 
     from pvprobe.ca.engine import Engine
 
@@ -247,7 +247,7 @@ def test_table_shows_and_edits_every_element(qtbot, server, eng, bridge_on):
 
 def test_probe_panel_shows_and_puts_every_element(qtbot, server, eng, bridge_on):
     from pvprobe.ca.engine import Engine
-    from pvprobe.qt.probe_panel import ProbePanel
+    from pvprobe.qt.probe.probe_panel import ProbePanel
 
     name = server.prefix + "wstrs:5"
     reader = Engine()
@@ -279,8 +279,8 @@ def test_window_snapshot_compare_and_restore(qtbot, server, eng, bridge_on, tmp_
 
     from conftest import show_main_window
     from pvprobe.ca.engine import Engine
-    from pvprobe.qt.pvtable_model import DIFF_ROLE, Col
-    from pvprobe.qt.snapshot_ui import RestoreConfirmDialog
+    from pvprobe.qt.table.pvtable_model import DIFF_ROLE, Col
+    from pvprobe.qt.table.snapshot_ui import RestoreConfirmDialog
 
     name, fixed = server.prefix + "wstrs:6", server.prefix + "strs"
     reader = Engine()
@@ -330,8 +330,8 @@ def test_window_snapshot_compare_and_restore(qtbot, server, eng, bridge_on, tmp_
 # -- plain units ------------------------------------------------------------------------------
 
 def test_saved_values_of_string_arrays_compare_element_by_element():
-    from pvprobe.qt.file_actions import saved_text
-    from pvprobe.qt.pvtable_model import values_differ
+    from pvprobe.qt.app.file_actions import saved_text
+    from pvprobe.core.values import values_differ
 
     st = PVState(name="S", value=["a b", "", "c"], native_type="STRING", max_count=5, count=3,
                  connected=True, ever_connected=True)

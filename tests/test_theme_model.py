@@ -6,8 +6,8 @@ from PyQt5.QtCore import Qt
 
 from pvprobe.core.batch import Batch
 from pvprobe.core.pvstate import PVState
-from pvprobe.qt.pvtable_model import Col, PVTableModel
-from pvprobe.qt.theme import table_colors
+from pvprobe.qt.table.pvtable_model import Col, PVTableModel
+from pvprobe.qt.style.theme import table_colors
 
 
 def test_model_colours_follow_theme_and_palette(qtbot):
@@ -38,7 +38,7 @@ def _disconnected_model() -> PVTableModel:
 def test_fresh_model_draws_the_light_themes_colours(qtbot):
     """No drift: a model that was never told a theme draws exactly what the light theme
     gives (disconnected rows were grey 128 at start, 118 after any theme change)."""
-    from pvprobe.qt import pvtable_model as pm
+    from pvprobe.qt.table import table_brushes as pm
 
     m = _disconnected_model()
     tc = table_colors("light", "default")
@@ -56,9 +56,11 @@ def test_fresh_model_draws_the_light_themes_colours(qtbot):
 
 def test_theme_and_palette_names_have_one_source():
     from pvprobe.core import colors
-    from pvprobe.qt import pvtable_model, settings, theme
+    from pvprobe.qt.app import settings
+    from pvprobe.qt.style import theme
+    from pvprobe.qt.table import table_brushes
 
-    assert settings.PALETTES == theme.ALARM_PALETTES == tuple(pvtable_model.PALETTES) == colors.ALARM_PALETTES
+    assert settings.PALETTES == theme.ALARM_PALETTES == tuple(table_brushes.PALETTES) == colors.ALARM_PALETTES
     assert settings.THEMES == theme.THEMES == tuple(theme.available_themes()) == colors.THEMES
 
 
@@ -95,6 +97,6 @@ def test_qt_modules_take_every_colour_from_core_colors():
     import pvprobe.qt
 
     found = []
-    for path in sorted(Path(pvprobe.qt.__file__).parent.glob("*.py")):
+    for path in sorted(Path(pvprobe.qt.__file__).parent.rglob("*.py")):
         found += _colour_literals(path)
     assert not found, found

@@ -1,5 +1,5 @@
 """Every view follows the theme: probe, put editor, record fields, waveform plot, strip
-chart and image view take their colours from pvprobe.qt.theme when built and when the
+chart and image view take their colours from pvprobe.qt.style.theme when built and when the
 theme changes while they are open (on the real demo IOC)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QColor, QImage
 from PyQt5.QtWidgets import QStyleFactory
 
-from pvprobe.qt.theme import (
+from pvprobe.qt.style.theme import (
     apply_theme, plot_colors, status_colors, table_colors, theme_spec, view_contrast_report,
 )
 
@@ -85,7 +85,7 @@ def test_traces_are_distinct_and_follow_the_background():
 # ------------------------------------------------------------------------------- probe
 
 def test_probe_follows_the_theme(qtbot, dark, bridge, prefix):
-    from pvprobe.qt.probe_panel import ProbePanel
+    from pvprobe.qt.probe.probe_panel import ProbePanel
 
     p = _shown(qtbot, ProbePanel(bridge, prefix + "readonly"), (560, 1000))
     try:
@@ -111,7 +111,7 @@ def test_probe_follows_the_theme(qtbot, dark, bridge, prefix):
 
 def test_probe_disconnected_value_and_put_messages_use_the_theme(qtbot, dark, bridge, prefix):
     from pvprobe.core.pvstate import PVState
-    from pvprobe.qt.probe_panel import ProbePanel
+    from pvprobe.qt.probe.probe_panel import ProbePanel
 
     p = _shown(qtbot, ProbePanel(bridge, prefix + "setpoint"), (560, 900))
     try:
@@ -143,7 +143,7 @@ def _axis_colour(item, ax: str) -> QColor:
 
 
 def test_waveform_plot_follows_the_theme(qtbot, dark, bridge, prefix):
-    from pvprobe.qt.waveform_plot import WaveformPlot
+    from pvprobe.qt.plots.waveform_plot import WaveformPlot
 
     w = _shown(qtbot, WaveformPlot(bridge, [f"{prefix}wave", f"{prefix}wave:x"]), (900, 560))
     try:
@@ -167,7 +167,7 @@ def test_waveform_plot_follows_the_theme(qtbot, dark, bridge, prefix):
 
 
 def test_strip_chart_follows_the_theme(qtbot, dark, bridge, prefix):
-    from pvprobe.qt.strip_chart import StripChart
+    from pvprobe.qt.plots.strip_chart import StripChart
 
     names = [f"{prefix}sine", f"{prefix}ai:000", f"{prefix}heartbeat"]
     c = _shown(qtbot, StripChart(bridge, names, span_s=10), (1100, 560))
@@ -204,7 +204,7 @@ def test_strip_chart_follows_the_theme(qtbot, dark, bridge, prefix):
 # ------------------------------------------------------------------------------- image view
 
 def test_image_view_labels_follow_the_theme(qtbot, dark, bridge, prefix):
-    from pvprobe.qt.image_view import ImageView
+    from pvprobe.qt.image.image_view import ImageView
 
     v = _shown(qtbot, ImageView(bridge), (900, 700))
     try:
@@ -221,8 +221,8 @@ def test_image_view_labels_follow_the_theme(qtbot, dark, bridge, prefix):
 # ------------------------------------------------------------------------------- main window
 
 def test_main_window_switch_reaches_open_views_and_tables(qtbot, dark, bridge, engine, prefix, tmp_path):
-    from pvprobe.qt.main_window import MainWindow
-    from pvprobe.qt.settings import Settings
+    from pvprobe.qt.app.main_window import MainWindow
+    from pvprobe.qt.app.settings import Settings
 
     win = MainWindow(bridge, settings=Settings(tmp_path / "settings.ini"))
     qtbot.addWidget(win, before_close_func=lambda w: setattr(w, "force_close", True))
@@ -247,9 +247,9 @@ def test_main_window_switch_reaches_open_views_and_tables(qtbot, dark, bridge, e
 
 
 def test_alarm_palette_reaches_open_and_new_probes(qtbot, bridge, prefix, tmp_path):
-    from pvprobe.qt.main_window import MainWindow
-    from pvprobe.qt.settings import Settings
-    from pvprobe.qt.theme import alarm_colors
+    from pvprobe.qt.app.main_window import MainWindow
+    from pvprobe.qt.app.settings import Settings
+    from pvprobe.qt.style.theme import alarm_colors
 
     win = MainWindow(bridge, settings=Settings(tmp_path / "settings.ini"))
     qtbot.addWidget(win, before_close_func=lambda w: setattr(w, "force_close", True))
@@ -271,7 +271,7 @@ def test_dark_theme_check_box_frames_stand_out(qtbot, dark):
     box all but vanished (the strip chart's "Own y" column). The theme's style draws
     them in a frame colour with at least 3:1 contrast to the base."""
     from PyQt5.QtWidgets import QCheckBox, QStyle, QStyleOptionButton
-    from pvprobe.qt.theme import contrast_ratio
+    from pvprobe.qt.style.theme import contrast_ratio
     box = QCheckBox("Own y")
     _shown(qtbot, box, (120, 30))
     opt = QStyleOptionButton()

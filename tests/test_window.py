@@ -15,11 +15,11 @@ from PyQt5.QtWidgets import QDialog, QMessageBox, QWidget
 
 from pvprobe.core.pvs_format import read_pvs, write_pvs
 from pvprobe.qt.bridge import EngineBridge
-from pvprobe.qt.file_actions import FileActions
-from pvprobe.qt.pvtable_model import DIFF_ROLE, Col
-from pvprobe.qt.settings import Session, Settings, TabSettings, reset_settings
-from pvprobe.qt.snapshot_ui import RestoreConfirmDialog, SnapshotUI
-from pvprobe.qt.tabs import TableTabs
+from pvprobe.qt.app.file_actions import FileActions
+from pvprobe.qt.table.pvtable_model import DIFF_ROLE, Col
+from pvprobe.qt.app.settings import Session, Settings, TabSettings, reset_settings
+from pvprobe.qt.table.snapshot_ui import RestoreConfirmDialog, SnapshotUI
+from pvprobe.qt.table.tabs import TableTabs
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -221,7 +221,7 @@ def test_restore_confirms_every_put_and_reports_failures_and_timeouts(real, tmp_
 
 
 # -- the real window on the demo IOC ------------------------------------------------------------
-from pvprobe.qt.main_window import MainWindow  # noqa: E402
+from pvprobe.qt.app.main_window import MainWindow  # noqa: E402
 
 
 @pytest.fixture
@@ -502,7 +502,7 @@ def test_named_pvs_open_their_window_without_old_tabs(qtbot, make_window, prefix
     finally:
         from PyQt5.QtWidgets import QApplication
 
-        from pvprobe.qt.theme import apply_theme
+        from pvprobe.qt.style.theme import apply_theme
         apply_theme(QApplication.instance(), "light")
 
 
@@ -521,7 +521,7 @@ def test_which_command_lines_restore_the_session(argv, restores):
 def test_saved_window_state_does_not_grow_with_docks(qtbot, make_window, tmp_path):
     """Docks have stable names (kind and index), so the window state saved run after
     run keeps one entry per name, not one per dock ever opened."""
-    from pvprobe.qt.settings import Settings as S
+    from pvprobe.qt.app.settings import Settings as S
 
     sizes = []
     for _run in range(4):

@@ -20,7 +20,7 @@ from PyQt5.QtWidgets import (QAbstractButton, QAbstractSpinBox, QComboBox, QLine
                              QWidget)
 
 from conftest import show_main_window
-from pvprobe.qt.main_window import MainWindow
+from pvprobe.qt.app.main_window import MainWindow
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -137,7 +137,7 @@ def test_flow_layout_wraps_instead_of_widening(qtbot):
     every button stays inside the row."""
     from PyQt5.QtWidgets import QPushButton, QVBoxLayout
 
-    from pvprobe.qt.flow_layout import FlowLayout
+    from pvprobe.qt.widgets.flow_layout import FlowLayout
 
     host = QWidget()
     qtbot.addWidget(host)

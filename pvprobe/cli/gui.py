@@ -80,7 +80,7 @@ def _tab_title(args: argparse.Namespace, demo: Any) -> Optional[str]:
 
 def _reset_settings(path: Optional[str]) -> bool:
     """Remove the settings file (--reset-settings); False when it cannot be removed (reported)."""
-    from ..qt.settings import reset_settings
+    from ..qt.app.settings import reset_settings
 
     try:
         removed = reset_settings(path)
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_gui_command(args: argparse.Namespace, quit_request: Any) -> int:
-    from ..qt.platform_check import xcb_problem
+    from ..qt.app.platform_check import xcb_problem
 
     problem = xcb_problem()     # Qt would only say "could not load the Qt platform plugin"
     if problem:
@@ -129,7 +129,7 @@ def _run_gui_command(args: argparse.Namespace, quit_request: Any) -> int:
             return 2
         if quit_request.requested:
             return 0
-        from ..qt.app import run_gui
+        from ..qt.app.app import run_gui
 
         if args.reset_settings and not _reset_settings(args.settings):
             return 1

@@ -158,12 +158,14 @@ class ImageFeed:
 
     # -- text ------------------------------------------------------------------------
     def message(self) -> str:
-        """Why nothing (new) is shown, or ""."""
+        """Why nothing (new) is shown, or "". A lost connection says so first: a frame
+        fetch cut by the same disconnection ("get failed: Virtual circuit disconnect")
+        is its consequence, not the news."""
+        if not self.connected and self._ever_connected:
+            return f"{self.array_pv}: disconnected (last frame kept)"
         if self.error:
             return f"{self.array_pv}: {self.error}"
         if not self.connected:
-            if self._ever_connected:
-                return f"{self.array_pv}: disconnected (last frame kept)"
             return f"{self.array_pv}: connecting…"
         if self.skip_reason:
             return f"frame skipped: {self.skip_reason}"

@@ -39,9 +39,9 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from .format import char_array_to_text, format_number
 from .pvnames import pv_name_error
 from .pvstate import ALARM_STATUS_NAMES, NATIVE_TYPE_NAMES, SEVERITY_NAMES, PVState
+from .values import editable_text, is_int_text
 
 COLUMNS = ("name", "value", "severity", "status", "timestamp", "type", "count", "units", "error")
 MAGIC = "# pvprobe snapshot"
@@ -122,56 +122,10 @@ def _iso(ts: float) -> str:
         return ""
 
 
-def _enum_text(state: PVState, idx: int) -> str:
-    strs = state.enum_strs
-    if 0 <= idx < len(strs):
-        s = strs[idx]
-        # Only a unique, non-empty, non-numeric state string restores unambiguously.
-        if s and s == s.strip() and strs.count(s) == 1 and not _is_int(s):
-            return s
-    return str(idx)
-
-
-def _is_int(s: str) -> bool:
-    try:
-        int(s)
-        return True
-    except ValueError:
-        return False
-
-
-def _num_text(v: Any) -> str:
-    if isinstance(v, (bool, np.bool_)):
-        return str(int(v))
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    return format_number(float(v))
-
-
 def value_text(state: PVState) -> str:
-    """The value of ``state`` as snapshot text (see the module docstring)."""
-    v = state.value
-    if v is None:
-        return ""
-    if state.is_char_array:
-        return char_array_to_text(v)
-    native = state.native_type
-    if state.is_array:
-        items = list(v) if not isinstance(v, np.ndarray) else v.ravel().tolist()
-        if native == "STRING":
-            return json.dumps([str(x) for x in items], ensure_ascii=False)
-        return " ".join(_num_text(x) for x in items)
-    if isinstance(v, np.ndarray):
-        v = v.ravel()[0].item() if v.size else ""
-    if isinstance(v, (list, tuple)):
-        v = v[0] if v else ""
-    if native == "ENUM" and isinstance(v, (int, np.integer)):
-        return _enum_text(state, int(v))
-    if isinstance(v, str):
-        return v
-    if isinstance(v, bytes):
-        return v.decode("utf-8", "replace")
-    return _num_text(v)
+    """The value of ``state`` as snapshot text (see the module docstring): every digit,
+    STRING arrays as a JSON list."""
+    return editable_text(state, exact=True, json_strings=True)
 
 
 def row_from_state(state: PVState) -> SnapshotRow:
@@ -237,7 +191,7 @@ def parse_value(text: str, native: str, count: int) -> Any:
         s = text.strip()
         if not s:
             raise ValueError("empty enum state")
-        return int(s) if _is_int(s) else s
+        return int(s) if is_int_text(s) else s
     if native in _INT_TYPES + _FLOAT_TYPES:
         if count > 1:
             return [_number(t, native) for t in text.split()]
@@ -450,7 +404,7 @@ def _compare_values(row: SnapshotRow, live: PVState, tolerance: float) -> tuple[
     if native == "ENUM" and count <= 1:
         saved = row.value_text.strip()
         idx = live.value if isinstance(live.value, (int, np.integer)) else None
-        if _is_int(saved) and idx is not None:
+        if is_int_text(saved) and idx is not None:
             return int(saved) == int(idx), ""
         if idx is not None and 0 <= int(idx) < len(live.enum_strs):
             return live.enum_strs[int(idx)] == saved, ""

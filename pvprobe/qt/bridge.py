@@ -11,6 +11,8 @@ from pvprobe.core.batch import Batch, PutResult
 from pvprobe.core.putlog import PutLog, make_entry
 from pvprobe.core.tuning import apply_gil_switch_interval
 
+from .subscription import OnStates, Router, Subscription
+
 log = logging.getLogger(__name__)
 
 Consumer = Callable[[Batch], None]
@@ -37,6 +39,8 @@ class EngineBridge(QObject):
         super().__init__(parent)
         self.engine = engine
         self._consumers: list[Consumer] = []
+        #: Routes each batch's states to the subscribers of their names (see subscribe).
+        self.router = Router()
         self._started = False
         self._stopped = False
         self.batches_applied = 0
@@ -57,9 +61,29 @@ class EngineBridge(QObject):
         # re-enters a consumer or batch_done() from inside its own call.
         self.batchReady.connect(self._apply_batch, Qt.QueuedConnection)
 
+    # -- subscribers -------------------------------------------------------------
+    def subscribe(self, names: Iterable[str], on_states: Optional[OnStates], *,
+                  keep_all: bool = False, whole_arrays: bool = False, paced: bool = False,
+                  once: bool = False, watch: bool = False) -> Subscription:
+        """Open ``names`` for one view and route their states to ``on_states``.
+
+        What the view needs: ``keep_all`` every sample (``PVState.samples``),
+        ``whole_arrays`` monitors on arrays above AUTOMONITOR_MAXLENGTH, ``paced``
+        big arrays fetched one frame per :meth:`request_frame`, ``once`` one read per
+        (re)connection and no monitor (fields like .DESC); ``watch`` keeps the names
+        live in lean mode. ``on_states`` gets, in the GUI thread, the states of its
+        names in each batch (None: the caller reads whole batches, as the table does).
+        The returned :class:`Subscription`'s ``close()`` releases exactly what it took."""
+        options = {k: True for k, on in (("monitor_arrays", whole_arrays), ("keep_all", keep_all),
+                                         ("paced", paced), ("once", once)) if on}
+        sub = Subscription(self, on_states, options, watch=watch)
+        sub.add(names)
+        return sub
+
     # -- consumers ---------------------------------------------------------------
     def add_consumer(self, consumer: Consumer) -> None:
-        """Register a callable that gets every batch in the GUI thread."""
+        """Register a callable that gets every whole batch in the GUI thread (the table,
+        which shows every PV it holds; views use :meth:`subscribe`)."""
         self._consumers.append(consumer)
 
     def remove_consumer(self, consumer: Consumer) -> None:
@@ -114,6 +138,10 @@ class EngineBridge(QObject):
                 except Exception:  # a broken view must not stall the engine
                     self.consumer_errors += 1
                     log.exception("batch consumer %r failed on batch %s", consumer, batch.seq)
+            if self.router:
+                errors = self.router.errors
+                self.router.dispatch(batch.states)
+                self.consumer_errors += self.router.errors - errors
             self.batches_applied += 1
             if batch.put_results:
                 self._log_puts(batch.put_results)
@@ -128,7 +156,8 @@ class EngineBridge(QObject):
 
     # -- commands (non-blocking, forwarded) --------------------------------------
     def add(self, names: Iterable[str], **options: Any) -> None:
-        """Open PVs; ``options`` go to ``Engine.add`` (``once=True`` for fields like .DESC)."""
+        """Open PVs; ``options`` go to ``Engine.add``. Views use :meth:`subscribe`, whose
+        handle pairs every add with its remove."""
         names = list(names)
         if names:
             self._held += len(names)

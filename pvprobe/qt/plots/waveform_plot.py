@@ -10,35 +10,26 @@ frozen or hidden; what is received and what is painted are counted separately.
 
 from __future__ import annotations
 
-import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor
-from PyQt5.QtWidgets import (
-    QCheckBox, QComboBox, QLabel, QLineEdit, QMenu, QPushButton,
-    QToolButton, QVBoxLayout, QWidget,
-)
+from PyQt5.QtWidgets import QWidget
 
 from pvprobe.core.atomic import atomic_write_text
-from pvprobe.core.batch import Batch
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.waveform_data import (
     columns_csv, finite_range, is_monotonic, minmax_decimate, valid_elements, visible_slice,
 )
 
-from .flow_layout import FlowLayout, labelled
-from .plot_common import (Crosshair, NameDropMixin, export_with_dialog, PaintCounter, apply_plot_colours,
-                          make_legend_draggable, names_from_drop, save_png)
-from .theme import plot_colors, theme_of
+from ..style.theme import plot_colors, theme_of
+from .plot_common import NameDropMixin, PlotExportMixin, apply_plot_colours, export_with_dialog
+from .waveform_plot_ui import INDEX_TEXT, build_waveform_plot_ui
 
-log = logging.getLogger(__name__)
-
-INDEX_TEXT = "index"
 #: Autoscale keeps the current ranges while the data fills at least this fraction of them.
 KEEP_RANGE_FILL = 0.8
 
@@ -67,13 +58,14 @@ class _XSource:
     monotonic: bool = True
 
 
-class WaveformPlot(NameDropMixin, QWidget):
+class WaveformPlot(NameDropMixin, PlotExportMixin, QWidget):
     """Plot one or more array PVs. ``bridge`` is the :class:`EngineBridge`.
 
-    Every PV (and the x PV) is opened with ``bridge.add(names, monitor_arrays=True)``
-    and removed exactly once by :meth:`remove_pv`, :meth:`set_x_pv` or :meth:`close_pvs`.
+    The traces and the x PV are held by one ``bridge.subscribe(..., whole_arrays=True)``
+    handle; :meth:`close_pvs` closes it.
     """
 
+    EXPORT_STEM = "waveform"
     DROP_VERB = "Plotting"
 
     #: A short message for the status bar.
@@ -98,75 +90,12 @@ class WaveformPlot(NameDropMixin, QWidget):
         self._range_redraw.timeout.connect(lambda: self.redraw(all_traces=True))
         self._build_ui()
         self.setAcceptDrops(True)
-        bridge.add_consumer(self._on_batch)
+        self._sub = bridge.subscribe([], self._on_states, whole_arrays=True)
         self.add_pvs(names)
 
     # -- UI -----------------------------------------------------------------------------
     def _build_ui(self) -> None:
-        self.entry = QLineEdit(placeholderText="Add array PVs (Enter)")
-        self.entry.returnPressed.connect(self._on_entry)
-        self.x_combo = QComboBox(editable=True)
-        self.x_combo.addItem(INDEX_TEXT)
-        self.x_combo.setToolTip("x axis: the element index, or another array PV (type its name)")
-        self.x_combo.setMinimumContentsLength(14)
-        self.x_combo.activated[str].connect(self._on_x_chosen)
-        self.lock_box = QCheckBox("Lock scale")
-        self.lock_box.setToolTip("Unchecked: x and y follow the data (autoscale)")
-        self.lock_box.toggled.connect(self.set_scale_locked)
-        self.log_box = QCheckBox("Log y")
-        self.log_box.toggled.connect(self.set_log_y)
-        self.freeze_box = QCheckBox("Freeze")
-        self.freeze_box.setToolTip("Stop redrawing; values keep arriving and are shown on resume")
-        self.freeze_box.toggled.connect(self.set_frozen)
-        auto_btn = QPushButton("Autoscale")
-        auto_btn.clicked.connect(self.autoscale)
-        csv_btn = QPushButton("CSV…")
-        csv_btn.setToolTip("Export the shown data (visible x range, full resolution)")
-        csv_btn.clicked.connect(self._export_csv_dialog)
-        png_btn = QPushButton("PNG…")
-        png_btn.clicked.connect(self._export_png_dialog)
-        self.pv_menu_btn = QToolButton(text="PVs", popupMode=QToolButton.InstantPopup)
-        self.pv_menu = QMenu(self)
-        self.pv_menu.aboutToShow.connect(self._fill_pv_menu)
-        self.pv_menu_btn.setMenu(self.pv_menu)
-
-        bar = FlowLayout()      # wraps: never wider than the dock allows
-        bar.addWidget(self.entry, 2)
-        bar.addWidget(labelled("x:", self.x_combo, stretch=1), 1)
-        for w in (self.lock_box, auto_btn, self.log_box, self.freeze_box, csv_btn, png_btn,
-                  self.pv_menu_btn):
-            bar.addWidget(w)
-
-        self.plot = pg.PlotWidget()
-        self.plot.setAcceptDrops(False)
-        self.plot.viewport().setAcceptDrops(False)
-        self.item = self.plot.getPlotItem()
-        self.item.showGrid(x=True, y=True, alpha=0.25)
-        self.item.setLabel("bottom", INDEX_TEXT)
-        self.legend = self.item.addLegend(offset=(10, 10))
-        make_legend_draggable(self.legend, self, self._names_by_curve)
-        self.vb = self.item.getViewBox()
-        self.vb.disableAutoRange()
-        self.vb.sigRangeChangedManually.connect(self._on_manual_range)
-        self.vb.sigXRangeChanged.connect(self._on_x_range)
-        self.vb.sigResized.connect(self._on_x_range)
-        self.crosshair = Crosshair(self.item, self._on_mouse, self._on_mouse_leave)
-        self.painted = PaintCounter(self.plot.viewport(), self)
-        self._apply_theme()
-
-        self.info = QLabel()
-        self.info.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.readout = QLabel()
-        self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        for label in (self.info, self.readout):     # long texts wrap, never widen the window
-            label.setWordWrap(True)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(bar)
-        lay.addWidget(self.plot, 1)
-        lay.addWidget(self.info)
-        lay.addWidget(self.readout)
-        self._update_info()
+        build_waveform_plot_ui(self)
 
     def _names_by_curve(self) -> dict:
         """id(curve item) -> PV name, for dragging names out of the legend."""
@@ -211,7 +140,8 @@ class WaveformPlot(NameDropMixin, QWidget):
             self.item.addItem(curve)
             self._traces[name] = _Trace(name, colour, curve, label=name, slot=slot)
             self.x_combo.addItem(name)
-        self.bridge.add(new, monitor_arrays=True)
+        if not self._sub.closed:
+            self._sub.add(new)
         self._update_info()
         self.pvsChanged.emit()
         return new
@@ -226,7 +156,7 @@ class WaveformPlot(NameDropMixin, QWidget):
         i = self.x_combo.findText(name)
         if i > 0:
             self.x_combo.removeItem(i)
-        self.bridge.remove([name], monitor_arrays=True)
+        self._sub.remove([name])
         self._update_info()
         self.pvsChanged.emit()
         self.redraw(all_traces=True)
@@ -246,10 +176,10 @@ class WaveformPlot(NameDropMixin, QWidget):
         if (name or None) == self._x.name:
             return
         if self._x.name is not None:
-            self.bridge.remove([self._x.name], monitor_arrays=True)
+            self._sub.remove([self._x.name])
         self._x = _XSource(name=name or None)
-        if name:
-            self.bridge.add([name], monitor_arrays=True)
+        if name and not self._sub.closed:
+            self._sub.add([name])
         self.item.setLabel("bottom", name or INDEX_TEXT)
         self._x_label = name or INDEX_TEXT
         self.x_combo.setCurrentText(name or INDEX_TEXT)
@@ -262,22 +192,19 @@ class WaveformPlot(NameDropMixin, QWidget):
         if not self._attached:
             return
         self._attached = False
-        self.bridge.remove_consumer(self._on_batch)
-        names = list(self._traces)
-        if self._x.name is not None:
-            names.append(self._x.name)
         self._traces.clear()
         self._x = _XSource()
-        self.bridge.remove(names, monitor_arrays=True)
+        self._sub.close()
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802
         self.close_pvs()
         super().closeEvent(event)
 
     # -- batches --------------------------------------------------------------------------
-    def _on_batch(self, batch: Batch) -> None:
+    def _on_states(self, states: list[PVState]) -> None:
+        """The states of the plotted PVs (and the x PV) in one batch (routed by the bridge)."""
         changed = False
-        for st in batch.states:
+        for st in states:
             tr = self._traces.get(st.name)
             if tr is not None:
                 if st.update_count != tr.last_update:
@@ -449,13 +376,6 @@ class WaveformPlot(NameDropMixin, QWidget):
     def _on_x_chosen(self, text: str) -> None:
         self.set_x_pv(text)
 
-    def _on_entry(self) -> None:
-        parsed = names_from_drop(self.entry.text())
-        self.add_pvs(parsed.names)
-        self.entry.clear()
-        if parsed.rejected:
-            self.message.emit("Rejected: " + ", ".join(f"{t} ({why})" for t, why in parsed.rejected[:5]))
-
     def _fill_pv_menu(self) -> None:
         self.pv_menu.clear()
         if not self._traces:
@@ -576,17 +496,9 @@ class WaveformPlot(NameDropMixin, QWidget):
         atomic_write_text(path, text)
         return max((len(c) for c in cols), default=0)
 
-    def export_png(self, path: str) -> None:
-        """Write the plot picture as PNG (atomically)."""
-        save_png(self.plot, path)
-
     def _export_csv_dialog(self) -> None:
         export_with_dialog(self, "Export shown data", "waveform.csv", "CSV (*.csv)",
                            lambda p: f"Wrote {self.export_csv(p):,} rows to {p}")
-
-    def _export_png_dialog(self) -> None:
-        export_with_dialog(self, "Export picture", "waveform.png", "PNG (*.png)",
-                           lambda p: (self.export_png(p), f"Wrote {p}")[1])
 
     # -- diagnostics ------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

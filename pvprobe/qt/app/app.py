@@ -13,11 +13,11 @@ from PyQt5.QtWidgets import QApplication
 from pvprobe.core.atomic import atomic_write_text
 from pvprobe.core.interrupts import QuitRequest
 
-from .bridge import EngineBridge
+from ..bridge import EngineBridge
 from .diagnostics import LoopLatency, RunStats
 from .main_window import MainWindow
 from .settings import Settings
-from .theme import apply_theme, setup_application
+from ..style.theme import apply_theme, setup_application
 
 log = logging.getLogger(__name__)
 

@@ -14,81 +14,17 @@ from typing import Any, Optional
 
 from PyQt5.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, Qt, pyqtSignal
 from PyQt5.QtGui import QKeyEvent
-from PyQt5.QtWidgets import (
-    QComboBox, QLineEdit, QStyledItemDelegate, QStyleOptionViewItem, QToolTip, QWidget,
-)
+from PyQt5.QtWidgets import QComboBox, QLineEdit, QStyledItemDelegate, QStyleOptionViewItem, QToolTip, QWidget
 
 from pvprobe.core.colors import STATUS, css_rgb
-from pvprobe.core.format import char_array_to_text, format_number, format_value
-from pvprobe.core.putvalue import MAX_STRING, PutValueError, coerce_put_value, text_put_value
+from pvprobe.core.putvalue import MAX_STRING, PutValueError, text_put_value
 from pvprobe.core.pvstate import PVState
-from pvprobe.core.strarray import string_items_text
+from pvprobe.core.putrequest import edit_hint, put_refusal
+from pvprobe.core.values import editable_text, is_editable
 
-from .pvtable_model import STATE_ROLE, Col, is_editable
+from .pvtable_model import STATE_ROLE, Col
 
 _INVALID_STYLE = f"QLineEdit {{ border: 2px solid {css_rgb(STATUS['light']['warn'])}; }}"
-
-
-def check_put_value(st: PVState, value: Any) -> Optional[str]:
-    """Why ``value`` cannot be put to ``st`` (None when it can)."""
-    if not st.connected:
-        return "not connected"
-    if not st.write_access:
-        return "no write access (read-only PV)"
-    try:
-        coerce_put_value(st, value)
-    except PutValueError as exc:
-        return str(exc)
-    return None
-
-
-def edit_text(st: PVState) -> str:
-    """The current value as text to start editing from."""
-    v = st.value
-    if v is None:
-        return ""
-    if st.is_char_array:
-        return char_array_to_text(v)
-    if st.is_array and st.native_type == "STRING":
-        return string_items_text(v)
-    if st.is_array:
-        try:
-            return " ".join(format_number(x) for x in list(v))
-        except TypeError:
-            return str(v)
-    if isinstance(v, float) and st.precision is None:
-        return repr(v)
-    return format_value(st)
-
-
-def edit_hint(st: PVState) -> str:
-    """A short description of what the editor accepts (its tooltip)."""
-    if st.is_enum:
-        return "choose a state"
-    if st.is_char_array:
-        return f"text, at most {max(0, st.max_count - 1)} bytes"
-    if st.native_type == "STRING" and st.is_array:
-        return (f"up to {st.max_count} texts of at most {MAX_STRING} bytes, separated by spaces; "
-                f'"quote" one that is empty or holds spaces')
-    if st.native_type == "STRING":
-        return f"text, at most {MAX_STRING} bytes"
-    if st.is_array:
-        return f"up to {st.max_count} numbers, separated by spaces or commas"
-    lims = st.control_limits
-    if lims and lims[0] is not None and lims[1] is not None and lims[1] > lims[0]:
-        unit = f" {st.units}" if st.units else ""
-        return f"a number from {lims[0]:g} to {lims[1]:g}{unit}"
-    return "a number"
-
-
-def check_text_value(st: PVState, text: str) -> Optional[str]:
-    """Why the edited ``text`` cannot be put to ``st`` (None when it can); a STRING
-    array's text is its elements (:func:`text_put_value`)."""
-    try:
-        value = text_put_value(st, text)
-    except PutValueError as exc:
-        return str(exc)
-    return check_put_value(st, value)
 
 
 class ValueDelegate(QStyledItemDelegate):
@@ -150,7 +86,7 @@ class ValueDelegate(QStyledItemDelegate):
                 editor.setCurrentIndex(int(st.value))
         elif isinstance(editor, QLineEdit):
             if not editor.isModified():        # never overwrite what the user typed
-                editor.setText(edit_text(st))
+                editor.setText(editable_text(st))
                 editor.selectAll()
 
     def setModelData(self, editor: QWidget, model: Any, index: QModelIndex) -> None:  # noqa: N802
@@ -172,7 +108,7 @@ class ValueDelegate(QStyledItemDelegate):
                 return
         else:
             return
-        reason = check_put_value(st, value)
+        reason = put_refusal(st, value)
         if reason:
             self.refused.emit(st.name, reason)
             return
@@ -187,7 +123,7 @@ class ValueDelegate(QStyledItemDelegate):
         st: Optional[PVState] = index.data(STATE_ROLE) if index.isValid() else None
         if st is None:
             return None
-        reason = check_text_value(st, text) if text.strip() or st.native_type == "STRING" \
+        reason = put_refusal(st, text) if text.strip() or st.native_type == "STRING" \
             or st.is_char_array else "no value given"
         editor.setStyleSheet(_INVALID_STYLE if reason else "")
         editor.setToolTip(reason or edit_hint(st))
@@ -209,4 +145,4 @@ class ValueDelegate(QStyledItemDelegate):
         return super().eventFilter(obj, event)
 
 
-__all__ = ["ValueDelegate", "check_put_value", "edit_text", "edit_hint"]
+__all__ = ["ValueDelegate"]

@@ -21,7 +21,7 @@ from pvprobe.core.pvs_format import looks_like_pvs, read_pvs, write_pvs
 from pvprobe.core.snapshot import value_text
 from pvprobe.core.strarray import string_items_text
 
-from .tabs import TableTabs
+from ..table.tabs import TableTabs
 
 LIST_FILTER = "PV lists (*.txt *.pvs *.lst);;Text PV lists (*.txt *.lst);;Phoebus PV tables (*.pvs);;All files (*)"
 TXT_FILTER = "Text PV list (*.txt)"
@@ -117,7 +117,7 @@ class FileActions(QObject):
             self.recent_menu.addAction("(none)").setEnabled(False)
 
     def _report(self, table: Any, path: str, parsed: ParsedNames, added: list[str]) -> None:
-        from .table_widget import describe_rejected   # the wording the entry line uses
+        from ..table.table_widget import describe_rejected   # the wording the entry line uses
         parts = [f"Opened {os.path.basename(path)}: {len(added)} PV{'s' if len(added) != 1 else ''} added"]
         dup = len(parsed.names) - len(added)
         if dup:

@@ -1,6 +1,6 @@
 """Strip chart: scalar PVs against time, every update at its IOC timestamp.
 
-PVs are opened with ``bridge.add(names, keep_all=True)``: each batch then carries
+PVs are held by one ``bridge.subscribe(..., keep_all=True)`` handle: each batch then carries
 every update since the previous one (``PVState.samples``), so nothing is lost
 between ticks. Each PV's history is a fixed-memory :class:`RingBuffer`
 (the size is shown in the UI); a disconnection writes a NaN sample, so lines are
@@ -10,41 +10,26 @@ reduced to min/max per pixel column, and handed to pyqtgraph.
 
 from __future__ import annotations
 
-import logging
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QBrush, QColor
-from PyQt5.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QHeaderView, QLabel,
-    QLineEdit, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
-)
+from PyQt5.QtGui import QBrush
+from PyQt5.QtWidgets import QTableWidgetItem, QWidget
 
 from pvprobe.core.atomic import atomic_write_text
-from pvprobe.core.batch import Batch
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.ringbuffer import SEV_DISCONNECTED, RingBuffer, bytes_for, capacity_for
-from pvprobe.core.waveform_data import bucket_starts, iso_time, minmax_decimate, samples_csv
+from pvprobe.core.waveform_data import bucket_starts, minmax_decimate, samples_csv
 
-from .flow_layout import FlowLayout, labelled
-from .plot_common import (
-    NameDragTable, NameDropMixin, export_with_dialog,
-    Crosshair, PaintCounter, apply_plot_colours, names_from_drop, save_png,
-)
-from .theme import plot_colors, status_colors, theme_of
+from ..style.theme import plot_colors, status_colors, theme_of
+from .plot_common import NameDropMixin, PlotExportMixin, export_with_dialog
+from .strip_chart_ui import SPANS, build_strip_chart_ui
+from .strip_readouts import ALARM_WIDTH, LINE_WIDTH, NOT_NUMERIC, Series, StripReadouts
 
-log = logging.getLogger(__name__)
-
-#: Time spans offered (seconds, label).
-SPANS: tuple[tuple[float, str], ...] = (
-    (10, "10 s"), (30, "30 s"), (60, "1 min"), (300, "5 min"), (600, "10 min"), (1800, "30 min"),
-    (3600, "1 h"), (7200, "2 h"), (21600, "6 h"), (43200, "12 h"), (86400, "24 h"),
-)
 MIN_SPAN_S, MAX_SPAN_S = 10.0, 86400.0
 #: The buffer holds at least this much history (scroll back while paused).
 MIN_HISTORY_S = 600.0
@@ -53,8 +38,6 @@ MAX_SAMPLES = 2_000_000
 #: All rings of one chart together stay within this (default 1 GiB); fewer samples per PV then.
 MEMORY_BUDGET = 2 ** 30
 MIN_RING = 1000
-#: Pen widths: 1 px lines paint ~8x faster than wider ones (Qt raster engine).
-LINE_WIDTH = 1
 #: Drawing may take at most 1/FRAME_BUDGET of the GUI thread's time (adaptive redraw rate).
 FRAME_BUDGET = 3.0
 MAX_INTERVAL_MS = 2000
@@ -66,29 +49,6 @@ REFRESH_S = 1.0
 MAX_LIVE_FRAME_S = 0.1
 #: Min/max decimation: one bucket (2 points) per 1..this many pixels (more PVs, wider).
 MAX_PIXELS_PER_BUCKET = 4
-ALARM_WIDTH = 3
-#: Legend shown up to this many PVs (the side table always lists them).
-MAX_LEGEND = 12
-NOT_NUMERIC = ("STRING",)
-
-
-@dataclass
-class _Series:
-    name: str
-    colour: QColor
-    ring: RingBuffer
-    curve: pg.PlotDataItem
-    vb: pg.ViewBox
-    axis: Optional[pg.AxisItem] = None
-    markers: dict = field(default_factory=dict)     # severity -> PlotDataItem
-    state: Optional[PVState] = None
-    was_connected: bool = False
-    last_update: int = -1
-    received: int = 0
-    gaps: int = 0
-    row: int = -1
-    drawn_total: int = -1      # ring.total when last drawn
-    slot: int = 0              # its place in the theme's trace colours
 
 
 def _span_text(seconds: float) -> str:
@@ -99,7 +59,7 @@ def _span_text(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
-class StripChart(NameDropMixin, QWidget):
+class StripChart(StripReadouts, NameDropMixin, PlotExportMixin, QWidget):
     """Scalar PVs on a shared time axis. ``bridge`` is the :class:`EngineBridge`.
 
     ``span_s``: visible time span (10 s … 24 h); ``rate_hz``: the update rate the
@@ -108,6 +68,7 @@ class StripChart(NameDropMixin, QWidget):
     and removed once (:meth:`remove_pv`, :meth:`close_pvs`).
     """
 
+    EXPORT_STEM = "stripchart"
     DROP_VERB = "Charting"
 
     message = pyqtSignal(str)
@@ -120,7 +81,7 @@ class StripChart(NameDropMixin, QWidget):
         self.memory_budget = int(memory_budget)
         self.bridge = bridge
         self._clock = clock
-        self._series: dict[str, _Series] = {}
+        self._series: dict[str, Series] = {}
         self._colour_i = 0
         self._theme = theme_of()
         self._plot_colours = plot_colors(self._theme)
@@ -151,91 +112,13 @@ class StripChart(NameDropMixin, QWidget):
         self._table_timer.timeout.connect(self._update_table)
         self._table_timer.start()
         self.setAcceptDrops(True)
-        bridge.add_consumer(self._on_batch)
+        self._sub = bridge.subscribe([], self._on_states, keep_all=True)
         self.set_span(span_s)
         self.add_pvs(names)
 
     # -- UI -----------------------------------------------------------------------------
     def _build_ui(self) -> None:
-        self.entry = QLineEdit(placeholderText="Add scalar PVs (Enter)")
-        self.entry.returnPressed.connect(self._on_entry)
-        self.span_combo = QComboBox()
-        for s, text in SPANS:
-            self.span_combo.addItem(text, s)
-        self.span_combo.activated.connect(lambda i: self.set_span(self.span_combo.itemData(i)))
-        self.pause_btn = QPushButton("Pause")
-        self.pause_btn.setCheckable(True)
-        self.pause_btn.setToolTip("Stop following time; pan/zoom to scroll back. Zooming pauses too.")
-        self.pause_btn.toggled.connect(self.set_paused)
-        live_btn = QPushButton("Live")
-        live_btn.setToolTip("Follow the newest data again, autoscale y")
-        live_btn.clicked.connect(self.go_live)
-        csv_btn = QPushButton("CSV…")
-        csv_btn.setToolTip("Export the visible samples (every update, IOC timestamps)")
-        csv_btn.clicked.connect(self._export_csv_dialog)
-        png_btn = QPushButton("PNG…")
-        png_btn.clicked.connect(self._export_png_dialog)
-        remove_btn = QPushButton("Remove")
-        remove_btn.setToolTip("Remove the PVs selected in the list")
-        remove_btn.clicked.connect(self.remove_selected)
-        bar = FlowLayout()      # wraps: never wider than the dock allows
-        bar.addWidget(self.entry, 2)
-        bar.addWidget(labelled("Span:", self.span_combo))
-        for w in (self.pause_btn, live_btn, csv_btn, png_btn, remove_btn):
-            bar.addWidget(w)
-
-        self.date_axis = pg.DateAxisItem(orientation="bottom")
-        self.plot = pg.PlotWidget(axisItems={"bottom": self.date_axis})
-        self.plot.setAcceptDrops(False)
-        self.plot.viewport().setAcceptDrops(False)
-        self.item = self.plot.getPlotItem()
-        self.item.showGrid(x=True, y=True, alpha=0.25)
-        self.legend = self.item.addLegend(offset=(10, 10))
-        self.vb = self.item.getViewBox()
-        self.vb.disableAutoRange(axis=pg.ViewBox.XAxis)
-        self.vb.enableAutoRange(axis=pg.ViewBox.YAxis)
-        self.vb.setAutoVisible(y=True)
-        self.vb.sigRangeChangedManually.connect(self._on_manual_range)
-        self.vb.sigXRangeChanged.connect(self._on_x_range)
-        self.vb.sigResized.connect(self._sync_views)
-        self.crosshair = Crosshair(self.item, self._on_mouse, lambda: self.readout.setText(""))
-        self.painted = PaintCounter(self.plot.viewport(), self, on_frame=self._frame_done)
-        apply_plot_colours(self.plot, self.legend, self._plot_colours, ("left", "bottom", "right"))
-        self.crosshair.set_colour(self._plot_colours.cursor)
-
-        self.table = NameDragTable(0, 4)      # rows drag out as PV names
-        self.table.setHorizontalHeaderLabels(["PV", "Value", "Severity", "Own y"])
-        self.table.verticalHeader().setVisible(False)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        hh = self.table.horizontalHeader()
-        fm = self.table.fontMetrics()   # fixed widths: no per-row measuring (200 rows live)
-        for c, sample in ((0, "XXXXXXX:XXXXXXX"), (1, "-1234.567"), (2, "DISCONNECTED"), (3, "Own y")):
-            hh.setSectionResizeMode(c, QHeaderView.Interactive)
-            self.table.setColumnWidth(c, fm.horizontalAdvance(sample) + 12)
-        hh.setStretchLastSection(True)
-        self.table.setMinimumWidth(240)
-        self.table.itemChanged.connect(self._on_table_item)
-
-        self.memory_label = QLabel()
-        self.memory_label.setToolTip("Each PV's history is a ring of fixed size: the oldest "
-                                     "samples are overwritten, memory never grows.")
-        self.readout = QLabel()
-        self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        for label in (self.memory_label, self.readout):   # long texts wrap, never widen the window
-            label.setWordWrap(True)
-        split = QSplitter(Qt.Horizontal)
-        split.addWidget(self.plot)
-        split.addWidget(self.table)
-        split.setStretchFactor(0, 4)
-        split.setStretchFactor(1, 0)
-        split.setSizes([780, 500])
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(bar)
-        lay.addWidget(split, 1)
-        lay.addWidget(self.readout)
-        lay.addWidget(self.memory_label)
+        build_strip_chart_ui(self)
 
     # -- buffer sizing ------------------------------------------------------------------
     @property
@@ -306,7 +189,7 @@ class StripChart(NameDropMixin, QWidget):
             self._colour_i += 1
             curve = pg.PlotDataItem(pen=pg.mkPen(colour, width=LINE_WIDTH), connect="finite", antialias=False)
             self.vb.addItem(curve)
-            s = _Series(name, colour, RingBuffer(cap), curve, self.vb, slot=slot)
+            s = Series(name, colour, RingBuffer(cap), curve, self.vb, slot=slot)
             self._series[name] = s
             row = self.table.rowCount()
             self.table.insertRow(row)
@@ -322,7 +205,8 @@ class StripChart(NameDropMixin, QWidget):
         self.table.blockSignals(False)
         self._renumber()
         self._update_legend()
-        self.bridge.add(new, keep_all=True)
+        if not self._sub.closed:
+            self._sub.add(new)
         self._apply_capacity()
         self.pvsChanged.emit()
         self._dirty = True
@@ -341,7 +225,7 @@ class StripChart(NameDropMixin, QWidget):
         self.table.removeRow(s.row)
         self._renumber()
         self._update_legend()
-        self.bridge.remove([name], keep_all=True)
+        self._sub.remove([name])
         self._apply_capacity()
         self.pvsChanged.emit()
         return True
@@ -367,9 +251,7 @@ class StripChart(NameDropMixin, QWidget):
         self._attached = False
         self._timer.stop()
         self._table_timer.stop()
-        self.bridge.remove_consumer(self._on_batch)
-        names = list(self._series)
-        self.bridge.remove(names, keep_all=True)
+        self._sub.close()
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802
         self.close_pvs()
@@ -382,70 +264,11 @@ class StripChart(NameDropMixin, QWidget):
                 s.row = r
 
     # -- own y axes ------------------------------------------------------------------------
-    def set_own_axis(self, name: str, own: bool) -> None:
-        """Give ``name`` its own y axis on the right (or put it back on the shared left one)."""
-        s = self._series[name]
-        if own == (s.axis is not None):
-            return
-        items = [s.curve, *s.markers.values()]
-        for it in items:
-            s.vb.removeItem(it)
-        if own:
-            vb = pg.ViewBox()
-            axis = pg.AxisItem("right")
-            self._colour_axis(s, axis)
-            self.item.layout.addItem(axis, 2, self._axis_col)
-            self._axis_col += 1
-            self.item.layout.activate()         # place it now, not at the next layout pass
-            self.item.scene().addItem(vb)
-            axis.linkToView(vb)
-            vb.setXLink(self.vb)
-            vb.enableAutoRange(axis=pg.ViewBox.YAxis)
-            vb.setAutoVisible(y=True)
-            s.vb, s.axis = vb, axis
-        else:
-            self._detach_axis(s)
-        for it in items:
-            s.vb.addItem(it)
-        item = self.table.item(s.row, 3)
-        if item is not None and (item.checkState() == Qt.Checked) != own:
-            self.table.blockSignals(True)
-            item.setCheckState(Qt.Checked if own else Qt.Unchecked)
-            self.table.blockSignals(False)
-        self._sync_views()
-        self._force = True
-
-    def _detach_axis(self, s: _Series) -> None:
-        if s.axis is None:
-            return
-        for it in [s.curve, *s.markers.values()]:
-            if it.scene() is not None:
-                s.vb.removeItem(it)
-        self.item.layout.removeItem(s.axis)
-        if s.axis.scene() is not None:
-            s.axis.scene().removeItem(s.axis)
-        if s.vb.scene() is not None:
-            s.vb.scene().removeItem(s.vb)
-        s.vb.setXLink(None)
-        s.axis, s.vb = None, self.vb
-
-    def _sync_views(self, *args: Any) -> None:
-        self._force = True          # the width changed: new decimation for every curve
-        rect = self.vb.sceneBoundingRect()
-        for s in self._series.values():
-            if s.axis is not None:
-                s.vb.setGeometry(rect)
-                s.vb.linkedViewChanged(self.vb, s.vb.XAxis)
-
-    def _on_table_item(self, item: QTableWidgetItem) -> None:
-        if item.column() == 3:
-            name = self.table.item(item.row(), 0).text()
-            if name in self._series:
-                self.set_own_axis(name, item.checkState() == Qt.Checked)
 
     # -- batches ---------------------------------------------------------------------------
-    def _on_batch(self, batch: Batch) -> None:
-        for st in batch.states:
+    def _on_states(self, states: list[PVState]) -> None:
+        """The states of the charted PVs in one batch (routed by the bridge)."""
+        for st in states:
             s = self._series.get(st.name)
             if s is None:
                 continue
@@ -472,7 +295,7 @@ class StripChart(NameDropMixin, QWidget):
             s.was_connected = st.connected
 
     @staticmethod
-    def _add_samples(s: _Series, samples: list, connected: bool) -> int:
+    def _add_samples(s: Series, samples: list, connected: bool) -> int:
         """Append samples. Ones sent before a disconnection but delivered after its gap
         was recorded (libca's threads do not order monitor and connection callbacks)
         arrive while the PV is still disconnected: they go before the gap."""
@@ -589,7 +412,7 @@ class StripChart(NameDropMixin, QWidget):
         """Min/max bucket width: 1 px for a few PVs, up to 4 px for hundreds (paint cost)."""
         return min(MAX_PIXELS_PER_BUCKET, 1 + len(self._series) // 60)
 
-    def _draw_alarms(self, s: _Series, px: np.ndarray, py: np.ndarray, psev: Optional[np.ndarray]) -> None:
+    def _draw_alarms(self, s: Series, px: np.ndarray, py: np.ndarray, psev: Optional[np.ndarray]) -> None:
         """A wide halo in the severity colour under the drawn points in MINOR/MAJOR/
         INVALID (``psev``: severity per drawn point, None = no alarm in view). Each
         alarmed point also colours the segment to the next one, so a single one shows."""
@@ -651,102 +474,8 @@ class StripChart(NameDropMixin, QWidget):
         return float(x0), float(x1)
 
     # -- readouts --------------------------------------------------------------------------------
-    def _label(self, s: _Series) -> str:
-        units = s.state.units if s.state is not None else ""
-        return f"{s.name} [{units}]" if units else s.name
-
-    def _update_legend(self) -> None:
-        self.legend.clear()
-        if len(self._series) > MAX_LEGEND:
-            self.legend.hide()
-            return
-        self.legend.show()
-        for s in self._series.values():
-            self.legend.addItem(s.curve, self._label(s))
-
-    def _update_table(self) -> None:
-        if not self.isVisible():
-            return
-        relabel = False
-        for s in self._series.values():
-            st = s.state
-            if st is None or s.row < 0:
-                continue
-            if st.units and self.legend.isVisible():
-                lab = self.legend.getLabel(s.curve)
-                if lab is not None and lab.text != self._label(s):
-                    relabel = True
-            if s.axis is not None and st.units:
-                s.axis.setLabel(self._label(s), color=s.colour.name())
-            if st.native_type in NOT_NUMERIC or st.max_count > 1:
-                val = "not plottable: " + ("array (use a waveform plot)" if st.max_count > 1 else "text")
-            else:
-                val = self._value_text(st)
-            sev = st.severity_name
-            item = self.table.item(s.row, 1)
-            if item.text() != val:
-                item.setText(val)
-            sitem = self.table.item(s.row, 2)
-            if sitem.text() != sev:
-                sitem.setText(sev)
-                sitem.setForeground(self._severity_brush(st))
-        if relabel:
-            self._update_legend()
-
-    def _severity_brush(self, st: PVState) -> QBrush:
-        """The severity cell's text colour: the alarm colour, muted when disconnected."""
-        if not st.connected:
-            return QBrush(self._status_colours.muted)
-        colour = self._plot_colours.alarm.get(st.severity)
-        return QBrush(colour) if colour is not None else QBrush()
 
     # -- theme ------------------------------------------------------------------------------------
-    @property
-    def theme_name(self) -> str:
-        return self._theme
-
-    def set_theme(self, name: str) -> None:
-        """Colours of the "light" or "dark" theme: background, axes, legend, crosshair,
-        traces (their own axes and list entries too) and alarm halos."""
-        self._theme = name
-        pc = self._plot_colours = plot_colors(name)
-        self._status_colours = status_colors(name)
-        apply_plot_colours(self.plot, self.legend, pc, ("left", "bottom", "right"))
-        self.crosshair.set_colour(pc.cursor)
-        for s in self._series.values():
-            s.colour = pc.trace(s.slot)
-            s.curve.setPen(pg.mkPen(s.colour, width=LINE_WIDTH))
-            for level, marker in s.markers.items():
-                marker.setPen(pg.mkPen(pc.alarm[level], width=ALARM_WIDTH))
-            if s.axis is not None:
-                self._colour_axis(s, s.axis)
-            if s.row >= 0:
-                self.table.item(s.row, 0).setForeground(QBrush(s.colour))
-                if s.state is not None:
-                    self.table.item(s.row, 2).setForeground(self._severity_brush(s.state))
-
-    def _colour_axis(self, s: _Series, axis: pg.AxisItem) -> None:
-        """A series' own y axis is drawn in the series' colour."""
-        axis.setPen(pg.mkPen(s.colour))
-        axis.setTextPen(pg.mkPen(s.colour))
-        axis.setLabel(self._label(s), color=s.colour.name())
-
-    @staticmethod
-    def _value_text(st: PVState) -> str:
-        return "" if st.value is None else (
-                st.enum_strs[st.value] if st.enum_strs and isinstance(st.value, int)
-                and 0 <= st.value < len(st.enum_strs) else
-                (f"{st.value:.{st.precision}f}" if isinstance(st.value, float) and st.precision is not None
-                 else str(st.value)))
-
-    def _on_mouse(self, x: float, y: float) -> None:
-        parts = [iso_time(x)]
-        for s in list(self._series.values())[:8]:
-            v = s.ring.value_at(x)
-            if v is not None:
-                val = "gap" if v[2] == SEV_DISCONNECTED else f"{v[1]:.6g}"
-                parts.append(f"{s.name} = {val}")
-        self.readout.setText("   ".join(parts))
 
     # -- data out ----------------------------------------------------------------------------------
     def visible_samples(self) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
@@ -764,25 +493,11 @@ class StripChart(NameDropMixin, QWidget):
         atomic_write_text(path, samples_csv(series))
         return sum(len(t) for _, t, _, _ in series)
 
-    def export_png(self, path: str) -> None:
-        save_png(self.plot, path)
-
     def _export_csv_dialog(self) -> None:
         export_with_dialog(self, "Export visible data", "stripchart.csv", "CSV (*.csv)",
                            lambda p: f"Wrote {self.export_csv(p):,} samples to {p}")
 
-    def _export_png_dialog(self) -> None:
-        export_with_dialog(self, "Export picture", "stripchart.png", "PNG (*.png)",
-                           lambda p: (self.export_png(p), f"Wrote {p}")[1])
-
     # -- entry and drops ------------------------------------------------------------------------------
-    def _on_entry(self) -> None:
-        parsed = names_from_drop(self.entry.text())
-        self.add_pvs(parsed.names)
-        self.entry.clear()
-        if parsed.rejected:
-            self.message.emit("Rejected: " + ", ".join(f"{t} ({why})" for t, why in parsed.rejected[:5]))
-
     # -- diagnostics ---------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         """Counts for ``--stats``: charted PVs, samples received, frames painted, memory."""

@@ -1,10 +1,7 @@
-"""Safe puts: an editor that fits the PV's type, a confirmation, a busy state, the result.
+"""Safe puts: an editor that fits the PV's type, a busy state, the result.
 
-:class:`PutRunner` runs puts for a widget: it checks the value with
-``coerce_put_value`` (a value that does not fit is refused with the reason and
-nothing is sent), asks for confirmation unless told not to, sends the put
-through the bridge (which writes the put log), shows it busy until the put
-callback or the timeout, and reports the :class:`PutResult`.
+Puts run through the GUI's one put workflow (:class:`~pvprobe.qt.puts.PutWorkflow`:
+checks, confirmation, put log, completion report).
 
 :class:`PutEditor` is the probe's editor: a menu of states for enums, a
 number field checked against the control limits (and told about the precision),
@@ -19,217 +16,27 @@ import math
 import time
 from typing import Any, Optional
 
-from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal
+from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (
-    QComboBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPlainTextEdit, QProgressBar,
+    QComboBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar,
     QPushButton, QSizePolicy, QVBoxLayout, QWidget,
 )
 
 from pvprobe.core.batch import PutResult
-from pvprobe.core.format import char_array_to_text, format_number, format_value
-from pvprobe.core.putvalue import (
-    MAX_STRING, PutValueError, coerce_put_value, describe_put_value, text_put_value,
-)
+from pvprobe.core.format import format_number, format_value
+from pvprobe.core.putrequest import editor_kind, precision_note, prepare, read_only_reason
+from pvprobe.core.putvalue import MAX_STRING, PutValueError
 from pvprobe.core.pvstate import PVState
-from pvprobe.core.strarray import string_items_text
+from pvprobe.core.values import editable_text
 
-from .theme import label_style, status_colors, theme_of
+from ..puts import PutsOwner
+from ..style.theme import label_style, status_colors, theme_of
 
-#: Seconds a put may take before it is reported failed (the engine's own timeout).
-DEFAULT_TIMEOUT = 10.0
-#: Extra seconds after the timeout before the GUI gives up waiting for any answer.
-GRACE = 3.0
 #: Arrays longer than this are not copied into the editor (typing them is no use anyway).
 PREFILL_MAX = 4096
 
 
-
-def ask_confirmation(parent: Optional[QWidget], title: str, text: str) -> bool:
-    """A Yes/No question (tests patch ``QMessageBox.exec_`` or this function)."""
-    box = QMessageBox(QMessageBox.Question, title, text, QMessageBox.Yes | QMessageBox.No, parent)
-    box.setDefaultButton(QMessageBox.No)
-    return box.exec_() == QMessageBox.Yes
-
-
-def value_for_edit(st: PVState) -> str:
-    """The current value as editable text (floats with the PV's precision, as displayed)."""
-    v = st.value
-    if v is None:
-        return ""
-    if st.is_char_array:
-        return char_array_to_text(v)
-    if st.is_array:
-        if getattr(v, "size", len(v)) > PREFILL_MAX:
-            return ""
-        if st.native_type == "STRING":
-            return string_items_text(v)
-        try:
-            return ", ".join(format_number(x) for x in list(v))
-        except TypeError:
-            return str(v)
-    if st.is_enum:
-        return format_value(st)
-    if isinstance(v, float):
-        # what you see is what you put: the value as the PV displays it (PREC)
-        return format_number(v, st.precision if st.native_type in ("DOUBLE", "FLOAT") else None)
-    return str(v)
-
-
-def editor_kind(st: Optional[PVState]) -> str:
-    """Which editor fits: enum, number, string, text (CHAR waveform), array, readonly, disconnected."""
-    if st is None or not st.ever_connected:
-        return "disconnected"
-    if not st.connected:
-        return "disconnected"
-    if not st.write_access:
-        return "readonly"
-    if st.is_char_array:
-        return "text"
-    if st.is_array:
-        return "array"
-    if st.is_enum:
-        return "enum"
-    if st.native_type == "STRING":
-        return "string"
-    return "number"
-
-
-def read_only_reason(st: Optional[PVState], app_read_only: bool = False) -> str:
-    """Why the editor is read-only ('' when it is not)."""
-    if app_read_only:
-        return "Read-only mode: pvprobe was started to watch only (--read-only); no puts are sent."
-    if st is None:
-        return "No PV."
-    if not st.ever_connected:
-        return "Not connected yet: puts become possible once the PV connects."
-    if not st.connected:
-        return "Disconnected: puts are disabled until the PV reconnects."
-    if not st.write_access:
-        return ("Read-only: the IOC grants this client no write access (its access security, "
-                "ASG, refuses writes from this user/host). Ask the IOC's owner to change it.")
-    return ""
-
-
-def precision_note(st: PVState, text: str) -> str:
-    """A note when a number has more decimals than the PV displays (not a refusal)."""
-    if st.precision is None or st.native_type not in ("DOUBLE", "FLOAT") or st.is_array:
-        return ""
-    t = text.strip().lower()
-    if "e" in t or "." not in t:
-        return ""
-    decimals = len(t.split(".", 1)[1])
-    if decimals > st.precision:
-        try:
-            shown = format_number(float(t), st.precision)
-        except ValueError:
-            return ""
-        return f"note: more decimals than PREC {st.precision}; the IOC keeps them, displays {shown}"
-    return ""
-
-
-def prepare(st: PVState, raw: Any) -> Any:
-    """Check ``raw`` against the PV and return the value to send (raises PutValueError)."""
-    if not st.connected:
-        raise PutValueError("not connected")
-    if not st.write_access:
-        raise PutValueError("no write access (read-only PV)")
-    if isinstance(raw, str) and not raw.strip() and not (st.native_type == "STRING" or st.is_char_array):
-        raise PutValueError("no value given")
-    if isinstance(raw, str):
-        raw = text_put_value(st, raw)          # a STRING array's elements, quoted as shown
-    native, values = coerce_put_value(st, raw)
-    if st.is_char_array and isinstance(raw, str):
-        return raw
-    if st.is_array:
-        return values
-    return values[0]
-
-
-class PutRunner(QObject):
-    """Runs puts through a bridge: check, confirm, send, wait, report.
-
-    Signals: ``refused(name, reason)`` (nothing sent), ``started(rid, name)``,
-    ``finished(PutResult)`` (also for the GUI-side "no answer" timeout).
-    """
-
-    refused = pyqtSignal(str, str)
-    started = pyqtSignal(int, str)
-    finished = pyqtSignal(object)
-
-    def __init__(self, bridge: Any, parent: Optional[QObject] = None, source: str = "probe") -> None:
-        super().__init__(parent)
-        self.bridge = bridge
-        self.source = source
-        #: Ask before every put.
-        self.confirm = True
-        self.timeout = DEFAULT_TIMEOUT
-        self._pending: dict[int, tuple[str, float, Any]] = {}   # rid -> (name, t0, value)
-        self.last_result: Optional[PutResult] = None
-        self.last_refusal = ""
-        self.sent = 0
-        self._watchdog = QTimer(self)
-        self._watchdog.setInterval(250)
-        self._watchdog.timeout.connect(self._check_overdue)
-        bridge.putFinished.connect(self._on_put_finished)
-
-    @property
-    def busy(self) -> bool:
-        return bool(self._pending)
-
-    def pending_names(self) -> list[str]:
-        return [n for n, _, _ in self._pending.values()]
-
-    def request(self, st: PVState, raw: Any, parent: Optional[QWidget] = None,
-                old_text: Optional[str] = None) -> Optional[int]:
-        """Check, confirm and send; returns the request id, or None if refused/cancelled."""
-        try:
-            value = prepare(st, raw)
-        except PutValueError as exc:
-            self.last_refusal = str(exc)
-            self.refused.emit(st.name, str(exc))
-            return None
-        self.last_refusal = ""
-        if self.confirm:
-            native, vals = coerce_put_value(st, value)
-            new_text = describe_put_value(native, vals)
-            if st.is_enum and isinstance(vals[0], int) and vals[0] < len(st.enum_strs):
-                new_text = f"{st.enum_strs[vals[0]]} ({vals[0]})"
-            old = old_text if old_text is not None else (format_value(st, with_units=True) or "-")
-            text = (f"Put a new value to {st.name}?\n\n"
-                    f"    now:  {old}\n    new:  {new_text}\n\n"
-                    f"The put waits up to {self.timeout:g} s for completion.")
-            if not ask_confirmation(parent, "Confirm put", text):
-                return None
-        rid = self.bridge.put(st.name, value, self.timeout, source=self.source, state=st)
-        self._pending[rid] = (st.name, time.monotonic(), value)
-        self.sent += 1
-        self._watchdog.start()
-        self.started.emit(rid, st.name)
-        return rid
-
-    def _on_put_finished(self, result: PutResult) -> None:
-        if result.request_id not in self._pending:
-            return
-        del self._pending[result.request_id]
-        if not self._pending:
-            self._watchdog.stop()
-        self.last_result = result
-        self.finished.emit(result)
-
-    def _check_overdue(self) -> None:
-        now = time.monotonic()
-        for rid, (name, t0, value) in list(self._pending.items()):
-            if now - t0 > self.timeout + GRACE:
-                del self._pending[rid]
-                res = PutResult(name=name, value=value, ok=False, request_id=rid, seconds=now - t0,
-                                error=f"no answer from the engine within {self.timeout + GRACE:g} s")
-                self.last_result = res
-                self.finished.emit(res)
-        if not self._pending:
-            self._watchdog.stop()
-
-
-class PutEditor(QWidget):
+class PutEditor(PutsOwner, QWidget):
     """The probe's put editor for one PV. Feed it states with :meth:`set_state`."""
 
     #: A put was sent (rid); a put finished (PutResult); a value was refused (reason).
@@ -239,7 +46,7 @@ class PutEditor(QWidget):
 
     def __init__(self, bridge: Any, parent: Optional[QWidget] = None, source: str = "probe") -> None:
         super().__init__(parent)
-        self.runner = PutRunner(bridge, self, source)
+        self._make_runner(bridge, source)
         self.state: Optional[PVState] = None
         self.kind = ""
         self._shape: tuple = ()
@@ -306,23 +113,12 @@ class PutEditor(QWidget):
         self.line.textEdited.connect(self._on_edited)
         self.line.returnPressed.connect(self.submit)
         self.text.textChanged.connect(self._on_text_changed)
-        self.runner.refused.connect(self._on_refused)
-        self.runner.started.connect(self._on_started)
-        self.runner.finished.connect(self._on_finished)
         self._tick = QTimer(self)
         self._tick.setInterval(100)
         self._tick.timeout.connect(self._show_busy)
         self._apply_kind()
 
     # -- settings ---------------------------------------------------------------------
-    @property
-    def confirm_puts(self) -> bool:
-        return self.runner.confirm
-
-    @confirm_puts.setter
-    def confirm_puts(self, on: bool) -> None:
-        self.runner.confirm = bool(on)
-
     @property
     def timeout(self) -> float:
         return self.runner.timeout
@@ -383,13 +179,13 @@ class PutEditor(QWidget):
                 self.enum_box.setCurrentIndex(st.value)
         elif k == "text":
             if not self.text.hasFocus():
-                new = value_for_edit(st)
+                new = editable_text(st, max_elements=PREFILL_MAX)
                 if new != self.text.toPlainText():
                     self.text.blockSignals(True)
                     self.text.setPlainText(new)
                     self.text.blockSignals(False)
         elif k in ("number", "string") and not self.line.hasFocus():
-            self.line.setText(value_for_edit(st))
+            self.line.setText(editable_text(st, max_elements=PREFILL_MAX))
         # arrays: prefilled once (and by "Current"), never followed live
 
     def _apply_kind(self) -> None:
@@ -423,12 +219,12 @@ class PutEditor(QWidget):
         elif k == "text":
             self._show_page(self.text)
             self.text.blockSignals(True)
-            self.text.setPlainText(value_for_edit(st))
+            self.text.setPlainText(editable_text(st, max_elements=PREFILL_MAX))
             self.text.blockSignals(False)
             self.hint.setText(f"text, at most {max(0, st.max_count - 1)} bytes (CHAR[{st.max_count}])")
         else:
             self._show_page(self.line)
-            self.line.setText(value_for_edit(st))
+            self.line.setText(editable_text(st, max_elements=PREFILL_MAX))
             self.line.setCursorPosition(0)
             self.line.setMaxLength(32767)
             if k == "string":

@@ -7,7 +7,7 @@ one (``EngineBridge.request_frame``) and the engine then fetches the newest, so
 its round trip overlaps the paint, a camera faster than the screen costs no
 copies of frames never shown, and a frame never waits behind the display; each batch carries at most the newest ArrayData value, and
 the view sets at most one image per batch. What is really painted
-is counted in :class:`_CountingImageItem.paint` (Qt merges repaints), so the
+is counted in :meth:`.image_item.CountingImageItem.paint` (Qt merges repaints), so the
 status bar's "shown" rate and the latency (frame timestamp → paint) are honest.
 """
 
@@ -19,171 +19,30 @@ from typing import Any, Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt5.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QImage
-from PyQt5.QtWidgets import (
-    QCheckBox, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
-    QVBoxLayout, QWidget,
-)
+from PyQt5.QtCore import QBuffer, QByteArray, QIODevice, pyqtSignal
+from PyQt5.QtWidgets import QFileDialog, QWidget
 
 from pvprobe.core import ndarray as nd
 from pvprobe.core.atomic import atomic_write_bytes
-from pvprobe.core.batch import Batch
-from pvprobe.core.colors import IMAGE_OVERLAY
 from pvprobe.core.image_feed import ImageFeed, RateMeter
 from pvprobe.core.ndarray import Frame
+from pvprobe.core.pvstate import PVState
 from pvprobe.core.tiff import describe, write_tiff
 
-from .flow_layout import FlowLayout, labelled
-from .theme import label_style, status_colors, theme_of
+from ..style.theme import label_style, status_colors
+from ..subscription import Subscription
+from .image_view_ui import COLORMAPS, build_image_view_ui
 
-#: Profile curves and cursor lines, and the ROI, drawn over the pixels.
-_PROFILE = IMAGE_OVERLAY["profile"]
-_ROI = IMAGE_OVERLAY["roi"]
-
-#: Colour maps offered (label -> pyqtgraph colormap name).
-COLORMAPS = {"grey": "CET-L1", "viridis": "viridis", "inferno": "inferno", "magma": "magma",
-             "plasma": "plasma", "cividis": "cividis", "turbo": "turbo", "fire": "CET-L3",
-             "blue": "CET-L6"}
-HIST_HZ = 4.0        # histogram refresh
-SLOW_HZ = 10.0       # ROI statistics and profiles
-STATUS_HZ = 2.0      # status bar text
 #: A frame asked for but not shown within this time is asked for again.
 REQUEST_RETRY_S = 0.5
-
-
-class _CountingImageItem(pg.ImageItem):
-    """An ImageItem that counts the frames it really paints and their latency."""
-
-    def __init__(self) -> None:
-        super().__init__(axisOrder="row-major")
-        self.pending_ts: Optional[float] = None   # IOC timestamp of the frame not yet painted
-        self.has_pending = False
-        self.painted = 0
-        self.replaced = 0
-        self.latencies: list[float] = []          # seconds, of recent painted frames
-        self.latency_sum = 0.0
-        self.latency_n = 0
-
-    use_lut = True     # False: plain grey without a lookup table
-    _lut_key: Any = None
-    _lut32: Optional[np.ndarray] = None
-
-    def render(self) -> None:
-        """8/16-bit mono with scalar levels: one table lookup straight to 32-bit RGB
-        (levels and colour map folded into one 256/65536-entry table, rebuilt only
-        when they change), then a QImage on that buffer: two C calls per frame, few
-        GIL hand-offs while libca threads copy the next frames. Anything else:
-        pyqtgraph's own path."""
-        img, lv = self.image, self.levels
-        if (img is None or img.ndim != 2 or img.dtype not in (np.uint8, np.uint16)
-                or lv is None or np.ndim(lv) != 1 or self.autoDownsample
-                or self.axisOrder != "row-major"):
-            return super().render()
-        lut = self.lut
-        if callable(lut):
-            lut = lut(img, 256)
-        lo, hi = float(lv[0]), float(lv[1])
-        key = (img.dtype.itemsize, lo, hi, None if lut is None else hash(np.asarray(lut).tobytes()))
-        if key != self._lut_key:
-            self._lut32 = _argb_table(img.dtype, lo, hi, None if lut is None else np.asarray(lut))
-            self._lut_key = key
-        step = 1 if self.full_res else self._display_step()
-        self._rendered_step = step
-        src = img[::step, ::step] if step > 1 else img
-        buf = np.take(self._lut32, src)
-        self.qimage = pg.functions.ndarray_to_qimage(buf, QImage.Format_RGB32)
-        self._renderRequired = False
-        self._unrenderable = False
-
-    full_res = False       # True: render every pixel even when the view shows fewer
-    _rendered_step = 1
-
-    def _display_step(self) -> int:
-        """Image pixels per screen pixel (≥ 1): when a 2048² frame is shown in 800
-        screen pixels, every 2nd pixel is drawn — what QPainter's nearest-neighbour
-        scaling would pick anyway — for a quarter of the work."""
-        try:
-            xds, yds = self._computeDownsampleFactors()
-        except Exception:
-            return 1
-        return max(1, min(int(xds), int(yds)))
-
-    def viewTransformChanged(self) -> None:
-        super().viewTransformChanged()
-        if self.image is not None and not self._renderRequired \
-                and self._rendered_step != self._display_step():
-            self._renderRequired = True      # zoomed: render at the new step
-            self.update()
-
-    def setLevels(self, levels: Any, update: bool = True) -> None:
-        img = self.image
-        if (levels is not None and img is not None and img.ndim == 3 and img.dtype == np.uint8
-                and np.ndim(levels) == 1 and float(levels[0]) == 0.0 and float(levels[1]) == 255.0):
-            levels = None     # identity for 8-bit RGB: pyqtgraph's pass-through path
-        super().setLevels(levels, update)
-
-    def getLevels(self) -> Any:
-        lv = super().getLevels()
-        if lv is None and self.image is not None and self.image.dtype == np.uint8:
-            return np.array([0.0, 255.0])
-        return lv
-
-    def setLookupTable(self, lut: Any, update: bool = True) -> None:
-        super().setLookupTable(lut if self.use_lut else None, update)
-
-    def set_frame(self, img: np.ndarray, ts: float, levels: Optional[tuple]) -> None:
-        if self.has_pending:
-            self.replaced += 1                    # set again before Qt painted the last one
-        self.has_pending, self.pending_ts = True, ts
-        if levels is None:
-            self.setImage(img, autoLevels=False)
-        else:
-            self.setImage(img, autoLevels=False, levels=levels)
-
-    #: Called (no arguments) as a new frame starts being painted.
-    on_paint_start: Any = None
-
-    def paint(self, painter: Any, *args: Any) -> None:
-        if self.has_pending and self.on_paint_start is not None:
-            self.on_paint_start()
-        super().paint(painter, *args)
-        if self.has_pending:
-            self.has_pending = False
-            self.painted += 1
-            ts = self.pending_ts
-            if ts and ts > 0:
-                lat = time.time() - ts
-                if -1.0 < lat < 3600.0:
-                    self.latency_sum += lat
-                    self.latency_n += 1
-                    self.latencies.append(lat)
-                    if len(self.latencies) > 256:
-                        del self.latencies[:128]
-
-
-def _argb_table(dtype: np.dtype, lo: float, hi: float, lut: Optional[np.ndarray]) -> np.ndarray:
-    """uint32 0xFFRRGGBB for every possible pixel value of ``dtype`` (levels + colours)."""
-    n = 256 if np.dtype(dtype).itemsize == 1 else 65536
-    span = hi - lo if hi != lo else 1.0
-    ind = np.arange(n, dtype=np.float64)
-    if lut is None or len(lut) == 0:
-        g = np.clip(np.round((ind - lo) * (255.0 / span)), 0, 255).astype(np.uint32)
-        return np.uint32(0xFF000000) | (g << 16) | (g << 8) | g
-    m = len(lut)
-    idx = np.clip(((ind - lo) * (m / span)).astype(np.int64), 0, m - 1)
-    rgb = lut[idx].astype(np.uint32)
-    if rgb.ndim == 1:
-        rgb = np.repeat(rgb[:, None], 3, axis=1)
-    return np.uint32(0xFF000000) | (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
 
 
 class ImageView(QWidget):
     """Image view for an areaDetector plugin prefix or a plain array PV.
 
-    ``bridge`` is the app's EngineBridge; the view registers itself as a consumer
-    and opens PVs only between :meth:`open_prefix`/:meth:`open_array` and
-    :meth:`close_source` (every add matched by one remove).
+    ``bridge`` is the app's EngineBridge; the view holds subscriptions (the array
+    paced, its metadata PVs) only between :meth:`open_prefix`/:meth:`open_array`
+    and :meth:`close_source`, which closes them.
     """
 
     #: Emitted with a message when saving fails or a source cannot be opened.
@@ -196,7 +55,7 @@ class ImageView(QWidget):
         super().__init__(parent)
         self.bridge = bridge
         self.feed: Optional[ImageFeed] = None
-        self._added: list[tuple[list[str], dict]] = []
+        self._subs: list[Subscription] = []    # the array (paced) and its metadata PVs
         self.frame: Optional[Frame] = None        # newest frame shown (raw values)
         self.shown: Optional[np.ndarray] = None   # frame.data oriented (raw values)
         self.frame_state = None                   # its ArrayData PVState
@@ -212,150 +71,12 @@ class ImageView(QWidget):
         self._last_request = 0.0
         self._build()
         self.image_item.on_paint_start = self._want_frame
-        bridge.add_consumer(self._on_batch)
         if prefix:
             self.open_prefix(prefix)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        bar = FlowLayout()
-        self.source_edit = QLineEdit()
-        self.source_edit.setPlaceholderText("plugin prefix (e.g. 13SIM1:image1:) or array PV")
-        self.width_spin = QSpinBox()
-        self.height_spin = QSpinBox()
-        for s, tip in ((self.width_spin, "width"), (self.height_spin, "height")):
-            s.setRange(0, 65535)
-            s.setSpecialValueText("auto")
-            s.setToolTip(f"{tip} of a plain array PV (auto: from the plugin's size PVs)")
-        open_btn = QPushButton("Open")
-        open_btn.clicked.connect(self._open_from_ui)
-        self.source_edit.returnPressed.connect(self._open_from_ui)
-        bar.addWidget(labelled("Source:", self.source_edit, stretch=1), 1)
-        bar.addWidget(labelled("W", self.width_spin))
-        bar.addWidget(labelled("H", self.height_spin))
-        bar.addWidget(open_btn)
-        lay.addLayout(bar)
-
-        tools = FlowLayout()
-        self.cmap_combo = QComboBox()
-        self.cmap_combo.addItems(list(COLORMAPS))
-        self.cmap_combo.currentTextChanged.connect(self.set_colormap)
-        self.auto_check = QCheckBox("Auto levels")
-        self.auto_check.setChecked(True)
-        self.auto_check.setToolTip("levels from the 0.5–99.5 percentiles")
-        self.auto_check.toggled.connect(self._auto_toggled)
-        self.per_frame_check = QCheckBox("every frame")
-        self.per_frame_check.setToolTip("recompute auto levels for each frame")
-        self.per_frame_check.toggled.connect(lambda _: self._levels_changed_by_option())
-        self.log_check = QCheckBox("Log")
-        self.log_check.toggled.connect(self._log_toggled)
-        self.rotate_combo = QComboBox()
-        self.rotate_combo.addItems(["0°", "90°", "180°", "270°"])
-        self.rotate_combo.setToolTip("rotate clockwise")
-        self.rotate_combo.currentIndexChanged.connect(lambda _: self._orientation_changed())
-        self.flip_h_check = QCheckBox("Flip H")
-        self.flip_v_check = QCheckBox("Flip V")
-        for c in (self.flip_h_check, self.flip_v_check):
-            c.toggled.connect(lambda _: self._orientation_changed())
-        self.roi_check = QCheckBox("ROI")
-        self.roi_check.toggled.connect(self.set_roi_visible)
-        self.profile_check = QCheckBox("Profiles")
-        self.profile_check.toggled.connect(self.set_profiles_visible)
-        tiff_btn = QPushButton("Save TIFF…")
-        tiff_btn.clicked.connect(self._save_tiff_dialog)
-        png_btn = QPushButton("Save PNG…")
-        png_btn.clicked.connect(self._save_png_dialog)
-        tools.addWidget(labelled("Map", self.cmap_combo))
-        for w in (self.auto_check, self.per_frame_check, self.log_check,
-                  self.rotate_combo, self.flip_h_check, self.flip_v_check, self.roi_check,
-                  self.profile_check):
-            tools.addWidget(w)
-        tools.addStretch(1)
-        tools.addWidget(tiff_btn)
-        tools.addWidget(png_btn)
-        lay.addLayout(tools)
-
-        # Separate widgets: a new frame repaints only the image's viewport, not the
-        # histogram, its gradient or the profile plots.
-        self.glw = pg.GraphicsLayoutWidget()
-        self.vb = pg.ViewBox(lockAspect=True, invertY=True)
-        self.vb.setMenuEnabled(True)
-        self.image_item = _CountingImageItem()
-        self.vb.addItem(self.image_item)
-        self.glw.addItem(self.vb, row=0, col=0)
-        self.vplot_w = pg.PlotWidget()
-        self.vplot = self.vplot_w.getPlotItem()
-        self.vplot.invertY(True)
-        self.vplot.setYLink(self.vb)
-        self.vplot_w.setMaximumWidth(170)
-        self.vcurve = self.vplot.plot(pen=_PROFILE)
-        self.hist_w = pg.HistogramLUTWidget()
-        self.hist = self.hist_w.item
-        self.hist.setImageItem(self.image_item)
-        # the histogram is refreshed on a timer, not on every frame
-        try:
-            self.image_item.sigImageChanged.disconnect(self.hist.imageChanged)
-        except TypeError:
-            pass
-        self.hist.sigLevelsChanged.connect(self._hist_levels_changed)
-        self.hplot_w = pg.PlotWidget()
-        self.hplot = self.hplot_w.getPlotItem()
-        self.hplot.setXLink(self.vb)
-        self.hplot_w.setMaximumHeight(150)
-        self.hcurve = self.hplot.plot(pen=_PROFILE)
-        self.hline = pg.InfiniteLine(angle=0, movable=True, pen=pg.mkPen(_PROFILE, width=1))
-        self.vline = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen(_PROFILE, width=1))
-        for ln in (self.hline, self.vline):
-            ln.sigPositionChanged.connect(self._mark_slow)
-            self.vb.addItem(ln, ignoreBounds=True)
-        self.roi = pg.RectROI([0, 0], [64, 64], pen=pg.mkPen(_ROI, width=2))
-        self.roi.addScaleHandle([0, 0], [1, 1])
-        self.roi.sigRegionChanged.connect(self._mark_slow)
-        self.vb.addItem(self.roi, ignoreBounds=True)
-        grid = QGridLayout()
-        grid.setSpacing(2)
-        grid.addWidget(self.glw, 0, 0)
-        grid.addWidget(self.vplot_w, 0, 1)
-        grid.addWidget(self.hist_w, 0, 2)
-        grid.addWidget(self.hplot_w, 1, 0)
-        grid.setColumnStretch(0, 1)
-        grid.setRowStretch(0, 1)
-        lay.addLayout(grid, 1)
-
-        self.readout_label = QLabel(" ")
-        self.roi_label = QLabel(" ")
-        self.message_label = QLabel("")
-        self.message_label.setWordWrap(True)
-        self.status_label = QLabel("no source")
-        # long texts wrap: a label never widens the dock (and the window) past the screen
-        for label in (self.readout_label, self.roi_label, self.status_label):
-            label.setWordWrap(True)
-        self.set_theme(theme_of())
-        info = QHBoxLayout()
-        info.addWidget(self.readout_label, 1)
-        info.addWidget(self.roi_label, 2)
-        lay.addLayout(info)
-        lay.addWidget(self.message_label)
-        lay.addWidget(self.status_label)
-
-        self.glw.scene().sigMouseMoved.connect(self._mouse_moved)
-        self.set_colormap("grey")
-        self.set_roi_visible(False)
-        self.set_profiles_visible(False)
-
-        self._hist_timer = QTimer(self)
-        self._hist_timer.setInterval(int(1000 / HIST_HZ))
-        self._hist_timer.timeout.connect(self._refresh_hist)
-        self._slow_timer = QTimer(self)
-        self._slow_timer.setInterval(int(1000 / SLOW_HZ))
-        self._slow_timer.timeout.connect(self._refresh_slow)
-        self._status_timer = QTimer(self)
-        self._status_timer.setInterval(int(1000 / STATUS_HZ))
-        self._status_timer.timeout.connect(self.refresh_status)
-        for t in (self._hist_timer, self._slow_timer, self._status_timer):
-            t.start()
+        build_image_view_ui(self)
 
     def set_theme(self, name: str) -> None:
         """Label colours of the "light" or "dark" theme. The image canvas, its profiles and
@@ -385,8 +106,8 @@ class ImageView(QWidget):
     def _open(self, feed: ImageFeed) -> None:
         self.close_source()
         self.feed = feed
-        self._add([feed.array_pv], paced=True)
-        self._add(feed.meta_pvs)
+        self._subs = [self.bridge.subscribe([feed.array_pv], self._on_states, paced=True),
+                      self.bridge.subscribe(feed.meta_pvs, self._on_states)]
         self._want_frame()
         self.frame = self.shown = self.frame_state = None
         self._need_levels = True
@@ -396,16 +117,11 @@ class ImageView(QWidget):
         self._lat0 = (self.image_item.latency_sum, self.image_item.latency_n)
         self.refresh_status()
 
-    def _add(self, names: list[str], **options: Any) -> None:
-        if names:
-            self.bridge.add(names, **options)
-            self._added.append((names, options))
-
     def close_source(self) -> None:
-        """Stop the subscriptions (one remove per add); the last frame stays visible."""
-        for names, options in self._added:
-            self.bridge.remove(names, **options)
-        self._added.clear()
+        """Close the subscriptions; the last frame stays visible."""
+        for sub in self._subs:
+            sub.close()
+        self._subs = []
         self.feed = None
         self.message_label.setText("")
 
@@ -415,7 +131,7 @@ class ImageView(QWidget):
 
     def subscribed_names(self) -> list[str]:
         """Every PV this view holds open now (for tests and diagnostics)."""
-        return [n for names, _ in self._added for n in names]
+        return [n for sub in self._subs for n in sub.names]
 
     def _open_from_ui(self) -> None:
         text = self.source_edit.text().strip()
@@ -435,7 +151,6 @@ class ImageView(QWidget):
     def shutdown(self) -> None:
         """Close the source and stop taking batches (before the bridge goes away)."""
         self.close_source()
-        self.bridge.remove_consumer(self._on_batch)
         for t in (self._hist_timer, self._slow_timer, self._status_timer):
             t.stop()
 
@@ -444,13 +159,10 @@ class ImageView(QWidget):
         super().closeEvent(event)
 
     # ------------------------------------------------------------------ batches
-    def _on_batch(self, batch: Batch) -> None:
+    def _on_states(self, mine: list[PVState]) -> None:
+        """The states of this view's PVs in one batch (routed by the bridge)."""
         feed = self.feed
         if feed is None:
-            return
-        names = feed.names
-        mine = [s for s in batch.states if s.name in names]
-        if not mine:
             return
         frame, state = feed.apply(mine)
         if frame is not None:

@@ -14,37 +14,30 @@ Integration API: ``ProbePanel(bridge, name=None, parent=None)``, :meth:`set_pv`,
 
 from __future__ import annotations
 
-import itertools
 import weakref
 from typing import Any, Iterable, Optional
 
-from PyQt5.QtCore import QMimeData, QPoint, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QDrag, QDragEnterEvent, QDragMoveEvent, QDropEvent, QFont, QMouseEvent
-from PyQt5.QtWidgets import (
-    QApplication, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
-    QScrollArea, QSizePolicy, QVBoxLayout, QWidget,
-)
+from PyQt5.QtCore import Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PyQt5.QtWidgets import QApplication, QWidget
 
-from pvprobe.core.batch import Batch
 from pvprobe.core.format import format_value, full_value_text
+from pvprobe.core.values import SEVERITY_PREFIX
 from pvprobe.core.history import History, as_number
 from pvprobe.core.probe_report import fmt_limits, format_timestamp_us, report_text
 from pvprobe.core.pvnames import pv_name_error, strip_scheme
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.record_fields import FieldDiscovery
 
-from .flow_layout import FlowLayout
-from .put_editor import PutEditor
-from .pvtable_model import PALETTES, SEVERITY_PREFIX
-from .record_fields_view import RecordFieldsView
-from .sparkline import Sparkline
-from .theme import alarm_colors, label_style, status_colors, theme_of
+from ..style.theme import alarm_colors, label_style, status_colors, theme_of
+from ..subscription import Subscription
+from ..table.table_brushes import PALETTES
+from .probe_panel_ui import build_probe_panel_ui
 
 #: How often the "x s ago / rate" line is refreshed (ms).
 CLOCK_MS = 250
 #: Array elements shown in the large value line.
 ARRAY_PREVIEW = 5
-_ids = itertools.count(1)
 
 
 def first_name(text: str) -> Optional[str]:
@@ -56,98 +49,45 @@ def first_name(text: str) -> Optional[str]:
     return None
 
 
-class PVNameLabel(QLabel):
-    """The probe's PV name; drag it out (text/plain) to open the PV elsewhere."""
+class _Handles:
+    """The probe's subscriptions, one per kind of need (the PV, its samples, record
+    fields read once, fields monitored), closed together."""
 
-    def __init__(self, parent: Optional[QWidget] = None) -> None:
-        super().__init__(parent)
-        self._press: Optional[QPoint] = None
-        self.setTextInteractionFlags(Qt.NoTextInteraction)
-        self.setCursor(Qt.OpenHandCursor)
-        self.setToolTip("Drag the name onto another view (table, plot, probe) to open it there")
-        self.drags = 0
-
-    def mime_data(self) -> QMimeData:
-        md = QMimeData()
-        md.setText(self.text())
-        return md
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if event.button() == Qt.LeftButton:
-            self._press = event.pos()
-        super().mousePressEvent(event)
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if self._press is None or not self.text() or not (event.buttons() & Qt.LeftButton):
-            return
-        if (event.pos() - self._press).manhattanLength() < QApplication.startDragDistance():
-            return
-        self._press = None
-        self.drags += 1
-        drag = QDrag(self)
-        drag.setMimeData(self.mime_data())
-        drag.exec_(Qt.CopyAction)
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        self._press = None
-        super().mouseReleaseEvent(event)
-
-
-class _Subscriptions:
-    """The engine PVs one probe holds, with multiplicity and the options each was added
-    with: every add matched by a remove with the same options."""
-
-    def __init__(self, bridge: Any, owner: str) -> None:
+    def __init__(self, bridge: Any, on_states: Any) -> None:
         self.bridge = bridge
-        self.owner = owner
-        self.names: list[str] = []
-        self._options: list[dict] = []     # parallel to names
-        self.consumer: Any = None
+        self.on_states = on_states
+        self._subs: dict[tuple, Subscription] = {}
 
-    def add(self, names: Iterable[str], **options: Any) -> None:
-        names = list(names)
-        if names:
-            self.bridge.add(names, **options)
-            self.names += names
-            self._options += [options] * len(names)
-            self.bridge.watch(self.owner, set(self.names))
-
-    def _release(self, names: list[str], options: list[dict]) -> None:
-        groups: dict[tuple, list[str]] = {}
-        for n, o in zip(names, options):
-            groups.setdefault(tuple(sorted(o.items())), []).append(n)
-        for key, group in groups.items():
-            self.bridge.remove(group, **dict(key))
+    def add(self, names: Iterable[str], **needs: bool) -> None:
+        key = tuple(sorted(needs.items()))
+        sub = self._subs.get(key)
+        if sub is None:
+            sub = self._subs[key] = self.bridge.subscribe([], self.on_states, watch=True, **needs)
+        sub.add(names)
 
     def remove(self, names: Iterable[str]) -> None:
-        gone, opts = [], []
+        """One use of each name, from the first handle that holds it."""
         for n in names:
-            if n in self.names:
-                i = self.names.index(n)
-                gone.append(self.names.pop(i))
-                opts.append(self._options.pop(i))
-        if gone:
-            self._release(gone, opts)
-            self.bridge.watch(self.owner, set(self.names))
+            sub = next((s for s in self._subs.values() if n in s), None)
+            if sub is not None:
+                sub.remove([n])
 
-    def release(self) -> None:
-        if self.names:
-            names, self.names = self.names, []
-            options, self._options = self._options, []
-            self._release(names, options)
-        self.bridge.watch(self.owner, [])
-        if self.consumer is not None:
-            self.bridge.remove_consumer(self.consumer)
-            self.consumer = None
+    @property
+    def names(self) -> list[str]:
+        return [n for s in self._subs.values() for n in s.held()]
+
+    def close(self) -> None:
+        for sub in self._subs.values():
+            sub.close()
 
 
 def _consumer_for(panel: "ProbePanel"):
     ref = weakref.ref(panel)
 
-    def consume(batch: Batch) -> None:
+    def consume(states: list[PVState]) -> None:
         p = ref()
         if p is not None:
-            p._on_batch(batch)
+            p._on_states(states)
     return consume
 
 
@@ -162,18 +102,16 @@ class ProbePanel(QWidget):
     def __init__(self, bridge: Any, name: Optional[str] = None, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.bridge = bridge
-        self._owner = f"probe-{next(_ids)}"
-        self._subs: Optional[_Subscriptions] = None
+        self._subs: Optional[_Handles] = None
         # released on destruction too (the lambda holds no reference to the widget)
-        holder: list[Optional[_Subscriptions]] = [None]
+        holder: list[Optional[_Handles]] = [None]
         self._holder = holder
-        self.destroyed.connect(lambda *_: holder[0] is not None and holder[0].release())
+        self.destroyed.connect(lambda *_: holder[0] is not None and holder[0].close())
         self._name = ""
         self.state: Optional[PVState] = None
         self.history = History()
         self.discovery: Optional[FieldDiscovery] = None
         self._field_names: set[str] = set()
-        self._mine: set[str] = set()
         self._upgraded = False          # the scalar's second subscription keeps every update
         self._last_update_count = -1
         self._theme = theme_of()
@@ -193,146 +131,7 @@ class ProbePanel(QWidget):
 
     # -- widgets -----------------------------------------------------------------------------
     def _build(self) -> None:
-        self.entry = QLineEdit(self)
-        self.entry.setPlaceholderText("PV name — type and press Enter, or drop one here")
-        self.entry.setClearButtonEnabled(True)
-        self.entry.setAcceptDrops(False)      # a dropped name opens the PV (the panel takes it)
-        self.entry.returnPressed.connect(lambda: self.set_pv(self.entry.text()))
-
-        self.name_label = PVNameLabel(self)
-        f = QFont(self.font())
-        f.setBold(True)
-        f.setPointSizeF(f.pointSizeF() * 1.15)
-        self.name_label.setFont(f)
-        self.conn_label = QLabel(self)
-        self.value_label = QLabel(self)
-        vf = QFont(self.font())
-        vf.setPointSizeF(vf.pointSizeF() * 2.0)
-        vf.setBold(True)
-        self.value_label.setFont(vf)
-        self.value_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.value_label.setMinimumHeight(int(self.value_label.fontMetrics().height() * 1.4))
-        self.value_label.setContentsMargins(8, 2, 8, 2)
-        self.value_label.setAutoFillBackground(True)
-        self.value_label.setWordWrap(True)
-        # every digit the IOC holds, shown only where PREC hides some (5.5 with PREC 0 is "6")
-        self.full_label = QLabel(self)
-        self.full_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.full_label.setWordWrap(True)
-        self.full_label.setContentsMargins(8, 0, 8, 0)
-        self.full_label.setToolTip("The value with every digit the IOC holds: the record's "
-                                   "precision (PREC) hides some of them above")
-        self.full_label.hide()
-        self.alarm_label = QLabel(self)
-        self.time_label = QLabel(self)
-        self.time_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.clock_label = QLabel(self)
-        self.clock_label.setStyleSheet(label_style(self._colours.hint))
-
-        self.copy_button = QPushButton("Copy report", self)
-        self.copy_button.setToolTip("Copy everything shown here as text (the same as 'pvprobe info PV --fields')")
-        self.copy_button.clicked.connect(self.copy_report)
-        self.plot_button = QPushButton("Strip chart", self)
-        self.plot_button.clicked.connect(self._request_plot)
-        self.plot_button.setEnabled(False)
-
-        top = FlowLayout()      # wraps: never wider than the dock allows
-        top.addWidget(self.entry, 1)
-        top.addWidget(self.plot_button)
-        top.addWidget(self.copy_button)
-        head = QHBoxLayout()
-        head.addWidget(self.name_label, 1)
-        head.addWidget(self.conn_label)
-
-        # channel information (what cainfo shows and more)
-        self.info = {}
-        info_box = QGroupBox("Channel (limits: low .. high)", self)
-        grid = QGridLayout(info_box)
-        grid.setVerticalSpacing(2)
-        grid.setHorizontalSpacing(6)
-        left = (("type", "Type"), ("count", "Elements"), ("host", "Host"),
-                ("access", "Access"), ("precision", "Precision"))
-        right = (("units", "Units"), ("display", "Display"), ("alarm", "Alarm"),
-                 ("warning", "Warning"), ("control", "Control"))
-        for col, items in ((0, left), (2, right)):
-            for row, (key, label) in enumerate(items):
-                lab = QLabel("-", info_box)
-                lab.setTextInteractionFlags(Qt.TextSelectableByMouse)
-                self.info[key] = lab
-                name = QLabel(label + ":", info_box)
-                name.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
-                grid.addWidget(name, row, col)
-                grid.addWidget(lab, row, col + 1)
-        lab = QLabel("-", info_box)
-        lab.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        lab.setWordWrap(True)
-        self.info["enums"] = lab
-        name = QLabel("Enum states:", info_box)
-        name.setAlignment(Qt.AlignRight | Qt.AlignTop)
-        grid.addWidget(name, len(left), 0)
-        grid.addWidget(lab, len(left), 1, 1, 3)
-        grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(3, 1)
-        tips = {"type": "native DBR type", "count": "elements: valid now vs NELM for arrays",
-                "host": "the IOC serving this PV (host:port)", "access": "this client's rights",
-                "display": "display limits LOPR .. HOPR", "alarm": "alarm limits LOLO .. HIHI (MAJOR outside)",
-                "warning": "warning limits LOW .. HIGH (MINOR outside)",
-                "control": "control limits DRVL .. DRVH: puts outside are refused"}
-        for key, tip in tips.items():
-            self.info[key].setToolTip(tip)
-
-        put_box = QGroupBox("Put", self)
-        self.editor = PutEditor(self.bridge, put_box, source="probe")
-        QVBoxLayout(put_box).addWidget(self.editor)
-
-        hist_box = QGroupBox("History (since open)", self)
-        self.stats_label = QLabel("-", hist_box)
-        self.stats_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.stats_label.setWordWrap(True)
-        self.reset_button = QPushButton("Reset", hist_box)
-        self.reset_button.setToolTip("Start the statistics and the sparkline afresh")
-        self.reset_button.clicked.connect(self.reset_history)
-        self.sparkline = Sparkline(hist_box)
-        hl = QVBoxLayout(hist_box)
-        row = QHBoxLayout()
-        row.addWidget(self.stats_label, 1)
-        row.addWidget(self.reset_button, 0, Qt.AlignTop)
-        hl.addLayout(row)
-        hl.addWidget(self.sparkline)
-        self.hist_box = hist_box
-
-        fields_box = QGroupBox("Record fields", self)
-        self.fields_view = RecordFieldsView(self.bridge, fields_box, source="probe")
-        QVBoxLayout(fields_box).addWidget(self.fields_view)
-        self.fields_box = fields_box
-
-        body = QWidget(self)
-        bl = QVBoxLayout(body)
-        bl.setContentsMargins(0, 0, 0, 0)
-        bl.addLayout(head)
-        bl.addWidget(self.value_label)
-        bl.addWidget(self.full_label)
-        bl.addWidget(self.alarm_label)
-        bl.addWidget(self.time_label)
-        bl.addWidget(self.clock_label)
-        bl.addWidget(put_box)
-        bl.addWidget(info_box)
-        bl.addWidget(hist_box)
-        bl.addWidget(fields_box, 1)
-        scroll = QScrollArea(self)
-        scroll.setWidget(body)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.NoFrame)
-        scroll.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
-        self.scroll = scroll
-
-        self.status = QLabel(self)
-        self.status.setWordWrap(True)
-        lay = QVBoxLayout(self)
-        lay.addLayout(top)
-        lay.addWidget(scroll, 1)
-        lay.addWidget(self.status)
-        self._show_empty()
+        build_probe_panel_ui(self)
 
     # -- public API ------------------------------------------------------------------------
     @property
@@ -397,9 +196,7 @@ class ProbePanel(QWidget):
         self.entry.setText(name)
         self.name_label.setText(name)
         self.setWindowTitle(f"Probe {name}")
-        subs = _Subscriptions(self.bridge, self._owner)
-        subs.consumer = _consumer_for(self)
-        self.bridge.add_consumer(subs.consumer)
+        subs = _Handles(self.bridge, _consumer_for(self))
         self._subs = subs
         self._holder[0] = subs
         self.history = History()
@@ -409,7 +206,6 @@ class ProbePanel(QWidget):
         self.discovery = FieldDiscovery(name)
         rtyp = self.discovery.initial()
         self._field_names = set(rtyp)
-        self._mine = {name} | self._field_names
         if not self._clock.isActive():
             self._clock.start()
         subs.add([name])
@@ -424,7 +220,7 @@ class ProbePanel(QWidget):
     def close_pv(self) -> None:
         """Stop probing: every engine PV this probe added is removed."""
         if self._subs is not None:
-            self._subs.release()
+            self._subs.close()
             self._subs = None
             self._holder[0] = None
         if self._name:
@@ -432,7 +228,6 @@ class ProbePanel(QWidget):
             self.state = None
             self.discovery = None
             self._field_names = set()
-            self._mine = set()
             self.editor.clear()
             self.fields_view.set_fields([], "")
             self._show_empty()
@@ -466,16 +261,15 @@ class ProbePanel(QWidget):
         self._show_history()
 
     # -- batches -------------------------------------------------------------------------------
-    def _on_batch(self, batch: Batch) -> None:
+    def _on_states(self, states: list[PVState]) -> None:
+        """The states of this probe's PVs in one batch (routed by the bridge)."""
         if not self._name:
             return
-        mine = self._mine      # one set lookup per state: a big table's batches stay cheap
-        for st in batch.states:
-            if st.name in mine:
-                if st.name == self._name:
-                    self._on_main(st)
-                if st.name in self._field_names:
-                    self._on_field(st)
+        for st in states:
+            if st.name == self._name:
+                self._on_main(st)
+            if st.name in self._field_names:
+                self._on_field(st)
 
     def _on_main(self, st: PVState) -> None:
         first = not (self.state and self.state.ever_connected) and st.ever_connected
@@ -506,8 +300,6 @@ class ProbePanel(QWidget):
         if remove:
             self._subs.remove(remove)
             self._field_names.difference_update(remove)
-        if add or remove:
-            self._mine = {self._name} | self._field_names
         self._show_fields()
 
     # -- showing -----------------------------------------------------------------------------------

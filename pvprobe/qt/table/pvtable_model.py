@@ -2,276 +2,34 @@
 
 from __future__ import annotations
 
-import enum
-import json
-import math
-import re
 from typing import Any, Iterable, Optional
 
-import numpy as np
-from PyQt5.QtCore import (
-    QAbstractItemModel, QAbstractTableModel, QMimeData, QModelIndex, QObject, QPointF, QRectF, Qt,
-    pyqtSignal,
-)
-from PyQt5.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QPixmap
+from PyQt5.QtCore import QAbstractItemModel, QAbstractTableModel, QModelIndex, QObject, Qt, pyqtSignal
+from PyQt5.QtGui import QFont
 
-from pvprobe.core import colors
 from pvprobe.core.batch import Batch
 from pvprobe.core.format import format_timestamp, format_value, full_value_text
 from pvprobe.core.pvstate import PVState
-from pvprobe.core.strarray import split_string_items
+from pvprobe.core.values import (
+    DIFF_PREFIX, SEVERITY_PREFIX, has_value, is_editable, is_numeric, natural_key, severity_level,
+    text_key, value_key, values_differ,
+)
 
+from .pvtable_columns import (  # noqa: F401 (the model's columns, for its users)
 
-class Col(enum.IntEnum):
-    """Column indices of :class:`PVTableModel`."""
+    Col, HEADERS, STATE_ROLE, DIFF_ROLE, CONNECTING_TEXT, DISCONNECTED_TEXT, PUTTING_TEXT, READ_ONLY_TEXT, DESC_SUFFIX,
+)
+from .pvtable_extras import RowExtras
+from .table_brushes import PALETTE_BRUSHES, GREY, DISCONNECTED_BG, DIFF_BG, FAILED_FG, DONE_FG, lock_icon
 
-    NAME = 0
-    VALUE = 1
-    UNITS = 2
-    SEVERITY = 3
-    STATUS = 4
-    TIMESTAMP = 5
-    CONNECTION = 6
-    ACCESS = 7
-    DESCRIPTION = 8
-    COMPLETION = 9
-    SAVED = 10
-
-
-HEADERS = ("Name", "Value", "Units", "Severity", "Status", "Timestamp", "Connection",
-           "Access", "Description", "Completion", "Saved")
-
-#: The role whose data is the row's :class:`PVState`.
-STATE_ROLE = Qt.UserRole
-#: True when the live value differs from the saved (snapshot) value, False when it
-#: matches, None when there is nothing to compare (no saved value, no live value).
-DIFF_ROLE = Qt.UserRole + 1
-
-CONNECTING_TEXT = "connecting…"
-DISCONNECTED_TEXT = "DISCONNECTED"
-PUTTING_TEXT = "putting…"
-READ_ONLY_TEXT = "read-only"
-DESC_SUFFIX = ".DESC"
-
-#: Severity text readable without colour: a prefix symbol per level.
-SEVERITY_PREFIX = {0: "", 1: "▲ ", 2: "✖ ", 3: "◆ "}
-#: The Saved column marks differing rows with this prefix (readable without colour).
-DIFF_PREFIX = "≠ "
-
-# Colours come from pvprobe.core.colors (the one source the theme uses too); the
-# model starts with the light theme's and set_theme/set_palette take theme.table_colors.
-_LIGHT = colors.TABLE["light"]
-
-
-def _alarm_colours(palette: str) -> dict[int, tuple[QColor, QColor]]:
-    return {sev: (QColor(*bg), QColor(*fg)) for sev, (bg, fg) in colors.ALARM_FILLS[("light", palette)].items()}
-
-
-#: (background, foreground) per severity for the Value and Severity columns (light theme):
-#: yellow/red/purple, and the colour-blind-safe Okabe–Ito set (see core.colors).
-ALARM_COLOURS = _alarm_colours("default")
-COLORBLIND_COLOURS = _alarm_colours("colorblind")
-PALETTES = {name: _alarm_colours(name) for name in colors.ALARM_PALETTES}
-ALARM_BRUSHES = {k: (QBrush(bg), QBrush(fg)) for k, (bg, fg) in ALARM_COLOURS.items()}
-_PALETTE_BRUSHES = {name: {k: (QBrush(bg), QBrush(fg)) for k, (bg, fg) in cols.items()}
-                    for name, cols in PALETTES.items()}
-GREY = QBrush(QColor(*_LIGHT["disconnected_fg"]))
-DISCONNECTED_BG = QBrush(QColor(*_LIGHT["disconnected_bg"]))
-#: The Saved cell of a row whose live value differs (light sky blue: not an alarm colour).
-DIFF_BG = QBrush(QColor(*_LIGHT["diff_bg"]))
-FAILED_FG = QBrush(QColor(*_LIGHT["failed_fg"]))
-DONE_FG = QBrush(QColor(*_LIGHT["done_fg"]))
 
 _ALARM_COLUMNS = (Col.VALUE, Col.SEVERITY)
 _RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
 _LEFT = int(Qt.AlignLeft | Qt.AlignVCenter)
 _TOOLTIP_CHARS = 2000
-_NAME_MIME = "text/plain"
 
 
-def has_value(st: PVState) -> bool:
-    """True once the row shows what it will show: a value, or a connected array
-    that is deliberately not monitored."""
-    return st.value is not None or (st.connected and st.is_array and not st.monitored)
-
-
-def is_numeric(st: PVState) -> bool:
-    """A plain number (shown right-aligned)."""
-    if st.is_enum or st.is_array or st.native_type == "STRING":
-        return False
-    return isinstance(st.value, (int, float, np.integer, np.floating)) and not isinstance(st.value, bool)
-
-
-def is_editable(st: PVState) -> bool:
-    """The Value cell may be edited: connected, writable and of a known type."""
-    return bool(st.connected and st.write_access and st.native_type and st.native_type != "?")
-
-
-# -- sort keys ------------------------------------------------------------------------------
-_DIGITS = re.compile(r"(\d+)")
-
-
-def natural_key(text: str) -> tuple:
-    """'ai:2' < 'ai:10': alternating (text, number) parts; text parts case-insensitive."""
-    parts = _DIGITS.split(text.lower())
-    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
-
-
-def _text_key(text: str) -> tuple:
-    """Blank last; numbers (as text) numerically before words."""
-    if not text:
-        return (2, 0.0, "")
-    try:
-        v = float(text.lstrip(DIFF_PREFIX).split()[0])
-        if not math.isnan(v):
-            return (0, v, text)
-    except (ValueError, IndexError):
-        pass
-    return (1, 0.0, natural_key(text))
-
-
-def value_key(st: PVState) -> tuple:
-    """Numbers numerically, enums/text by text, arrays by length; no value last."""
-    v = st.value
-    if v is None or not st.ever_connected:
-        return (3, 0.0, ())
-    if is_numeric(st):
-        f = float(v)
-        if math.isnan(f):
-            return (2, 0.0, ())
-        return (0, f, ())
-    if st.is_array and not st.is_char_array and isinstance(v, np.ndarray):
-        return (0, float(v.size), ())
-    return (1, 0.0, natural_key(format_value(st)))
-
-
-def severity_level(st: PVState) -> int:
-    """0..3 for connected PVs, 4 disconnected, 5 never connected (worst last ascending)."""
-    if not st.ever_connected:
-        return 5
-    if not st.connected:
-        return 4
-    return int(st.severity)
-
-
-# -- comparing with saved values --------------------------------------------------------------
-def _float_or_none(text: str) -> Optional[float]:
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return None
-
-
-def _tolerance(st: PVState, a: float, b: float) -> float:
-    """Half a unit of the last digit shown (PREC), else a relative 1e-9."""
-    rel = 1e-9 * max(abs(a), abs(b), 1e-300)
-    if st.precision is not None and 0 <= st.precision <= 17 and isinstance(st.value, (float, np.floating)):
-        return max(0.5 * 10.0 ** (-st.precision) * (1 + 1e-9), rel)
-    return rel
-
-
-_SUMMARY = re.compile(r"\[\d+\]( |$)")
-
-
-def saved_string_items(saved: str) -> Optional[list[str]]:
-    """The elements of a saved STRING array: a JSON list of strings (a snapshot's value)
-    or the elements as the table writes them (``a "b c" ""``); None if neither."""
-    text = saved.strip()
-    if text.startswith("["):
-        try:
-            items = json.loads(text)
-        except ValueError:
-            items = None
-        if isinstance(items, list) and all(isinstance(x, str) for x in items):
-            return items
-    try:
-        return split_string_items(saved)
-    except ValueError:
-        return None
-
-
-def values_differ(st: PVState, saved: str) -> Optional[bool]:
-    """Does the live value of ``st`` differ from the ``saved`` text? None if unknown.
-
-    Numbers compare with a tolerance (half a unit of the displayed precision), enums by
-    state string (or index), arrays element-wise, text exactly (trailing blanks ignored).
-    """
-    if saved is None or not st.ever_connected or st.value is None:
-        return None
-    saved = str(saved)
-    v = st.value
-    if st.is_enum:
-        live = format_value(st)
-        s = saved.strip()
-        if s == live:
-            return False
-        if s.isdigit() and isinstance(v, (int, np.integer)):
-            return int(s) != int(v)
-        return True
-    if is_numeric(st):
-        f = _float_or_none(saved.strip())
-        if f is None:
-            return saved.strip() != format_value(st)
-        lv = float(v)
-        if math.isnan(lv) or math.isnan(f):
-            return not (math.isnan(lv) and math.isnan(f))
-        return abs(lv - f) > _tolerance(st, lv, f)
-    if st.is_array and not st.is_char_array and isinstance(v, np.ndarray):
-        text = saved.strip()
-        if text.startswith("["):            # "[n] v0 v1 ..." summary: compare the summary
-            return text != format_value(st)
-        items = [x for x in re.split(r"[\s,]+", text) if x]
-        try:
-            arr = np.asarray([float(x) for x in items])
-        except ValueError:
-            return True
-        live = np.asarray(v, dtype=float).ravel()
-        if arr.size != live.size:
-            return True
-        return not np.allclose(live, arr, rtol=1e-9, atol=0.0, equal_nan=True)
-    if st.is_array and st.native_type == "STRING" and isinstance(v, (list, tuple)):
-        if _SUMMARY.match(saved.strip()):   # "[n] s0 s1 ..." summary: compare the summary
-            return saved.strip() != format_value(st)
-        items = saved_string_items(saved)
-        return items is None or items != [str(x) for x in v]
-    return saved.rstrip() != format_value(st).rstrip()
-
-
-# -- a lock drawn once (no emoji font needed) ---------------------------------------------------
-_LOCK_ICON: Optional[QIcon] = None
-
-
-def lock_icon() -> QIcon:
-    """A small padlock, painted (fonts without U+1F512 would show a box)."""
-    global _LOCK_ICON
-    if _LOCK_ICON is None:
-        size = 32
-        pm = QPixmap(size, size)
-        pm.fill(Qt.transparent)
-        p = QPainter(pm)
-        p.setRenderHint(QPainter.Antialiasing)
-        colour = QColor(*colors.LOCK_ICON)
-        pen = QPen(colour, 3.2)
-        p.setPen(pen)
-        p.setBrush(Qt.NoBrush)
-        shackle = QPainterPath()
-        shackle.moveTo(QPointF(10, 15))
-        shackle.lineTo(QPointF(10, 10))
-        shackle.arcTo(QRectF(10, 3, 12, 14), 180, -180)
-        shackle.lineTo(QPointF(22, 15))
-        p.drawPath(shackle)
-        p.setPen(Qt.NoPen)
-        p.setBrush(colour)
-        p.drawRoundedRect(QRectF(6, 14, 20, 15), 3, 3)
-        p.setBrush(QColor(*colors.LOCK_KEYHOLE))
-        p.drawEllipse(QRectF(14, 18.5, 4, 4))
-        p.drawRect(QRectF(15.2, 21, 1.6, 4.5))
-        p.end()
-        _LOCK_ICON = QIcon(pm)
-    return _LOCK_ICON
-
-
-class PVTableModel(QAbstractTableModel):
+class PVTableModel(RowExtras, QAbstractTableModel):
     """Rows keyed by PV name, holding the newest :class:`PVState` of each.
 
     ``apply_batch`` costs O(changed PVs) and emits one ``dataChanged`` per batch
@@ -305,7 +63,7 @@ class PVTableModel(QAbstractTableModel):
         self._saved: Optional[dict[str, str]] = None
         self._palette = "default"
         self._theme = "light"
-        self._brushes = _PALETTE_BRUSHES["default"]
+        self._brushes = PALETTE_BRUSHES["default"]
         self._grey, self._disc_bg, self._diff_bg = GREY, DISCONNECTED_BG, DIFF_BG
         self._failed_fg, self._done_fg = FAILED_FG, DONE_FG
         #: Source rows touched by the last apply_batch (for the filter proxy).
@@ -338,17 +96,6 @@ class PVTableModel(QAbstractTableModel):
         return f
 
     # -- drag out: the names as text -------------------------------------------------------
-    def mimeTypes(self) -> list[str]:
-        return [_NAME_MIME]
-
-    def mimeData(self, indexes: Iterable[QModelIndex]) -> QMimeData:
-        rows = sorted({i.row() for i in indexes if i.isValid()})
-        md = QMimeData()
-        md.setText("\n".join(self._names[r] for r in rows if r < len(self._names)))
-        return md
-
-    def supportedDragActions(self) -> Qt.DropActions:
-        return Qt.CopyAction
 
     # -- rows --------------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -481,43 +228,9 @@ class PVTableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, c0), self.index(len(self._names) - 1, c1))
 
     # -- description, completion, saved values, palette ---------------------------------------
-    def set_description_enabled(self, enabled: bool) -> list[str]:
-        """Accept ``NAME.DESC`` states for the Description column. Returns the DESC
-        channel names of the current rows (the caller adds/removes them in the engine)."""
-        self._desc_enabled = bool(enabled)
-        return [n + DESC_SUFFIX for n in self._names]
-
-    @property
-    def description_enabled(self) -> bool:
-        return self._desc_enabled
 
     def description(self, name: str) -> str:
         return self._desc.get(name, "")
-
-    def set_completion(self, name: str, text: str) -> None:
-        """The put status of one row: "", "putting…", "done 12 ms", "failed: reason"."""
-        row = self._row.get(name)
-        if row is None:
-            return
-        if text:
-            self._completion[name] = text
-        else:
-            self._completion.pop(name, None)
-        idx = self.index(row, Col.COMPLETION)
-        self.dataChanged.emit(idx, idx)
-
-    def completion(self, name: str) -> str:
-        return self._completion.get(name, "")
-
-    def set_saved_values(self, values: Optional[dict[str, str]]) -> None:
-        """Saved (snapshot) values by PV name, as text; None forgets them."""
-        self._saved = None if values is None else {str(k): "" if v is None else str(v)
-                                                   for k, v in values.items()}
-        self._all_changed()
-
-    @property
-    def has_saved_values(self) -> bool:
-        return self._saved is not None
 
     def saved_value(self, name: str) -> Optional[str]:
         return None if self._saved is None else self._saved.get(name)
@@ -528,38 +241,6 @@ class PVTableModel(QAbstractTableModel):
         st = self._states[row]
         saved = self._saved.get(st.name)
         return None if saved is None else values_differ(st, saved)
-
-    def set_palette(self, name: str) -> None:
-        """'default' (yellow/red/purple) or 'colorblind' (Okabe–Ito)."""
-        if name not in PALETTES:
-            raise ValueError(f"unknown palette {name!r} (one of {', '.join(PALETTES)})")
-        if name != self._palette:
-            self._palette = name
-            self._apply_colours()
-
-    def set_theme(self, name: str) -> None:
-        """Colours for the 'light' or 'dark' theme (alarm colours stay readable on both)."""
-        if name != self._theme:
-            self._theme = name
-            self._apply_colours()
-
-    def _apply_colours(self) -> None:
-        from .theme import table_colors
-
-        tc = table_colors(self._theme, self._palette)
-        self._brushes = {k: (QBrush(bg), QBrush(fg)) for k, (bg, fg) in tc.alarm.items()}
-        self._grey, self._disc_bg = QBrush(tc.disconnected_fg), QBrush(tc.disconnected_bg)
-        self._diff_bg = QBrush(tc.diff_bg)
-        self._failed_fg, self._done_fg = QBrush(tc.failed_fg), QBrush(tc.done_fg)
-        self._all_changed()
-
-    @property
-    def palette_name(self) -> str:
-        return self._palette
-
-    @property
-    def theme_name(self) -> str:
-        return self._theme
 
     # -- data ----------------------------------------------------------------------------
     def data(self, index: QModelIndex, role: int = Qt.DisplayRole) -> Any:
@@ -679,7 +360,7 @@ class PVTableModel(QAbstractTableModel):
         if col == Col.STATUS:
             return (int(st.status) if st.connected else 99, self._natural(st.name))
         if col == Col.SAVED:
-            return _text_key(self.saved_value(st.name) or "")
+            return text_key(self.saved_value(st.name) or "")
         return natural_key(self.text(row, col))
 
     def sort_rows(self, col: int, order: Qt.SortOrder = Qt.AscendingOrder) -> bool:

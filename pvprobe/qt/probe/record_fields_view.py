@@ -2,7 +2,7 @@
 
 Cells are editable where the IOC grants write access (never ``.RTYP``); menu
 fields (``.SCAN``, ``.HHSV``...) get a combo box of their choices. An edit is
-checked and confirmed like any put (:class:`PutRunner`) and logged by the bridge.
+checked and confirmed like any put (:class:`~pvprobe.qt.puts.PutWorkflow`) and logged by the bridge.
 The view knows nothing of CA: the probe feeds it the fields' states.
 """
 
@@ -19,11 +19,12 @@ from PyQt5.QtWidgets import (
 
 from pvprobe.core.batch import PutResult
 from pvprobe.core.probe_report import field_value_text
+from pvprobe.core.values import editable_text
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.record_fields import FIELD_HELP, READ_ONLY_FIELDS
 
-from .put_editor import PutRunner, value_for_edit
-from .theme import status_colors, theme_of
+from ..puts import PutsOwner
+from ..style.theme import status_colors, theme_of
 
 COLUMNS = ("Field", "Value", "Meaning / last put")
 STATE_ROLE = Qt.UserRole
@@ -121,7 +122,7 @@ class RecordFieldsModel(QAbstractTableModel):
             if col == 0:
                 return f".{fld}"
             if col == 1:
-                return value_for_edit(st) if role == Qt.EditRole else field_value_text(st)
+                return editable_text(st) if role == Qt.EditRole else field_value_text(st)
             note = self._notes.get(fld)
             return note[0] if note and note[0] else FIELD_HELP.get(fld, "")
         if role == Qt.ForegroundRole:
@@ -175,13 +176,13 @@ class _FieldDelegate(QStyledItemDelegate):
             model.setData(index, editor.text(), Qt.EditRole)
 
 
-class RecordFieldsView(QWidget):
+class RecordFieldsView(PutsOwner, QWidget):
     """The fields table plus a status line ("reading fields…", "ai record, 18 fields")."""
 
     def __init__(self, bridge: Any, parent: Optional[QWidget] = None, source: str = "probe") -> None:
         super().__init__(parent)
         self.model = RecordFieldsModel(self)
-        self.runner = PutRunner(bridge, self, source)
+        self._make_runner(bridge, source)
         self.view = QTableView(self)
         self.view.setModel(self.model)
         self.view.setItemDelegateForColumn(1, _FieldDelegate(self.view))
@@ -203,22 +204,11 @@ class RecordFieldsView(QWidget):
         lay.addWidget(self.status)
         lay.addWidget(self.view)
         self.model.editRequested.connect(self.put_field)
-        self.runner.refused.connect(self._on_refused)
-        self.runner.started.connect(self._on_started)
-        self.runner.finished.connect(self._on_finished)
         self._rid_field: dict[int, str] = {}
 
     def set_theme(self, name: str) -> None:
         """Colours of the "light" or "dark" theme."""
         self.model.set_theme(name)
-
-    @property
-    def confirm_puts(self) -> bool:
-        return self.runner.confirm
-
-    @confirm_puts.setter
-    def confirm_puts(self, on: bool) -> None:
-        self.runner.confirm = bool(on)
 
     def set_fields(self, rows: Sequence[tuple[str, PVState]], status: str) -> None:
         n = self.model.rowCount()

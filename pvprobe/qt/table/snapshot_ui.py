@@ -5,10 +5,11 @@ selected rows). PVs of the snapshot that the tab does not show are **added to th
 tab first** (so the operator sees them before and after), and the restore waits
 a bounded time for them to connect. A confirmation dialog lists every put
 (name, current → saved) plus the PVs that will be skipped and why; nothing is
-sent before OK. Puts go through ``bridge.put`` only; each :class:`PutResult`
-comes back through ``bridge.putFinished``. Results that never come are reported
-as timed out after ``put_timeout + RESULT_GRACE`` seconds. Failures are listed,
-PV by PV with the reason, in a message box.
+sent before OK. Puts go through the GUI's one put workflow
+(:class:`~pvprobe.qt.puts.PutWorkflow`: checks against the live PV, put log,
+completion; the dialog was the confirmation). Results that never come are
+reported failed after ``put_timeout + GRACE`` seconds. Failures are listed, PV by
+PV with the reason, in a message box.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 import time
 from typing import Any, Optional
 
-from PyQt5.QtCore import QEventLoop, QObject, Qt, QTimer, pyqtSignal
+from PyQt5.QtCore import QEventLoop, QObject, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (
     QAbstractItemView, QAction, QDialog, QDialogButtonBox, QFileDialog, QHeaderView, QLabel,
     QMenu, QMessageBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
@@ -25,12 +26,14 @@ from PyQt5.QtWidgets import (
 
 from pvprobe.core.batch import PutResult
 from pvprobe.core.format import format_value
+from pvprobe.core.putrequest import PutRequest
 from pvprobe.core.snapshot import (
     DIFFERENT, EQUAL, MISSING_LIVE, Snapshot, SnapshotError, compare, read_snapshot,
     restore_plan, snapshot_from_states, write_snapshot,
 )
 from pvprobe.core.strarray import string_items_text
 
+from ..puts import PutWorkflow
 from .tabs import TableTabs
 
 CSV_FILTER = "Snapshots (*.csv);;All files (*)"
@@ -38,8 +41,6 @@ CSV_FILTER = "Snapshots (*.csv);;All files (*)"
 CONNECT_WAIT = 5.0
 #: Put completion timeout (seconds) given to each put.
 PUT_TIMEOUT = 10.0
-#: Extra seconds after the put timeout before a missing result counts as timed out.
-RESULT_GRACE = 3.0
 #: Failures listed in the result message box (the rest are counted).
 MAX_LISTED = 25
 
@@ -126,13 +127,13 @@ class SnapshotUI(QObject):
         self.last_differences: list = []
         self.last_restore_results: list[PutResult] = []
         self.last_restore_report = ""
-        self._pending: dict[int, tuple[str, Any]] = {}
+        self._pending: set[int] = set()
         self._results: list[PutResult] = []
         self._restoring = False
-        self._deadline = QTimer(self)
-        self._deadline.setSingleShot(True)
-        self._deadline.timeout.connect(self._on_deadline)
-        bridge.putFinished.connect(self._on_put_finished)
+        #: The restore's puts (its dialog confirmed them all: no question per put).
+        self.puts = PutWorkflow(bridge, self, "restore")
+        self.puts.confirm = False
+        self.puts.finished.connect(self._on_put_finished)
 
         w = parent
         self.save_action = QAction("&Save snapshot…", w)
@@ -320,43 +321,38 @@ class SnapshotUI(QObject):
                 return False
         finally:
             dlg.deleteLater()
-        self._start_puts(list(plan), list(plan.skipped), os.path.basename(path))
+        self._start_puts(list(plan), list(plan.skipped), os.path.basename(path), live)
         return True
 
-    def _start_puts(self, puts: list[tuple[str, Any]], skipped: list[tuple[str, str]], label: str) -> None:
+    def _start_puts(self, puts: list[tuple[str, Any]], skipped: list[tuple[str, str]], label: str,
+                    live: Optional[dict] = None) -> None:
         self._restoring = True
         self._label = label
         self._skipped = skipped
         self._results = []
-        self._pending = {}
+        self._pending = set()
+        live = live or {}
         for name, value in puts:
-            rid = self.bridge.put(name, value, timeout=self.put_timeout, source="restore")
-            self._pending[rid] = (name, value)
+            req = PutRequest(name, value, "restore", live.get(name), self.put_timeout)
+            rid = self.puts.submit(req)
+            if rid is None:     # refused by its checks: reported like a failed put
+                self._results.append(PutResult(name=name, value=value, ok=False,
+                                               error=self.puts.last_refusal))
+            else:
+                self._pending.add(rid)
         self.message.emit(f"Restoring {len(puts)} PVs from {label}…")
-        self._deadline.start(int((self.put_timeout + RESULT_GRACE) * 1000))
+        if not self._pending:
+            self._finish()
 
     def _on_put_finished(self, result: PutResult) -> None:
-        if not self._restoring:
+        if not self._restoring or result.request_id not in self._pending:
             return
-        rid = result.request_id
-        if rid not in self._pending:
-            return      # not one of ours (a cell edit, say)
-        del self._pending[rid]
+        self._pending.discard(result.request_id)
         self._results.append(result)
         if not self._pending:
             self._finish()
 
-    def _on_deadline(self) -> None:
-        if not self._restoring:
-            return
-        for rid, (name, value) in self._pending.items():
-            self._results.append(PutResult(name=name, value=value, ok=False, request_id=rid,
-                                           error=f"no result within {self.put_timeout + RESULT_GRACE:.0f} s (timed out)"))
-        self._pending = {}
-        self._finish()
-
     def _finish(self) -> None:
-        self._deadline.stop()
         self._restoring = False
         results = list(self._results)
         self.last_restore_results = results

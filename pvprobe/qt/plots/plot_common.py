@@ -12,7 +12,7 @@ from PyQt5.QtWidgets import QAbstractItemView, QTableWidget, QWidget
 from pvprobe.core.atomic import atomic_write_bytes
 from pvprobe.core.pvnames import ParsedNames, split_names
 
-from .theme import PlotColors
+from ..style.theme import PlotColors
 
 MAX_DROP_CHARS = 1_000_000
 
@@ -199,14 +199,52 @@ class NameDropMixin:
     def dropEvent(self, event: Any) -> None:  # noqa: N802
         if not event.mimeData().hasText():
             return
-        parsed = names_from_drop(event.mimeData().text())
-        added = self.add_pvs(parsed.names)  # type: ignore[attr-defined]
+        self.add_from_text(event.mimeData().text())
         event.acceptProposedAction()
+
+    def add_from_text(self, text: str, say_added: bool = True) -> list[str]:
+        """Add the PV names in ``text`` (typed or dropped); rejects are reported on
+        ``message``, and with ``say_added`` what was added. Returns the names added."""
+        parsed = names_from_drop(text)
+        added = self.add_pvs(parsed.names)  # type: ignore[attr-defined]
         if parsed.rejected:
             self.message.emit("Rejected: " + ", ".join(  # type: ignore[attr-defined]
                 f"{t} ({why})" for t, why in parsed.rejected[:5]))
-        elif added:
+        elif added and say_added:
             self.message.emit(f"{self.DROP_VERB} {', '.join(added)}")  # type: ignore[attr-defined]
+        return added
+
+    def _on_entry(self) -> None:
+        """The entry line's names (Enter): added, the line cleared."""
+        text = self.entry.text()  # type: ignore[attr-defined]
+        self.entry.clear()  # type: ignore[attr-defined]
+        self.add_from_text(text, say_added=False)
+
+
+def export_buttons(owner: Any, csv_tip: str) -> tuple[Any, Any]:
+    """The CSV… and PNG… buttons of a plot, wired to its export dialogs."""
+    from PyQt5.QtWidgets import QPushButton
+
+    csv_btn = QPushButton("CSV…")
+    csv_btn.setToolTip(csv_tip)
+    csv_btn.clicked.connect(owner._export_csv_dialog)
+    png_btn = QPushButton("PNG…")
+    png_btn.clicked.connect(owner._export_png_dialog)
+    return csv_btn, png_btn
+
+
+class PlotExportMixin:
+    """The picture export every plot has: ``plot`` as PNG (``EXPORT_STEM``.png)."""
+
+    EXPORT_STEM = "plot"
+
+    def export_png(self, path: str) -> None:
+        """Write the plot picture as PNG (atomically)."""
+        save_png(self.plot, path)  # type: ignore[attr-defined]
+
+    def _export_png_dialog(self) -> None:
+        export_with_dialog(self, "Export picture", f"{self.EXPORT_STEM}.png", "PNG (*.png)",  # type: ignore[arg-type]
+                           lambda p: (self.export_png(p), f"Wrote {p}")[1])
 
 
 def export_with_dialog(widget: QWidget, title: str, default_name: str, file_filter: str,

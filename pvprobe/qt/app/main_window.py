@@ -13,14 +13,15 @@ from PyQt5.QtWidgets import (QAction, QActionGroup, QApplication, QInputDialog, 
 from pvprobe.core.batch import Batch, PutResult
 from pvprobe.core.pvnames import ParsedNames
 
-from .bridge import EngineBridge
+from ..bridge import EngineBridge
 from .file_actions import FileActions
-from .pvtable_model import HEADERS, Col, PVTableModel  # noqa: F401 (re-exported)
+from ..table.pvtable_model import HEADERS, Col, PVTableModel  # noqa: F401 (re-exported)
 from .settings import PALETTES, Session, Settings, TabSettings
-from .snapshot_ui import SnapshotUI
-from .table_widget import COLUMN_SAMPLES, REJECT_LIST, PVTableView, PVTableWidget, describe_rejected  # noqa: F401
-from .tabs import TableTabs
-from .theme import apply_theme, available_themes, current_theme
+from ..table.snapshot_ui import SnapshotUI
+from ..table.table_view import COLUMN_SAMPLES, PVTableView  # noqa: F401
+from ..table.table_widget import REJECT_LIST, PVTableWidget, describe_rejected  # noqa: F401
+from ..table.tabs import TableTabs
+from ..style.theme import apply_theme, available_themes, current_theme
 from .view_docks import ViewDocks
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""A small sparkline of recent values, painted with QPainter (cheap enough for many probes)."""
+"""A small sparkline of recent values, painted with QPainter (cheap enough for many
+probes)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from PyQt5.QtWidgets import QSizePolicy, QWidget
 
 from pvprobe.core.colors import SPARKLINE_BAND
 
-from .theme import plot_colors, status_colors, theme_of
+from ..style.theme import plot_colors, status_colors, theme_of
 
 #: The no-alarm band (LOW..HIGH): a faint green wash, readable under the line in both themes.
 BAND = QColor(*SPARKLINE_BAND)

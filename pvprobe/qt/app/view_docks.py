@@ -109,7 +109,7 @@ class ViewDocks:
 
     def open_probe(self, name: Optional[str] = None) -> QWidget:
         """A new probe panel (on ``name`` if given)."""
-        from .probe_panel import ProbePanel
+        from ..probe.probe_panel import ProbePanel
 
         panel = ProbePanel(self.bridge, name)
         panel.confirm_puts = self.confirm_puts
@@ -124,7 +124,7 @@ class ViewDocks:
 
     def open_waveform(self, names: Iterable[str]) -> QWidget:
         """A waveform plot of array PVs."""
-        from .waveform_plot import WaveformPlot
+        from ..plots.waveform_plot import WaveformPlot
 
         names = list(names)
         plot = WaveformPlot(self.bridge, names)
@@ -134,7 +134,7 @@ class ViewDocks:
 
     def open_strip(self, names: Iterable[str]) -> QWidget:
         """A strip chart of scalar PVs."""
-        from .strip_chart import StripChart
+        from ..plots.strip_chart import StripChart
 
         names = list(names)
         chart = StripChart(self.bridge, names)
@@ -145,7 +145,7 @@ class ViewDocks:
 
     def open_image(self, prefix: str) -> QWidget:
         """An image view of an areaDetector plugin (``13SIM1:image1:``)."""
-        from .image_view import ImageView
+        from ..image.image_view import ImageView
 
         view = ImageView(self.bridge, prefix)
         view.errorOccurred.connect(self._say)
@@ -154,7 +154,7 @@ class ViewDocks:
 
     def open_array_image(self, pv: str, width: int, height: int, rgb: bool = False) -> QWidget:
         """An image view of a plain array PV with a given width and height."""
-        from .image_view import ImageView
+        from ..image.image_view import ImageView
 
         view = ImageView(self.bridge)
         view.errorOccurred.connect(self._say)

@@ -1,0 +1,1 @@
+"""The application: startup, main window, docks, file actions, settings, diagnostics."""

@@ -1,0 +1,1 @@
+"""The image view (areaDetector arrays)."""

@@ -1,0 +1,1 @@
+"""Plots: waveform plot, strip chart, sparkline and what they share."""

@@ -1,0 +1,1 @@
+"""Themes (palettes, stylesheets, table/plot colours) and bundled icons."""
