@@ -29,7 +29,7 @@ def _modules(sub: str = ""):
 
 def test_core_imports_neither_qt_nor_epics():
     for path in _modules("core"):
-        bad = _imports(path) & set(QT + ("epics",))
+        bad = _imports(path) & set(QT + ("epics", "p4p"))
         assert not bad, f"{path.relative_to(PKG)} imports {bad}"
 
 
