@@ -14,12 +14,14 @@ skipped, never drawn as garbage).
 Codecs as areaDetector's NDPluginCodec writes them:
 
 - ``lz4``: one raw LZ4 block, no size header (size from ``uncompressedSize``);
-- ``bslz4``: the bitshuffle/LZ4 HDF5 filter format: a 12-byte header (uint64
-  big-endian byte count, uint32 big-endian block size in bytes), then per block
-  a big-endian uint32 length and an LZ4 block of bit-shuffled elements; the
-  last ``n % 8`` elements are stored as they are;
-- ``blosc``: a standard blosc frame; ``zlib``: a zlib stream;
-  ``lz4hdf5``: the HDF5 LZ4 filter format (imagecodecs ``lz4h5``);
+- ``bslz4``: ``bshuf_compress_lz4`` output with bitshuffle's default block size
+  and NO header (ADCore R3-x ``compressBSLZ4``; ADViewers, PyDM and QE decode it
+  that way): per block a big-endian uint32 length and an LZ4 block of
+  bit-shuffled elements, then the last ``n % 8`` elements as they are. The
+  HDF5-filter variant with a 12-byte header (as in HDF5 files and some detector
+  streams) is accepted too;
+- ``blosc``: a standard blosc(1) frame; ``zlib``: a zlib stream (``compress2``);
+  ``lz4hdf5``: the HDF5 LZ4 filter format (ADSupport's lz4hdf5, imagecodecs ``lz4h5``);
 - ``jpeg``: a JPEG file (8-bit only; RGB comes back pixel-interleaved).
 
 ``imagecodecs`` is imported on first use, so a CA-only session never loads it.
@@ -109,35 +111,51 @@ def _ic():
     return imagecodecs
 
 
-def _bslz4(buf: bytes, itemsize: int) -> bytes:
-    """Decode the bitshuffle/LZ4 HDF5 filter format (12-byte header + blocks)."""
+def bshuf_default_block(itemsize: int) -> int:
+    """Elements per block bitshuffle picks when asked for block size 0 (8 KiB, multiple of 8)."""
+    return max(128, (8192 // itemsize) // 8 * 8)
+
+
+def _bslz4(buf: bytes, itemsize: int, size: Optional[int]) -> bytes:
+    """Decode bitshuffle/LZ4 as NDPluginCodec writes it (``bshuf_compress_lz4`` with the
+    default block size, no header; ``size`` from uncompressedSize); also the HDF5-filter
+    variant with a 12-byte header (uint64 BE byte count, uint32 BE block bytes), taken
+    when its byte count equals ``size`` (a bare stream starts with a block length, which
+    read as a uint64 is at least 2**32)."""
+    if len(buf) >= 12:
+        nbytes = int.from_bytes(buf[0:8], "big")
+        block_bytes = int.from_bytes(buf[8:12], "big")
+        block_ok = block_bytes > 0 and not block_bytes % itemsize and not (block_bytes // itemsize) % 8
+        if size is not None and nbytes == size and not block_ok:
+            raise FrameError(f"bslz4 header block size {block_bytes} bytes is not valid "
+                             f"for {itemsize}-byte elements")
+        if block_ok and nbytes <= MAX_FRAME_BYTES and (size is None or nbytes == size):
+            return _bshuf_blocks(memoryview(buf)[12:], itemsize, nbytes, block_bytes // itemsize)
+    if size is None:
+        raise FrameError("bslz4 frame without uncompressedSize")
+    return _bshuf_blocks(memoryview(buf), itemsize, size, bshuf_default_block(itemsize))
+
+
+def _bshuf_blocks(buf: memoryview, itemsize: int, nbytes: int, block: int) -> bytes:
+    """Blocks of (uint32 BE length, LZ4 block of bit-shuffled elements), then the last
+    ``n % 8`` elements as they are (bitshuffle's ``bshuf_compress_lz4`` layout)."""
     ic = _ic()
-    if len(buf) < 12:
-        raise FrameError("bslz4 data shorter than its 12-byte header")
-    nbytes = int.from_bytes(buf[0:8], "big")
-    block_bytes = int.from_bytes(buf[8:12], "big")
-    if nbytes > MAX_FRAME_BYTES:
-        raise FrameError(f"bslz4 header announces {nbytes} bytes (corrupt?)")
     if nbytes % itemsize:
-        raise FrameError(f"bslz4 header size {nbytes} is not a multiple of {itemsize}-byte elements")
-    block = block_bytes // itemsize if block_bytes else 0
-    if block <= 0 or block % 8 or block_bytes % itemsize:
-        raise FrameError(f"bslz4 block size {block_bytes} bytes is not valid "
-                         f"for {itemsize}-byte elements")
+        raise FrameError(f"bslz4 size {nbytes} is not a multiple of {itemsize}-byte elements")
     n = nbytes // itemsize
+    if n and 255 * len(buf) + 16 * (n // block + 1) < nbytes:
+        raise FrameError(f"{nbytes} bytes cannot come from {len(buf)} bslz4 bytes (corrupt?)")
     out = bytearray()
-    pos = 12
-    done = 0
-    view = memoryview(buf)
+    pos = done = 0
     while n - done >= 8:
         count = min(block, (n - done) // 8 * 8)
         if pos + 4 > len(buf):
-            raise FrameError("bslz4 data ends inside a block header (truncated)")
+            raise FrameError("bslz4 data ends inside a block header (truncated or wrong size)")
         clen = int.from_bytes(buf[pos:pos + 4], "big")
         pos += 4
         if pos + clen > len(buf):
-            raise FrameError("bslz4 data ends inside a block (truncated)")
-        raw = ic.lz4_decode(view[pos:pos + clen], out=count * itemsize)
+            raise FrameError("bslz4 data ends inside a block (truncated or wrong size)")
+        raw = ic.lz4_decode(buf[pos:pos + clen], out=count * itemsize)
         if len(raw) != count * itemsize:
             raise FrameError("bslz4 block decodes to the wrong size (corrupt?)")
         out += ic.bitshuffle_decode(raw, itemsize=itemsize, blocksize=count)
@@ -145,8 +163,8 @@ def _bslz4(buf: bytes, itemsize: int) -> bytes:
         done += count
     rest = (n - done) * itemsize
     if len(buf) - pos != rest:
-        raise FrameError(f"bslz4 data has {len(buf) - pos} bytes after the blocks, "
-                         f"expected {rest}")
+        raise FrameError(f"bslz4 data has {len(buf) - pos} bytes after its blocks, {rest} "
+                         f"expected (wrong uncompressedSize or type?)")
     out += buf[pos:]
     return bytes(out)
 
@@ -200,7 +218,7 @@ def decompress(data: Any, codec: str, dtype: np.dtype, uncompressed_size: Option
                                  f"lz4 bytes (corrupt?)")
             raw = ic.lz4_decode(buf, out=size)
         elif name == "bslz4":
-            raw = _bslz4(buf, dtype.itemsize)
+            raw = _bslz4(buf, dtype.itemsize, size)
         elif name == "blosc":
             raw = ic.blosc_decode(_blosc_checked(buf))
         elif name == "zlib":
