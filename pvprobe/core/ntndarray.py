@@ -116,7 +116,7 @@ def bshuf_default_block(itemsize: int) -> int:
     return max(128, (8192 // itemsize) // 8 * 8)
 
 
-def _bslz4(buf: bytes, itemsize: int, size: Optional[int]) -> bytes:
+def _bslz4(buf: memoryview, itemsize: int, size: Optional[int]) -> bytes:
     """Decode bitshuffle/LZ4 as NDPluginCodec writes it (``bshuf_compress_lz4`` with the
     default block size, no header; ``size`` from uncompressedSize); also the HDF5-filter
     variant with a 12-byte header (uint64 BE byte count, uint32 BE block bytes), taken
@@ -130,10 +130,10 @@ def _bslz4(buf: bytes, itemsize: int, size: Optional[int]) -> bytes:
             raise FrameError(f"bslz4 header block size {block_bytes} bytes is not valid "
                              f"for {itemsize}-byte elements")
         if block_ok and nbytes <= MAX_FRAME_BYTES and (size is None or nbytes == size):
-            return _bshuf_blocks(memoryview(buf)[12:], itemsize, nbytes, block_bytes // itemsize)
+            return _bshuf_blocks(buf[12:], itemsize, nbytes, block_bytes // itemsize)
     if size is None:
         raise FrameError("bslz4 frame without uncompressedSize")
-    return _bshuf_blocks(memoryview(buf), itemsize, size, bshuf_default_block(itemsize))
+    return _bshuf_blocks(buf, itemsize, size, bshuf_default_block(itemsize))
 
 
 def _bshuf_blocks(buf: memoryview, itemsize: int, nbytes: int, block: int) -> bytes:
@@ -169,7 +169,7 @@ def _bshuf_blocks(buf: memoryview, itemsize: int, nbytes: int, block: int) -> by
     return bytes(out)
 
 
-def _blosc_checked(buf: bytes) -> bytes:
+def _blosc_checked(buf: memoryview) -> memoryview:
     """The blosc frame after checking its 16-byte header against the bytes received.
 
     blosc's decoder trusts the header's compressed size and would read past a
@@ -196,8 +196,9 @@ def decompress(data: Any, codec: str, dtype: np.dtype, uncompressed_size: Option
     name = (codec or "").strip().lower()
     if name not in CODECS:
         raise FrameError(f"unknown codec {codec!r} (known: {', '.join(CODECS)})")
-    buf = np.ascontiguousarray(data).view(np.uint8).tobytes() if isinstance(data, np.ndarray) \
-        else bytes(data)
+    # no copy of the compressed bytes: the decoders read any buffer
+    buf = memoryview(np.ascontiguousarray(data).reshape(-1).view(np.uint8)) \
+        if isinstance(data, np.ndarray) else memoryview(data).cast("B")
     size = None if uncompressed_size is None else int(uncompressed_size)
     if size is not None and not 0 <= size <= MAX_FRAME_BYTES:
         raise FrameError(f"uncompressedSize {size} is not plausible")
@@ -294,13 +295,15 @@ def decode_frame(f: NTNDArrayFields) -> Frame:
 class DropCounter:
     """Counts frames missed from gaps in ``uniqueId`` (areaDetector counts up by 1).
 
-    A uniqueId that does not increase (an IOC restart, a counter reset) starts
-    counting afresh: it is counted in ``restarts``, never as a huge drop.
+    The same uniqueId again (a reconnect re-sends the current frame) counts in
+    ``repeats``; a smaller one (an IOC restart, a counter reset) starts counting
+    afresh and counts in ``restarts``, never as a huge drop.
     """
 
     def __init__(self) -> None:
         self.received = 0
         self.dropped = 0
+        self.repeats = 0
         self.restarts = 0
         self.last: Optional[int] = None
 
@@ -314,6 +317,8 @@ class DropCounter:
         if self.last is not None:
             if uid > self.last:
                 gap = uid - self.last - 1
+            elif uid == self.last:
+                self.repeats += 1
             else:
                 self.restarts += 1
         self.last = uid
