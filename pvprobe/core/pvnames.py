@@ -113,3 +113,63 @@ def write_pv_list(path: str | os.PathLike, names: list[str], header: str = "") -
 
     lines = [f"# {h}" for h in header.splitlines()] if header else []
     atomic_write_text(path, "\n".join(lines + list(names)) + "\n")
+
+
+# ----------------------------------------------------------------------------- channels
+
+#: Protocols a channel address may name (``ca://NAME``, ``pva://NAME``).
+PROTOCOLS = ("ca", "pva")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+class ChannelNameError(ValueError):
+    """A channel address that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class ChannelName:
+    """A PV name and the protocol that reaches it."""
+
+    protocol: str
+    name: str
+
+    def __str__(self) -> str:
+        return format_channel(self)
+
+
+def channel_error(text: str, default: str = "ca") -> str | None:
+    """Why ``text`` is not a usable channel address, or None if it is fine."""
+    try:
+        parse_channel(text, default)
+    except ChannelNameError as exc:
+        return str(exc)
+    return None
+
+
+def parse_channel(text: str, default: str = "ca") -> ChannelName:
+    """``pva://NAME``, ``ca://NAME`` or a bare ``NAME`` (protocol ``default``).
+
+    Surrounding white space is ignored; the scheme is case-insensitive. Raises
+    :class:`ChannelNameError` for an unknown protocol or a bad name.
+    """
+    if default not in PROTOCOLS:
+        raise ValueError(f"default protocol {default!r} is not one of {PROTOCOLS}")
+    s = text.strip() if isinstance(text, str) else ""
+    m = _SCHEME.match(s)
+    proto = default
+    if m:
+        proto = m.group(1).lower()
+        if proto not in PROTOCOLS:
+            raise ChannelNameError(f"{s[:60]!r}: unknown protocol {m.group(1)!r} "
+                                   f"(use ca:// or pva://)")
+        s = s[m.end():]
+    err = pv_name_error(s)
+    if err:
+        shown = text.strip()[:60] if isinstance(text, str) else repr(text)
+        raise ChannelNameError(f"{shown!r}: {err}" if shown else err)
+    return ChannelName(proto, s)
+
+
+def format_channel(ch: ChannelName, default: str = "ca") -> str:
+    """The address to show or save: the bare name for ``default``, else ``proto://name``."""
+    return ch.name if ch.protocol == default else f"{ch.protocol}://{ch.name}"
