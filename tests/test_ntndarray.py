@@ -452,6 +452,7 @@ def test_live_p4p_ntndarray_decodes_pixel_for_pixel(pva_server, which):
     assert frame.data.dtype == want.dtype and frame.color_mode == "Mono"
     np.testing.assert_array_equal(frame.data, want)
     assert f.unique_id == (7 if which == "plain" else 8)
+    assert f.timestamp == (1_700_000_000 if which == "plain" else 0)   # 0: server sent none
 
 
 @pytest.mark.live
