@@ -44,15 +44,20 @@ def wait_answers(pump: Callable[[], int], wake: threading.Event, pending: Callab
     seen = pump()
     q = quiet
     left = pending()
+    # the quiet time counts from when pending() is done: it may send work (the next
+    # window of puts), and on a starved machine that alone can outlast a short quiet
+    last = time.monotonic()
     while left:
         wake.clear()
         answers = pump()
         now = time.monotonic()
         if answers != seen:
-            seen, last, q = answers, now, quiet
+            q = quiet
+            seen = answers
             left = pending()
             if not left:
                 break
+            now = last = time.monotonic()
         if now - last >= q and longer is not None and q == quiet:
             q = max(quiet, longer())
         if now - last >= q:
