@@ -14,7 +14,8 @@ Sections:
     Qt signal per frame, slot ``setImage`` (the usual hand-written viewer);
   - ``pvprobe_tick<T>``: Engine(tick_hz=T) + EngineBridge + ImageView.
   Each client reports over the same steady window: frames published by the IOC
-  (ArrayCounter), full ArrayData values that reached the client (received: monitor callbacks; pvprobe fetches paced frames by get), frames really painted
+  (ArrayCounter), full ArrayData values that reached the client (received: monitor
+  callbacks; pvprobe fetches paced frames by get), frames really painted
   (displayed), dropped, latency frame timestamp → paint, event-loop lateness p99,
   RSS, CPU of client and IOC. With ``--repeat N`` each client runs N times,
   alternating the order, and the run with the median displayed rate is reported
@@ -35,11 +36,20 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import (PY, Bench, emit, kill_pid, log, ratio, rnd,  # noqa: E402
-                    run_client_windowed as _unused)  # noqa: F401
-from common import CpuWindow  # noqa: E402
-from pvprobe.core.caenv import free_port, loopback_env  # noqa: E402
+from common import (  # noqa: E402
+    PY,
+    Bench,
+    CpuWindow,  # noqa: E402
+    emit,
+    kill_pid,
+    log,
+    ratio,
+    rnd,
+)
+from common import run_client_windowed as _unused  # noqa: F401,E402
+
 from pvprobe.ca.engine import PACED_DEPTH  # noqa: E402
+from pvprobe.core.caenv import free_port, loopback_env  # noqa: E402
 
 ARRAY_BYTES = str(2 ** 25)
 SECTIONS = {"mono1024": (1024, 1024, "mono"), "mono2048": (2048, 2048, "mono"),
@@ -174,7 +184,7 @@ def client_baseline(args: dict) -> None:
     """The usual hand-written viewer: pyepics PV callback → Qt signal → setImage."""
     import numpy as np
     import pyqtgraph as pg
-    from PyQt5.QtCore import QObject, QTimer, pyqtSignal
+    from PyQt5.QtCore import QObject, pyqtSignal
     app = _app()
     import epics
     P, w, h, mode = args["prefix"], args["w"], args["h"], args["mode"]
@@ -220,7 +230,9 @@ def _patch_nogil_copy() -> None:
     ctypes.string_at (which holds the GIL for the whole copy); decode without a
     second copy. Measures the engine change the report proposes."""
     import ctypes
+
     import numpy as np
+
     from pvprobe.ca import lowlevel as ll
     string_at = ctypes.string_at
 
@@ -312,6 +324,7 @@ def _thread_cpu() -> dict:
     """CPU seconds per thread: Python threads by name, the GUI thread as 'gui',
     libca's own threads (not Python threads) as 'ca-N'."""
     import threading
+
     import psutil
     names = {t.native_id: t.name for t in threading.enumerate()}
     main = threading.main_thread().native_id
@@ -450,7 +463,8 @@ def start_camera(b: Bench, prefix: str, w: int, h: int, mode: str,
     env.update(loopback_env(port, b.repeater_port))
     env["EPICS_CA_MAX_ARRAY_BYTES"] = ARRAY_BYTES
     proc = b.spawn([PY, str(script), prefix, str(w), str(h), mode, str(rate)], env,
-                   preexec_fn=_pinned(cpus), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                   preexec_fn=_pinned(cpus), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                   stderr=subprocess.DEVNULL,
                    text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -481,7 +495,7 @@ def main() -> None:
                          "run with the median displayed rate is reported (all with _runs)")
     ap.add_argument("--paced-depths", default="",
                     help="comma list of Engine.paced_depth values to run pvprobe with "
-                         "(default: the engine's own, %d)" % PACED_DEPTH)
+                         f"(default: the engine's own, {PACED_DEPTH})")
     ap.add_argument("--experiment-nogil-copy", action="store_true",
                     help="also run pvprobe (last tick) with the GIL-free copy experiment")
     a = ap.parse_args()

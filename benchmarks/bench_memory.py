@@ -34,7 +34,7 @@ def main() -> None:
             iocs.append(ioc)
             lists.append(names)
         one = b.write_list(lists[0], "one.txt")
-        every = b.write_list([n for l in lists for n in l], "all.txt")
+        every = b.write_list([n for lst in lists for n in lst], "all.txt")
         tmo = 60 + a.per_ioc * a.iocs / 1000
 
         log(f"engine with {a.per_ioc} PVs (1 IOC)")

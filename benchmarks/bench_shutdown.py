@@ -67,7 +67,7 @@ def gui_run(b: Bench, env: dict, pvlist, T: float, max_exit: float) -> dict:
         res["error"] = "no stats file"
     res["exit_code"] = code if exit_at else "killed (hung)"
     res["crash"] = isinstance(code, int) and code < 0
-    lines = [l for l in err.splitlines() if l.strip()]
+    lines = [ln for ln in err.splitlines() if ln.strip()]
     res["stderr_lines"] = len(lines)
     res["stderr_head"] = lines[:3]
     return res

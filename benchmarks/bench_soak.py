@@ -52,11 +52,11 @@ def client(a: argparse.Namespace) -> None:
     from pvprobe.ca.engine import Engine
 
     app = QApplication([])
-    from pvprobe.qt.bridge import EngineBridge
     from pvprobe.qt.app.diagnostics import LoopLatency
-    from pvprobe.qt.image.image_view import ImageView
     from pvprobe.qt.app.main_window import MainWindow
     from pvprobe.qt.app.settings import Settings
+    from pvprobe.qt.bridge import EngineBridge
+    from pvprobe.qt.image.image_view import ImageView
 
     names = Path(a.names).read_text().split()
     engine = Engine(tick_hz=20)
@@ -147,6 +147,7 @@ def main() -> None:
         return
 
     from common import Bench, free_port, log, loopback_env
+
     from pvprobe.demo.launcher import DemoIOC
 
     with Bench() as b:

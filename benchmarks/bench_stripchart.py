@@ -45,10 +45,10 @@ def run_client(listfile: str, seconds: float, history: float, frames: int, redra
     from PyQt5.QtWidgets import QApplication
 
     from pvprobe.ca.engine import Engine
-    from pvprobe.qt.bridge import EngineBridge
     from pvprobe.qt.app.diagnostics import LoopLatency
+    from pvprobe.qt.bridge import EngineBridge
 
-    names = [l.strip() for l in open(listfile) if l.strip()]
+    names = [ln.strip() for ln in open(listfile) if ln.strip()]
     app = QApplication([])
     eng = Engine(tick_hz=20)
     bridge = EngineBridge(eng)

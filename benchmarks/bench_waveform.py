@@ -79,13 +79,12 @@ def run_ioc(n: int, hz: float) -> None:
 
 def run_client(mode: str, seconds: float, warmup: float, timeout: float) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    import numpy as np
     import pyqtgraph as pg
     from PyQt5.QtWidgets import QApplication
 
     from pvprobe.ca.engine import Engine
-    from pvprobe.qt.bridge import EngineBridge
     from pvprobe.qt.app.diagnostics import LoopLatency
+    from pvprobe.qt.bridge import EngineBridge
     from pvprobe.qt.plots.plot_common import PaintCounter
 
     app = QApplication([])
@@ -221,7 +220,8 @@ def main() -> None:
     if a.role == "client":
         return run_client(a.mode, a.seconds, a.warmup, timeout=60.0)
 
-    from common import PY, Bench, cpu_percent, emit, log, ratio, rnd
+    from common import PY, Bench, cpu_percent, emit, log, ratio
+
     from pvprobe.core.caenv import free_port, loopback_env
 
     array_bytes = str(max(2 ** 24, a.n * 8 + 4096))

@@ -39,7 +39,7 @@ def err(*a: object) -> None:
 
 def names_of(args: dict) -> list[str]:
     with open(args["list"]) as f:
-        names = [l.strip() for l in f if l.strip()]
+        names = [ln.strip() for ln in f if ln.strip()]
     if args.get("limit"):
         names = names[: args["limit"]]
     return names

@@ -26,8 +26,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Optional
 
 import psutil
 
@@ -35,8 +36,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from pvprobe.core.caenv import free_port, loopback_env  # noqa: E402
 from pvprobe.ca.repeater import ensure_repeater, stop_repeater  # noqa: E402
+from pvprobe.core.caenv import free_port, loopback_env  # noqa: E402
 from pvprobe.core.realtime import drop_realtime  # noqa: E402
 
 # IOCs and clients started from here run without real-time EPICS threads, as the app
@@ -187,7 +188,7 @@ class IOC:
         })
         return env
 
-    def start(self, timeout: float = 120.0) -> "IOC":
+    def start(self, timeout: float = 120.0) -> IOC:
         self._log = open(self.workdir / f"ioc-{self.port}.log", "wb")
         self.proc = subprocess.Popen([PY, "-m", "epicscorelibs.ioc", "-d", str(self.db)],
                                      env=self.env(), stdin=subprocess.PIPE, stdout=self._log,
@@ -230,7 +231,7 @@ class Bench:
         self.iocs: list[IOC] = []
         self.children: list[subprocess.Popen] = []
 
-    def __enter__(self) -> "Bench":
+    def __enter__(self) -> Bench:
         self.repeater = ensure_repeater(self.repeater_port, die_with_parent=True)
         return self
 
@@ -300,7 +301,7 @@ class Bench:
             log(f"client {mode} timed out after {timeout} s; stderr tail:", err.decode()[-2000:])
             return {"error": f"timeout after {timeout} s"}
         wall = time.monotonic() - t0
-        lines = [l for l in out.decode().splitlines() if l.startswith("{")]
+        lines = [ln for ln in out.decode().splitlines() if ln.startswith("{")]
         if proc.returncode != 0 or not lines:
             log(f"client {mode} exit {proc.returncode}; stderr tail:", err.decode()[-2000:])
             res = {"error": f"exit code {proc.returncode}"}
@@ -311,7 +312,7 @@ class Bench:
         return res
 
 
-def run_client_windowed(b: "Bench", mode: str, args: dict, env: dict[str, str], timeout: float,
+def run_client_windowed(b: Bench, mode: str, args: dict, env: dict[str, str], timeout: float,
                         watch: dict[str, int]) -> dict:
     """Like :meth:`Bench.run_client`, for clients that print ``{"event": "window_start"}``
     when their measuring window opens: CPU% of ``watch`` (name -> pid) plus the client
@@ -326,7 +327,6 @@ def run_client_windowed(b: "Bench", mode: str, args: dict, env: dict[str, str], 
         import selectors
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ)
-        buf = ""
         while time.monotonic() < deadline:
             if not sel.select(timeout=0.5):
                 if proc.poll() is not None:

@@ -46,9 +46,9 @@ def main(argv: list[str] | None = None) -> int:
 
         from pvprobe.ca.engine import Engine
         from pvprobe.cli.gui import DEMO_FEATURED
-        from pvprobe.qt.bridge import EngineBridge
         from pvprobe.qt.app.main_window import MainWindow
         from pvprobe.qt.app.settings import Settings
+        from pvprobe.qt.bridge import EngineBridge
         from pvprobe.qt.style.theme import setup_application
 
         app = QApplication(sys.argv[:1])

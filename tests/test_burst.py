@@ -12,14 +12,14 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
+from conftest import REPEATER_PORT, RESTART_PORT, show_main_window
 
 from pvprobe.core.caenv import loopback_env
-
-from conftest import REPEATER_PORT, RESTART_PORT, show_main_window
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -100,8 +100,8 @@ class OfferMeter:
 
 def test_burst_50000_pvs_at_10hz(qtbot, tmp_path: Path, burst_ioc) -> None:
     from pvprobe.ca.engine import Engine
-    from pvprobe.qt.bridge import EngineBridge
     from pvprobe.qt.app.diagnostics import LoopLatency
+    from pvprobe.qt.bridge import EngineBridge
     from pvprobe.qt.table.pvtable_model import Col
 
     names = [f"{P}c{i:05d}" for i in range(N)]

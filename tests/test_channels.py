@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from pvprobe.core.pvnames import (ChannelName, ChannelNameError, channel_error, format_channel,
-                                  parse_channel, split_names, strip_scheme)
+from pvprobe.core.pvnames import (
+    ChannelName,
+    ChannelNameError,
+    channel_error,
+    format_channel,
+    parse_channel,
+    split_names,
+    strip_scheme,
+)
 
 
 @pytest.mark.parametrize("text,want", [

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import time
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -195,9 +196,8 @@ def test_max_array_bytes_defaults_to_2_pow_24_and_user_value_is_honoured():
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
 
 
-def _parsers() -> dict[str, "argparse.ArgumentParser"]:
+def _parsers() -> dict[str, argparse.ArgumentParser]:
     """Command ("" for the window, "get", ..., "snapshot save", ...) -> its parser."""
-    import argparse
 
     from pvprobe import cli
     from pvprobe.cli import gui

@@ -11,15 +11,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+from conftest import REPEATER_PORT, wait_listening
 
 from pvprobe.core.caenv import free_port, loopback_env
 from pvprobe.core.snapshot import read_snapshot
-
-from conftest import REPEATER_PORT, wait_listening
 
 pytestmark = pytest.mark.timeout(300)
 

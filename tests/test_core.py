@@ -78,6 +78,7 @@ def test_atomic_write_keeps_permissions_and_follows_the_umask(tmp_path):
     """Not mkstemp's private 0600: a new file gets 0666 less the umask, a replaced file
     keeps its own mode (a list shared read-only with other operators stays so)."""
     import os
+
     from pvprobe.core.atomic import atomic_write_text
     old = os.umask(0o022)
     try:
@@ -96,6 +97,7 @@ def test_atomic_write_keeps_permissions_and_follows_the_umask(tmp_path):
 def test_atomic_write_removes_stale_temps_of_killed_writers_only(tmp_path):
     import os
     import time
+
     from pvprobe.core.atomic import STALE_TMP_S, atomic_write_text
     target = tmp_path / "list.txt"
     stale = tmp_path / ".list.txt.abc123.tmp"       # as mkstemp names them

@@ -8,7 +8,8 @@ import subprocess
 import sys
 import textwrap
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 import numpy as np
 import psutil
@@ -43,13 +44,13 @@ def wait_until(cond: Callable[[], bool], timeout: float, step: float = 0.05) -> 
     return cond()
 
 
-def connected_pv(name: str, **kw) -> "epics.PV":
+def connected_pv(name: str, **kw) -> epics.PV:
     pv = epics.PV(name, **kw)
     assert pv.wait_for_connection(CONNECT_TIMEOUT), f"{name} did not connect"
     return pv
 
 
-def ctrl(name: str) -> "epics.PV":
+def ctrl(name: str) -> epics.PV:
     pv = connected_pv(name, form="ctrl", auto_monitor=False)
     pv.get_ctrlvars(timeout=5)
     return pv
@@ -268,7 +269,8 @@ def test_restart_same_ports_client_reconnects(demo_ioc, prefix):
         "client did not reconnect after restart"
 
 
-_CLIENT = "import epics, time; epics.ca.create_channel('NOPE:x', connect=False); time.sleep(1.0)"  # ok-sleep: a throwaway client process that must live 1 s
+# ok-sleep: a throwaway client process that must live 1 s
+_CLIENT = "import epics, time; epics.ca.create_channel('NOPE:x', connect=False); time.sleep(1.0)"
 
 
 def test_no_carepeater_noise_with_repeater(ca_repeater):

@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
-from pvprobe.core.caenv import free_port, loopback_env
-from pvprobe.demo.launcher import DemoIOC
-
 from conftest import REPEATER_PORT, RESTART_PORT
+
+from pvprobe.demo.launcher import DemoIOC
 
 pytestmark = pytest.mark.timeout(230)
 
@@ -157,12 +153,12 @@ def test_kill_and_restart_20_times(qtbot, fault_ioc: FaultIOC) -> None:
     from pvprobe.ca.engine import Engine
     from pvprobe.qt.bridge import EngineBridge
     from pvprobe.qt.image.image_view import ImageView
-    from pvprobe.qt.table.pvtable_model import DISCONNECTED_TEXT, Col
     from pvprobe.qt.plots.strip_chart import StripChart
-    from pvprobe.qt.table.table_widget import PVTableWidget
-    from pvprobe.qt.style.theme import table_colors
     from pvprobe.qt.plots.waveform_plot import WaveformPlot
     from pvprobe.qt.probe.probe_panel import ProbePanel
+    from pvprobe.qt.style.theme import table_colors
+    from pvprobe.qt.table.pvtable_model import DISCONNECTED_TEXT, Col
+    from pvprobe.qt.table.table_widget import PVTableWidget
 
     names = scalar_names(PREFIX) + scalar_names(PREFIX2)
     assert len(names) == 2000

@@ -13,14 +13,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import pytest
+from conftest import REPEATER_PORT, wait_listening
 
 from pvprobe.core.caenv import free_port, loopback_env
-
-from conftest import REPEATER_PORT, wait_listening
 
 pytestmark = pytest.mark.timeout(200)
 
@@ -59,7 +59,7 @@ class Client:
         self.proc = subprocess.Popen([sys.executable, str(CLIENT), *names], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, start_new_session=True)
-        self.lines: "queue.Queue[dict]" = queue.Queue()
+        self.lines: queue.Queue[dict] = queue.Queue()
         self.last: dict = {}
         threading.Thread(target=self._read, daemon=True).start()
 

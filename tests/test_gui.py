@@ -14,8 +14,8 @@ import pytest
 from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QColor, QImage
 
-from pvprobe.qt.bridge import EngineBridge
 from pvprobe.qt.app.main_window import MainWindow
+from pvprobe.qt.bridge import EngineBridge
 from pvprobe.qt.table.pvtable_model import Col
 
 pytestmark = pytest.mark.timeout(120)

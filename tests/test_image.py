@@ -351,7 +351,7 @@ def cam_ioc(refs, demo_ioc):
     # file's buffer while select() waited for more bytes that never came)
     import queue
     import threading
-    got: "queue.Queue[str]" = queue.Queue()
+    got: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [got.put(ln) for ln in proc.stdout] + [got.put("")],
                      daemon=True).start()
     lines = []
@@ -606,7 +606,7 @@ def test_too_small_max_array_bytes_says_which_value(demo_ioc, prefix, tmp_path):
     env = dict(os.environ, EPICS_CA_MAX_ARRAY_BYTES="100000", EPICS_CA_AUTO_ARRAY_BYTES="NO")
     p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                        timeout=90, cwd=str(ROOT))
-    lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
     assert lines, p.stderr[-3000:]
     res = json.loads(lines[-1])
     assert "EPICS_CA_MAX_ARRAY_BYTES ≥ 4194320" in res["message"], res
@@ -618,6 +618,7 @@ def test_too_small_max_array_bytes_says_which_value(demo_ioc, prefix, tmp_path):
 def test_fast_render_matches_pyqtgraph(qtbot, dtype, levels, cmap):
     """The view's one-lookup render draws what pyqtgraph's own path draws (±1 per channel)."""
     import pyqtgraph as pg
+
     from pvprobe.qt.image.image_item import CountingImageItem
     rng = np.random.default_rng(5)
     img = rng.integers(0, np.iinfo(dtype).max, (37, 53), dtype=dtype, endpoint=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pvprobe.qt.bridge import EngineBridge
 from pvprobe.qt.app.main_window import LEAN_THRESHOLD, LEAN_THRESHOLD_PY_CALLBACKS, MainWindow
+from pvprobe.qt.bridge import EngineBridge
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -16,8 +16,8 @@ import subprocess
 import sys
 import time
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import imagecodecs
 import numpy as np
@@ -25,8 +25,7 @@ import pytest
 
 from pvprobe.core.caenv import free_port
 from pvprobe.core.ndarray import FrameError
-from pvprobe.core.ntndarray import (DropCounter, NTNDArrayFields, decode_frame, decompress,
-                                    pvdata_dtype)
+from pvprobe.core.ntndarray import DropCounter, NTNDArrayFields, decode_frame, decompress, pvdata_dtype
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

@@ -15,15 +15,13 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
-
 from conftest import NUMBERS_PORTS, ServerProcess
 from numbers_ioc import FWAVE, NUL_FIRST, WAVE, random_bytes
 

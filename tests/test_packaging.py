@@ -44,6 +44,7 @@ def _non_blank(img) -> bool:
 
 def test_app_icon_pngs_have_their_sizes(qapp):
     from PyQt5.QtGui import QImage
+
     from pvprobe.qt.style.resources import app_icon, resource_path
 
     for size in APP_SIZES:
@@ -125,9 +126,16 @@ def restore_app_look(qapp):
 def test_apply_theme_sets_style_and_palette(restore_app_look, name):
     from PyQt5.QtGui import QColor, QPalette
     from PyQt5.QtWidgets import QTableWidget, QTableWidgetItem
+
     from pvprobe.qt.style.resources import icon
-    from pvprobe.qt.style.theme import (apply_theme, available_themes, current_theme,
-                                  relative_luminance, table_colors, theme_spec)
+    from pvprobe.qt.style.theme import (
+        apply_theme,
+        available_themes,
+        current_theme,
+        relative_luminance,
+        table_colors,
+        theme_spec,
+    )
 
     app = restore_app_look
     assert name in available_themes()
@@ -230,8 +238,8 @@ def test_status_and_plot_colours_are_readable(theme):
 
 
 def test_light_theme_keeps_the_tables_alarm_colours():
-    from pvprobe.qt.table import table_brushes as m
     from pvprobe.qt.style.theme import alarm_colors
+    from pvprobe.qt.table import table_brushes as m
 
     for name, model_colours in m.PALETTES.items():
         ours = alarm_colors("light", name)

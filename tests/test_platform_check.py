@@ -11,8 +11,15 @@ import sys
 
 import pytest
 
-from pvprobe.qt.app.platform_check import (XCB_PACKAGES, debian_package, missing_libraries,
-                                       missing_libraries_message, parse_ldd, uses_xcb, xcb_plugin_path)
+from pvprobe.qt.app.platform_check import (
+    XCB_PACKAGES,
+    debian_package,
+    missing_libraries,
+    missing_libraries_message,
+    parse_ldd,
+    uses_xcb,
+    xcb_plugin_path,
+)
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -14,7 +14,12 @@ from PyQt5.QtGui import QDropEvent, QImage
 
 from pvprobe.core.ringbuffer import SEV_DISCONNECTED, RingBuffer, bytes_for, capacity_for
 from pvprobe.core.waveform_data import (
-    columns_csv, finite_range, minmax_decimate, samples_csv, valid_elements, visible_slice,
+    columns_csv,
+    finite_range,
+    minmax_decimate,
+    samples_csv,
+    valid_elements,
+    visible_slice,
 )
 
 pytestmark = pytest.mark.timeout(180)
@@ -225,7 +230,8 @@ def test_strip_chart_gap_on_disconnect(qtbot, chart, restartable_ioc):
     t, v, s = ring.view()
     gaps = np.nonzero(np.isnan(v))[0]
     assert len(gaps) == 1 and s[gaps[0]] == SEV_DISCONNECTED
-    assert t[gaps[0] - 1] < t_gap < t[gaps[0] + 1], (t[gaps[0] - 2:gaps[0] + 3].tolist(), t_gap, v[gaps[0] - 2:gaps[0] + 3].tolist())
+    near = slice(gaps[0] - 2, gaps[0] + 3)
+    assert t[gaps[0] - 1] < t_gap < t[gaps[0] + 1], (t[near].tolist(), t_gap, v[near].tolist())
     # the curve handed to pyqtgraph keeps the NaN, so no line joins the two sides
     chart.show_range(t[0] - 1, t[-1] + 1)
     x, y = chart._series[name].curve.getData()

@@ -17,10 +17,15 @@ from PyQt5.QtWidgets import QApplication, QMessageBox
 
 from pvprobe.core.history import History, RunningStats
 from pvprobe.core.probe_report import fmt_limits, report_lines
-from pvprobe.core.pvstate import PVState
 from pvprobe.core.putlog import ENV_VAR, PutLog, jsonable, putlog_path, read_putlog
+from pvprobe.core.pvstate import PVState
 from pvprobe.core.record_fields import (
-    FIELD_ORDER, FieldDiscovery, candidate_fields, field_pv, read_record_fields, record_name,
+    FIELD_ORDER,
+    FieldDiscovery,
+    candidate_fields,
+    field_pv,
+    read_record_fields,
+    record_name,
 )
 from pvprobe.qt.probe.probe_panel import ProbePanel, first_name
 from pvprobe.qt.probe.put_editor import PutEditor
@@ -286,7 +291,7 @@ def test_fields_table_lists_existing_fields_only(qtbot, make_probe, engine, pref
     kinds = {"ai:000": "ai", "bo:000": "bo", "mbbo:000": "mbbo", "ai:000_sim": "calc",
              "wave": "waveform", "stringin:000": "stringin"}
     panels = {k: make_probe(prefix + k) for k in kinds}
-    for k, p in panels.items():
+    for p in panels.values():
         connected(qtbot, p)
     shown = {}
     for k, p in panels.items():

@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from pvprobe.core import pvs_format
 from pvprobe.core.pvnames import PVListError, read_pv_list, write_pv_list
-from pvprobe.core.pvs_format import (PVSFile, format_pvs, looks_like_pvs, parse_pvs, read_pvs,
-                                     write_pvs)
+from pvprobe.core.pvs_format import PVSFile, format_pvs, looks_like_pvs, parse_pvs, read_pvs, write_pvs
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -16,14 +16,16 @@ from pvprobe.core.batch import Batch
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.values import natural_key, severity_level
 from pvprobe.qt.bridge import EngineBridge
+from pvprobe.qt.style.theme import table_colors
 from pvprobe.qt.table.pvtable_model import (
-    DIFF_ROLE, Col, PVTableModel,
+    DIFF_ROLE,
+    Col,
+    PVTableModel,
 )
 from pvprobe.qt.table.table_brushes import ALARM_COLOURS, COLORBLIND_COLOURS
 from pvprobe.qt.table.table_filter import PVFilterProxy, make_matcher
 from pvprobe.qt.table.table_view import FILTER_PLACEHOLDER
 from pvprobe.qt.table.table_widget import PVTableWidget
-from pvprobe.qt.style.theme import table_colors
 
 pytestmark = pytest.mark.timeout(180)
 

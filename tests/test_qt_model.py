@@ -25,9 +25,9 @@ from pvprobe.ca.engine import Engine
 from pvprobe.core.batch import Batch
 from pvprobe.core.pvstate import PVState
 from pvprobe.qt.app.app import run_gui
-from pvprobe.qt.bridge import EngineBridge
 from pvprobe.qt.app.diagnostics import LoopLatency, RunStats
 from pvprobe.qt.app.main_window import MainWindow
+from pvprobe.qt.bridge import EngineBridge
 from pvprobe.qt.table.pvtable_model import STATE_ROLE, Col, PVTableModel
 
 

@@ -7,8 +7,10 @@ that privilege up before libca starts, for itself and the IOCs it starts."""
 from __future__ import annotations
 
 import json
+
 import conftest
-from pvprobe.core.realtime import has_realtime_capability, thread_policies
+
+from pvprobe.core.realtime import has_realtime_capability
 
 
 def test_client_started_with_the_privilege_runs_libca_threads_normally() -> None:

@@ -6,10 +6,10 @@ import pytest
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QDialog
 
-from pvprobe.qt.bridge import READ_ONLY_REASON, EngineBridge
 from pvprobe.qt.app.main_window import MainWindow
-from pvprobe.qt.table.pvtable_model import Col
 from pvprobe.qt.app.settings import Settings
+from pvprobe.qt.bridge import READ_ONLY_REASON, EngineBridge
+from pvprobe.qt.table.pvtable_model import Col
 from pvprobe.qt.table.snapshot_ui import RestoreConfirmDialog
 
 pytestmark = pytest.mark.timeout(120)
@@ -119,6 +119,7 @@ def test_duplicate_pv_names_are_reported_in_the_status_bar(qtbot, make_window, p
     """A second IOC serving the same names (on the other port of the address list):
     the window says so and keeps working."""
     from conftest import REPEATER_PORT, RESTART_PORT
+
     from pvprobe.demo.launcher import DemoIOC
 
     twin = DemoIOC(prefix=prefix, server_port=RESTART_PORT, repeater_port=REPEATER_PORT)

@@ -8,15 +8,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
+from conftest import REPEATER_PORT, RESTART_PORT, show_main_window
 from PyQt5.QtCore import Qt
 
 from pvprobe.core.caenv import loopback_env
-
-from conftest import REPEATER_PORT, RESTART_PORT, show_main_window
 
 pytestmark = pytest.mark.timeout(120)
 

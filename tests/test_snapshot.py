@@ -17,9 +17,17 @@ from pvprobe.core import snapshot as snapmod
 from pvprobe.core.putvalue import coerce_put_value
 from pvprobe.core.pvs_format import write_pvs
 from pvprobe.core.pvstate import PVState
-from pvprobe.core.snapshot import (Snapshot, SnapshotError, SnapshotRow, compare, parse_snapshot,
-                                   read_snapshot, restore_plan, snapshot_from_states,
-                                   write_snapshot)
+from pvprobe.core.snapshot import (
+    Snapshot,
+    SnapshotError,
+    SnapshotRow,
+    compare,
+    parse_snapshot,
+    read_snapshot,
+    restore_plan,
+    snapshot_from_states,
+    write_snapshot,
+)
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from pvprobe.core.format import format_value
-from pvprobe.core.pvstate import PVState
 from pvprobe.core.putvalue import PutValueError, coerce_put_value
+from pvprobe.core.pvstate import PVState
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -210,10 +211,9 @@ def test_table_shows_and_edits_every_element(qtbot, server, eng, bridge_on):
     from PyQt5.QtCore import Qt
     from PyQt5.QtWidgets import QLineEdit
 
+    from pvprobe.ca.engine import Engine
     from pvprobe.qt.table.pvtable_model import Col
     from pvprobe.qt.table.table_widget import PVTableWidget
-
-    from pvprobe.ca.engine import Engine
 
     name, fixed = server.prefix + "wstrs:4", server.prefix + "strs"
     reader = Engine()
@@ -275,9 +275,9 @@ def test_probe_panel_shows_and_puts_every_element(qtbot, server, eng, bridge_on)
 
 
 def test_window_snapshot_compare_and_restore(qtbot, server, eng, bridge_on, tmp_path: Path, monkeypatch):
+    from conftest import show_main_window
     from PyQt5.QtWidgets import QDialog
 
-    from conftest import show_main_window
     from pvprobe.ca.engine import Engine
     from pvprobe.qt.table.pvtable_model import DIFF_ROLE, Col
     from pvprobe.qt.table.snapshot_ui import RestoreConfirmDialog
@@ -330,8 +330,8 @@ def test_window_snapshot_compare_and_restore(qtbot, server, eng, bridge_on, tmp_
 # -- plain units ------------------------------------------------------------------------------
 
 def test_saved_values_of_string_arrays_compare_element_by_element():
-    from pvprobe.qt.app.file_actions import saved_text
     from pvprobe.core.values import values_differ
+    from pvprobe.qt.app.file_actions import saved_text
 
     st = PVState(name="S", value=["a b", "", "c"], native_type="STRING", max_count=5, count=3,
                  connected=True, ever_connected=True)

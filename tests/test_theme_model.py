@@ -6,8 +6,8 @@ from PyQt5.QtCore import Qt
 
 from pvprobe.core.batch import Batch
 from pvprobe.core.pvstate import PVState
-from pvprobe.qt.table.pvtable_model import Col, PVTableModel
 from pvprobe.qt.style.theme import table_colors
+from pvprobe.qt.table.pvtable_model import Col, PVTableModel
 
 
 def test_model_colours_follow_theme_and_palette(qtbot):

@@ -13,7 +13,12 @@ from PyQt5.QtGui import QColor, QImage
 from PyQt5.QtWidgets import QStyleFactory
 
 from pvprobe.qt.style.theme import (
-    apply_theme, plot_colors, status_colors, table_colors, theme_spec, view_contrast_report,
+    apply_theme,
+    plot_colors,
+    status_colors,
+    table_colors,
+    theme_spec,
+    view_contrast_report,
 )
 
 pytestmark = pytest.mark.timeout(120)
@@ -271,6 +276,7 @@ def test_dark_theme_check_box_frames_stand_out(qtbot, dark):
     box all but vanished (the strip chart's "Own y" column). The theme's style draws
     them in a frame colour with at least 3:1 contrast to the base."""
     from PyQt5.QtWidgets import QCheckBox, QStyle, QStyleOptionButton
+
     from pvprobe.qt.style.theme import contrast_ratio
     box = QCheckBox("Own y")
     _shown(qtbot, box, (120, 30))

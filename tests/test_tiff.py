@@ -12,8 +12,16 @@ import pytest
 import tifffile
 
 from pvprobe.core import ndarray as nd
-from pvprobe.core.tiff import (CLASSIC_TIFF_LIMIT, TiffError, describe, needs_bigtiff, parse_tiff,
-                               read_tiff, tiff_bytes, write_tiff)
+from pvprobe.core.tiff import (
+    CLASSIC_TIFF_LIMIT,
+    TiffError,
+    describe,
+    needs_bigtiff,
+    parse_tiff,
+    read_tiff,
+    tiff_bytes,
+    write_tiff,
+)
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -10,8 +10,16 @@ from pvprobe.core.putvalue import coerce_put_value, text_put_value
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.snapshot import value_text
 from pvprobe.core.values import (
-    DIFF_PREFIX, editable_text, enum_text, is_editable, is_numeric, natural_key, severity_level,
-    text_key, value_key, values_differ,
+    DIFF_PREFIX,
+    editable_text,
+    enum_text,
+    is_editable,
+    is_numeric,
+    natural_key,
+    severity_level,
+    text_key,
+    value_key,
+    values_differ,
 )
 
 

@@ -14,10 +14,10 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QDialog, QMessageBox, QWidget
 
 from pvprobe.core.pvs_format import read_pvs, write_pvs
-from pvprobe.qt.bridge import EngineBridge
 from pvprobe.qt.app.file_actions import FileActions
-from pvprobe.qt.table.pvtable_model import DIFF_ROLE, Col
 from pvprobe.qt.app.settings import Session, Settings, TabSettings, reset_settings
+from pvprobe.qt.bridge import EngineBridge
+from pvprobe.qt.table.pvtable_model import DIFF_ROLE, Col
 from pvprobe.qt.table.snapshot_ui import RestoreConfirmDialog, SnapshotUI
 from pvprobe.qt.table.tabs import TableTabs
 

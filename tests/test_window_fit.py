@@ -15,11 +15,10 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-from PyQt5.QtCore import QPoint, QRect
-from PyQt5.QtWidgets import (QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit, QScrollArea,
-                             QWidget)
-
 from conftest import show_main_window
+from PyQt5.QtCore import QPoint, QRect
+from PyQt5.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit, QScrollArea, QWidget
+
 from pvprobe.qt.app.main_window import MainWindow
 
 pytestmark = pytest.mark.timeout(120)

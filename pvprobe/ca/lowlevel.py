@@ -67,7 +67,7 @@ EXCEPTION_CB = ctypes.CFUNCTYPE(None, ExceptionArgs)
 
 #: CA exceptions (status, context text), appended by libca's threads, drained by the engine.
 #: Bounded: a flood of exceptions never grows memory.
-ca_exceptions: "collections.deque[tuple[int, str]]" = collections.deque(maxlen=1000)
+ca_exceptions: collections.deque[tuple[int, str]] = collections.deque(maxlen=1000)
 
 
 def _on_exception(args: ExceptionArgs) -> None:
@@ -91,7 +91,7 @@ try:  # the optional C monitor callback (setup.py builds it where a compiler exi
 except ImportError:  # pragma: no cover - depends on the build
     _fastmon = None
 #: libca callback of the C module (set by init_libca when the module is there).
-FAST_CB: Optional["ctypes._CFuncPtr"] = None
+FAST_CB: Optional[ctypes._CFuncPtr] = None
 
 
 def init_libca() -> None:

@@ -13,7 +13,8 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 from pvprobe.core.caenv import udp_port_in_use
 

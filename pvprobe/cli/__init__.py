@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Sequence
 from types import ModuleType
-from typing import Optional, Sequence
+from typing import Optional
 
 from ..core.realtime import drop_realtime
 from . import gui

@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Optional
 
-from ..core.format import (CAGET_FORMAT, MAX_FORMAT_DIGITS, FloatFormat, char_array_escaped,
-                           format_scalar, format_value)
+from ..core.format import CAGET_FORMAT, MAX_FORMAT_DIGITS, FloatFormat, char_array_escaped, format_scalar, format_value
 from ..core.pvnames import PVListError, pv_name_error, strip_scheme
 from ..core.pvs_format import read_names
 from ..core.pvstate import PVState

@@ -157,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
                "(pvprobe SUBCOMMAND --help). EPICS_CA_* environment variables are honoured.")
     p.add_argument("--version", action="version", version=f"pvprobe {__version__}")
     p.add_argument("pvs", nargs="*", metavar="PV", help="PV names to show in the table")
-    p.add_argument("--pvlist", metavar="FILE", help="PV list: a text file (one name per line, # comments) or a Phoebus .pvs table")
+    p.add_argument("--pvlist", metavar="FILE",
+                   help="PV list: a text file (one name per line, # comments) or a Phoebus .pvs table")
     p.add_argument("--demo", action="store_true",
                    help="start the embedded demo IOC on free loopback ports and show its PVs")
     p.add_argument("--prefix", default="PVPDEMO:", help="demo IOC PV prefix (default PVPDEMO:)")

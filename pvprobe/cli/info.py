@@ -7,8 +7,7 @@ from typing import Any
 
 from ..core.format import CAGET_FORMAT, FloatFormat
 from ..core.pvstate import PVState
-from .common import (add_float_options, add_timeout, check_names, command_parser, engine, err,
-                     float_format)
+from .common import add_float_options, add_timeout, check_names, command_parser, engine, err, float_format
 
 
 def info_lines(st: PVState, floats: FloatFormat = CAGET_FORMAT, **report: Any) -> list[str]:

@@ -8,8 +8,17 @@ import time
 
 from ..core.format import format_timestamp
 from ..core.pvstate import PVState
-from .common import (add_float_options, add_timeout, check_names, command_parser, engine, err,
-                     float_format, positive, value_fields)
+from .common import (
+    add_float_options,
+    add_timeout,
+    check_names,
+    command_parser,
+    engine,
+    err,
+    float_format,
+    positive,
+    value_fields,
+)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,8 +6,7 @@ import argparse
 from typing import Any
 
 from ..core.pvstate import PVState
-from .common import (add_float_options, add_timeout, check_names, command_parser, engine, err,
-                     float_format, value_fields)
+from .common import add_float_options, add_timeout, check_names, command_parser, engine, err, float_format, value_fields
 
 
 def run(args: argparse.Namespace) -> int:

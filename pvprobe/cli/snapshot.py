@@ -13,9 +13,20 @@ import sys
 from typing import Optional
 
 from ..core.pvnames import strip_scheme
-from ..core.snapshot import (DIFFERENT, DISCONNECTED_SAVED, EQUAL, MISSING_LIVE, Snapshot,
-                             SnapshotError, compare, read_snapshot, restore_plan,
-                             snapshot_from_states, value_text, write_snapshot)
+from ..core.snapshot import (
+    DIFFERENT,
+    DISCONNECTED_SAVED,
+    EQUAL,
+    MISSING_LIVE,
+    Snapshot,
+    SnapshotError,
+    compare,
+    read_snapshot,
+    restore_plan,
+    snapshot_from_states,
+    value_text,
+    write_snapshot,
+)
 from .common import add_timeout, check_names, engine, list_names, non_negative
 from .common import err as _common_err
 

@@ -7,8 +7,9 @@ import glob
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 
 def _umask() -> int:

@@ -18,7 +18,7 @@ class Batch:
 
     seq: int
     states: list[PVState] = field(default_factory=list)
-    put_results: list["PutResult"] = field(default_factory=list)
+    put_results: list[PutResult] = field(default_factory=list)
     updates_received: int = 0   # CA monitor callbacks since the engine started
     pvs: int = 0                # PVs the engine holds
     connected: int = 0          # of which connected

@@ -10,12 +10,13 @@ shown and the first good frame after a change is not lost.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Optional
 
 import numpy as np
 
-from .ndarray import ArrayMeta, Frame, FrameError, MONO, plain_image, to_image
+from .ndarray import MONO, ArrayMeta, Frame, FrameError, plain_image, to_image
 from .pvstate import PVState
 
 #: Suffixes of the areaDetector plugin PVs an image view reads besides ArrayData.
@@ -59,11 +60,11 @@ class ImageFeed:
 
     # -- construction ----------------------------------------------------------------
     @classmethod
-    def for_prefix(cls, prefix: str) -> "ImageFeed":
+    def for_prefix(cls, prefix: str) -> ImageFeed:
         return cls(array_pv=prefix + "ArrayData", prefix=prefix)
 
     @classmethod
-    def for_array(cls, pv: str, width: int, height: int, rgb: bool = False) -> "ImageFeed":
+    def for_array(cls, pv: str, width: int, height: int, rgb: bool = False) -> ImageFeed:
         if width <= 0 or height <= 0:
             raise ValueError("width and height must be positive")
         return cls(array_pv=pv, width=int(width), height=int(height), rgb=rgb,

@@ -54,7 +54,7 @@ class QuitRequest:
             signal.signal(sig, old if old is not None else signal.SIG_DFL)
         self._old.clear()
 
-    def __enter__(self) -> "QuitRequest":
+    def __enter__(self) -> QuitRequest:
         self.install()
         return self
 

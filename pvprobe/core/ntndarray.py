@@ -29,13 +29,25 @@ Codecs as areaDetector's NDPluginCodec writes them:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 
-from .ndarray import (ArrayMeta, Frame, FrameError, MONO, NUMPY_TYPES, RGB1, RGB2, RGB3,
-                      COLOR_MODES, DATA_TYPES, to_image)
+from .ndarray import (
+    COLOR_MODES,
+    DATA_TYPES,
+    MONO,
+    NUMPY_TYPES,
+    RGB1,
+    RGB2,
+    RGB3,
+    ArrayMeta,
+    Frame,
+    FrameError,
+    to_image,
+)
 
 #: pvData ScalarType codes (pvBoolean=0 ... pvDouble=10) -> numpy dtype, as in
 #: ``codec.parameters`` of a compressed NTNDArray (6 = pvUShort).

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 from .format import FloatFormat, char_array_to_text, format_number, format_value, full_value_text
 from .history import Stats

@@ -34,14 +34,14 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Optional, Union
 from xml.etree import ElementTree as ET
 
 from defusedxml import ElementTree as DefusedET
-from defusedxml.common import (DefusedXmlException, DTDForbidden, EntitiesForbidden,
-                               ExternalReferenceForbidden)
+from defusedxml.common import DefusedXmlException, DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
 from .pvnames import ParsedNames, PVListError, pv_name_error, read_pv_list, strip_scheme
 

@@ -84,7 +84,7 @@ class PVState:
         return {(True, True): "read/write", (True, False): "read-only",
                 (False, True): "write-only", (False, False): "no access"}[(self.read_access, self.write_access)]
 
-    def copy(self, _new=object.__new__) -> "PVState":
+    def copy(self, _new=object.__new__) -> PVState:
         """A shallow copy (the value array is shared, never mutated in place).
 
         Written out field by field: 13x faster than ``dataclasses.replace``, and

@@ -8,8 +8,9 @@ engine is reached through a ``read`` callable (CLI) or add/remove lists (GUI).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Optional
+from typing import Optional
 
 from .pvstate import PVState
 

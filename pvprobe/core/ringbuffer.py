@@ -14,7 +14,8 @@ one contiguous slice ``[start, end)``; when the end is reached the newest
 from __future__ import annotations
 
 import math
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from typing import Optional
 
 import numpy as np
 

@@ -33,9 +33,10 @@ import io
 import json
 import math
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 
@@ -308,7 +309,7 @@ def parse_snapshot(text: str, where: str = "snapshot") -> Snapshot:
             continue
         if len(fields) != len(header):
             raise SnapshotError(f"{where}: line {first}: {len(fields)} fields, the header has {len(header)}")
-        get = lambda key: fields[col[key]] if key in col else ""
+        get = lambda key, fields=fields: fields[col[key]] if key in col else ""
         count_text = get("count").strip()
         try:
             count = int(count_text) if count_text else 1

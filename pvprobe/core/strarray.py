@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any, Optional
 
 #: a quoted element (JSON string), a lone quote (an error), or a bare word
 _ITEM = re.compile(r'"(?:[^"\\]|\\.)*"|"|\S+')

@@ -7,7 +7,8 @@ import io
 import math
 import time
 import warnings
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Optional
 
 import numpy as np
 

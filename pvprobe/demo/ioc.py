@@ -16,7 +16,8 @@ import math
 import os
 import sys
 import tempfile
-from typing import Any, Callable, Iterable, Mapping, Optional
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Optional
 
 import numpy as np
 
@@ -197,7 +198,7 @@ def build_specials(records: Any, builder: Any, prefix: str) -> None:
     # Constant-link JSON initial values clear UDF (no INVALID before the first put).
     records.waveform(f"{p}wave:set", FTVL="DOUBLE", NELM=16, INP="[0]", PINI="YES")
     records.waveform(f"{p}filename:set", FTVL="CHAR", NELM=128, PINI="YES",
-                     INP='{const:"%s"}' % _filename(0))
+                     INP=f'{{const:"{_filename(0)}"}}')
     builder.aOut(f"{p}slow", initial_value=0.0, blocking=True, on_update=_slow_put,
                  EGU="s", PREC=2, DRVL=-1000, DRVH=1000)
 

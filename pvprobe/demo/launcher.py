@@ -22,7 +22,7 @@ from pvprobe.ca.repeater import ensure_repeater, pdeathsig_preexec, stop_repeate
 from pvprobe.core.caenv import free_port, loopback_env
 from pvprobe.demo.ioc import DEFAULT_PREFIX, MIN_ARRAY_BYTES, READY_TOKEN
 
-_LIVE: "weakref.WeakSet[DemoIOC]" = weakref.WeakSet()
+_LIVE: weakref.WeakSet[DemoIOC] = weakref.WeakSet()
 
 
 class DemoIOCError(RuntimeError):
@@ -113,7 +113,7 @@ class DemoIOC:
 
     # -- lifecycle --------------------------------------------------------
 
-    def start(self, timeout: float = 60.0, cancel: Optional[threading.Event] = None) -> "DemoIOC":
+    def start(self, timeout: float = 60.0, cancel: Optional[threading.Event] = None) -> DemoIOC:
         """Spawn the IOC and wait (bounded) for its ready line; raises DemoIOCError, or
         DemoIOCCancelled once ``cancel`` is set (the IOC and repeater are stopped)."""
         if self.is_running():
@@ -216,7 +216,7 @@ class DemoIOC:
         self._repeater = None
         self._close_log()
 
-    def restart(self, timeout: float = 60.0) -> "DemoIOC":
+    def restart(self, timeout: float = 60.0) -> DemoIOC:
         """Stop the IOC and start it again on the same ports (repeater kept running)."""
         self._stop_ioc(5.0)
         return self.start(timeout)
@@ -230,7 +230,7 @@ class DemoIOC:
                 pass
             self._log = None
 
-    def __enter__(self) -> "DemoIOC":
+    def __enter__(self) -> DemoIOC:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -18,8 +18,9 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Optional
 
 from ..core.batch import Batch
 from ..core.pvstate import PVState
@@ -79,7 +80,7 @@ class Engine(SyncCalls):
         source.bind(self._inbox, self._wake.set)
         self._answers = 0                   # events processed (progress of synchronous waits)
         self._count_connected = True        # recount connected PVs at the next batch
-        self._commands: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+        self._commands: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._ready = threading.Event()
         self._ready.set()
         self._warnings: list[str] = []

@@ -31,7 +31,7 @@ class ChannelDebug:
     users_paced: int
 
     @classmethod
-    def of(cls, ch: Any, fast_callback: bool) -> "ChannelDebug":
+    def of(cls, ch: Any, fast_callback: bool) -> ChannelDebug:
         """Copy the fields of a channel (plain reads, no lock: a snapshot for tests)."""
         sub = ch.sub
         mask = 0 if sub is None else MASK_ALARM if sub.alarm_only else MASK_VALUE | MASK_ALARM

@@ -9,7 +9,8 @@ decoded only by the source.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional, Union
+from collections.abc import Callable
+from typing import Any, NamedTuple, Optional, Union
 
 from ..core.batch import PutResult
 

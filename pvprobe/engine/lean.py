@@ -10,7 +10,8 @@ subscriptions and are re-read on a rotating timer (:class:`RefreshRotation`).
 from __future__ import annotations
 
 import math
-from typing import Sequence, TypeVar
+from collections.abc import Sequence
+from typing import TypeVar
 
 from .needs import Needs
 

@@ -8,9 +8,10 @@ a user comes and when one goes: there is no separate "upgrade" and "downgrade".
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, NamedTuple, Optional
+from typing import NamedTuple, Optional
 
 
 class Use(NamedTuple):
@@ -24,7 +25,7 @@ class Use(NamedTuple):
 
     @classmethod
     def of(cls, monitor_arrays: bool = False, keep_all: bool = False, once: bool = False,
-           paced: bool = False, light: bool = False) -> "Use":
+           paced: bool = False, light: bool = False) -> Use:
         """A normalised use: ``light`` means something only for a read-once use."""
         return cls(bool(monitor_arrays), bool(keep_all), bool(once), bool(paced),
                    bool(light and once))

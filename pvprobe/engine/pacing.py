@@ -13,8 +13,9 @@ array that waits is replaced by a newer one.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from .events import FrameFetched
 from .inbox import Inbox

@@ -15,7 +15,8 @@ calls' thread); only the callbacks run elsewhere.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any, Optional
 
 from ..core.pvstate import PVState
 from .inbox import Inbox

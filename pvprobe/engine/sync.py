@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any, Optional
 
 from ..core.batch import PutResult
 from ..core.pvstate import PVState
@@ -141,7 +142,7 @@ class SyncCalls:
         self.open([n for n, _ in items], connect_timeout)
         results: dict[int, PutResult] = {}
         rids = []
-        todo: "deque[tuple[int, str, Any]]" = deque()
+        todo: deque[tuple[int, str, Any]] = deque()
         cap = wait_cap(timeout, len(items))
         for name, value in items:
             rid = next(self._rid)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Callable, Iterable, Optional, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Optional, TypeVar
 
 #: Synchronous waits for many PVs (read, open, put_many) go on while answers keep
 #: arriving and end after a quiet spell of the timeout; a trickle of answers cannot

@@ -23,9 +23,9 @@ from PyQt5.QtCore import QObject, QTimer, pyqtSignal
 from PyQt5.QtWidgets import QMessageBox, QWidget
 
 from pvprobe.core.batch import PutResult
-from pvprobe.core.pvstate import PVState
 from pvprobe.core.putrequest import DEFAULT_TIMEOUT, PutRequest
 from pvprobe.core.putvalue import PutValueError
+from pvprobe.core.pvstate import PVState
 
 #: Extra seconds after a put's timeout before the GUI gives up waiting for any answer.
 GRACE = 3.0

@@ -14,7 +14,8 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import Counter
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any, Optional
 
 from pvprobe.core.pvstate import PVState
 

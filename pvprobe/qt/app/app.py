@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from PyQt5.QtCore import QTimer
 from PyQt5.QtWidgets import QApplication
@@ -14,10 +15,10 @@ from pvprobe.core.atomic import atomic_write_text
 from pvprobe.core.interrupts import QuitRequest
 
 from ..bridge import EngineBridge
+from ..style.theme import apply_theme, setup_application
 from .diagnostics import LoopLatency, RunStats
 from .main_window import MainWindow
 from .settings import Settings
-from ..style.theme import apply_theme, setup_application
 
 log = logging.getLogger(__name__)
 

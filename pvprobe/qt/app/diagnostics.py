@@ -6,7 +6,8 @@ import json
 import os
 import time
 from array import array
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from PyQt5.QtCore import QObject, Qt, QTimer

@@ -117,7 +117,7 @@ class FileActions(QObject):
             self.recent_menu.addAction("(none)").setEnabled(False)
 
     def _report(self, table: Any, path: str, parsed: ParsedNames, added: list[str]) -> None:
-        from ..table.table_widget import describe_rejected   # the wording the entry line uses
+        from ..table.table_widget import describe_rejected  # the wording the entry line uses
         parts = [f"Opened {os.path.basename(path)}: {len(added)} PV{'s' if len(added) != 1 else ''} added"]
         dup = len(parsed.names) - len(added)
         if dup:

@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any, Optional
 
 from PyQt5.QtCore import QByteArray, QRect, QTimer, pyqtSignal
 from PyQt5.QtGui import QCloseEvent, QKeySequence, QResizeEvent
-from PyQt5.QtWidgets import (QAction, QActionGroup, QApplication, QInputDialog, QLabel,
-                             QMainWindow, QMessageBox, QProgressBar, QWidget)
+from PyQt5.QtWidgets import (
+    QAction,
+    QActionGroup,
+    QApplication,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QWidget,
+)
 
 from pvprobe.core.batch import Batch, PutResult
 from pvprobe.core.pvnames import ParsedNames
 
 from ..bridge import EngineBridge
-from .file_actions import FileActions
+from ..style.theme import apply_theme, available_themes, current_theme
 from ..table.pvtable_model import HEADERS, Col, PVTableModel  # noqa: F401 (re-exported)
-from .settings import PALETTES, Session, Settings, TabSettings
 from ..table.snapshot_ui import SnapshotUI
 from ..table.table_view import COLUMN_SAMPLES, PVTableView  # noqa: F401
 from ..table.table_widget import REJECT_LIST, PVTableWidget, describe_rejected  # noqa: F401
 from ..table.tabs import TableTabs
-from ..style.theme import apply_theme, available_themes, current_theme
+from .file_actions import FileActions
+from .settings import PALETTES, Session, Settings, TabSettings
 from .view_docks import ViewDocks
 
 log = logging.getLogger(__name__)

@@ -26,9 +26,9 @@ from typing import Any, Optional
 
 from PyQt5.QtCore import QSettings
 
-from pvprobe.core.paths import settings_file
 from pvprobe.core.colors import ALARM_PALETTES
 from pvprobe.core.colors import THEMES as COLOUR_THEMES
+from pvprobe.core.paths import settings_file
 from pvprobe.core.pvnames import pv_name_error
 
 ORGANISATION = "pvprobe"

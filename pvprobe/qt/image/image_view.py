@@ -5,7 +5,8 @@ Frames come only through the :class:`~pvprobe.qt.bridge.EngineBridge`: the view
 opens ArrayData *paced*: the view asks for the next frame when it starts painting
 one (``EngineBridge.request_frame``) and the engine then fetches the newest, so
 its round trip overlaps the paint, a camera faster than the screen costs no
-copies of frames never shown, and a frame never waits behind the display; each batch carries at most the newest ArrayData value, and
+copies of frames never shown, and a frame never waits behind the display; each batch
+carries at most the newest ArrayData value, and
 the view sets at most one image per batch. What is really painted
 is counted in :meth:`.image_item.CountingImageItem.paint` (Qt merges repaints), so the
 status bar's "shown" rate and the latency (frame timestamp → paint) are honest.
@@ -381,7 +382,9 @@ class ImageView(QWidget):
         if self.frame is None:
             raise ValueError("no frame to save yet")
         st = self.frame_state
-        extra = f"{self.feed.array_pv if self.feed else ''} uid={getattr(self.feed.counters, 'unique_id', None) if self.feed else None} ts={getattr(st, 'timestamp', 0.0):.6f}"
+        pv = self.feed.array_pv if self.feed else ""
+        uid = getattr(self.feed.counters, "unique_id", None) if self.feed else None
+        extra = f"{pv} uid={uid} ts={getattr(st, 'timestamp', 0.0):.6f}"
         write_tiff(path, self.frame.data, describe(self.frame.data, extra))
 
     def save_png(self, path: str) -> None:

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 import pyqtgraph as pg
 from PyQt5.QtCore import QTimer
 from PyQt5.QtWidgets import (
-    QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
     QVBoxLayout,
 )
 
@@ -33,7 +40,7 @@ if TYPE_CHECKING:
     from .image_view import ImageView
 
 
-def build_image_view_ui(w: "ImageView") -> None:
+def build_image_view_ui(w: ImageView) -> None:
     """Make the view's widgets (source bar, image, histogram, ROI, profiles, status) and timers."""
     lay = QVBoxLayout(w)
     lay.setContentsMargins(4, 4, 4, 4)

@@ -3,10 +3,11 @@ atomic PNG export, a paint counter and a crosshair."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any, Optional
 
 import pyqtgraph as pg
-from PyQt5.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QObject, Qt, QTimer
+from PyQt5.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QMimeData, QObject, Qt, QTimer
 from PyQt5.QtWidgets import QAbstractItemView, QTableWidget, QWidget
 
 from pvprobe.core.atomic import atomic_write_bytes
@@ -126,10 +127,8 @@ __all__ = ["apply_plot_colours", "names_from_drop", "save_png", "PaintCounter", 
 
 
 # -- dragging PV names out of a plot (drop them on a table, probe or other plot) ------------
-def names_mime(names: Iterable[str]) -> "QMimeData":
+def names_mime(names: Iterable[str]) -> QMimeData:
     """text/plain mime data with one PV name per line (what every view accepts on drop)."""
-    from PyQt5.QtCore import QMimeData
-
     md = QMimeData()
     md.setText("\n".join(names))
     return md
@@ -147,7 +146,7 @@ class NameDragTable(QTableWidget):
         rows = sorted({i.row() for i in self.selectedItems()})
         return [self.item(r, 0).text() for r in rows if self.item(r, 0) is not None]
 
-    def mimeData(self, items) -> "QMimeData":  # noqa: N802 (Qt override)
+    def mimeData(self, items) -> QMimeData:  # noqa: N802 (Qt override)
         return names_mime(self.dragged_names())
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any, Optional
 
 import numpy as np
 import pyqtgraph as pg
@@ -64,7 +65,8 @@ class StripChart(StripReadouts, NameDropMixin, PlotExportMixin, QWidget):
 
     ``span_s``: visible time span (10 s … 24 h); ``rate_hz``: the update rate the
     ring buffers are sized for (history = max(span, 10 min) at that rate);
-    ``redraw_hz``: redraw timer rate; ``memory_budget``: bytes all rings may take together. Each PV is added once with ``keep_all=True``
+    ``redraw_hz``: redraw timer rate; ``memory_budget``: bytes all rings may take together.
+    Each PV is added once with ``keep_all=True``
     and removed once (:meth:`remove_pv`, :meth:`close_pvs`).
     """
 

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import (
-    QAbstractItemView, QComboBox, QHeaderView, QLabel, QLineEdit, QPushButton, QSplitter, QVBoxLayout,
+    QAbstractItemView,
+    QComboBox,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
 )
 
 from ..widgets.flow_layout import FlowLayout, labelled
@@ -23,7 +30,7 @@ if TYPE_CHECKING:
     from .strip_chart import StripChart
 
 
-def build_strip_chart_ui(w: "StripChart") -> None:
+def build_strip_chart_ui(w: StripChart) -> None:
     """Make the chart's widgets (entry, span, pause, plot, PV table) and lay them out."""
     w.entry = QLineEdit(placeholderText="Add scalar PVs (Enter)")
     w.entry.returnPressed.connect(w._on_entry)

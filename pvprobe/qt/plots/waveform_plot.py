@@ -11,8 +11,9 @@ frozen or hidden; what is received and what is painted are counted separately.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 import numpy as np
 import pyqtgraph as pg
@@ -23,7 +24,12 @@ from PyQt5.QtWidgets import QWidget
 from pvprobe.core.atomic import atomic_write_text
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.waveform_data import (
-    columns_csv, finite_range, is_monotonic, minmax_decimate, valid_elements, visible_slice,
+    columns_csv,
+    finite_range,
+    is_monotonic,
+    minmax_decimate,
+    valid_elements,
+    visible_slice,
 )
 
 from ..style.theme import plot_colors, theme_of

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import (
-    QCheckBox, QComboBox, QLabel, QLineEdit, QMenu, QPushButton, QToolButton, QVBoxLayout,
+    QCheckBox,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
 )
 
 from ..widgets.flow_layout import FlowLayout, labelled
@@ -20,7 +27,7 @@ if TYPE_CHECKING:
     from .waveform_plot import WaveformPlot
 
 
-def build_waveform_plot_ui(w: "WaveformPlot") -> None:
+def build_waveform_plot_ui(w: WaveformPlot) -> None:
     """Make the plot's widgets (entry, x choice, scale lock, plot, legend, info) and lay them out."""
     w.entry = QLineEdit(placeholderText="Add array PVs (Enter)")
     w.entry.returnPressed.connect(w._on_entry)

@@ -15,19 +15,20 @@ Integration API: ``ProbePanel(bridge, name=None, parent=None)``, :meth:`set_pv`,
 from __future__ import annotations
 
 import weakref
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any, Optional
 
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PyQt5.QtWidgets import QApplication, QWidget
 
 from pvprobe.core.format import format_value, full_value_text
-from pvprobe.core.values import SEVERITY_PREFIX
 from pvprobe.core.history import History, as_number
 from pvprobe.core.probe_report import fmt_limits, format_timestamp_us, report_text
 from pvprobe.core.pvnames import pv_name_error, strip_scheme
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.record_fields import FieldDiscovery
+from pvprobe.core.values import SEVERITY_PREFIX
 
 from ..style.theme import alarm_colors, label_style, status_colors, theme_of
 from ..subscription import Subscription
@@ -81,7 +82,7 @@ class _Handles:
             sub.close()
 
 
-def _consumer_for(panel: "ProbePanel"):
+def _consumer_for(panel: ProbePanel):
     ref = weakref.ref(panel)
 
     def consume(states: list[PVState]) -> None:

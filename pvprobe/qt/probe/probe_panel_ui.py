@@ -7,8 +7,18 @@ from typing import TYPE_CHECKING, Optional
 from PyQt5.QtCore import QMimeData, QPoint, Qt
 from PyQt5.QtGui import QDrag, QFont, QMouseEvent
 from PyQt5.QtWidgets import (
-    QApplication, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
-    QScrollArea, QSizePolicy, QVBoxLayout, QWidget,
+    QApplication,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
 )
 
 from ..plots.sparkline import Sparkline
@@ -59,7 +69,7 @@ if TYPE_CHECKING:
     from .probe_panel import ProbePanel
 
 
-def build_probe_panel_ui(w: "ProbePanel") -> None:
+def build_probe_panel_ui(w: ProbePanel) -> None:
     """Make the panel's widgets (entry, value, alarm, info, history, sparkline, editor, fields) and lay them out."""
     w.entry = QLineEdit(w)
     w.entry.setPlaceholderText("PV name — type and press Enter, or drop one here")

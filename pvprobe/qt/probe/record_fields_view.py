@@ -8,20 +8,29 @@ The view knows nothing of CA: the probe feeds it the fields' states.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Optional
 
 from PyQt5.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, pyqtSignal
 from PyQt5.QtGui import QBrush
 from PyQt5.QtWidgets import (
-    QAbstractItemView, QComboBox, QHeaderView, QLabel, QLineEdit, QStyledItemDelegate,
-    QStyleOptionViewItem, QTableView, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QComboBox,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
 )
 
 from pvprobe.core.batch import PutResult
 from pvprobe.core.probe_report import field_value_text
-from pvprobe.core.values import editable_text
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.record_fields import FIELD_HELP, READ_ONLY_FIELDS
+from pvprobe.core.values import editable_text
 
 from ..puts import PutsOwner
 from ..style.theme import status_colors, theme_of

@@ -59,7 +59,7 @@ def icon_names() -> list[str]:
     return sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".svg"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _svg_text(name: str) -> str:
     with open(resource_path(f"icons/{name}.svg"), encoding="utf-8") as f:
         return f.read()

@@ -26,8 +26,9 @@ it on every open view).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Optional, Union
+from typing import Optional, Union
 
 from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QColor, QPainter, QPalette

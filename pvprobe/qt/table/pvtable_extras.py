@@ -4,7 +4,8 @@ dragged out as text."""
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from typing import Optional
 
 from PyQt5.QtCore import QMimeData, QModelIndex, Qt
 from PyQt5.QtGui import QBrush

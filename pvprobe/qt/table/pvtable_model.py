@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any, Optional
 
 from PyQt5.QtCore import QAbstractItemModel, QAbstractTableModel, QModelIndex, QObject, Qt, pyqtSignal
 from PyQt5.QtGui import QFont
@@ -11,17 +12,31 @@ from pvprobe.core.batch import Batch
 from pvprobe.core.format import format_timestamp, format_value, full_value_text
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.values import (
-    DIFF_PREFIX, SEVERITY_PREFIX, has_value, is_editable, is_numeric, natural_key, severity_level,
-    text_key, value_key, values_differ,
+    DIFF_PREFIX,
+    SEVERITY_PREFIX,
+    has_value,
+    is_editable,
+    is_numeric,
+    natural_key,
+    severity_level,
+    text_key,
+    value_key,
+    values_differ,
 )
 
 from .pvtable_columns import (  # noqa: F401 (the model's columns, for its users)
-
-    Col, HEADERS, STATE_ROLE, DIFF_ROLE, CONNECTING_TEXT, DISCONNECTED_TEXT, PUTTING_TEXT, READ_ONLY_TEXT, DESC_SUFFIX,
+    CONNECTING_TEXT,
+    DESC_SUFFIX,
+    DIFF_ROLE,
+    DISCONNECTED_TEXT,
+    HEADERS,
+    PUTTING_TEXT,
+    READ_ONLY_TEXT,
+    STATE_ROLE,
+    Col,
 )
 from .pvtable_extras import RowExtras
-from .table_brushes import PALETTE_BRUSHES, GREY, DISCONNECTED_BG, DIFF_BG, FAILED_FG, DONE_FG, lock_icon
-
+from .table_brushes import DIFF_BG, DISCONNECTED_BG, DONE_FG, FAILED_FG, GREY, PALETTE_BRUSHES, lock_icon
 
 _ALARM_COLUMNS = (Col.VALUE, Col.SEVERITY)
 _RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)

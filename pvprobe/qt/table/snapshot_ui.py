@@ -20,16 +20,35 @@ from typing import Any, Optional
 
 from PyQt5.QtCore import QEventLoop, QObject, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (
-    QAbstractItemView, QAction, QDialog, QDialogButtonBox, QFileDialog, QHeaderView, QLabel,
-    QMenu, QMessageBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QAction,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QMessageBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 from pvprobe.core.batch import PutResult
 from pvprobe.core.format import format_value
 from pvprobe.core.putrequest import PutRequest
 from pvprobe.core.snapshot import (
-    DIFFERENT, EQUAL, MISSING_LIVE, Snapshot, SnapshotError, compare, read_snapshot,
-    restore_plan, snapshot_from_states, write_snapshot,
+    DIFFERENT,
+    EQUAL,
+    MISSING_LIVE,
+    Snapshot,
+    SnapshotError,
+    compare,
+    read_snapshot,
+    restore_plan,
+    snapshot_from_states,
+    write_snapshot,
 )
 from pvprobe.core.strarray import string_items_text
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from typing import Iterable
+from collections.abc import Iterable
 
 from PyQt5.QtCore import QByteArray, QPoint
 from PyQt5.QtWidgets import QMenu

@@ -35,7 +35,8 @@ from __future__ import annotations
 import fnmatch
 import re
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 from PyQt5.QtCore import QModelIndex, QObject, QSortFilterProxyModel, Qt, QTimer, pyqtSignal
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any, Optional
 
 from PyQt5.QtCore import QModelIndex, QPoint, QRectF, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor, QIcon, QKeySequence, QPainter, QPixmap

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .table_widget import PVTableWidget
 
 
-def build_table_widget_ui(w: "PVTableWidget") -> None:
+def build_table_widget_ui(w: PVTableWidget) -> None:
     """Make the entry, filter, toggles, count label and the view, and lay them out."""
     # -- controls ------------------------------------------------------------------
     w.entry = QLineEdit(w)
@@ -88,7 +88,7 @@ def build_table_widget_ui(w: "PVTableWidget") -> None:
     lay.addWidget(w.view)
 
 
-def _filter_toggle(w: "PVTableWidget", text: str, tip: str) -> QToolButton:
+def _filter_toggle(w: PVTableWidget, text: str, tip: str) -> QToolButton:
     """A checkable filter button (its icon shows the alarm colours, see _update_swatches)."""
     b = QToolButton(w)
     b.setText(text)

@@ -17,9 +17,9 @@ from PyQt5.QtGui import QKeyEvent
 from PyQt5.QtWidgets import QComboBox, QLineEdit, QStyledItemDelegate, QStyleOptionViewItem, QToolTip, QWidget
 
 from pvprobe.core.colors import STATUS, css_rgb
+from pvprobe.core.putrequest import edit_hint, put_refusal
 from pvprobe.core.putvalue import MAX_STRING, PutValueError, text_put_value
 from pvprobe.core.pvstate import PVState
-from pvprobe.core.putrequest import edit_hint, put_refusal
 from pvprobe.core.values import editable_text, is_editable
 
 from .pvtable_model import STATE_ROLE, Col

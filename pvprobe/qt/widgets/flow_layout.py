@@ -14,8 +14,7 @@ from __future__ import annotations
 from typing import Optional
 
 from PyQt5.QtCore import QPoint, QRect, QSize, Qt, QTimer
-from PyQt5.QtWidgets import (QHBoxLayout, QLabel, QLayout, QLayoutItem, QSizePolicy, QStyle, QWidget,
-                             QWidgetItem)
+from PyQt5.QtWidgets import QHBoxLayout, QLabel, QLayout, QLayoutItem, QSizePolicy, QStyle, QWidget, QWidgetItem
 
 
 class FlowLayout(QLayout):
@@ -143,7 +142,7 @@ class FlowLayout(QLayout):
             grow = [item for item, _w in line
                     if item.expandingDirections() & Qt.Horizontal]
             x = inner.x()
-            for n, (item, w) in enumerate(line):
+            for _n, (item, w) in enumerate(line):
                 if spare > 0 and item in grow:
                     extra = spare // len(grow) + (1 if grow.index(item) < spare % len(grow) else 0)
                     w += extra
