@@ -391,6 +391,8 @@ def test_snapshot_save_change_compare_restore(qtbot, make_window, prefix, tmp_pa
     mbbos = [f"{prefix}mbbo:{i:03d}" for i in range(33, 36)]
     names = aos + mbbos + [prefix + "message"]
     other = Engine()      # a second client, used synchronously (no worker)
+    # the demo IOC is shared by the session: what this test changes is put back at the end
+    originals = [(n, st.value) for n, st in other.read(names).items() if st.value is not None]
     try:
         assert all(r.ok for r in other.put_many([(n, 10.5 + i) for i, n in enumerate(aos)]
                                                 + [(n, 1) for n in mbbos]
@@ -436,6 +438,7 @@ def test_snapshot_save_change_compare_restore(qtbot, make_window, prefix, tmp_pa
         win.snapshots.clear_action.trigger()
         assert model.data(model.index(0, Col.SAVED), DIFF_ROLE) is None
     finally:
+        other.put_many(originals)
         other.stop()
 
 
