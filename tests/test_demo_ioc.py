@@ -269,8 +269,8 @@ def test_restart_same_ports_client_reconnects(demo_ioc, prefix):
         "client did not reconnect after restart"
 
 
-# ok-sleep: a throwaway client process that must live 1 s
-_CLIENT = "import epics, time; epics.ca.create_channel('NOPE:x', connect=False); time.sleep(1.0)"
+# a throwaway client process that must live 1 s
+_CLIENT = "import epics, time; epics.ca.create_channel('NOPE:x', connect=False); time.sleep(1.0)"  # ok-sleep
 
 
 def test_no_carepeater_noise_with_repeater(ca_repeater):
