@@ -189,3 +189,38 @@ def test_every_relative_import_names_a_module_that_exists():
             if not found:
                 missing.append(f"{path.relative_to(PKG)}:{line}: {name}")
     assert not missing, missing
+
+
+def test_only_the_pva_package_imports_p4p():
+    """p4p lives in pvprobe/pva only (and is imported there only on the first
+    pva:// name, after the CA context exists); the engine knows no PVA either."""
+    for path in _modules():
+        rel = path.relative_to(PKG)
+        if rel.parts[0] == "pva":
+            continue
+        assert "p4p" not in _imports(path), f"{rel} imports p4p outside pvprobe/pva"
+    for path in _modules("engine"):
+        bad = _imports_any(path, ("pvprobe.pva",))
+        assert not bad, f"{path.relative_to(PKG)} imports {bad}"
+
+
+def test_pva_package_imports_no_qt_nor_ca():
+    paths = _modules("pva")
+    assert paths, "pvprobe/pva is missing"
+    for path in paths:
+        mods = _full_imports(path)
+        bad = {m for m in mods if m.split(".")[0] in QT + ("epics", "ctypes")
+               or m == "pvprobe.ca" or m.startswith("pvprobe.ca.") or m.startswith("pvprobe.qt")}
+        assert not bad, f"{path.relative_to(PKG)} imports {sorted(bad)}"
+
+
+def test_only_the_engine_factory_joins_ca_and_pva():
+    """pvprobe.ca.engine puts the PVA source beside CA's; nothing else in pvprobe.ca
+    or pvprobe.qt touches pvprobe.pva."""
+    for sub in ("ca", "qt"):
+        for path in _modules(sub):
+            rel = path.relative_to(PKG)
+            if rel.as_posix() == "ca/engine.py":
+                continue
+            bad = _imports_any(path, ("pvprobe.pva",))
+            assert not bad, f"{rel} imports {bad}"

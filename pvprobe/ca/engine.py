@@ -15,6 +15,7 @@ from ..engine.core import Engine as _Engine
 from ..engine.core import EngineStats
 from ..engine.debug import ChannelDebug, EngineDebug
 from ..engine.lean import LEAN_DECODE_BUDGET_PER_S, LEAN_REFRESH_S, LEAN_REFRESH_STEP_S
+from ..engine.mux import MuxSource
 from ..engine.pacing import PACED_DEPTH, POLL_AFTER_EARLY
 from ..engine.puts import PUT_WINDOW
 from ..engine.waits import (
@@ -38,11 +39,20 @@ class CAError(Exception):
     """A CA operation failed; the message names the PV and the reason."""
 
 
+def _pva_source():
+    """The pvAccess source, made on the first ``pva://`` name (p4p is imported only
+    then, and only after the CA context exists: see :mod:`pvprobe.pva.source`)."""
+    from ..pva.source import PVASource
+    return PVASource()
+
+
 class Engine(_Engine):
-    """Channel Access engine. Create it in the main thread, then either
-    :meth:`start` the worker (GUI, monitor) or use the synchronous calls (CLI)."""
+    """The engine over Channel Access, with pvAccess for ``pva://`` names. Create it
+    in the main thread, then either :meth:`start` the worker (GUI, monitor) or use
+    the synchronous calls (CLI)."""
 
     def __init__(self, tick_hz: float = 20.0, automonitor_maxlength: int = AUTOMONITOR_MAXLENGTH):
         ensure_context()
-        super().__init__(CASource(), tick_hz=tick_hz, automonitor_maxlength=automonitor_maxlength)
+        source = MuxSource(CASource(), {"pva": _pva_source})
+        super().__init__(source, tick_hz=tick_hz, automonitor_maxlength=automonitor_maxlength)
         register_engine(self)

@@ -16,7 +16,10 @@ from .strarray import split_string_items, string_items_text
 
 MAX_STRING = 39  # DBR_STRING holds 40 bytes including the terminating NUL
 _INT_RANGE = {"SHORT": (-2 ** 15, 2 ** 15 - 1), "LONG": (-2 ** 31, 2 ** 31 - 1), "CHAR": (0, 255),
-              "ENUM": (0, 65535)}
+              "ENUM": (0, 65535),
+              # pvAccess integer types without a CA twin
+              "INT8": (-128, 127), "USHORT": (0, 2 ** 16 - 1), "ULONG": (0, 2 ** 32 - 1),
+              "INT64": (-2 ** 63, 2 ** 63 - 1), "UINT64": (0, 2 ** 64 - 1), "BOOLEAN": (0, 1)}
 
 
 class PutValueError(ValueError):
@@ -97,6 +100,7 @@ def coerce_put_value(state: PVState, value: Any) -> tuple[str, list]:
     if not native:
         raise PutValueError("PV type unknown (never connected)")
     nelm = max(1, state.max_count)
+    pva = state.protocol == "pva"   # variable-length arrays, strings of any length
     if native == "CHAR" and nelm > 1 and isinstance(value, (str, bytes)):
         raw = value.encode("utf-8") if isinstance(value, str) else value
         if len(raw) + 1 > nelm:
@@ -110,13 +114,13 @@ def coerce_put_value(state: PVState, value: Any) -> tuple[str, list]:
         items = [value]
     if not items:
         raise PutValueError("no value given")
-    if len(items) > nelm:
+    if len(items) > nelm and not pva:
         raise PutValueError(f"{len(items)} elements do not fit NELM {nelm}")
     out: list = []
     for item in items:
         if native == "STRING":
             s = str(item) if not isinstance(item, bytes) else item.decode("utf-8", "replace")
-            if len(s.encode("utf-8")) > MAX_STRING:
+            if not pva and len(s.encode("utf-8")) > MAX_STRING:
                 raise PutValueError(f"string of {len(s.encode('utf-8'))} bytes is longer than {MAX_STRING}")
             out.append(s)
         elif native == "ENUM":

@@ -14,7 +14,13 @@ _ALLOWED = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no space
 
 
 def pv_name_error(name: str) -> str | None:
-    """Why ``name`` is not a usable PV name, or None if it is fine."""
+    """Why ``name`` is not a usable PV name, or None if it is fine (a ``ca://`` or
+    ``pva://`` scheme in front is allowed)."""
+    m = _SCHEME.match(name or "")
+    if m:
+        if m.group(1).lower() not in PROTOCOLS:
+            return f"unknown protocol {m.group(1)!r} (use ca:// or pva://)"
+        name = name[m.end():]
     if not name:
         return "empty name"
     if len(name) > MAX_NAME_LENGTH:
@@ -29,9 +35,44 @@ def pv_name_error(name: str) -> str | None:
     return None
 
 
+#: Protocols a channel address may name (``ca://NAME``, ``pva://NAME``).
+PROTOCOLS = ("ca", "pva")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_default_protocol = "ca"
+
+
+def set_default_protocol(protocol: str) -> None:
+    """The protocol of bare names from now on (``--default-protocol``, the settings)."""
+    global _default_protocol
+    p = protocol.strip().lower()
+    if p not in PROTOCOLS:
+        raise ValueError(f"default protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
+    _default_protocol = p
+
+
+def default_protocol() -> str:
+    return _default_protocol
+
+
 def strip_scheme(name: str) -> str:
-    """Accept PyDM-style ``ca://NAME`` channel addresses."""
-    return name[5:] if name.startswith("ca://") else name
+    """The engine's key of a typed address (PyDM/Phoebus style): ``ca://NAME`` and,
+    with CA the default protocol, a bare ``NAME`` -> ``NAME``; ``pva://NAME`` and,
+    with PVA the default, a bare name -> ``pva://NAME``. An unknown scheme is left
+    as it is (:func:`pv_name_error` says why it cannot be used)."""
+    m = _SCHEME.match(name)
+    if m is None:
+        return name if _default_protocol == "ca" or not name else "pva://" + name
+    proto, rest = m.group(1).lower(), name[m.end():]
+    if proto == "ca":
+        return rest
+    if proto == "pva":
+        return "pva://" + rest
+    return name
+
+
+def protocol_of(key: str) -> str:
+    """``"pva"`` or ``"ca"`` for an engine key (see :func:`strip_scheme`)."""
+    return "pva" if key.startswith("pva://") else "ca"
 
 
 @dataclass
@@ -116,11 +157,6 @@ def write_pv_list(path: str | os.PathLike, names: list[str], header: str = "") -
 
 
 # ----------------------------------------------------------------------------- channels
-
-#: Protocols a channel address may name (``ca://NAME``, ``pva://NAME``).
-PROTOCOLS = ("ca", "pva")
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-
 
 class ChannelNameError(ValueError):
     """A channel address that cannot be used; the message says why."""

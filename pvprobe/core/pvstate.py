@@ -51,6 +51,11 @@ class PVState:
     update_count: int = 0
     error: str = ""
     samples: list = field(default_factory=list)  # (timestamp, value, severity) when every update is kept
+    protocol: str = "ca"            # "ca" or "pva"
+    type_id: str = ""               # PVA: the structure's type id (epics:nt/NTScalar:1.0 ...)
+    status_text: str = ""           # PVA: the alarm message when it is not a CA status name
+    access_known: bool = True       # PVA tells access rights only by refusing a put
+    extra: Optional[dict] = None    # PVA: table columns, structure tree, decoded frame...
 
     # -- derived ---------------------------------------------------------------
     @property
@@ -75,12 +80,16 @@ class PVState:
     def status_name(self) -> str:
         if not self.connected:
             return "DISCONNECTED"
+        if self.status_text:
+            return self.status_text
         return ALARM_STATUS_NAMES[self.status] if 0 <= self.status < len(ALARM_STATUS_NAMES) else str(self.status)
 
     @property
     def access_text(self) -> str:
         if not self.ever_connected:
             return ""
+        if not self.access_known:
+            return "read; write unknown until tried"
         return {(True, True): "read/write", (True, False): "read-only",
                 (False, True): "write-only", (False, False): "no access"}[(self.read_access, self.write_access)]
 
@@ -115,4 +124,9 @@ class PVState:
         n.update_count = self.update_count
         n.error = self.error
         n.samples = list(self.samples) if self.samples else []
+        n.protocol = self.protocol
+        n.type_id = self.type_id
+        n.status_text = self.status_text
+        n.access_known = self.access_known
+        n.extra = self.extra
         return n

@@ -34,6 +34,7 @@ class Channel:
     state: PVState
     users: Users = field(default_factory=Users)   # the add() calls not yet removed
     link: Any = None                     # the source's record (None: could not be created)
+    source: Any = None                   # the protocol source serving it (several: .mux)
     sub: Optional[Subscription] = None   # the source's current subscription for it
     meta_ok: bool = False                # metadata known (or not wanted)
     get_raw: Any = None                  # the item of the last completed value get

@@ -285,6 +285,7 @@ class Engine(SyncCalls):
 
     def _process_events(self) -> list[Channel]:
         """Apply the events the callbacks posted; returns channels that just connected."""
+        self.source.poll()
         self._take_warnings()
         events = self._inbox.take_events()
         self._answers += len(events)

@@ -31,6 +31,8 @@ class Source:
 
     #: updates cost no Python per update (decoded only when drained)
     cheap_updates: bool = False
+    #: the type of this source's raw items (several sources behind one engine: :mod:`.mux`)
+    item_type: type = tuple
 
     # -- set-up and threads
     def bind(self, inbox: Inbox, wake: Callable[[], None]) -> None:
@@ -52,6 +54,10 @@ class Source:
     def flush(self) -> None:
         """Send what was queued (one flush per batch of requests)."""
         raise NotImplementedError
+
+    def poll(self) -> None:
+        """Protocol work the worker does before it applies events (PVA: pop the
+        monitor queues its callbacks flagged). Default: nothing."""
 
     def take_warnings(self) -> list[str]:
         """Protocol warnings since the last call, as sentences for the user."""

@@ -1,0 +1,360 @@
+"""pvAccess values (p4p ``Value`` structures) into PV state: the decoding the PVA
+source does per update, the metadata of NT types, tables and trees.
+
+Normative types are recognised by their type id (``epics:nt/NTScalar:1.0`` ...):
+
+- NTScalar / NTScalarArray: ``value`` (number, string, or array), alarm, time,
+  display (units, precision or format, limits), control limits, valueAlarm limits;
+- NTEnum: ``value.index`` with ``value.choices`` as the enum strings;
+- NTTable: the columns (``labels`` as their names), shown as a table;
+- NTNDArray: the frame decoded by :mod:`pvprobe.core.ntndarray` (any codec);
+- anything else (a plain or nested structure, a union or variant ``value``): a tree
+  of (field, type, value) rows, its ``value`` field if it is a plain number/string.
+
+Nothing here imports p4p: a ``Value`` is used through its methods only.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any, Optional
+
+import numpy as np
+
+from ..core.ndarray import FrameError
+from ..core.ntndarray import DropCounter, NTNDArrayFields, decode_frame
+from ..core.pvstate import ALARM_STATUS_NAMES, PVState
+
+#: p4p scalar type codes -> the native type names the rest of pvprobe uses (the CA
+#: names where the type is the same; the others say their width and sign).
+NATIVE_OF_CODE = {"d": "DOUBLE", "f": "FLOAT", "i": "LONG", "h": "SHORT", "B": "CHAR",
+                  "s": "STRING", "b": "INT8", "H": "USHORT", "I": "ULONG", "l": "INT64",
+                  "L": "UINT64", "?": "BOOLEAN"}
+_CODE_NAMES = {"d": "double", "f": "float", "i": "int", "h": "short", "B": "ubyte", "s": "string",
+               "b": "byte", "H": "ushort", "I": "uint", "l": "long", "L": "ulong", "?": "boolean",
+               "v": "any", "U": "union", "S": "structure"}
+_PVA_STATUS = ("NONE", "DEVICE", "DRIVER", "RECORD", "DB", "CONF", "UNDEFINED", "CLIENT")
+_FORMAT_PREC = re.compile(r"%[-+ #0]*\d*\.(\d+)[eEfFgG]")
+
+KIND_SCALAR, KIND_ENUM, KIND_TABLE, KIND_NDARRAY, KIND_STRUCT = (
+    "scalar", "enum", "table", "ndarray", "struct")
+
+
+def type_name(code: Any) -> str:
+    """A p4p type code as pvData spells it (``ad`` -> ``double[]``)."""
+    if isinstance(code, tuple):
+        kind = code[0]
+        base = {"S": "structure", "U": "union", "aS": "structure[]", "aU": "union[]"}.get(kind, kind)
+        return f"{base} {code[1]}".strip() if code[1] else base
+    if isinstance(code, str) and code.startswith("a"):
+        return _CODE_NAMES.get(code[1:], code[1:]) + "[]"
+    return _CODE_NAMES.get(code, str(code))
+
+
+def kind_of(value: Any) -> str:
+    """Which of the shapes above a structure has."""
+    tid = value.getID()
+    if tid.startswith("epics:nt/NTNDArray:"):
+        return KIND_NDARRAY
+    if tid.startswith("epics:nt/NTTable:"):
+        return KIND_TABLE
+    if tid.startswith("epics:nt/NTEnum:"):
+        return KIND_ENUM
+    if "value" in value:
+        code = value.type()["value"]
+        if isinstance(code, str) and code.lstrip("a") in NATIVE_OF_CODE:
+            return KIND_SCALAR
+        if isinstance(code, tuple) and code[1] == "enum_t":
+            return KIND_ENUM
+    return KIND_STRUCT
+
+
+def describe_type(value: Any) -> tuple[str, str, int]:
+    """``(native type name, type id, element count)`` of a first value."""
+    kind = kind_of(value)
+    tid = value.getID() or "structure"
+    if kind == KIND_SCALAR:
+        code = value.type()["value"]
+        if code.startswith("a"):
+            # PVA arrays have no NELM: the current length, at least 2 so that the PV
+            # is an array everywhere (a 1-element array is still an array)
+            return NATIVE_OF_CODE[code[1:]], tid, max(len(value["value"]), 2)
+        return NATIVE_OF_CODE[code], tid, 1
+    if kind == KIND_ENUM:
+        return "ENUM", tid, 1
+    if kind == KIND_TABLE:
+        return "TABLE", tid, _table_rows(value)
+    if kind == KIND_NDARRAY:
+        return "NDARRAY", tid, _nd_count(value)
+    return "STRUCT", tid, 1
+
+
+def is_array_code(value: Any) -> bool:
+    return kind_of(value) == KIND_SCALAR and value.type()["value"].startswith("a")
+
+
+# ----------------------------------------------------------------------------- alarm, time
+
+def stamp_seconds(value: Any, field: str = "timeStamp") -> float:
+    """POSIX seconds of a time_t field; 0.0 when absent or never set (1970)."""
+    try:
+        secs = value[field + ".secondsPastEpoch"]
+        nsec = value[field + ".nanoseconds"]
+    except (KeyError, AttributeError):
+        return 0.0
+    return secs + nsec * 1e-9 if (secs or nsec) else 0.0
+
+
+def _alarm(state: PVState, value: Any) -> None:
+    try:
+        sev = value["alarm.severity"]
+        status = value["alarm.status"]
+        msg = value["alarm.message"]
+    except (KeyError, AttributeError):
+        state.severity, state.status, state.status_text = 0, 0, ""
+        return
+    state.severity = int(sev)
+    # QSRV puts the CA alarm status name in the message ("HIHI", "LINK"...)
+    if msg in ALARM_STATUS_NAMES:
+        state.status, state.status_text = ALARM_STATUS_NAMES.index(msg), ""
+    else:
+        state.status = 0 if not sev else int(status)
+        if msg:
+            state.status_text = msg
+        elif 0 <= status < len(_PVA_STATUS) and (status or sev):
+            state.status_text = _PVA_STATUS[status]
+        else:
+            state.status_text = ""
+
+
+# ----------------------------------------------------------------------------- values
+
+def _table_rows(value: Any) -> int:
+    cols = value["value"]
+    keys = list(cols.keys())
+    return len(cols[keys[0]]) if keys else 0
+
+
+def table_of(value: Any) -> dict:
+    """An NTTable as ``{"labels": [...], "columns": [(name, type, list/array)...]}``."""
+    cols = value["value"]
+    types = dict(value.type()["value"].aspy()[2]) if hasattr(value.type()["value"], "aspy") else {}
+    labels = list(value.get("labels", []) or [])
+    out = []
+    for i, key in enumerate(cols.keys()):
+        label = labels[i] if i < len(labels) and labels[i] else key
+        out.append((label, type_name(types.get(key, "")), cols[key]))
+    return {"labels": [c[0] for c in out], "columns": out}
+
+
+def tree_of(value: Any, limit: int = 2000) -> list[tuple[int, str, str, Any]]:
+    """Rows ``(depth, field, type, value)`` of a whole structure, depth first (at most
+    ``limit`` rows); substructures have value None; unions show their member."""
+    rows: list[tuple[int, str, str, Any]] = []
+
+    def walk(v: Any, spec: list, depth: int) -> None:
+        for name, code in spec:
+            if len(rows) >= limit:
+                return
+            try:
+                item = v[name]
+            except Exception as exc:     # a field p4p cannot give: say so, go on
+                rows.append((depth, name, type_name(code), f"<unreadable: {exc}>"))
+                continue
+            if isinstance(code, tuple) and code[0] == "S":
+                rows.append((depth, name, type_name(code), None))
+                walk(item, code[2], depth + 1)
+            elif isinstance(code, tuple) and code[0] in ("aS", "aU"):
+                rows.append((depth, name, type_name(code), f"[{len(item)} elements]"))
+            else:
+                rows.append((depth, name, type_name(code), _leaf(item)))
+
+    walk(value, value.type().aspy()[2], 0)
+    return rows
+
+
+def _leaf(item: Any) -> Any:
+    """A leaf as shown in a tree: unions/variants by their member, arrays as arrays."""
+    if hasattr(item, "getID") and hasattr(item, "type"):   # a union's selected structure
+        return f"<{item.getID() or 'structure'}>"
+    return item
+
+
+def _nd_count(value: Any) -> int:
+    try:
+        dims = [int(d["size"]) for d in value["dimension"]]
+    except Exception:
+        return 0
+    return int(np.prod(dims)) if dims else 0
+
+
+def nd_fields(value: Any) -> NTNDArrayFields:
+    """The plain fields of an NTNDArray ``Value`` for :func:`decode_frame`."""
+    data = value["value"]
+    codec = value.get("codec.name", "") or ""
+    param = value.get("codec.parameters", None)
+    attrs = {}
+    for a in value.get("attribute", []) or []:
+        try:
+            attrs[a["name"]] = a["value"]
+        except Exception:
+            continue
+    return NTNDArrayFields(
+        value=data, dims=[int(d["size"]) for d in value["dimension"]], codec=codec,
+        codec_type=param if isinstance(param, (int, np.integer)) else None,
+        uncompressed_size=value.get("uncompressedSize", None), attributes=attrs,
+        unique_id=value.get("uniqueId", None), timestamp=stamp_seconds(value, "dataTimeStamp"))
+
+
+class FrameCounters:
+    """Per-PV NTNDArray bookkeeping kept by the source: drops from uniqueId gaps,
+    decode time."""
+
+    __slots__ = ("drops", "decoded", "decode_s", "failed")
+
+    def __init__(self) -> None:
+        self.drops = DropCounter()
+        self.decoded = 0
+        self.decode_s = 0.0
+        self.failed = 0
+
+
+def decode_ndarray(state: PVState, value: Any, counters: FrameCounters) -> None:
+    """Decode the frame of an NTNDArray into ``state.extra["frame"]`` (its pixels as
+    ``state.value``); a frame that cannot be shown leaves the last good one and says why."""
+    t0 = time.perf_counter()
+    f = nd_fields(value)
+    extra = dict(state.extra or {})
+    extra.update(codec=f.codec or "none", unique_id=f.unique_id, dims=list(f.dims),
+                 dropped=counters.drops.dropped, received=counters.drops.received,
+                 data_time=f.timestamp, attributes={k: _leaf(v) for k, v in list(f.attributes.items())[:50]})
+    try:
+        frame = decode_frame(f)
+    except FrameError as exc:
+        counters.failed += 1
+        extra["frame_error"] = str(exc)
+        state.extra = extra
+        return
+    except Exception as exc:     # a codec library's own error on corrupt data
+        counters.failed += 1
+        extra["frame_error"] = f"cannot decode {f.codec or 'frame'}: {exc}"
+        state.extra = extra
+        return
+    dt = time.perf_counter() - t0
+    counters.decoded += 1
+    counters.decode_s += dt
+    extra.update(frame=frame, frame_error="", decode_s=dt,
+                 mean_decode_s=counters.decode_s / counters.decoded)
+    state.extra = extra
+    state.value = frame.data
+    state.count = int(frame.data.size)
+
+
+def decode_into(state: PVState, value: Any, kind: str, counters: Optional[FrameCounters] = None) -> None:
+    """Decode one update ``value`` of shape ``kind`` into ``state``."""
+    _alarm(state, value)
+    state.timestamp = stamp_seconds(value)
+    if kind == KIND_SCALAR:
+        v = value["value"]
+        if isinstance(v, (np.ndarray, list)):     # string arrays come as lists
+            state.count = n = len(v)
+            if n > state.max_count:
+                state.max_count = n
+        else:
+            state.count = 1
+        state.value = v
+    elif kind == KIND_ENUM:
+        state.value = int(value["value.index"])
+        state.count = 1
+        choices = value.get("value.choices", None)
+        if choices is not None and tuple(choices) != state.enum_strs:
+            state.enum_strs = tuple(choices)
+    elif kind == KIND_TABLE:
+        table = table_of(value)
+        state.extra = {"table": table}
+        state.count = _table_rows(value)
+        state.value = f"[table {state.count} rows × {len(table['columns'])} columns]"
+    elif kind == KIND_NDARRAY:
+        decode_ndarray(state, value, counters or FrameCounters())
+    else:
+        tree = tree_of(value)
+        state.extra = {"tree": tree}
+        state.value = _struct_value(value)
+        state.count = 1
+    state.update_count += 1
+
+
+def _struct_value(value: Any) -> Any:
+    """The ``value`` field of a structure when it is something a cell can show."""
+    if "value" not in value:
+        return f"<{value.getID() or 'structure'}>"
+    code = value.type()["value"]
+    v = value["value"]
+    if isinstance(code, str) and code in ("v", "U"):
+        inner = v
+        if hasattr(inner, "getID"):
+            return f"<union: {inner.getID() or 'structure'}>"
+        return inner if isinstance(inner, (int, float, str)) else repr(inner)[:80]
+    if isinstance(code, tuple):
+        return f"<{type_name(code)}>"
+    return v
+
+
+def sample_of(state: PVState, value: Any, kind: str) -> tuple:
+    """``(timestamp, value, severity)`` of an update (kept samples)."""
+    if kind == KIND_SCALAR:
+        v = value["value"]
+    elif kind == KIND_ENUM:
+        v = int(value["value.index"])
+    else:
+        v = None
+    try:
+        sev = int(value["alarm.severity"])
+    except (KeyError, AttributeError):
+        sev = 0
+    return stamp_seconds(value), v, sev
+
+
+# ----------------------------------------------------------------------------- metadata
+
+def _limits(value: Any, low: str, high: str) -> Optional[tuple]:
+    try:
+        lo, hi = value[low], value[high]
+    except (KeyError, AttributeError):
+        return None
+    return (float(lo), float(hi))
+
+
+def apply_meta(state: PVState, value: Any) -> None:
+    """Units, precision, limits and enum strings of an NT value."""
+    get = value.get
+    if "display" in value:
+        state.units = get("display.units", "") or ""
+        prec = get("display.precision", None) if "display.precision" in value else None
+        if prec is None:
+            m = _FORMAT_PREC.search(get("display.format", "") or "")
+            prec = int(m.group(1)) if m else None
+        state.precision = int(prec) if prec is not None else None
+        state.display_limits = _limits(value, "display.limitLow", "display.limitHigh")
+        desc = get("display.description", "") if "display.description" in value else ""
+        if desc:
+            state.extra = {**(state.extra or {}), "description": desc}
+    if "control" in value:
+        state.control_limits = _limits(value, "control.limitLow", "control.limitHigh")
+    if "valueAlarm" in value:
+        state.alarm_limits = _limits(value, "valueAlarm.lowAlarmLimit", "valueAlarm.highAlarmLimit")
+        state.warning_limits = _limits(value, "valueAlarm.lowWarningLimit", "valueAlarm.highWarningLimit")
+    if "value.choices" in value:
+        state.enum_strs = tuple(get("value.choices", ()) or ())
+
+
+def put_value_of(native: str, values: list, array: bool) -> Any:
+    """What to assign to ``value`` (or ``value.index``) for a put of checked ``values``."""
+    if native == "ENUM":
+        return int(values[0])
+    if array:
+        if native == "STRING":
+            return [str(v) for v in values]
+        return np.asarray(values)
+    return values[0]
