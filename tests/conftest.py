@@ -124,6 +124,36 @@ for _kind in ("softioc", "caproto"):
     NUMBERS_PORTS[_kind] = _port
 os.environ["EPICS_CA_ADDR_LIST"] += "".join(f" 127.0.0.1:{p}" for p in NUMBERS_PORTS.values())
 
+# -- pvAccess ports --------------------------------------------------------------------------
+#: (TCP, UDP) ports of each pvAccess server a test session may start. Servers on one host
+#: must not share a UDP search port (a unicast search on loopback reaches one socket only),
+#: so each has its own, and the client searches all of them (pvxs takes host:port entries).
+#: The client context reads the environment once, at the first pva:// name of the process.
+PVA_SERVERS = ("demo", "nt", "qsrv", "adsim", "gateway", "spare1", "spare2", "spare3")
+_taken = {SERVER_PORT, REPEATER_PORT, RESTART_PORT, CAPROTO_PORT, STRINGS_SOFT_PORT,
+          *NUMBERS_PORTS.values()}
+PVA_PORTS: dict[str, tuple[int, int]] = {}
+for _kind in PVA_SERVERS:
+    _pair = []
+    while len(_pair) < 2:
+        _port = free_port()
+        if _port not in _taken:
+            _taken.add(_port)
+            _pair.append(_port)
+    PVA_PORTS[_kind] = (_pair[0], _pair[1])
+os.environ["EPICS_PVA_ADDR_LIST"] = " ".join(f"127.0.0.1:{u}" for _, u in PVA_PORTS.values())
+os.environ["EPICS_PVA_AUTO_ADDR_LIST"] = "NO"
+
+
+def pva_server_env(kind: str) -> dict[str, str]:
+    """Environment of a pvAccess server process of this session (``kind`` in PVA_SERVERS):
+    its own TCP and UDP ports, loopback only."""
+    tcp, udp = PVA_PORTS[kind]
+    return {"EPICS_PVAS_SERVER_PORT": str(tcp), "EPICS_PVAS_BROADCAST_PORT": str(udp),
+            "EPICS_PVAS_INTF_ADDR_LIST": "127.0.0.1", "EPICS_PVAS_BEACON_ADDR_LIST": "127.0.0.1",
+            "EPICS_PVAS_AUTO_BEACON_ADDR_LIST": "NO", "EPICS_PVA_SERVER_PORT": str(tcp),
+            "EPICS_PVA_BROADCAST_PORT": str(udp)}
+
 
 @pytest.fixture
 def engine(demo_ioc: object) -> Iterator[object]:
