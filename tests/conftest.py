@@ -84,10 +84,12 @@ def ca_repeater() -> Iterator[Optional[object]]:
 
 @pytest.fixture(scope="session")
 def demo_ioc(ca_repeater: object) -> Iterator[object]:
-    """The demo IOC serving on the session's ports; stopped at the end."""
+    """The demo IOC serving on the session's ports (CA, and pvAccess on PVA kind "demo":
+    QSRV2 and the PVA camera); stopped at the end."""
     from pvprobe.demo.launcher import DemoIOC
 
-    ioc = DemoIOC(prefix=DEMO_PREFIX, server_port=SERVER_PORT, repeater_port=REPEATER_PORT)
+    ioc = DemoIOC(prefix=DEMO_PREFIX, server_port=SERVER_PORT, repeater_port=REPEATER_PORT,
+                  pva_ports=PVA_PORTS["demo"])
     ioc.start(timeout=60)
     yield ioc
     ioc.stop()

@@ -196,7 +196,8 @@ def test_only_the_pva_package_imports_p4p():
     pva:// name, after the CA context exists); the engine knows no PVA either."""
     for path in _modules():
         rel = path.relative_to(PKG)
-        if rel.parts[0] == "pva":
+        # the demo IOC's PVA camera runs in the IOC process, where pyepics never is
+        if rel.parts[0] == "pva" or rel.as_posix() == "demo/pva_camera.py":
             continue
         assert "p4p" not in _imports(path), f"{rel} imports p4p outside pvprobe/pva"
     for path in _modules("engine"):

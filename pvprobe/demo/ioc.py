@@ -1,10 +1,14 @@
-"""pvprobe demo IOC: a real EPICS IOC (pythonSoftIOC) with ~1,050 PVs and two cameras.
+"""pvprobe demo IOC: a real EPICS IOC (pythonSoftIOC) with ~1,050 PVs and three cameras.
 
 Run: ``python -m pvprobe.demo.ioc --prefix PVPDEMO:``.  Never imports ``epics``
 (pyepics): its libca and the IOC libraries collide in one process.
 
 Scalar PVs are processed by EPICS itself (periodic SCAN + calc links); Python
 only drives the waveforms, cameras, file name and heartbeat from an asyncio loop.
+
+Every record is served over Channel Access and over pvAccess (QSRV2, as
+``pva://NAME``); a third camera speaks only pvAccess: NTNDArray frames, plain
+and lz4 (:mod:`pvprobe.demo.pva_camera`, a p4p server in this process).
 """
 
 from __future__ import annotations
@@ -32,6 +36,12 @@ CA_DEFAULTS: dict[str, str] = {
     "EPICS_CA_ADDR_LIST": "",
     "EPICS_CA_AUTO_ADDR_LIST": "YES",
     "EPICS_CA_MAX_ARRAY_BYTES": str(MIN_ARRAY_BYTES),
+}
+#: The same for the pvAccess client (pvxs defaults).
+PVA_DEFAULTS: dict[str, str] = {
+    "EPICS_PVA_ADDR_LIST": "",
+    "EPICS_PVA_AUTO_ADDR_LIST": "YES",
+    "EPICS_PVA_BROADCAST_PORT": "5076",
 }
 
 ACF_TEXT = """\
@@ -85,18 +95,22 @@ def ensure_array_bytes(environ: Optional[dict] = None) -> None:
 
 
 def client_env(environ: Optional[Mapping[str, str]] = None) -> dict[str, str]:
-    """The EPICS_CA_* / EPICS_CAS_* settings a client needs, defaults filled in."""
+    """The EPICS_CA_* / EPICS_CAS_* / EPICS_PVA_* settings a client needs, defaults filled in."""
     env = os.environ if environ is None else environ
     result = dict(CA_DEFAULTS)
+    result.update(PVA_DEFAULTS)
     result.update({k: v for k, v in env.items()
-                   if k.startswith(("EPICS_CA_", "EPICS_CAS_"))})
+                   if k.startswith(("EPICS_CA_", "EPICS_CAS_", "EPICS_PVA_"))})
     return dict(sorted(result.items()))
 
 
 def example_pvs(prefix: str) -> list[str]:
     """A few PV names worth typing into a client."""
+    from .pva_camera import LZ4_SUFFIX
+
     return [f"{prefix}{n}" for n in ("sine", "setpoint", "enum", "wave", "ai:000",
-                                     "image1:ArrayData", "image2:ArrayData")]
+                                     "image1:ArrayData", "image2:ArrayData")] + [
+        f"pva://{prefix}sine", f"pva://{prefix}{LZ4_SUFFIX}"]
 
 
 def client_env_text(prefix: str, environ: Optional[Mapping[str, str]] = None) -> str:
@@ -371,6 +385,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="pvprobe demo-ioc", description=__doc__.splitlines()[0])
     parser.add_argument("--prefix", default=DEFAULT_PREFIX,
                         help=f"PV name prefix (default {DEFAULT_PREFIX})")
+    parser.add_argument("--no-pva", action="store_true",
+                        help="serve Channel Access only (no QSRV2, no pvAccess camera)")
     return parser.parse_args(argv)
 
 
@@ -390,9 +406,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     acf = _write_acf()
     try:
         load_access_security(acf)
-        softioc.iocInit(dispatcher, enable_pva=False)
+        softioc.iocInit(dispatcher, enable_pva=not args.no_pva)
     finally:
         os.unlink(acf)
+    if not args.no_pva:
+        from .pva_camera import PVA_IMAGE_FPS, start_camera
+
+        camera = start_camera(prefix, os.environ)
+        recs["pva_camera"] = camera
+        asyncio.run_coroutine_threadsafe(_every(1 / PVA_IMAGE_FPS, camera.publish), dispatcher.loop)
     start_updates(dispatcher.loop, recs)
     sys.stdout.write(client_env_text(prefix))
     sys.stdout.flush()

@@ -43,6 +43,31 @@ def _free_port_pair() -> tuple[int, int]:
     raise DemoIOCError("could not find two distinct free ports")
 
 
+def _free_ports(n: int, taken: tuple[Optional[int], ...] = ()) -> list[int]:
+    """``n`` different free loopback ports, none of ``taken``."""
+    ports: list[int] = []
+    for _ in range(50 * n):
+        port = free_port()
+        if port not in ports and port not in taken:
+            ports.append(port)
+            if len(ports) == n:
+                return ports
+    raise DemoIOCError(f"could not find {n} distinct free ports")
+
+
+def pva_server_env(tcp_port: int, udp_port: int) -> dict[str, str]:
+    """pvAccess server settings of the IOC: its own TCP and UDP (search) ports, loopback only."""
+    return {"EPICS_PVAS_SERVER_PORT": str(tcp_port), "EPICS_PVAS_BROADCAST_PORT": str(udp_port),
+            "EPICS_PVAS_INTF_ADDR_LIST": "127.0.0.1", "EPICS_PVAS_BEACON_ADDR_LIST": "127.0.0.1",
+            "EPICS_PVAS_AUTO_BEACON_ADDR_LIST": "NO"}
+
+
+def pva_client_env(udp_port: int) -> dict[str, str]:
+    """pvAccess client settings that search only the IOC (pvxs takes host:port entries)."""
+    return {"EPICS_PVA_ADDR_LIST": f"127.0.0.1:{udp_port}", "EPICS_PVA_AUTO_ADDR_LIST": "NO",
+            "EPICS_PVA_BROADCAST_PORT": str(udp_port)}
+
+
 def _array_bytes(environ: dict[str, str]) -> str:
     """16 MiB unless the user asked for more."""
     try:
@@ -59,15 +84,22 @@ class DemoIOC:
     that called start() exits, so call start() from a long-lived thread (the
     GUI/main thread), not from a short-lived worker.
 
+    The IOC serves pvAccess too (QSRV2 and the PVA camera, one UDP search port and
+    TCP ports of their own): ``pva_ports`` = (TCP, UDP) of QSRV2, chosen free when
+    None; ``pva=False`` serves CA only.
+
     >>> with DemoIOC() as ioc:          # doctest: +SKIP
     ...     os.environ.update(ioc.client_env)
     """
 
     def __init__(self, prefix: str = DEFAULT_PREFIX, server_port: Optional[int] = None,
-                 repeater_port: Optional[int] = None) -> None:
+                 repeater_port: Optional[int] = None,
+                 pva_ports: Optional[tuple[int, int]] = None, pva: bool = True) -> None:
         self._prefix = prefix
         self._server_port = server_port
         self._repeater_port = repeater_port
+        self._pva = pva
+        self._pva_ports = pva_ports
         self._proc: Optional[subprocess.Popen] = None
         self._repeater: Optional[subprocess.Popen] = None
         self._log: Optional[IO[bytes]] = None
@@ -95,12 +127,29 @@ class DemoIOC:
         return self._repeater_port
 
     @property
+    def pva_ports(self) -> Optional[tuple[int, int]]:
+        """(TCP, UDP) ports of the IOC's pvAccess server; None before start() or without PVA."""
+        return self._pva_ports if self._pva else None
+
+    @property
     def client_env(self) -> dict[str, str]:
-        """CA variables a client must set to reach this IOC (ports chosen at start)."""
+        """CA (and pvAccess) variables a client must set to reach this IOC (ports chosen
+        at start)."""
         if self._server_port is None or self._repeater_port is None:
             raise DemoIOCError("ports are chosen by start(); call it first")
         env = loopback_env(self._server_port, self._repeater_port)
         env["EPICS_CA_MAX_ARRAY_BYTES"] = _array_bytes(dict(os.environ))
+        if self.pva_ports is not None:
+            env.update(pva_client_env(self.pva_ports[1]))
+        return env
+
+    def _server_env(self) -> dict[str, str]:
+        """The IOC process's environment: ours, the client settings (printed by the IOC)
+        and its pvAccess server ports."""
+        env = dict(os.environ)
+        env.update(self.client_env)
+        if self.pva_ports is not None:
+            env.update(pva_server_env(*self.pva_ports))
         return env
 
     @property
@@ -122,8 +171,10 @@ class DemoIOC:
             server, repeater = _free_port_pair()
             self._server_port = self._server_port or server
             self._repeater_port = self._repeater_port or repeater
-        env = dict(os.environ)
-        env.update(self.client_env)
+        if self._pva and self._pva_ports is None:
+            tcp, udp = _free_ports(2, (self._server_port, self._repeater_port))
+            self._pva_ports = (tcp, udp)
+        env = self._server_env()
         if self._repeater is None or self._repeater.poll() is not None:
             self._repeater = ensure_repeater(self._repeater_port, die_with_parent=True)
         self._spawn(env)
@@ -137,6 +188,8 @@ class DemoIOC:
         self._ready.clear()
         self._stdout_lines.clear()
         cmd = [sys.executable, "-m", "pvprobe.demo.ioc", "--prefix", self._prefix]
+        if not self._pva:
+            cmd.append("--no-pva")
         self._proc = subprocess.Popen(
             cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=self._log, start_new_session=True, preexec_fn=pdeathsig_preexec(),
@@ -239,7 +292,7 @@ class DemoIOC:
     def __repr__(self) -> str:
         state = f"pid={self.pid}" if self.is_running() else "stopped"
         return (f"DemoIOC(prefix={self._prefix!r}, server_port={self._server_port}, "
-                f"repeater_port={self._repeater_port}, {state})")
+                f"repeater_port={self._repeater_port}, pva_ports={self.pva_ports}, {state})")
 
 
 @atexit.register
