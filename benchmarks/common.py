@@ -161,8 +161,12 @@ class IOC:
     close it to stop the IOC (then SIGTERM/SIGKILL by PID if it lingers).
     """
 
-    def __init__(self, db: Path, server_port: int, repeater_port: int, workdir: Path):
+    def __init__(self, db: Path, server_port: int, repeater_port: int, workdir: Path,
+                 pva: bool = False):
         self.db = db
+        self.pva = pva                      # also serve the records over pvAccess (QSRV2)
+        self.pva_port = free_port()         # its PVA TCP and UDP (search) ports
+        self.pva_udp = free_port()
         self.port = server_port
         self.repeater_port = repeater_port
         self.workdir = workdir
@@ -181,8 +185,10 @@ class IOC:
             "EPICS_CA_MAX_ARRAY_BYTES": MAX_ARRAY_BYTES,
             # the IOC also starts a PVA server: keep it on loopback and free ports
             "EPICS_PVAS_INTF_ADDR_LIST": "127.0.0.1",
-            "EPICS_PVA_SERVER_PORT": str(free_port()),
-            "EPICS_PVA_BROADCAST_PORT": str(free_port()),
+            "EPICS_PVA_SERVER_PORT": str(self.pva_port),
+            "EPICS_PVA_BROADCAST_PORT": str(self.pva_udp),
+            "EPICS_PVAS_SERVER_PORT": str(self.pva_port),
+            "EPICS_PVAS_BROADCAST_PORT": str(self.pva_udp),
             "EPICS_PVA_AUTO_ADDR_LIST": "NO",
             "EPICS_PVA_ADDR_LIST": "127.0.0.1",
         })
@@ -190,7 +196,8 @@ class IOC:
 
     def start(self, timeout: float = 120.0) -> IOC:
         self._log = open(self.workdir / f"ioc-{self.port}.log", "wb")
-        self.proc = subprocess.Popen([PY, "-m", "epicscorelibs.ioc", "-d", str(self.db)],
+        module = "pvxslibs.ioc" if self.pva else "epicscorelibs.ioc"   # pvxslibs: + QSRV2
+        self.proc = subprocess.Popen([PY, "-m", module, "-d", str(self.db)],
                                      env=self.env(), stdin=subprocess.PIPE, stdout=self._log,
                                      stderr=subprocess.STDOUT, cwd=str(self.workdir))
         deadline = time.monotonic() + timeout
@@ -246,19 +253,20 @@ class Bench:
         stop_repeater(self.repeater)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def ioc(self, prefix: str, n: int, kind: str, name: str = "ioc") -> tuple[IOC, list[str]]:
+    def ioc(self, prefix: str, n: int, kind: str, name: str = "ioc",
+            pva: bool = False) -> tuple[IOC, list[str]]:
         db = self.tmp / f"{name}.db"
         names = write_db(db, prefix, n, kind)
-        return self.ioc_multi([db], name), names
+        return self.ioc_multi([db], name, pva), names
 
-    def ioc_multi(self, dbs: Sequence[Path], name: str = "ioc") -> IOC:
+    def ioc_multi(self, dbs: Sequence[Path], name: str = "ioc", pva: bool = False) -> IOC:
         if len(dbs) != 1:
             # concatenate: the tool takes one -d
             db = self.tmp / f"{name}-all.db"
             db.write_text("".join(Path(d).read_text() for d in dbs))
         else:
             db = dbs[0]
-        ioc = IOC(db, free_port(), self.repeater_port, self.tmp)
+        ioc = IOC(db, free_port(), self.repeater_port, self.tmp, pva=pva)
         self.iocs.append(ioc)
         t0 = time.monotonic()
         ioc.start()
@@ -272,6 +280,10 @@ class Bench:
         if len(iocs) > 1:
             env["EPICS_CA_ADDR_LIST"] = " ".join(f"127.0.0.1:{i.port}" for i in iocs)
         env["EPICS_CA_MAX_ARRAY_BYTES"] = MAX_ARRAY_BYTES
+        pva = [i for i in iocs if i.pva]
+        if pva:       # each PVA server has its own search port: name them all
+            env["EPICS_PVA_ADDR_LIST"] = " ".join(f"127.0.0.1:{i.pva_udp}" for i in pva)
+            env["EPICS_PVA_AUTO_ADDR_LIST"] = "NO"
         # a settings file of the run's own: the user's would restore their tabs (and PVs)
         env["PVPROBE_SETTINGS"] = str(self.tmp / "pvprobe-settings.ini")
         env.update(extra)

@@ -24,8 +24,10 @@ p4p loads pvxslibs, whose EPICS libraries pyepics would otherwise pick up.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -42,6 +44,17 @@ log = logging.getLogger(__name__)
 
 #: The name prefix of PVA channels in the engine (bare names are CA).
 PREFIX = "pva://"
+#: What the monitor of a scalar, array or enum PV asks once its whole structure is
+#: known: decoding and copying an update then touches 3 fields, not 20 (display,
+#: control and valueAlarm come with the metadata get at each connection).
+NARROW_REQUEST = "field(value,alarm,timeStamp)"
+#: A plain value monitor (no every-sample user, not paced) is emptied at most this
+#: often: what changes faster is squashed by pvxs into its newest update while it
+#: waits, so a PV changing at 10 Hz costs 4 pops and 4 decodes a second, not 10, and
+#: its shown value stays at most this much (plus a tick) older than the newest.
+#: (Python pays per update what CA's C monitor callback does not: see the README's
+#: pvAccess figures.)
+PVA_POLL_S = 0.25
 
 
 class PVAItem:
@@ -67,6 +80,11 @@ class PVALink:
     values: bool = False            # updates go to the inbox as values
     announce: bool = False          # paced: updates announce, the newest waits for a fetch
     ndarray: Any = None             # pv.FrameCounters of an NTNDArray channel
+    meta: Optional[PVAItem] = None  # the whole structure (metadata) since the last connection
+    narrow: bool = False            # the monitor asks only value, alarm and time
+    quiet: bool = False             # its handler never wakes the worker (plain values)
+    emptied: float = 0.0            # when its queue was last emptied (monotonic)
+    waiting: bool = False           # in the source's queue of monitors emptied later
     ops: set = field(default_factory=set)   # puts in flight (kept alive until done)
 
 
@@ -85,14 +103,21 @@ class PVASource(Source):
             from p4p.client import raw
             context = raw.Context("pva", nt=False, useenv=True)
         self._ctx = context
+        from p4p import _p4p
+        from p4p.client.raw import Context as _RawContext
         from p4p.client.raw import Disconnected as _Disc
         from p4p.client.raw import Finished as _Fin
         from p4p.client.raw import RemoteError as _Rem
         self._disconnected, self._finished, self._remote_error = _Disc, _Fin, _Rem
+        self._client_monitor = _p4p.ClientMonitor
+        self._pop = _p4p.ClientMonitor.pop
+        self._make_request = _RawContext.makeRequest
         self._inbox: Optional[Inbox] = None
         self._wake: Callable[[], None] = lambda: None
         self._closing = False
         self._ready: deque[int] = deque()          # sids whose monitor queue has news
+        self._later: deque[tuple[float, int]] = deque()   # (due, sid): emptied at due time
+        self.poll_interval = PVA_POLL_S
         self._links: dict[int, PVALink] = {}
         self._warnings: list[str] = []
 
@@ -119,88 +144,156 @@ class PVASource(Source):
 
     # ------------------------------------------------------------------ pvxs thread
 
-    def _handler(self, sid: int) -> Callable[[], None]:
-        ready, wake = self._ready, self
+    def _handler(self, sid: int, link: PVALink, quiet: bool) -> Callable[[], None]:
+        """What pvxs calls (its thread, with the GIL) when a monitor's queue becomes
+        non-empty. ``quiet``: a plain value monitor, whose updates wait for the
+        worker's next pass (at least one per tick): the handler is then
+        ``deque.append`` bound to the sid, no Python frame and no wake-up per update.
+        Otherwise (connecting, paced frames) it also wakes the worker."""
+        ready, src = self._ready, self
+        if quiet:
+            return functools.partial(ready.append, sid)
 
-        def on_event() -> None:   # pvxs thread: note and wake, nothing else
-            if not wake._closing:
-                ready.append(sid)
-                wake._wake()
+        def on_event() -> None:
+            if src._closing:
+                return
+            ready.append(sid)
+            if not link.connected or link.announce:
+                src._wake()
         return on_event
+
+    def _monitor(self, sid: int, link: PVALink, request: Optional[str], quiet: bool) -> Any:
+        """A pvxs monitor of ``link.wire`` (p4p's ClientMonitor without its Python
+        wrappers: the handler and pop() run per update)."""
+        req = self._make_request(request) if request else None
+        return self._client_monitor(self._ctx._ctxt, link.wire,
+                                    handler=self._handler(sid, link, quiet), pvRequest=req)
 
     # ------------------------------------------------------------------ the worker's part
 
     def poll(self) -> None:
-        """Pop what the monitors queued (worker thread): connections, losses, values."""
-        ready = self._ready
-        if not ready:
+        """Pop what the monitors queued (worker thread): connections, losses, values.
+        Plain value monitors are emptied at most every :data:`PVA_POLL_S`."""
+        ready, later, links, ib = self._ready, self._later, self._links, self._inbox
+        if not ready and not later:
             return
-        sids = set()
+        now = time.monotonic()
+        due_at = now - self.poll_interval
+        keep_all = ib.keep_all
         while ready:
             try:
-                sids.add(ready.popleft())
+                sid = ready.popleft()
             except IndexError:
                 break
-        ib = self._inbox
-        for sid in sids:
-            link = self._links.get(sid)
-            if link is not None and link.monitor is not None:
-                self._drain(sid, link, ib)
+            link = links.get(sid)
+            if link is None or link.monitor is None or link.waiting:
+                continue
+            if link.quiet and link.emptied > due_at and sid not in keep_all:
+                link.waiting = True
+                later.append((link.emptied + self.poll_interval, sid))
+                continue
+            link.emptied = now
+            self._drain(sid, link, ib)
+        while later and later[0][0] <= now:
+            sid = later.popleft()[1]
+            link = links.get(sid)
+            if link is None or link.monitor is None:
+                continue
+            link.waiting = False
+            link.emptied = now
+            self._drain(sid, link, ib)
 
     def _drain(self, sid: int, link: PVALink, ib: Inbox) -> None:
-        newest: Optional[PVAItem] = None
-        kept: list[PVAItem] = []
-        keep_all = sid in ib.keep_all
+        """Pop what ``sid``'s monitor queued: losses, the connection, values (the
+        newest is kept; every one with keep_all; NTNDArray uniqueIds all counted)."""
+        pop, mon = self._pop, link.monitor
+        got: list = []
         for _ in range(10000):       # a bounded drain: the rest comes at the next event
             try:
-                v = link.monitor.pop()
+                v = pop(mon)
             except Exception as exc:     # p4p refused to decode an update
                 self._warn(f"{PREFIX}{link.wire}: bad update: {exc}")
                 continue
             if v is None:
                 break
             if isinstance(v, Exception):
-                newest = None
-                kept.clear()
+                got.clear()
                 self._lost(sid, link, v, ib)
                 continue
             if not link.connected:
-                try:
-                    link.kind = pv.kind_of(v)
-                except Exception as exc:
-                    self._warn(f"{PREFIX}{link.wire}: cannot read its structure: {exc}")
-                    link.kind = pv.KIND_STRUCT
-                if link.kind == pv.KIND_NDARRAY and link.ndarray is None:
-                    link.ndarray = pv.FrameCounters()
-                link.seq += 1
-                if link.ndarray is not None:
-                    link.ndarray.drops.update(v.get("uniqueId", None))
-                link.last = PVAItem(v, link.kind, link.seq, link.ndarray)
-                link.connected = True
-                ib.post(Connected(sid))
+                if self._connected(sid, link, v, ib):
+                    return      # the narrow monitor's first update follows
                 continue        # connection_info and the users' subscription follow
-            link.seq += 1
-            if link.ndarray is not None:       # frames missed upstream: gaps in uniqueId
-                link.ndarray.drops.update(v.get("uniqueId", None))
-            item = PVAItem(v, link.kind, link.seq, link.ndarray)
-            link.last = item
-            if link.values or link.announce:
-                newest = item
-                if keep_all and link.values:
-                    kept.append(item)
-        if newest is None:
+            got.append(v)
+        if not got:
             return
-        with ib.lock:
-            if link.announce:
+        n = len(got)
+        link.seq += n
+        counters = link.ndarray
+        if counters is not None:       # frames missed upstream: gaps in uniqueId
+            for v in got:
+                counters.drops.update(v.get("uniqueId", None))
+        kind = link.kind
+        newest = PVAItem(got[-1], kind, link.seq, counters)
+        link.last = newest
+        if link.announce:
+            with ib.lock:
                 ib.announced[sid] = (newest.seq, 0)
-                ib.stats.frames_announced += 1
-            else:
+                ib.stats.frames_announced += n
+        elif link.values:
+            with ib.lock:
                 ib.latest[sid] = newest
-                ib.updates += 1 + max(0, len(kept) - 1)
-                if kept:
+                ib.updates += n
+                if sid in ib.keep_all:
+                    seq0 = link.seq - n
+                    kept = [PVAItem(v, kind, seq0 + i + 1, counters) for i, v in enumerate(got)]
                     ib.samples.setdefault(sid, []).extend(kept)
 
+    def _connected(self, sid: int, link: PVALink, v: Any, ib: Inbox) -> bool:
+        """The first update since (re)connecting: the channel's shape, its Connected
+        event; True when its monitor was swapped for a narrow one."""
+        try:
+            link.kind = pv.kind_of(v)
+        except Exception as exc:
+            self._warn(f"{PREFIX}{link.wire}: cannot read its structure: {exc}")
+            link.kind = pv.KIND_STRUCT
+        if link.kind == pv.KIND_NDARRAY and link.ndarray is None:
+            link.ndarray = pv.FrameCounters()
+        link.seq += 1
+        if link.ndarray is not None:
+            link.ndarray.drops.update(v.get("uniqueId", None))
+        link.last = PVAItem(v, link.kind, link.seq, link.ndarray)
+        if not link.narrow:
+            link.meta = link.last
+        link.connected = True
+        ib.post(Connected(sid))
+        if not link.narrow and link.kind in (pv.KIND_SCALAR, pv.KIND_ENUM):
+            self._narrow(sid, link)
+            return True
+        return False
+
+    def _narrow(self, sid: int, link: PVALink) -> None:
+        """Swap the whole-structure monitor for one of value, alarm and time."""
+        if self._swap(sid, link, NARROW_REQUEST, quiet=not link.announce):
+            link.narrow = True
+
+    def _swap(self, sid: int, link: PVALink, request: Optional[str], quiet: bool) -> bool:
+        """Replace the channel's monitor (its first update repeats the current value)."""
+        old = link.monitor
+        try:
+            link.monitor = self._monitor(sid, link, request, quiet)
+        except Exception as exc:     # keep the old one
+            self._warn(f"{PREFIX}{link.wire}: {exc}")
+            return False
+        link.quiet = quiet
+        try:
+            old.close()
+        except Exception:
+            pass
+        return True
+
     def _lost(self, sid: int, link: PVALink, exc: Exception, ib: Inbox) -> None:
+        link.meta = None           # metadata again at the next connection
         if isinstance(exc, self._disconnected):
             if link.connected:
                 link.connected = False
@@ -226,7 +319,7 @@ class PVASource(Source):
         channel.state.access_known = False
         self._links[channel.sid] = link
         try:
-            link.monitor = self._ctx.monitor(link.wire, self._handler(channel.sid))
+            link.monitor = self._monitor(channel.sid, link, None, quiet=False)
         except Exception as exc:
             del self._links[channel.sid]
             channel.link = None
@@ -263,10 +356,35 @@ class PVASource(Source):
         pass      # PVA has no access-rights events
 
     def get_meta(self, channel: Any) -> None:
+        """Metadata from the whole structure: the first update of this connection if
+        the monitor had it, else one get."""
         link = channel.link
-        if link.last is not None:
-            self._inbox.post(GetDone(channel.sid, link.last, True, False, ""))
+        if link.meta is not None:
+            self._inbox.post(GetDone(channel.sid, link.meta, True, False, ""))
             self._wake()
+            return
+        sid, inbox, src = channel.sid, self._inbox, self
+        box: list = []
+
+        def done(value: Any) -> None:     # pvxs thread
+            if box:
+                link.ops.discard(box[0])
+            if src._closing:
+                return
+            if isinstance(value, Exception):
+                inbox.post(GetDone(sid, None, False, False, _error_text(value)))
+            else:
+                item = PVAItem(value, link.kind, link.seq, link.ndarray)
+                link.meta = item
+                inbox.post(GetDone(sid, item, True, False, ""))
+            src._wake()
+        try:
+            op = self._ctx.get(link.wire, done)
+        except Exception as exc:
+            inbox.post(GetDone(sid, None, False, False, _error_text(exc)))
+            return
+        box.append(op)
+        link.ops.add(op)
 
     def get_value(self, channel: Any) -> str:
         link = channel.link
@@ -281,6 +399,9 @@ class PVASource(Source):
         link.announce = bool(sub.announce)
         link.values = not sub.announce
         channel.sub = sub
+        if link.announce and link.quiet and link.monitor is not None:
+            # announcements must wake the worker: a handler that does
+            self._swap(channel.sid, link, NARROW_REQUEST if link.narrow else None, quiet=False)
         last = link.last
         if last is not None and link.connected:   # the first event, as a new CA subscription's
             ib = self._inbox

@@ -109,6 +109,8 @@ def stamp_seconds(value: Any, field: str = "timeStamp") -> float:
 def _alarm(state: PVState, value: Any) -> None:
     try:
         sev = value["alarm.severity"]
+        if not sev and not state.severity and not state.status_text and not state.status:
+            return      # no alarm, as before: status and message not read (per-update cost)
         status = value["alarm.status"]
         msg = value["alarm.message"]
     except (KeyError, AttributeError):

@@ -1,0 +1,106 @@
+"""N PVs updating at 10 Hz, over Channel Access and over pvAccess from the same IOC
+(EPICS base soft IOC with QSRV2, ``python -m pvxslibs.ioc``), same run.
+
+(c) pvprobe's Engine on the CA names, (v) the same Engine on the ``pva://`` names:
+updates/s, CPU, staleness (``now - timestamp`` sampled at random phases), the IOC's
+real processing rate (CALC=VAL+1);
+(b) the GUI on the CA names and (g) on the PVA names (``--stats``): loop lateness,
+the age of every shown value, GUI CPU over a steady window.
+Ratios: PVA against CA. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import time
+
+from common import PY, Bench, CpuWindow, cpu_percent, emit, log, ratio, run_client_windowed
+
+
+def gui_run(b: Bench, label: str, pvlist, env: dict, ioc, warm: float, S: float) -> dict:
+    """The GUI on ``pvlist`` with --stats; CPU measured over a steady window."""
+    T = warm + S + 1.0
+    stats = b.tmp / f"gui-stats-{label}.json"
+    argv = [PY, "-m", "pvprobe", "--pvlist", str(pvlist), "--quit-after", f"{T:g}",
+            "--stats", str(stats)]
+    log(f"GUI {label}, --quit-after {T:g}, CPU window {warm:g}..{warm + S:g} s")
+    t0 = time.monotonic()
+    proc = b.spawn(argv, dict(env, QT_QPA_PLATFORM="offscreen"), stdout=subprocess.DEVNULL,
+                   stderr=subprocess.PIPE)
+    time.sleep(warm)
+    cw = CpuWindow({"gui": proc.pid, "ioc": ioc.pid})
+    cw.start()
+    time.sleep(S)
+    cpu = cw.stop()
+    try:
+        _, err = proc.communicate(timeout=T + 120 - (time.monotonic() - t0))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    gui = json.loads(stats.read_text()) if stats.exists() else {"error": "no stats file"}
+    if proc.returncode != 0:
+        log("GUI stderr tail:", err.decode()[-1500:])
+    gui.update({"quit_after": T, "exit_code": proc.returncode, "cpu_percent_window": cpu})
+    log(label, gui)
+    return gui
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--n", type=int, default=10000)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--no-gui", action="store_true", help="engines only")
+    a = ap.parse_args()
+    S = a.seconds
+    res: dict = {"bench": "pva_table", "n": a.n, "rate_hz_per_pv": 10, "window_s": S}
+    with Bench() as b:
+        ioc, names = b.ioc("BP:calc:", a.n, "updating", pva=True)
+        env = b.client_env([ioc])
+        ca_list = b.write_list(names, "ca.txt")
+        pva_list = b.write_list([f"pva://{n}" for n in names], "pva.txt")
+        time.sleep(1.0)
+        res["ioc_cpu_percent_no_client"] = round(cpu_percent(ioc.pid, 3.0), 1)
+        common = {"seconds": S, "warmup": 2, "track": True}
+
+        def client(label: str, pvlist) -> dict:
+            log(label)
+            r = run_client_windowed(b, "monitor", dict(common, list=str(pvlist)), env, S + 180,
+                                    {"ioc": ioc.pid})
+            log(label, r)
+            return r
+        ca = client("(c) Engine, CA", ca_list)
+        pva = client("(v) Engine, PVA", pva_list)
+        gui_ca = gui_pva = {}
+        if not a.no_gui:
+            warm = max(4.0, 2 * max(ca.get("seconds_to_all_values") or 5.0,
+                                    pva.get("seconds_to_all_values") or 5.0) + 3.0)
+            gui_ca = gui_run(b, "ca", ca_list, env, ioc, warm, S)
+            gui_pva = gui_run(b, "pva", pva_list, env, ioc, warm, S)
+
+    def gcpu(g: dict):
+        return (g.get("cpu_percent_window") or {}).get("gui")
+    res.update({
+        "engine_ca": ca, "engine_pva": pva, "gui_ca": gui_ca, "gui_pva": gui_pva,
+        "ratios_pva_vs_ca": {
+            "engine_cpu": ratio(pva.get("cpu_percent"), ca.get("cpu_percent")),
+            "engine_updates": ratio(pva.get("updates_per_s"), ca.get("updates_per_s")),
+            "engine_staleness_p99": ratio(pva.get("staleness_s_p99"), ca.get("staleness_s_p99")),
+            "seconds_to_all_values": ratio(pva.get("seconds_to_all_values"), ca.get("seconds_to_all_values")),
+            "gui_cpu": ratio(gcpu(gui_pva), gcpu(gui_ca)),
+            "gui_loop_p99": ratio(gui_pva.get("loop_lateness_ms_p99"), gui_ca.get("loop_lateness_ms_p99")),
+            "gui_value_age_p99": ratio(gui_pva.get("value_age_s_p99"), gui_ca.get("value_age_s_p99")),
+        },
+        "targets_met_pva": {
+            "gui_every_value_within_0_5s_p99": None if gui_pva.get("value_age_s_p99") is None
+            else gui_pva["value_age_s_p99"] <= 0.5,
+            "gui_lateness_p99_le_50ms": None if gui_pva.get("loop_lateness_ms_p99") is None
+            else gui_pva["loop_lateness_ms_p99"] <= 50,
+        },
+    })
+    emit(res)
+
+
+if __name__ == "__main__":
+    main()
