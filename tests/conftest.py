@@ -360,3 +360,95 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.live)
         if module in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+
+
+# -- pvAccess test servers: a p4p server ("nt"), a QSRV2 IOC ("qsrv"), pvapy's simulator --
+#: PV prefixes of tests/pva_server.py (session and restartable) and tests/qsrv_ioc.py.
+NT_PREFIX = "PVPNT:"
+NT_RESTART_PREFIX = "PVPNTR:"
+QSRV_PREFIX = "PVPQS:"
+#: The NTNDArray channel of pvapy's areaDetector simulator.
+ADSIM_CHANNEL = "PVPAD:image"
+#: The CA side of the QSRV IOC (its own port; the client searches it too).
+QSRV_CA_PORT = free_port()
+while QSRV_CA_PORT in _taken:
+    QSRV_CA_PORT = free_port()
+_taken.add(QSRV_CA_PORT)
+os.environ["EPICS_CA_ADDR_LIST"] += f" 127.0.0.1:{QSRV_CA_PORT}"
+
+
+class PVAServerProcess(ServerProcess):
+    """A pvAccess server in its own process on the ports of PVA server ``kind`` (and,
+    with ``ca_port``, a CA server there); ``.port`` is its PVA TCP port. Stopped by PID."""
+
+    def __init__(self, argv: list[str], kind: str, prefix: str, ca_port: Optional[int] = None) -> None:
+        env = dict(os.environ)
+        env.update(pva_server_env(kind))
+        if ca_port is not None:
+            env.update(loopback_env(ca_port, REPEATER_PORT))
+            env["EPICS_CA_MAX_ARRAY_BYTES"] = DEMO_MAX_ARRAY_BYTES
+        self.kind, self.port, self.prefix, self.ca_port = kind, PVA_PORTS[kind][0], prefix, ca_port
+        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.pid = self.proc.pid
+
+
+def start_nt_server(kind: str = "nt", prefix: str = NT_PREFIX, timeout: float = 60) -> PVAServerProcess:
+    """``tests/pva_server.py`` on the ports of PVA server ``kind``, listening when returned."""
+    tcp, udp = PVA_PORTS[kind]
+    srv = PVAServerProcess([sys.executable, str(Path(__file__).with_name("pva_server.py")), prefix,
+                            str(tcp), str(udp)], kind, prefix)
+    srv.wait_listening(timeout)
+    return srv
+
+
+@pytest.fixture(scope="session")
+def pva_nt_server(ca_repeater: object) -> Iterator[PVAServerProcess]:
+    """The p4p test server (tests/pva_server.py: every NT shape, codecs, puts), prefix
+    ``NT_PREFIX``, PVA kind "nt"; stopped by PID at the end of the session."""
+    srv = start_nt_server()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def pva_nt_restartable(ca_repeater: object) -> Iterator[list[PVAServerProcess]]:
+    """A p4p test server of the test's own (prefix ``NT_RESTART_PREFIX``, PVA kind "spare3")
+    that the test may stop and start again (``box[0] = start_nt_server("spare3",
+    NT_RESTART_PREFIX)``); whatever is in ``box[0]`` is stopped at the end."""
+    box = [start_nt_server("spare3", NT_RESTART_PREFIX)]
+    yield box
+    box[0].stop()
+
+
+@pytest.fixture(scope="session")
+def qsrv_ioc(ca_repeater: object) -> Iterator[PVAServerProcess]:
+    """tests/qsrv_ioc.py: pythonSoftIOC records over CA (port ``QSRV_CA_PORT``) and over
+    PVA through QSRV2 (kind "qsrv"), prefix ``QSRV_PREFIX``; stopped by PID."""
+    srv = PVAServerProcess([sys.executable, str(Path(__file__).with_name("qsrv_ioc.py")), QSRV_PREFIX],
+                           "qsrv", QSRV_PREFIX, ca_port=QSRV_CA_PORT)
+    srv.wait_listening(60)
+    if not wait_listening(QSRV_CA_PORT, 30, srv.proc):
+        srv.stop()
+        raise RuntimeError(f"the QSRV IOC's CA server is not listening on {QSRV_CA_PORT}")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def pva_adsim(ca_repeater: object) -> Iterator[PVAServerProcess]:
+    """pvapy's areaDetector simulator (``pvapy-ad-sim-server``), channel ``ADSIM_CHANNEL``,
+    64×48 uint16 at 20 frames/s, no start delay, PVA kind "adsim"; skipped when pvapy is
+    not installed."""
+    import shutil
+
+    exe = shutil.which("pvapy-ad-sim-server", path=str(Path(sys.executable).parent) + os.pathsep
+                       + os.environ.get("PATH", ""))
+    if exe is None:
+        pytest.skip("pvapy (pvapy-ad-sim-server) is not installed")
+    srv = PVAServerProcess([exe, "-cn", ADSIM_CHANNEL, "-nx", "64", "-ny", "48", "-dt", "uint16",
+                            "-fps", "20", "-std", "0", "-rt", "3600", "-rp", "3600"],
+                           "adsim", ADSIM_CHANNEL)
+    srv.wait_listening(60)
+    yield srv
+    srv.stop()

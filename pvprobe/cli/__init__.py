@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -36,12 +37,56 @@ def build_sub_parser(cmd: str) -> argparse.ArgumentParser:
     return command_module(cmd).build_parser()
 
 
+#: The environment variable giving the protocol of bare names (``--default-protocol`` wins).
+DEFAULT_PROTOCOL_ENV = "PVPROBE_DEFAULT_PROTOCOL"
+
+
+def take_default_protocol(argv: list[str]) -> tuple[list[str], Optional[str]]:
+    """Apply ``--default-protocol {ca,pva}`` (anywhere before ``--``, for every command
+    and the GUI), else $PVPROBE_DEFAULT_PROTOCOL, before any name is parsed. Returns
+    the arguments without the option and an error message (or None)."""
+    from ..core.pvnames import PROTOCOLS, set_default_protocol
+
+    rest: list[str] = []
+    chosen: Optional[str] = None
+    origin = "--default-protocol"
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            rest += argv[i:]
+            break
+        if a == "--default-protocol":
+            if i + 1 >= len(argv):
+                return rest, "--default-protocol needs a value (ca or pva)"
+            chosen = argv[i + 1]
+            i += 2
+            continue
+        if a.startswith("--default-protocol="):
+            chosen = a.split("=", 1)[1]
+        else:
+            rest.append(a)
+        i += 1
+    if chosen is None:
+        chosen, origin = os.environ.get(DEFAULT_PROTOCOL_ENV, "").strip() or None, f"${DEFAULT_PROTOCOL_ENV}"
+    if chosen is not None:
+        try:
+            set_default_protocol(chosen)
+        except ValueError:
+            return rest, f"{origin}: {chosen!r} is not one of {', '.join(PROTOCOLS)}"
+    return rest, None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run ``pvprobe ARGS`` (``sys.argv[1:]`` by default); returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     # before libca or a demo IOC starts threads: no real-time EPICS threads that
     # would pre-empt the GUI thread (core.realtime)
     drop_realtime()
+    argv, problem = take_default_protocol(argv)
+    if problem:
+        print(f"pvprobe: {problem}", file=sys.stderr)
+        return 2
     if argv and argv[0] in COMMANDS:
         module = command_module(argv[0])
         return module.run(module.build_parser().parse_args(argv[1:]))

@@ -18,6 +18,7 @@ from ..core.format import CAGET_FORMAT, MAX_FORMAT_DIGITS, FloatFormat, char_arr
 from ..core.pvnames import PVListError, pv_name_error, strip_scheme
 from ..core.pvs_format import read_names
 from ..core.pvstate import PVState
+from .pvatext import STRUCTURED, summary_text
 
 #: --timeout of the reading commands (get, info, snapshot save and compare): Engine.read's
 #: rule, see README "Command-line twins".
@@ -110,11 +111,24 @@ def list_names(prog: str, path: str) -> Optional[tuple[list[str], bool]]:
 
 # ---------------------------------------------------------------------------- options
 
+#: Help of the global --default-protocol option (``pvprobe.cli.take_default_protocol`` applies it).
+DEFAULT_PROTOCOL_HELP = ("protocol of names without ca:// or pva:// (default ca; also "
+                         "$PVPROBE_DEFAULT_PROTOCOL); pva://NAME and ca://NAME always say it")
+NAMES_EPILOG = "Names: NAME or ca://NAME (Channel Access), pva://NAME (pvAccess); lists may mix them."
+
+
+def add_protocol_option(p: argparse.ArgumentParser) -> None:
+    """--default-protocol, shown in the help (it is taken out of the arguments before
+    the parsers see them: it works anywhere on the command line)."""
+    p.add_argument("--default-protocol", choices=("ca", "pva"), help=DEFAULT_PROTOCOL_HELP)
+
+
 def command_parser(cmd: str, description: str, pvs: bool = False) -> argparse.ArgumentParser:
     """The parser of ``pvprobe CMD``; with ``pvs``, its one-or-more PV names argument."""
-    p = argparse.ArgumentParser(prog=f"pvprobe {cmd}", description=description)
+    p = argparse.ArgumentParser(prog=f"pvprobe {cmd}", description=description, epilog=NAMES_EPILOG)
     if pvs:
         p.add_argument("pvs", nargs="+", metavar="PV")
+    add_protocol_option(p)
     return p
 
 
@@ -153,6 +167,8 @@ def float_format(args: argparse.Namespace) -> FloatFormat:
 def value_fields(state: PVState, as_string: bool, floats: FloatFormat = CAGET_FORMAT) -> str:
     """caget-style value: arrays as ``count v0 v1 ...``, floats as ``floats`` says (caget's
     ``%g`` by default), CHAR waveforms with --string as caget -S prints them (escaped)."""
+    if state.native_type in STRUCTURED:       # pvAccess tables, structures, images
+        return summary_text(state)
     if state.is_char_array and as_string:
         return char_array_escaped(state.value if state.value is not None else b"")
     if state.is_array:

@@ -9,6 +9,7 @@ from typing import Any
 from ..core.format import CAGET_FORMAT, FloatFormat, char_array_bytes, char_array_escaped
 from ..core.pvstate import PVState
 from .common import add_float_options, add_timeout, check_names, command_parser, engine, err, float_format, value_fields
+from .pvatext import jsonable, structure_json, structure_lines
 
 
 def _json_value(state: PVState, as_string: bool) -> Any:
@@ -22,9 +23,9 @@ def _json_value(state: PVState, as_string: bool) -> Any:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
             return char_array_escaped(raw)
-    if hasattr(v, "tolist"):
-        return v.tolist()
-    return v
+    if state.native_type == "NDARRAY":      # the frame's pixels: see "frame" instead
+        return None
+    return jsonable(v)
 
 
 def _state_json(state: PVState, as_string: bool, floats: FloatFormat = CAGET_FORMAT) -> dict:
@@ -35,6 +36,8 @@ def _state_json(state: PVState, as_string: bool, floats: FloatFormat = CAGET_FOR
         "severity": state.severity_name, "status": state.status_name,
         "timestamp": state.timestamp or None,
         "enum_strs": list(state.enum_strs) or None, "error": state.error or None,
+        "protocol": state.protocol, "type_id": state.type_id or None,
+        **structure_json(state),
     }
 
 
@@ -48,8 +51,11 @@ def run(args: argparse.Namespace) -> int:
     out = []
     for name in names:
         st = states[name]
-        if st.error or st.value is None:
-            err("get", f"{name}: {st.error or 'no value'}")
+        problem = st.error or ("no value" if st.value is None else "")
+        if st.native_type == "NDARRAY" and (st.extra or {}).get("frame_error"):
+            problem = f"frame not decoded: {st.extra['frame_error']}"
+        if problem:
+            err("get", f"{name}: {problem}")
             ok = False
             if args.json:
                 out.append(_state_json(st, args.string, floats))
@@ -58,13 +64,16 @@ def run(args: argparse.Namespace) -> int:
             out.append(_state_json(st, args.string, floats))
         else:
             print(f"{name} {value_fields(st, args.string, floats)}")
+            for line in structure_lines(st):       # a table's rows, a structure's tree
+                print(line)
     if args.json:
         print(json.dumps(out, indent=None))
     return 0 if ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = command_parser("get", "Read PVs (like caget): one 'NAME VALUE' line each.", pvs=True)
+    p = command_parser("get", "Read PVs (like caget): one 'NAME VALUE' line each; a pvAccess table "
+                              "or structure adds its rows or field tree below.", pvs=True)
     add_timeout(p)
     p.add_argument("--json", action="store_true",
                    help="print a JSON list instead (values with every digit the IOC holds)")

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..core.format import CAGET_FORMAT, FloatFormat
 from ..core.pvstate import PVState
+from . import pvatext
 from .common import add_float_options, add_timeout, check_names, command_parser, engine, err, float_format
 
 
@@ -14,7 +15,28 @@ def info_lines(st: PVState, floats: FloatFormat = CAGET_FORMAT, **report: Any) -
     """cainfo-like report of one PV: the probe's report (``core.probe_report``)."""
     from ..core.probe_report import report_lines
 
-    return report_lines(st, floats=floats, **report)
+    lines = report_lines(st, floats=floats, **report)
+    if st.protocol != "pva" or not st.ever_connected:
+        return lines
+    return pva_report(lines, st)
+
+
+def pva_report(lines: list[str], st: PVState) -> list[str]:
+    """The cainfo-like report of a pvAccess channel: no CA host line, the native type
+    without CA's DBR_ prefix, then protocol, type id, server, access and field tree
+    (``pvatext.info_lines``) after the State line."""
+    out: list[str] = []
+    for line in lines:
+        key = line.strip().split(":", 1)[0]
+        if key == "Host":
+            continue
+        if key == "Native type":
+            line = line.replace("DBR_", "", 1)
+        out.append(line)
+        if key == "State":
+            out += pvatext.info_lines(st)[:pvatext.INFO_HEAD]
+    out += pvatext.info_lines(st)[pvatext.INFO_HEAD:]
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = command_parser("info", "Everything about PVs (like cainfo); --fields adds the record's "
-                               "fields.", pvs=True)
+                               "fields. A pvAccess channel adds its type id and field tree (like "
+                               "pvinfo: field, type, value).", pvs=True)
     add_timeout(p)
     p.add_argument("--fields", "-f", action="store_true",
                    help="also read the record's common fields (.DESC, .SCAN, limits, links...): "

@@ -19,6 +19,7 @@ from .common import (
     positive,
     value_fields,
 )
+from .pvatext import STRUCTURED, summary_text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +41,14 @@ def run(args: argparse.Namespace) -> int:
                 if st.ever_connected and was and not st.connected:
                     print(f"{st.name} *** disconnected", flush=True)
                 seen_conn[st.name] = st.connected
+                if st.native_type in STRUCTURED and st.connected and st.samples:
+                    # a table, structure or image: its newest value as one line
+                    alarm = "" if st.severity == 0 else f" {st.severity_name}"
+                    print(f"{st.name} {format_timestamp(st.timestamp)} {summary_text(st)}{alarm}", flush=True)
+                    printed[0] += 1
+                    if args.count and printed[0] >= args.count:
+                        done.set()
+                    continue
                 for ts, value, sev in st.samples:
                     if done.is_set():
                         break

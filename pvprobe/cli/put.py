@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..core.pvnames import protocol_of
 from ..core.pvstate import PVState
 from .common import add_float_options, add_timeout, check_names, command_parser, engine, err, float_format, value_fields
 
@@ -23,12 +24,19 @@ def run(args: argparse.Namespace) -> int:
     value: Any = args.values[0] if len(args.values) == 1 else list(args.values)
     if before.is_char_array and isinstance(value, list):
         value = " ".join(value)
-    res = eng.put_wait(name, value, timeout=args.timeout or 10.0, wait=args.wait)
+    # a pvAccess put is always answered (done, or refused with the server's message):
+    # wait for that answer, or a refusal would go unseen
+    wait = args.wait or protocol_of(name) == "pva"
+    res = eng.put_wait(name, value, timeout=args.timeout or 10.0, wait=wait)
     _log_put(before, value, res)
     if not res.ok:
         err("put", f"{name}: {res.error}")
         return 1
-    after = eng.read([name], timeout=args.timeout)[name]
+    # pvAccess: the open channel's newest update may not have been taken in yet when
+    # the put's answer arrives (Engine.read of an open PVA channel answers from it), so
+    # the value after the put is read on a channel of its own
+    reader = engine() if protocol_of(name) == "pva" else eng
+    after = reader.read([name], timeout=args.timeout)[name]
     floats = float_format(args)
     print(f"{name} {value_fields(before, True, floats)} -> {value_fields(after, True, floats)}")
     return 0
@@ -60,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pv", metavar="PV")
     p.add_argument("values", nargs="+", metavar="VALUE", help="value, or several for an array")
     p.add_argument("--wait", "-c", action="store_true",
-                   help="wait for processing to complete (put callback)")
+                   help="wait for processing to complete (put callback; pvAccess puts always "
+                        "wait for the server's answer)")
     add_timeout(p, "give up after S seconds without an answer: on connecting "
                    "(default 2) and on the put's completion (default 10)")
     add_float_options(p)

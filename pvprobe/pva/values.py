@@ -46,7 +46,8 @@ def type_name(code: Any) -> str:
     if isinstance(code, tuple):
         kind = code[0]
         base = {"S": "structure", "U": "union", "aS": "structure[]", "aU": "union[]"}.get(kind, kind)
-        return f"{base} {code[1]}".strip() if code[1] else base
+        ident = code[1] if code[1] not in ("structure", "union") else ""   # p4p's default ids
+        return f"{base} {ident}".strip() if ident else base
     if isinstance(code, str) and code.startswith("a"):
         return _CODE_NAMES.get(code[1:], code[1:]) + "[]"
     return _CODE_NAMES.get(code, str(code))
@@ -150,10 +151,13 @@ def table_of(value: Any) -> dict:
     return {"labels": [c[0] for c in out], "columns": out}
 
 
-def tree_of(value: Any, limit: int = 2000) -> list[tuple[int, str, str, Any]]:
+def tree_of(value: Any, limit: int = 2000, short: bool = False) -> list[tuple[int, str, str, Any]]:
     """Rows ``(depth, field, type, value)`` of a whole structure, depth first (at most
-    ``limit`` rows); substructures have value None; unions show their member."""
+    ``limit`` rows); substructures have value None; unions show their member. With
+    ``short``, arrays longer than :data:`SHORT_ELEMENTS` keep only their first elements
+    (as a ``[n] a b c ...`` text: the tree then holds no big array)."""
     rows: list[tuple[int, str, str, Any]] = []
+    leaf = _short_leaf if short else _leaf
 
     def walk(v: Any, spec: list, depth: int) -> None:
         for name, code in spec:
@@ -170,7 +174,7 @@ def tree_of(value: Any, limit: int = 2000) -> list[tuple[int, str, str, Any]]:
             elif isinstance(code, tuple) and code[0] in ("aS", "aU"):
                 rows.append((depth, name, type_name(code), f"[{len(item)} elements]"))
             else:
-                rows.append((depth, name, type_name(code), _leaf(item)))
+                rows.append((depth, name, type_name(code), leaf(item)))
 
     walk(value, value.type().aspy()[2], 0)
     return rows
@@ -180,6 +184,19 @@ def _leaf(item: Any) -> Any:
     """A leaf as shown in a tree: unions/variants by their member, arrays as arrays."""
     if hasattr(item, "getID") and hasattr(item, "type"):   # a union's selected structure
         return f"<{item.getID() or 'structure'}>"
+    return item
+
+
+#: Array elements a short tree keeps (info's field listing).
+SHORT_ELEMENTS = 8
+
+
+def _short_leaf(item: Any) -> Any:
+    """A leaf of a short tree: long arrays as the text of their first elements."""
+    item = _leaf(item)
+    if isinstance(item, (np.ndarray, list, tuple)) and len(item) > SHORT_ELEMENTS:
+        head = " ".join(str(v) for v in list(item[:SHORT_ELEMENTS]))
+        return f"[{len(item)}] {head} ..."
     return item
 
 
@@ -274,14 +291,14 @@ def decode_into(state: PVState, value: Any, kind: str, counters: Optional[FrameC
             state.enum_strs = tuple(choices)
     elif kind == KIND_TABLE:
         table = table_of(value)
-        state.extra = {"table": table}
+        state.extra = {**(state.extra or {}), "table": table}
         state.count = _table_rows(value)
         state.value = f"[table {state.count} rows × {len(table['columns'])} columns]"
     elif kind == KIND_NDARRAY:
         decode_ndarray(state, value, counters or FrameCounters())
     else:
         tree = tree_of(value)
-        state.extra = {"tree": tree}
+        state.extra = {**(state.extra or {}), "tree": tree}
         state.value = _struct_value(value)
         state.count = 1
     state.update_count += 1
@@ -293,11 +310,13 @@ def _struct_value(value: Any) -> Any:
         return f"<{value.getID() or 'structure'}>"
     code = value.type()["value"]
     v = value["value"]
-    if isinstance(code, str) and code in ("v", "U"):
-        inner = v
-        if hasattr(inner, "getID"):
-            return f"<union: {inner.getID() or 'structure'}>"
-        return inner if isinstance(inner, (int, float, str)) else repr(inner)[:80]
+    if code == "v" or (isinstance(code, tuple) and code[0] == "U"):
+        kind = "variant" if code == "v" else "union"
+        if v is None:
+            return f"<{kind}: empty>"
+        if hasattr(v, "getID"):
+            return f"<{kind}: {v.getID() or 'structure'}>"
+        return v if isinstance(v, (int, float, str)) else f"<{kind}: {repr(v)[:80]}>"
     if isinstance(code, tuple):
         return f"<{type_name(code)}>"
     return v
@@ -342,6 +361,9 @@ def apply_meta(state: PVState, value: Any) -> None:
         desc = get("display.description", "") if "display.description" in value else ""
         if desc:
             state.extra = {**(state.extra or {}), "description": desc}
+    # the whole structure as info shows it (pvinfo's field, type, value): once per
+    # connection, long arrays cut short
+    state.extra = {**(state.extra or {}), "fields": tree_of(value, short=True)}
     if "control" in value:
         state.control_limits = _limits(value, "control.limitLow", "control.limitHigh")
     if "valueAlarm" in value:
