@@ -83,6 +83,8 @@ class Channels:
         try:
             self.source.create(ch)
             self.searching[sid] = time.monotonic() + DEFAULT_CONNECTION_TIMEOUT
+            if name in self.lean.watched:
+                self.source.set_watched(ch, True)
         except ValueError as exc:
             ch.state.error = str(exc)
             ch.link = None
@@ -128,7 +130,8 @@ class Channels:
             return      # subscriptions follow at the connection (connected())
         want = wanted_subscription(
             needs, big=state.max_count > self.automonitor_maxlength, polling=ch.frame.poll,
-            alarm_only=self.lean.alarm_only(ch.name, needs))
+            alarm_only=self.lean.alarm_only(
+                ch.name, needs, None if ch.source is None else ch.source.cheap_updates))
         if want == ch.sub:
             return
         if ch.sub is not None and want is not None and want.every_sample:

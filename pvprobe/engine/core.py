@@ -264,6 +264,11 @@ class Engine(SyncCalls):
 
     def _do_watch(self, cmd: WatchCmd) -> bool:
         changed = self._lean.watch(cmd.owner, cmd.names)
+        watched = self._lean.watched
+        for name in changed:
+            ch = self._channels.by_name.get(name)
+            if ch is not None and ch.link is not None:
+                self.source.set_watched(ch, name in watched)
         if self._lean.enabled:
             self._channels.follow(changed)
             return True

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Optional, TypeVar
 
 from .needs import Needs
 
@@ -104,10 +104,12 @@ class LeanMode:
         self.watched = set().union(*self.watchers.values()) if self.watchers else set()
         return old ^ self.watched
 
-    def alarm_only(self, name: str, needs: Needs) -> bool:
+    def alarm_only(self, name: str, needs: Needs, cheap: Optional[bool] = None) -> bool:
         """Whether PV ``name`` gets an alarm-only subscription: in lean mode, when
-        updates are not cheap, for PVs no view watches and no user needs every value of."""
-        return (self.enabled and not self.cheap_updates and name not in self.watched
+        updates are not cheap (``cheap``: its own source's, when several sources serve
+        the engine), for PVs no view watches and no user needs every value of."""
+        cheap = self.cheap_updates if cheap is None else cheap
+        return (self.enabled and not cheap and name not in self.watched
                 and not needs.keep_all and not needs.monitor_big)
 
     @property

@@ -123,6 +123,10 @@ class MuxSource(Source):
     def connection_info(self, channel: Any) -> None:
         channel.source.connection_info(channel)
 
+    def set_watched(self, channel: Any, watched: bool) -> None:
+        if channel.source is not None:
+            channel.source.set_watched(channel, watched)
+
     def watch_access(self, channel: Any) -> None:
         channel.source.watch_access(channel)
 

@@ -77,6 +77,10 @@ class Source:
         error the protocol would otherwise keep silent, e.g. an array too big)."""
         raise NotImplementedError
 
+    def set_watched(self, channel: Any, watched: bool) -> None:
+        """A view shows the channel now (or stopped): a source that delays updates
+        to save work delivers it promptly. Default: nothing (every update is prompt)."""
+
     def watch_access(self, channel: Any) -> None:
         """Report access-rights changes as events from now on."""
         raise NotImplementedError

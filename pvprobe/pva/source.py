@@ -36,6 +36,7 @@ from typing import Any, Optional
 from ..core.pvstate import PVState
 from ..engine.events import Connected, Disconnected, FrameFetched, GetDone, PutDone
 from ..engine.inbox import Inbox
+from ..engine.lean import LEAN_REFRESH_S
 from ..engine.needs import Subscription
 from ..engine.source import NEW, NOTHING_NEW, Source
 from . import values as pv
@@ -55,6 +56,10 @@ NARROW_REQUEST = "field(value,alarm,timeStamp)"
 #: (Python pays per update what CA's C monitor callback does not: see the README's
 #: pvAccess figures.)
 PVA_POLL_S = 0.25
+#: ... once the source serves more channels than this (a big table), and only for
+#: channels no view shows right now (:meth:`PVASource.set_watched`): a probe, a
+#: plot or the visible rows get every update.
+DEFER_ABOVE = 500
 
 
 class PVAItem:
@@ -85,6 +90,8 @@ class PVALink:
     quiet: bool = False             # its handler never wakes the worker (plain values)
     emptied: float = 0.0            # when its queue was last emptied (monotonic)
     waiting: bool = False           # in the source's queue of monitors emptied later
+    slow: bool = False              # lean mode, no view watches it: emptied every LEAN_REFRESH_S
+    watched: bool = False           # a view shows it: never deferred
     ops: set = field(default_factory=set)   # puts in flight (kept alive until done)
 
 
@@ -116,8 +123,11 @@ class PVASource(Source):
         self._wake: Callable[[], None] = lambda: None
         self._closing = False
         self._ready: deque[int] = deque()          # sids whose monitor queue has news
-        self._later: deque[tuple[float, int]] = deque()   # (due, sid): emptied at due time
+        # (due, sid) of monitors emptied at due time: plain ones, and lean mode's slow ones
+        self._later: deque[tuple[float, int]] = deque()
+        self._later_slow: deque[tuple[float, int]] = deque()
         self.poll_interval = PVA_POLL_S
+        self.slow_interval = LEAN_REFRESH_S
         self._links: dict[int, PVALink] = {}
         self._warnings: list[str] = []
 
@@ -173,12 +183,13 @@ class PVASource(Source):
 
     def poll(self) -> None:
         """Pop what the monitors queued (worker thread): connections, losses, values.
-        Plain value monitors are emptied at most every :data:`PVA_POLL_S`."""
-        ready, later, links, ib = self._ready, self._later, self._links, self._inbox
-        if not ready and not later:
+        Plain value monitors are emptied at most every :data:`PVA_POLL_S`; in lean
+        mode, those no view watches every LEAN_REFRESH_S (pvxs keeps their newest)."""
+        ready, links, ib = self._ready, self._links, self._inbox
+        later, slow = self._later, self._later_slow
+        if not ready and not later and not slow:
             return
         now = time.monotonic()
-        due_at = now - self.poll_interval
         keep_all = ib.keep_all
         while ready:
             try:
@@ -188,20 +199,24 @@ class PVASource(Source):
             link = links.get(sid)
             if link is None or link.monitor is None or link.waiting:
                 continue
-            if link.quiet and link.emptied > due_at and sid not in keep_all:
-                link.waiting = True
-                later.append((link.emptied + self.poll_interval, sid))
-                continue
+            if (link.quiet and link.connected and not link.watched and sid not in keep_all
+                    and (link.slow or len(links) > DEFER_ABOVE)):
+                wait = self.slow_interval if link.slow else self.poll_interval
+                if link.emptied + wait > now:
+                    link.waiting = True
+                    (slow if link.slow else later).append((link.emptied + wait, sid))
+                    continue
             link.emptied = now
             self._drain(sid, link, ib)
-        while later and later[0][0] <= now:
-            sid = later.popleft()[1]
-            link = links.get(sid)
-            if link is None or link.monitor is None:
-                continue
-            link.waiting = False
-            link.emptied = now
-            self._drain(sid, link, ib)
+        for queue in (later, slow):
+            while queue and queue[0][0] <= now:
+                sid = queue.popleft()[1]
+                link = links.get(sid)
+                if link is None or link.monitor is None:
+                    continue
+                link.waiting = False
+                link.emptied = now
+                self._drain(sid, link, ib)
 
     def _drain(self, sid: int, link: PVALink, ib: Inbox) -> None:
         """Pop what ``sid``'s monitor queued: losses, the connection, values (the
@@ -352,6 +367,14 @@ class PVASource(Source):
         if state.error.startswith("not found"):
             state.error = ""
 
+    def set_watched(self, channel: Any, watched: bool) -> None:
+        link = channel.link
+        link.watched = watched
+        if watched and link.waiting:     # shown now: its newest value at once
+            link.waiting, link.emptied = False, 0.0
+            self._ready.append(channel.sid)
+            self._wake()
+
     def watch_access(self, channel: Any) -> None:
         pass      # PVA has no access-rights events
 
@@ -398,7 +421,11 @@ class PVASource(Source):
         link = channel.link
         link.announce = bool(sub.announce)
         link.values = not sub.announce
+        link.slow = bool(sub.alarm_only)
         channel.sub = sub
+        if link.waiting and not link.slow:    # watched now: its newest value at once
+            link.waiting, link.emptied = False, 0.0
+            self._ready.append(channel.sid)
         if link.announce and link.quiet and link.monitor is not None:
             # announcements must wake the worker: a handler that does
             self._swap(channel.sid, link, NARROW_REQUEST if link.narrow else None, quiet=False)

@@ -1,0 +1,121 @@
+"""pvAccess channels in big sessions: what the PVA source defers to save Python work
+(a plain value monitor emptied at most every PVA_POLL_S above DEFER_ABOVE channels,
+every LEAN_REFRESH_S in lean mode for PVs no view shows) and what it never defers
+(watched PVs, every-sample users). Real p4p server process, real engine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import pva_server_env
+
+HERE = Path(__file__).resolve().parent
+N = 40
+RATE = 20.0
+
+
+@pytest.fixture(scope="module")
+def counters() -> Iterator[str]:
+    """N PVA counters at RATE Hz (PVA kind "spare3")."""
+    prefix = f"lean{os.getpid()}"
+    env = dict(os.environ, **pva_server_env("spare3"))
+    proc = subprocess.Popen([sys.executable, str(HERE / "pva_counter_server.py"), prefix, str(N), str(RATE)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            start_new_session=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.startswith("READY"), f"counter server did not start: {line!r}"
+        yield prefix
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+class Recorder:
+    """Counts the batches' states per PV (worker thread)."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, batch) -> None:
+        for st in batch.states:
+            if st.connected and st.value is not None:
+                self.counts[st.name] = self.counts.get(st.name, 0) + 1
+        self.engine.batch_done()
+
+    def window(self, seconds: float) -> dict[str, int]:
+        """States per PV handed over during ``seconds`` (a measuring window)."""
+        before = dict(self.counts)
+        time.sleep(seconds)  # ok-sleep: a measuring window of a rate
+        return {k: v - before.get(k, 0) for k, v in self.counts.items()}
+
+
+def _wait(pred, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)  # ok-sleep: bounded poll
+    return False
+
+
+@pytest.fixture
+def pva_engine(counters: str, demo_ioc: object) -> Iterator[tuple]:
+    from pvprobe.ca.engine import Engine
+
+    eng = Engine(tick_hz=20)
+    rec = Recorder(eng)
+    eng.start(rec)
+    names = [f"pva://{counters}:{i}" for i in range(N)]
+    eng.add(names)
+    assert _wait(lambda: all(rec.counts.get(n, 0) >= 2 for n in names), 20), "PVA counters not all updating"
+    yield eng, rec, names
+    eng.close()
+
+
+def test_small_sessions_get_every_update(pva_engine) -> None:
+    """Below DEFER_ABOVE channels nothing is deferred: each PV is handed over at the tick rate."""
+    eng, rec, names = pva_engine
+    got = rec.window(2.0)
+    # 20 Hz counters and 20 Hz ticks: far more than the 4/s a deferred PV would get
+    assert min(got[n] for n in names) >= 14, got
+
+
+def test_deferred_above_the_threshold_unless_watched(pva_engine, monkeypatch) -> None:
+    from pvprobe.pva import source as pva_source
+
+    eng, rec, names = pva_engine
+    monkeypatch.setattr(pva_source, "DEFER_ABOVE", 10)      # this session counts as big
+    eng.watch("test", set(names[:3]))
+    got = rec.window(3.0)
+    unwatched = [got[n] for n in names[3:]]
+    watched = [got[n] for n in names[:3]]
+    # a deferred PV: one state per PVA_POLL_S (0.25 s) at most, ~12 in 3 s
+    assert max(unwatched) <= 3.0 / pva_source.PVA_POLL_S + 3, unwatched
+    assert min(unwatched) >= 6, unwatched      # still updating, at most 0.25 s (+ a tick) old
+    assert min(watched) >= 40, watched         # the shown ones: every tick
+
+
+def test_lean_mode_slows_unwatched_pva_pvs_and_a_watched_one_comes_at_once(pva_engine) -> None:
+    eng, rec, names = pva_engine
+    eng.watch("test", set(names[:2]))
+    eng.set_lean(True)
+    assert _wait(lambda: eng.debug_summary().lean, 5)
+    rec.window(2.5)                            # the change settles (one slow period)
+    got = rec.window(4.0)
+    slow = [got[n] for n in names[2:]]
+    assert max(slow) <= 4, slow                # every LEAN_REFRESH_S (2 s): 2, maybe 3
+    assert min(slow) >= 1, slow                # but never frozen
+    assert min(got[n] for n in names[:2]) >= 40
+    # a PV that becomes shown gets its newest value at once, not at its next slow turn
+    target = names[10]
+    seen = rec.counts.get(target, 0)
+    eng.watch("test", {target})
+    assert _wait(lambda: rec.counts.get(target, 0) > seen + 3, 1.5), "newly shown PV still slow"
