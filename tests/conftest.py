@@ -131,7 +131,7 @@ os.environ["EPICS_CA_ADDR_LIST"] += "".join(f" 127.0.0.1:{p}" for p in NUMBERS_P
 #: must not share a UDP search port (a unicast search on loopback reaches one socket only),
 #: so each has its own, and the client searches all of them (pvxs takes host:port entries).
 #: The client context reads the environment once, at the first pva:// name of the process.
-PVA_SERVERS = ("demo", "nt", "qsrv", "adsim", "gateway", "spare1", "spare2", "spare3")
+PVA_SERVERS = ("demo", "nt", "qsrv", "adsim", "gateway", "spare1", "spare2", "spare3", "lean")
 _taken = {SERVER_PORT, REPEATER_PORT, RESTART_PORT, CAPROTO_PORT, STRINGS_SOFT_PORT,
           *NUMBERS_PORTS.values()}
 PVA_PORTS: dict[str, tuple[int, int]] = {}

@@ -22,9 +22,9 @@ RATE = 20.0
 
 @pytest.fixture(scope="module")
 def counters() -> Iterator[str]:
-    """N PVA counters at RATE Hz (PVA kind "spare3")."""
+    """N PVA counters at RATE Hz (PVA kind "lean")."""
     prefix = f"lean{os.getpid()}"
-    env = dict(os.environ, **pva_server_env("spare3"))
+    env = dict(os.environ, **pva_server_env("lean"))
     proc = subprocess.Popen([sys.executable, str(HERE / "pva_counter_server.py"), prefix, str(N), str(RATE)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             start_new_session=True)
