@@ -40,7 +40,9 @@ def _gui_names(args: argparse.Namespace, demo_prefix: Optional[str]) -> tuple[li
             return names, False
         names += listed[0]
     if demo_prefix and not names:
-        names = [demo_prefix + n for n in DEMO_FEATURED]
+        from ..demo.featured import pva_rows
+
+        names = [demo_prefix + n for n in DEMO_FEATURED] + pva_rows(demo_prefix)
         names += [f"{demo_prefix}ai:{i:03d}" for i in range(100)]
         names += [f"{demo_prefix}{kind}:{i:03d}" for kind in ("bo", "mbbi", "longin", "stringin")
                   for i in range(5)]
@@ -52,7 +54,8 @@ def restores_session(args: argparse.Namespace) -> bool:
     lists or views named on the command line (names, --pvlist, --probe, --plot,
     --strip, --image, and --demo, which names its own PVs) open a window of just
     those, unless --restore-session asks for the old tabs too."""
-    given = (args.pvs, args.pvlist, args.probe, args.plot, args.strip, args.image, args.demo)
+    given = (args.pvs, args.pvlist, args.probe, args.plot, args.strip, args.image, args.demo,
+             args.compare)
     return bool(args.restore_session) or not any(given)
 
 
@@ -67,6 +70,10 @@ def _views(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
                 views.append((kind, good))
     if args.image:
         views.append(("image", list(args.image)))
+    if args.compare:
+        good, _ok = check_names("--compare", args.compare)
+        if good:
+            views.append(("compare", good))
     return views
 
 
@@ -172,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="open a strip chart of the scalar PV (repeat: all on one chart)")
     p.add_argument("--image", action="append", metavar="PREFIX",
                    help="open an image view of the areaDetector plugin PREFIX (e.g. 13SIM1:image1:)")
+    p.add_argument("--compare", action="append", metavar="NAME",
+                   help="open a panel showing record NAME over CA and over PVA side by side, "
+                        "differences marked (repeatable)")
     p.add_argument("--theme", choices=("light", "dark"), help="colour theme (default: the last one used)")
     p.add_argument("--read-only", action="store_true",
                    help="watch only: every put from the app is refused (also: read_only=true under "

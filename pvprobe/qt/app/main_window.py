@@ -161,6 +161,8 @@ class MainWindow(QMainWindow):
         views_menu.addAction("Probe &selected rows", lambda: self._open_selected("probe"))
         views_menu.addAction("&Waveform plot of selected rows", lambda: self._open_selected("waveform"))
         views_menu.addAction("S&trip chart of selected rows", lambda: self._open_selected("strip"))
+        self.compare_action = views_menu.addAction(
+            "Compare CA and P&VA…", lambda: self.open_view("compare", self.table_widget.selected_names()[:1]))
         views_menu.addSeparator()
         views_menu.addAction("&Waveform plot of a PV…", lambda: self._ask_and_open("waveform"))
         views_menu.addAction("Strip &chart of a PV…", lambda: self._ask_and_open("strip"))
@@ -302,6 +304,9 @@ class MainWindow(QMainWindow):
         elif kind == "image":
             for n in names:
                 self.views.open_image(n)
+        elif kind == "compare":
+            for n in names[:8] or [None]:
+                self.views.open_compare(n)
 
     def open_probe(self, name: Optional[str] = None) -> QWidget:
         """A probe panel (asks for nothing: an empty probe takes a typed or dropped name)."""

@@ -18,8 +18,9 @@ from PyQt5.QtWidgets import QDockWidget, QMainWindow, QWidget
 log = logging.getLogger(__name__)
 
 #: View kinds, in the order their stats are reported.
-KINDS = ("probe", "waveform", "strip", "image")
-TITLES = {"probe": "Probe", "waveform": "Waveform", "strip": "Strip chart", "image": "Image"}
+KINDS = ("probe", "waveform", "strip", "image", "compare")
+TITLES = {"probe": "Probe", "waveform": "Waveform", "strip": "Strip chart", "image": "Image",
+          "compare": "Compare CA and PVA"}
 
 
 def release_view(widget: QWidget) -> None:
@@ -118,6 +119,17 @@ class ViewDocks:
         panel.openPlotRequested.connect(self.open_plot_of_kind)
         dock = self._add("probe", panel, f"Probe: {name}" if name else "Probe")
         panel.pvChanged.connect(lambda n, d=dock: d.setWindowTitle(f"Probe: {n}" if n else "Probe"))
+        return panel
+
+    def open_compare(self, name: Optional[str] = None) -> QWidget:
+        """A panel showing one record over CA and over PVA side by side (empty: it takes a
+        typed or dropped name)."""
+        from ..probe.compare_panel import ComparePanel
+
+        panel = ComparePanel(self.bridge, name)
+        title = "Compare CA/PVA"
+        dock = self._add("compare", panel, f"{title}: {panel.pv_name}" if panel.pv_name else title)
+        panel.pvChanged.connect(lambda n, d=dock: d.setWindowTitle(f"{title}: {n}" if n else title))
         return panel
 
     def open_plot_of_kind(self, name: str, kind: str) -> QWidget:
