@@ -93,13 +93,19 @@ def test_phoebus_sample(tmp_path):
     path.write_text(PHOEBUS_SAMPLE, encoding="utf-8")
     f = read_pvs(path)
     assert f.version == "3.0" and f.timeout == 60.0 and f.save_restore
-    assert f.names == ["DEMO:setpoint", "DEMO:wave:set", "DEMO:message"]
+    assert f.names == ["DEMO:setpoint", "DEMO:wave:set", "DEMO:message", "pva://DEMO:image"]
     assert f.saved == {"DEMO:setpoint": "12.5", "DEMO:wave:set": ["1.0", "2.0", "3.5"],
                        "DEMO:message": "hello & good <bye>"}
     assert f.timestamps["DEMO:setpoint"] == "2023-11-07 14:03:12.512000000"
     wave = f.entries[1]
     assert not wave.selected and wave.completion and wave.tolerance == 0.1
-    assert len(f.rejected) == 1 and "pva://" in f.rejected[0][1]
+    assert f.rejected == []                       # pva:// names are PVs too (issue 14)
+
+
+def test_other_schemes_are_rejected():
+    text = PHOEBUS_SAMPLE.replace("pva://DEMO:image", "loc://x")
+    f = parse_pvs(text.encode())
+    assert len(f.rejected) == 1 and "loc:// is not a Channel Access or pvAccess PV" in f.rejected[0][1]
 
 
 def test_older_css_sample():
@@ -113,7 +119,8 @@ def test_older_css_sample():
 def test_save_restore_disabled_ignores_saved_values():
     text = PHOEBUS_SAMPLE.replace('enable_save_restore="true"', 'enable_save_restore="false"')
     f = parse_pvs(text.encode())
-    assert f.names == ["DEMO:setpoint", "DEMO:wave:set", "DEMO:message"] and f.saved == {}
+    assert f.names == ["DEMO:setpoint", "DEMO:wave:set", "DEMO:message", "pva://DEMO:image"]
+    assert f.saved == {}
 
 
 def test_write_read_round_trip_is_atomic(tmp_path):

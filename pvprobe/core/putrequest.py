@@ -28,7 +28,8 @@ def prepare(st: PVState, raw: Any) -> Any:
     if not st.connected:
         raise PutValueError("not connected")
     if not st.write_access:
-        raise PutValueError("no write access (read-only PV)")
+        raise PutValueError("no write access (read-only PV)" if st.access_known
+                            else f"no puts of this pvAccess type ({st.native_type})")
     if isinstance(raw, str) and not raw.strip() and not (st.native_type == "STRING" or st.is_char_array):
         raise PutValueError("no value given")
     if isinstance(raw, str):
@@ -122,6 +123,9 @@ def read_only_reason(st: Optional[PVState], app_read_only: bool = False) -> str:
         return "Not connected yet: puts become possible once the PV connects."
     if not st.connected:
         return "Disconnected: puts are disabled until the PV reconnects."
+    if not st.write_access and not st.access_known:
+        return (f"No puts of this pvAccess type ({st.native_type}: tables, images and "
+                "structures are shown, not edited).")
     if not st.write_access:
         return ("Read-only: the IOC grants this client no write access (its access security, "
                 "ASG, refuses writes from this user/host). Ask the IOC's owner to change it.")

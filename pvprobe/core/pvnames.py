@@ -39,19 +39,36 @@ def pv_name_error(name: str) -> str | None:
 PROTOCOLS = ("ca", "pva")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _default_protocol = "ca"
+_protocol_given = False
 
 
-def set_default_protocol(protocol: str) -> None:
-    """The protocol of bare names from now on (``--default-protocol``, the settings)."""
-    global _default_protocol
+def set_default_protocol(protocol: str, *, from_settings: bool = False) -> None:
+    """The protocol of bare names from now on (``--default-protocol``, the settings).
+    A call not ``from_settings`` (the command line) wins over the settings file from
+    then on (see :func:`default_protocol_given`)."""
+    global _default_protocol, _protocol_given
     p = protocol.strip().lower()
     if p not in PROTOCOLS:
         raise ValueError(f"default protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
     _default_protocol = p
+    if not from_settings:
+        _protocol_given = True
 
 
 def default_protocol() -> str:
     return _default_protocol
+
+
+def default_protocol_given() -> bool:
+    """True when the default protocol was set other than from the settings (the command
+    line's ``--default-protocol``): the GUI's saved setting then does not replace it."""
+    return _protocol_given
+
+
+def reset_default_protocol() -> None:
+    """CA again, as if nothing had set it (tests)."""
+    global _default_protocol, _protocol_given
+    _default_protocol, _protocol_given = "ca", False
 
 
 def strip_scheme(name: str) -> str:

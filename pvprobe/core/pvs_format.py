@@ -161,9 +161,11 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def _name_problem(name: str) -> Optional[str]:
+    """Why a (scheme-stripped) entry cannot be used: ``pva://NAME`` is fine, another
+    scheme is not (Phoebus also knows loc://, sim://... which pvprobe does not serve)."""
     m = _SCHEME.match(name)
-    if m:
-        return f"{m.group(1)}:// is not a Channel Access PV"
+    if m and m.group(1).lower() != "pva":
+        return f"{m.group(1)}:// is not a Channel Access or pvAccess PV"
     return pv_name_error(name)
 
 

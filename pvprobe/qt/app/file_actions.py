@@ -16,6 +16,7 @@ from PyQt5.QtCore import QObject, pyqtSignal
 from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import QAction, QFileDialog, QMenu, QMessageBox, QWidget
 
+from pvprobe.core.protocol_text import listed_name
 from pvprobe.core.pvnames import ParsedNames, PVListError, read_pv_list, write_pv_list
 from pvprobe.core.pvs_format import looks_like_pvs, read_pvs, write_pvs
 from pvprobe.core.snapshot import value_text
@@ -186,8 +187,10 @@ class FileActions(QObject):
 
     # -- save --------------------------------------------------------------------------------
     def write_list(self, path: str, table: Any) -> bool:
-        """Write ``table``'s names to ``path`` (.pvs → Phoebus XML, else text); atomic."""
-        names = table.names()
+        """Write ``table``'s names to ``path`` (.pvs → Phoebus XML, else text); atomic.
+        CA names are written ``ca://NAME`` while bare names mean PVA, so the list reads
+        back the same whatever the default protocol is then."""
+        names = [listed_name(n) for n in table.names()]
         try:
             if path.lower().endswith(".pvs"):
                 write_pvs(path, names)

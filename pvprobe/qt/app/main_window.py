@@ -21,7 +21,7 @@ from PyQt5.QtWidgets import (
 )
 
 from pvprobe.core.batch import Batch, PutResult
-from pvprobe.core.pvnames import ParsedNames
+from pvprobe.core.pvnames import ParsedNames, strip_scheme
 
 from ..bridge import EngineBridge
 from ..style.theme import apply_theme, available_themes, current_theme
@@ -31,6 +31,7 @@ from ..table.table_view import COLUMN_SAMPLES, PVTableView  # noqa: F401
 from ..table.table_widget import REJECT_LIST, PVTableWidget, describe_rejected  # noqa: F401
 from ..table.tabs import TableTabs
 from .file_actions import FileActions
+from .protocol_menu import ProtocolMenu
 from .settings import PALETTES, Session, Settings, TabSettings
 from .view_docks import ViewDocks
 
@@ -166,7 +167,8 @@ class MainWindow(QMainWindow):
         views_menu.addSeparator()
         views_menu.addAction("&Waveform plot of a PV…", lambda: self._ask_and_open("waveform"))
         views_menu.addAction("Strip &chart of a PV…", lambda: self._ask_and_open("strip"))
-        views_menu.addAction("&Image view (areaDetector plugin prefix)…", lambda: self._ask_and_open("image"))
+        views_menu.addAction("&Image view (areaDetector plugin prefix or pva:// NTNDArray)…",
+                             lambda: self._ask_and_open("image"))
 
         view_menu = self.menuBar().addMenu("&View")
         theme_menu = view_menu.addMenu("&Theme")
@@ -195,6 +197,7 @@ class MainWindow(QMainWindow):
         self.confirm_action.setCheckable(True)
         self.confirm_action.setChecked(True)
         self.confirm_action.toggled.connect(self.set_confirm_puts)
+        self.protocol_menu = ProtocolMenu(view_menu, self._show_message)
 
     # -- settings ---------------------------------------------------------------------------
     def _prepare_table(self, table: PVTableWidget) -> None:
@@ -320,16 +323,17 @@ class MainWindow(QMainWindow):
         self.open_view(kind, names)
 
     def _ask_and_open(self, kind: str) -> None:
-        label = {"image": "areaDetector plugin prefix (e.g. 13SIM1:image1:):"}.get(kind, "PV name(s):")
+        label = {"image": "areaDetector plugin prefix (e.g. 13SIM1:image1:) or pva://NAME:"}.get(kind, "PV name(s):")
         text, ok = QInputDialog.getText(self, "Open", label)
-        if ok and text.strip():
-            self.open_view(kind, text.split())
+        if ok and text.strip():     # typed: a bare name takes the default protocol (not images)
+            self.open_view(kind, text.split() if kind == "image" else [strip_scheme(n) for n in text.split()])
 
     def _restore_session(self) -> None:
         if self.settings is None:
             self.tabs.new_tab()
             return
         session = self.settings.load()
+        self.protocol_menu.restore(session.default_protocol)
         self.set_palette(session.palette)
         self.set_confirm_puts(session.confirm_puts)
         self.set_theme(session.theme)
@@ -374,7 +378,8 @@ class MainWindow(QMainWindow):
                        tabs=tabs, current_tab=current,
                        palette=self.palette_name, confirm_puts=self.confirm_puts,
                        recent_files=recent, theme=self.theme_name,
-                       read_only=self.read_only_from_settings)
+                       read_only=self.read_only_from_settings,
+                       default_protocol=self.protocol_menu.saved)
 
     def save_session(self) -> bool:
         if self.settings is None:

@@ -9,7 +9,7 @@ Nothing here raises on bad content.
 Stored (all values are plain strings/ints so the file stays readable; binary
 layout blobs are base64 text, never ``@ByteArray``/``@Variant``)::
 
-    [window]  geometry, state (base64), palette, confirm_puts, theme, read_only
+    [window]  geometry, state (base64), palette, confirm_puts, theme, read_only, default_protocol
     [session] tab_count, current_tab
     [tab0]    title, names (one per line), header (base64), path
     [recent]  files (one path per line)
@@ -75,6 +75,8 @@ class Session:
     theme: str = "light"
     #: Set by hand (or --read-only) for screens that must only watch; never cleared by the app.
     read_only: bool = False
+    #: The protocol of bare PV names ("ca" or "pva"; --default-protocol wins for one run).
+    default_protocol: str = "ca"
 
 
 def default_settings_path() -> str:
@@ -293,6 +295,11 @@ class Settings:
             theme = "light"
         s.theme = theme
         s.read_only = self.get_bool("window/read_only", False)
+        proto = self.get_str("window/default_protocol", "ca", 20).lower()
+        if proto not in ("ca", "pva"):
+            self.warn(f"window/default_protocol: unknown protocol {proto[:20]!r} (ca or pva)")
+            proto = "ca"
+        s.default_protocol = proto
         s.tabs, s.current_tab = self.load_tabs()
         return s
 
@@ -307,6 +314,7 @@ class Settings:
         qs.setValue("window/theme", s.theme if s.theme in THEMES else "light")
         if s.read_only:
             qs.setValue("window/read_only", "true")
+        qs.setValue("window/default_protocol", s.default_protocol if s.default_protocol in ("ca", "pva") else "ca")
         qs.setValue("session/tab_count", len(s.tabs[:MAX_TABS]))
         qs.setValue("session/current_tab", int(s.current_tab))
         for i, t in enumerate(s.tabs[:MAX_TABS]):

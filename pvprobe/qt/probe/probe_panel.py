@@ -25,7 +25,8 @@ from PyQt5.QtWidgets import QApplication, QWidget
 from pvprobe.core.format import format_value, full_value_text
 from pvprobe.core.history import History, as_number
 from pvprobe.core.probe_report import fmt_limits, format_timestamp_us, report_text
-from pvprobe.core.pvnames import pv_name_error, strip_scheme
+from pvprobe.core.protocol_text import listed_name
+from pvprobe.core.pvnames import protocol_of, pv_name_error, strip_scheme
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.record_fields import FieldDiscovery
 from pvprobe.core.values import SEVERITY_PREFIX
@@ -34,11 +35,20 @@ from ..style.theme import alarm_colors, label_style, status_colors, theme_of
 from ..subscription import Subscription
 from ..table.table_brushes import PALETTES
 from .probe_panel_ui import build_probe_panel_ui
+from .pva_view import show_pva_info, time_text
 
 #: How often the "x s ago / rate" line is refreshed (ms).
 CLOCK_MS = 250
 #: Array elements shown in the large value line.
 ARRAY_PREVIEW = 5
+
+
+def first_key(text: str) -> Optional[str]:
+    """The first token of ``text`` as an engine key: a scheme is read, a bare name is
+    taken as it is (keys of CA PVs are bare, whatever the default protocol)."""
+    for tok in text.replace(",", " ").split():
+        return strip_scheme(tok) if "://" in tok else tok
+    return None
 
 
 def first_name(text: str) -> Optional[str]:
@@ -183,9 +193,14 @@ class ProbePanel(QWidget):
             self._show_value()
             self._show_info()
 
+    def set_typed(self, text: str) -> bool:
+        """Probe the name typed in ``text`` (a bare name takes the default protocol)."""
+        return self.set_pv(first_name(text or "") or "")
+
     def set_pv(self, name: str) -> bool:
-        """Probe ``name`` (closing the previous PV). False, with the reason shown, if invalid."""
-        name = first_name(name or "") or ""
+        """Probe ``name`` (closing the previous PV): an engine key (a bare name is CA) or
+        a ``ca://``/``pva://`` address. False, with the reason shown, if invalid."""
+        name = first_key(name or "") or ""
         reason = pv_name_error(name) if name else "empty name"
         if reason:
             self._message(f"Not a PV name: {reason}")
@@ -194,8 +209,8 @@ class ProbePanel(QWidget):
             return True
         self.close_pv()
         self._name = name
-        self.entry.setText(name)
-        self.name_label.setText(name)
+        self.entry.setText(listed_name(name))
+        self.name_label.setText(listed_name(name))
         self.setWindowTitle(f"Probe {name}")
         subs = _Handles(self.bridge, _consumer_for(self))
         self._subs = subs
@@ -204,15 +219,19 @@ class ProbePanel(QWidget):
         self.state = PVState(name=name)
         self._upgraded = False
         self._last_update_count = -1
-        self.discovery = FieldDiscovery(name)
-        rtyp = self.discovery.initial()
+        # record fields are a CA record's (a PVA PV shows its structure instead)
+        pva = protocol_of(name) == "pva"
+        self.discovery = None if pva else FieldDiscovery(name)
+        rtyp = self.discovery.initial() if self.discovery else []
+        self.fields_box.setVisible(not pva)
         self._field_names = set(rtyp)
         if not self._clock.isActive():
             self._clock.start()
         subs.add([name])
-        subs.add(rtyp, once=True)
+        if rtyp:
+            subs.add(rtyp, once=True)
         self.editor.clear()
-        self.fields_view.set_fields([], "reading the record type…")
+        self.fields_view.set_fields([], "reading the record type…" if rtyp else "")
         self._message("")
         self._show_all()
         self.pvChanged.emit(name)
@@ -321,6 +340,7 @@ class ProbePanel(QWidget):
             lab.setText("-")
         self.stats_label.setText("-")
         self.sparkline.set_values([])
+        self.struct_box.hide()
         self.plot_button.setEnabled(False)
 
     def _show_all(self) -> None:
@@ -369,7 +389,9 @@ class ProbePanel(QWidget):
             self.value_label.setStyleSheet("")
         sev = SEVERITY_PREFIX.get(st.severity, "") + st.severity_name
         self.alarm_label.setText(f"Severity {sev}, status {st.status_name}")
-        self.time_label.setText(f"IOC time {format_timestamp_us(st.timestamp)}")
+        self.time_label.setText(time_text(st) if st.protocol == "pva"
+                                else f"IOC time {format_timestamp_us(st.timestamp)}")
+        self.struct_box.setVisible(self.structure_view.set_state(st))
 
     def _show_full(self, st: Optional[PVState]) -> None:
         """The full value under the PREC-formatted one, only where PREC hides digits."""
@@ -400,7 +422,9 @@ class ProbePanel(QWidget):
         i["enums"].setText(", ".join(f"{k}={s}" for k, s in enumerate(st.enum_strs)) or "-")
         kind = "waveform" if st.is_array else "strip"
         self.plot_button.setText("Waveform" if kind == "waveform" else "Strip chart")
-        plottable = not (st.native_type == "STRING" or st.is_char_array)
+        if st.protocol == "pva":
+            show_pva_info(self, st)
+        plottable = not (st.native_type in ("STRING", "TABLE", "STRUCT", "NDARRAY") or st.is_char_array)
         self.plot_button.setEnabled(plottable)
         self.plot_button.setToolTip(f"Open {self._name} in a {'waveform plot' if st.is_array else 'strip chart'}"
                                     if plottable else "Text PVs cannot be plotted")

@@ -25,6 +25,7 @@ from ..plots.sparkline import Sparkline
 from ..style.theme import label_style
 from ..widgets.flow_layout import FlowLayout
 from .put_editor import PutEditor
+from .pva_view import StructureView
 from .record_fields_view import RecordFieldsView
 
 
@@ -75,7 +76,7 @@ def build_probe_panel_ui(w: ProbePanel) -> None:
     w.entry.setPlaceholderText("PV name — type and press Enter, or drop one here")
     w.entry.setClearButtonEnabled(True)
     w.entry.setAcceptDrops(False)      # a dropped name opens the PV (the panel takes it)
-    w.entry.returnPressed.connect(lambda: w.set_pv(w.entry.text()))
+    w.entry.returnPressed.connect(lambda: w.set_typed(w.entry.text()))
 
     w.name_label = PVNameLabel(w)
     f = QFont(w.font())
@@ -184,6 +185,12 @@ def build_probe_panel_ui(w: ProbePanel) -> None:
     QVBoxLayout(fields_box).addWidget(w.fields_view)
     w.fields_box = fields_box
 
+    struct_box = QGroupBox("pvAccess structure", w)
+    w.structure_view = StructureView(struct_box)
+    QVBoxLayout(struct_box).addWidget(w.structure_view)
+    struct_box.hide()                 # shown for NTTables and other structures
+    w.struct_box = struct_box
+
     body = QWidget(w)
     bl = QVBoxLayout(body)
     bl.setContentsMargins(0, 0, 0, 0)
@@ -192,6 +199,7 @@ def build_probe_panel_ui(w: ProbePanel) -> None:
     bl.addWidget(w.full_label)
     bl.addWidget(w.alarm_label)
     bl.addWidget(w.time_label)
+    bl.addWidget(struct_box, 2)
     bl.addWidget(w.clock_label)
     bl.addWidget(put_box)
     bl.addWidget(info_box)

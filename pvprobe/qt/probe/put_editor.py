@@ -162,6 +162,7 @@ class PutEditor(PutsOwner, QWidget):
     # -- state ---------------------------------------------------------------------------
     def clear(self) -> None:
         self.state = None
+        self._shape = ()        # the next PV's first state picks its editor, even of the same shape
         self.message.clear()
         self._dirty = False
         self._apply_kind()

@@ -22,10 +22,11 @@ class Col(enum.IntEnum):
     DESCRIPTION = 8
     COMPLETION = 9
     SAVED = 10
+    PROTOCOL = 11
 
 
 HEADERS = ("Name", "Value", "Units", "Severity", "Status", "Timestamp", "Connection",
-           "Access", "Description", "Completion", "Saved")
+           "Access", "Description", "Completion", "Saved", "Protocol")
 
 #: The role whose data is the row's :class:`PVState`.
 STATE_ROLE = Qt.UserRole

@@ -10,6 +10,8 @@ from typing import Optional
 from PyQt5.QtCore import QMimeData, QModelIndex, Qt
 from PyQt5.QtGui import QBrush
 
+from pvprobe.core.protocol_text import listed_name
+
 from .pvtable_columns import DESC_SUFFIX, Col
 from .table_brushes import PALETTES
 
@@ -25,7 +27,8 @@ class RowExtras:
     def mimeData(self, indexes: Iterable[QModelIndex]) -> QMimeData:
         rows = sorted({i.row() for i in indexes if i.isValid()})
         md = QMimeData()
-        md.setText("\n".join(self._names[r] for r in rows if r < len(self._names)))
+        # CA names go out as ca://NAME while bare names mean PVA: a drop reads them back as CA
+        md.setText("\n".join(listed_name(self._names[r]) for r in rows if r < len(self._names)))
         return md
 
     def supportedDragActions(self) -> Qt.DropActions:

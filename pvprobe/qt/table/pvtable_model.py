@@ -10,6 +10,7 @@ from PyQt5.QtGui import QFont
 
 from pvprobe.core.batch import Batch
 from pvprobe.core.format import format_timestamp, format_value, full_value_text
+from pvprobe.core.protocol_text import NO_TIME_TEXT, access_cell, protocol_label, pva_lines, shows_status
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.values import (
     DIFF_PREFIX,
@@ -286,7 +287,8 @@ class PVTableModel(RowExtras, QAbstractTableModel):
         if role == Qt.ToolTipRole:
             return self._tooltip(row, col)
         if role == Qt.DecorationRole:
-            if col == Col.ACCESS and st.ever_connected and st.read_access and not st.write_access:
+            if (col == Col.ACCESS and st.ever_connected and st.read_access and not st.write_access
+                    and st.access_known):
                 return lock_icon()
             return None
         if role == STATE_ROLE:
@@ -303,9 +305,13 @@ class PVTableModel(RowExtras, QAbstractTableModel):
         if col == Col.ACCESS:
             if not st.ever_connected:
                 return ""
+            if not st.access_known:
+                return access_cell(st)
             if st.read_access and not st.write_access:
                 return READ_ONLY_TEXT
             return st.access_text
+        if col == Col.PROTOCOL:
+            return protocol_label(st.name)
         if col == Col.DESCRIPTION:
             return self._desc.get(st.name, "")
         if col == Col.COMPLETION:
@@ -337,13 +343,13 @@ class PVTableModel(RowExtras, QAbstractTableModel):
                 return DISCONNECTED_TEXT
             return SEVERITY_PREFIX.get(st.severity, "") + st.severity_name
         if col == Col.STATUS:   # blank when there is nothing to say
-            return st.status_name if st.connected and (st.status or st.severity) else ""
-        if col == Col.TIMESTAMP:
-            return format_timestamp(st.timestamp)
+            return st.status_name if shows_status(st) else ""
+        if col == Col.TIMESTAMP:     # a PVA server may send 0: say so, never "1970"
+            return format_timestamp(st.timestamp) or (NO_TIME_TEXT if st.protocol == "pva" else "")
         if col == Col.CONNECTION:
             if not st.connected:
                 return DISCONNECTED_TEXT
-            if st.read_access and not st.write_access:
+            if st.read_access and not st.write_access and st.access_known:
                 return "connected, read-only"
             if not st.read_access:
                 return "connected, no read access"
@@ -479,7 +485,7 @@ class PVTableModel(RowExtras, QAbstractTableModel):
                 lines.append(f"DISCONNECTED, last value: {full}")
             else:
                 lines.append(full)
-                if st.severity:
+                if st.severity or st.status_text:
                     lines.append(f"{st.severity_name} alarm, status {st.status_name}")
             exact = full_value_text(st, with_units=True, preview=64)
             if exact:   # PREC hides digits the IOC holds: give them all
@@ -490,6 +496,7 @@ class PVTableModel(RowExtras, QAbstractTableModel):
                 lines.append(format_timestamp(st.timestamp))
             if st.host:
                 lines.append(f"host {st.host}, {st.native_type or '?'}[{st.max_count}], {st.access_text}")
+        lines.extend(pva_lines(st))
         if st.error:
             lines.append(f"error: {st.error}")
         return "\n".join(lines)
@@ -497,8 +504,9 @@ class PVTableModel(RowExtras, QAbstractTableModel):
 
 _HEADER_TIPS = {
     Col.SEVERITY: "Alarm severity: ▲ MINOR, ✖ MAJOR, ◆ INVALID",
-    Col.ACCESS: "Channel Access rights of this client",
+    Col.ACCESS: "Access rights of this client (pvAccess tells them only when a put is tried)",
     Col.DESCRIPTION: "The record's DESC field (read once per connection)",
     Col.COMPLETION: "Result of the last put from this table",
     Col.SAVED: "Value from the loaded snapshot; ≠ marks rows whose live value differs",
+    Col.PROTOCOL: "CA (Channel Access) or PVA (pvAccess): how this PV is reached",
 }

@@ -93,7 +93,8 @@ class TableColumns:
             n = len(HEADER_MAGIC)
             if len(raw) < n + 7 or not raw.startswith(HEADER_MAGIC):
                 return False
-            if raw[n] != HEADER_VERSION or raw[n + 1] != len(HEADERS):
+            # a layout saved before a column was added (Protocol) comes back with it shown
+            if raw[n] != HEADER_VERSION or not 0 < raw[n + 1] <= len(HEADERS):
                 return False
             qt = raw[n + 6:]
             if zlib.crc32(qt) != int.from_bytes(raw[n + 2:n + 6], "big"):

@@ -17,7 +17,7 @@ COLUMN_SAMPLES = {
     Col.SEVERITY: "DISCONNECTED", Col.STATUS: "HWLIMIT", Col.TIMESTAMP: "2024-12-31 23:59:59.999",
     Col.CONNECTION: "connected, read-only", Col.ACCESS: "XXread/write",
     Col.DESCRIPTION: "A record description", Col.COMPLETION: "failed: no completion within",
-    Col.SAVED: "-123456.7890",
+    Col.SAVED: "-123456.7890", Col.PROTOCOL: "Protocol",
 }
 #: Hidden unless asked for: Description costs a channel per PV; Saved needs a snapshot.
 DEFAULT_HIDDEN = (Col.DESCRIPTION, Col.SAVED)

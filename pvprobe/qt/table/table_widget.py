@@ -17,6 +17,7 @@ from PyQt5.QtWidgets import QAction, QApplication, QMenu, QWidget
 
 from pvprobe.core.batch import Batch
 from pvprobe.core.pvnames import ParsedNames, PVListError, read_pv_list, split_names
+from pvprobe.core.pvs_format import read_pvs
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.values import is_editable
 
@@ -42,6 +43,20 @@ def describe_rejected(rejected: list[tuple[str, str]]) -> str:
     more = f"; and {len(rejected) - REJECT_LIST} more" if len(rejected) > REJECT_LIST else ""
     noun = "name" if len(rejected) == 1 else "names"
     return f"{len(rejected)} {noun} rejected: {shown}{more}"
+
+
+def read_list_file(path: str) -> ParsedNames:
+    """A PV list file's names: a Phoebus ``.pvs`` table when the content is XML, else a
+    plain list (whatever the file is called). Raises PVListError."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError as exc:
+        raise PVListError(f"cannot read PV list {path}: {exc.strerror or exc}") from None
+    if head.startswith((b"<?xml", b"<pvtable")):
+        pvs = read_pvs(path)
+        return ParsedNames(names=list(pvs.names), rejected=list(pvs.rejected))
+    return read_pv_list(path)
 
 
 def _plural(n: int, word: str = "PV") -> str:
@@ -229,8 +244,9 @@ class PVTableWidget(TableColumns, TablePuts, QWidget):
         return parsed
 
     def add_from_file(self, path: str) -> ParsedNames:
-        """Add the names of a PV list file; raises PVListError (missing, huge, binary)."""
-        parsed = read_pv_list(path)
+        """Add the names of a PV list file (plain text or a Phoebus ``.pvs`` table);
+        raises PVListError (missing, huge, binary, bad XML)."""
+        parsed = read_list_file(path)
         added = self.add_pvs(parsed.names)
         self._report(len(added), len(parsed.names) - len(added), parsed.rejected,
                      source=os.path.basename(path))

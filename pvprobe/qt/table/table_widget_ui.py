@@ -67,6 +67,7 @@ def build_table_widget_ui(w: PVTableWidget) -> None:
     hh.customContextMenuRequested.connect(w._header_menu)
     for col in DEFAULT_HIDDEN:
         hh.setSectionHidden(int(col), True)
+    hh.moveSection(hh.visualIndex(int(Col.PROTOCOL)), 1)     # CA or PVA, next to the name
     w._default_header = QByteArray(hh.saveState())
     w.view.filesDropped.connect(w._on_files_dropped)
     w.view.textDropped.connect(w._on_text_dropped)

@@ -1,0 +1,67 @@
+"""The default protocol of bare names (CA or PVA): a View submenu, saved with the settings.
+
+At start-up the saved choice is applied unless the command line gave
+``--default-protocol`` (:func:`pvprobe.core.pvnames.default_protocol_given`): the
+command line wins for that run, and the saved choice is written back unchanged
+unless the user picks one in the menu.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Optional
+
+from PyQt5.QtCore import QObject
+from PyQt5.QtWidgets import QAction, QActionGroup, QMenu
+
+from pvprobe.core import pvnames
+
+#: Menu labels of the protocols.
+LABELS = {"ca": "Channel Access (ca://)", "pva": "pvAccess (pva://)"}
+
+
+class ProtocolMenu(QObject):
+    """"Bare names use" submenu of ``parent_menu``; ``saved`` is what the settings keep."""
+
+    def __init__(self, parent_menu: QMenu, say: Optional[Callable[[str], None]] = None) -> None:
+        super().__init__(parent_menu)
+        self._say = say
+        self.saved = "ca"
+        self.menu = parent_menu.addMenu("Bare PV names &use")
+        self.menu.setToolTip("The protocol of names typed without ca:// or pva://")
+        group = QActionGroup(self)
+        self.actions: dict[str, QAction] = {}
+        for proto in pvnames.PROTOCOLS:
+            act = self.menu.addAction(LABELS[proto])
+            act.setCheckable(True)
+            act.setActionGroup(group)
+            act.triggered.connect(lambda _c=False, p=proto: self.choose(p))
+            self.actions[proto] = act
+        self._check(pvnames.default_protocol())
+
+    def _check(self, proto: str) -> None:
+        act = self.actions.get(proto)
+        if act is not None:
+            act.setChecked(True)
+
+    def restore(self, saved: str) -> None:
+        """Start-up: apply the saved choice, unless the command line gave one."""
+        self.saved = saved if saved in pvnames.PROTOCOLS else "ca"
+        if not pvnames.default_protocol_given():
+            pvnames.set_default_protocol(self.saved, from_settings=True)
+        self._check(pvnames.default_protocol())
+
+    def choose(self, proto: str) -> None:
+        """The user's choice: used from now on and saved."""
+        pvnames.set_default_protocol(proto, from_settings=True)
+        self.saved = proto
+        self._check(proto)
+        if self._say is not None:
+            self._say(f"Bare PV names now use {LABELS[proto]}")
+
+    @property
+    def current(self) -> str:
+        return pvnames.default_protocol()
+
+
+__all__ = ["ProtocolMenu", "LABELS"]
