@@ -18,8 +18,8 @@ PVs (names start with PREFIX):
 - ``img:rgb8``: NTNDArray, RGB1 uint8 :func:`rgb8` (3 × W × H, ColorMode 2).
 - ``img:lz4``: the mono uint16 frame lz4-compressed as ADCore's codec plugin sends it.
 - ``img:liar``: an lz4 frame whose ``uncompressedSize`` is 2 bytes too large.
-- ``img:stream``: mono uint16 frames at 20 Hz, the pattern shifted by one pixel each
-  frame, uniqueId 1 2 3 5 6 7 9 ... (one id skipped after every 3rd frame).
+- ``img:stream``: lz4-compressed mono uint16 frames at 20 Hz, the square moved by one
+  pixel each frame, uniqueId 1 2 3 5 6 7 9 ... (one id skipped after every 3rd frame).
 
 Loopback only; prints READY once serving; runs until killed.
 """
@@ -151,7 +151,7 @@ def main() -> None:
     from p4p.server.thread import SharedPV
 
     pvs = pvs_of()
-    stream = SharedPV(initial=ndarray(mono16(0), 1))
+    stream = SharedPV(initial=ndarray(mono16(0), 1, "lz4"))
     pvs["img:stream"] = stream
     conf = {"EPICS_PVAS_INTF_ADDR_LIST": "127.0.0.1", "EPICS_PVAS_SERVER_PORT": str(port),
             "EPICS_PVAS_BROADCAST_PORT": str(bport), "EPICS_PVAS_AUTO_BEACON_ADDR_LIST": "NO",
@@ -165,7 +165,7 @@ def main() -> None:
             time.sleep(max(0.0, next_t - time.monotonic()))  # ok-sleep: the server's 20 Hz clock
             uid += 2 if sent % 3 == 0 else 1
             sent += 1
-            frame = ndarray(mono16(sent), uid)
+            frame = ndarray(mono16(sent), uid, "lz4")
             stamp(frame, time.time())
             stream.post(frame)
 

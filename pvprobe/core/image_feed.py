@@ -1,6 +1,12 @@
 """The data side of an image view: which PVs to open, the plugin's announced
 sizes/mode/type, and the newest frame of each batch. Plain Python, no Qt.
 
+A pvAccess NTNDArray (``pva://NAME``, :meth:`ImageFeed.for_pva`) is one PV: the
+engine decodes its frames in the worker (any codec) and hands the :class:`Frame` in
+``state.extra["frame"]``; the feed takes it as it is, counts it, and keeps
+``extra["frame_error"]`` as the reason a frame was skipped. Its codec, decode time
+and the frames lost upstream (gaps in ``uniqueId``) go to the status bar and stats.
+
 A frame whose length does not fit the announced sizes (a camera in the middle of
 an ROI, binning or mode change) is skipped with a reason and kept aside: when the
 size PVs catch up in a later batch it is decoded then, so nothing garbled is ever
@@ -57,6 +63,12 @@ class ImageFeed:
     _last_update: int = -1
     _ever_connected: bool = False
     _counter0: Optional[int] = None
+    pva: bool = False            # a pvAccess NTNDArray: frames come decoded in extra["frame"]
+    codec: str = ""              # PVA: the newest frame's codec ("none" when plain)
+    decode_s: float = 0.0        # PVA: the newest frame's decode time in the worker
+    mean_decode_s: float = 0.0   # PVA: mean decode time (the engine's running mean)
+    gaps: int = 0                # PVA: frames missing from uniqueId since the view opened
+    _pva0: Optional[tuple] = None    # (updates received by the source, gaps) at the first frame
 
     # -- construction ----------------------------------------------------------------
     @classmethod
@@ -71,6 +83,14 @@ class ImageFeed:
                    meta=ArrayMeta(3 if rgb else 2, (3, width, height) if rgb else (width, height, 0),
                                   2 if rgb else MONO, None))
 
+    @classmethod
+    def for_pva(cls, name: str) -> ImageFeed:
+        """An NTNDArray over pvAccess: ``name`` is the engine key ``pva://NAME``."""
+        name = name.strip()
+        if not name.startswith("pva://") or len(name) == len("pva://"):
+            raise ValueError(f"not a pvAccess name: {name!r} (pva://NAME)")
+        return cls(array_pv=name, pva=True)
+
     @property
     def meta_pvs(self) -> list[str]:
         """The plugin's size/mode/type/counter PVs (none for a plain array)."""
@@ -84,6 +104,8 @@ class ImageFeed:
     def apply(self, states: Iterable[PVState]) -> tuple[Optional[Frame], Optional[PVState]]:
         """Take one batch's states; returns the newest frame that fits (and the
         ArrayData state it came from), or (None, None)."""
+        if self.pva:
+            return self._apply_pva(states)
         data: Optional[PVState] = None
         meta_changed = False
         p = self.prefix
@@ -119,6 +141,72 @@ class ImageFeed:
         self.skip_reason = ""
         self.counters.decoded += 1
         return frame, data
+
+    def _apply_pva(self, states: Iterable[PVState]) -> tuple[Optional[Frame], Optional[PVState]]:
+        """An NTNDArray update: the frame the engine decoded, or why there is none."""
+        data: Optional[PVState] = None
+        for st in states:
+            if st.name == self.array_pv:
+                data = st
+        if data is None:
+            return None, None
+        self.connected, self.error = data.connected, data.error
+        self.max_count, self.native_type = data.max_count, data.native_type
+        if data.connected:
+            self._ever_connected = True
+        if not data.connected or data.update_count == self._last_update or not data.update_count:
+            return None, None
+        self._last_update = data.update_count
+        extra = data.extra or {}
+        c = self.counters
+        c.received += 1
+        self._count_pva(extra)
+        frame = extra.get("frame")
+        problem = extra.get("frame_error") or ("" if frame is not None else
+                                               f"not an NTNDArray ({data.type_id or 'no type id'})")
+        if problem:
+            c.skipped += 1
+            self.skip_reason = problem
+            return None, None
+        self.skip_reason = ""
+        c.decoded += 1
+        self.decode_s = float(extra.get("decode_s") or 0.0)
+        self.mean_decode_s = float(extra.get("mean_decode_s") or 0.0)
+        return frame, data
+
+    def _count_pva(self, extra: dict) -> None:
+        """Codec, uniqueId, and frames the server made that never reached the view."""
+        self.codec = str(extra.get("codec") or "")
+        c = self.counters
+        uid = extra.get("unique_id")
+        c.unique_id = c.counter = int(uid) if isinstance(uid, (int, np.integer)) else None
+        got, gaps = int(extra.get("received") or 0), int(extra.get("dropped") or 0)
+        if self._pva0 is None:
+            self._pva0 = (got - 1, gaps)
+        got0, gaps0 = self._pva0
+        self.gaps = max(0, gaps - gaps0)
+        # frames the server published since the view's first one: every update the
+        # source received plus the uniqueId gaps between them
+        c.published = max(c.received, got - got0 + self.gaps)
+
+    def pva_stats(self) -> dict:
+        """The PVA figures of ``--stats`` (empty for a CA source)."""
+        if not self.pva:
+            return {}
+        return {"protocol": "pva", "codec": self.codec or None,
+                "decode_ms_last": round(1000 * self.decode_s, 3) if self.counters.decoded else None,
+                "decode_ms_mean": round(1000 * self.mean_decode_s, 3) if self.counters.decoded else None,
+                "frames_dropped_unique_id_gaps": self.gaps}
+
+    def pva_status(self) -> list[str]:
+        """Status-bar parts of a PVA source: codec, decode time, uniqueId gaps."""
+        if not self.pva or not self.counters.received:
+            return []
+        parts = [f"codec {self.codec or '?'}"]
+        if self.counters.decoded:
+            parts.append(f"decode {1000 * self.decode_s:.1f} ms (mean {1000 * self.mean_decode_s:.1f})")
+        parts.append(f"uniqueId gaps {self.gaps}")
+        return parts
 
     def decode(self, flat: np.ndarray) -> Frame:
         if self.prefix is None:

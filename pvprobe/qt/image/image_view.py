@@ -27,12 +27,19 @@ from pvprobe.core import ndarray as nd
 from pvprobe.core.atomic import atomic_write_bytes
 from pvprobe.core.image_feed import ImageFeed, RateMeter
 from pvprobe.core.ndarray import Frame
+from pvprobe.core.pvnames import strip_scheme
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.tiff import describe, write_tiff
 
 from ..style.theme import label_style, status_colors
 from ..subscription import Subscription
 from .image_view_ui import COLORMAPS, build_image_view_ui
+
+
+def is_pva_source(text: str) -> bool:
+    """The image source box names a pvAccess NTNDArray (``pva://NAME``)."""
+    return text.strip().lower().startswith("pva://")
+
 
 #: A frame asked for but not shown within this time is asked for again.
 REQUEST_RETRY_S = 0.5
@@ -94,6 +101,9 @@ class ImageView(QWidget):
         prefix = prefix.strip()
         if not prefix:
             raise ValueError("empty prefix")
+        if is_pva_source(prefix):
+            self.open_pva(prefix)
+            return
         self._open(ImageFeed.for_prefix(prefix))
         self.source_edit.setText(prefix)
 
@@ -103,6 +113,12 @@ class ImageView(QWidget):
         self.source_edit.setText(pv.strip())
         self.width_spin.setValue(width)
         self.height_spin.setValue(height)
+
+    def open_pva(self, name: str) -> None:
+        """Show a pvAccess NTNDArray ``pva://NAME`` (frames decoded by the engine, any codec)."""
+        key = strip_scheme(name.strip())
+        self._open(ImageFeed.for_pva(key))
+        self.source_edit.setText(key)
 
     def _open(self, feed: ImageFeed) -> None:
         self.close_source()
@@ -140,7 +156,9 @@ class ImageView(QWidget):
             return
         w, h = self.width_spin.value(), self.height_spin.value()
         try:
-            if w > 0 and h > 0:
+            if is_pva_source(text):
+                self.open_pva(text)
+            elif w > 0 and h > 0:
                 self.open_array(text, w, h)
             else:
                 if not text.endswith(":"):
@@ -458,6 +476,7 @@ class ImageView(QWidget):
             "latency_ms_mean": round(1000 * lat_sum / lat_n, 2) if lat_n else None,
             "array_counter": c.counter if c else None,
             "image": self._image_text(),
+            **(feed.pva_stats() if feed else {}),
         }
 
     def _image_text(self) -> str:
@@ -484,6 +503,7 @@ class ImageView(QWidget):
             parts.append(f"counter {s['array_counter']}")
         if s["image"]:
             parts.append(s["image"])
+        parts.extend(self.feed.pva_status())
         parts.append(f"latency {lat}")
         self.status_label.setText("  ·  ".join(parts))
 

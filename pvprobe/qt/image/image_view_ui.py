@@ -46,7 +46,7 @@ def build_image_view_ui(w: ImageView) -> None:
     lay.setContentsMargins(4, 4, 4, 4)
     bar = FlowLayout()
     w.source_edit = QLineEdit()
-    w.source_edit.setPlaceholderText("plugin prefix (e.g. 13SIM1:image1:) or array PV")
+    w.source_edit.setPlaceholderText("plugin prefix (e.g. 13SIM1:image1:), array PV, or pva://NTNDArray")
     w.width_spin = QSpinBox()
     w.height_spin = QSpinBox()
     for s, tip in ((w.width_spin, "width"), (w.height_spin, "height")):
