@@ -92,6 +92,7 @@ class PVALink:
     waiting: bool = False           # in the source's queue of monitors emptied later
     slow: bool = False              # lean mode, no view watches it: emptied every LEAN_REFRESH_S
     watched: bool = False           # a view shows it: never deferred
+    repeat: bool = False            # a swapped-in monitor: its first update repeats ``last``
     ops: set = field(default_factory=set)   # puts in flight (kept alive until done)
 
 
@@ -240,6 +241,10 @@ class PVASource(Source):
                     return      # the narrow monitor's first update follows
                 continue        # connection_info and the users' subscription follow
             got.append(v)
+        if got and link.repeat:
+            link.repeat = False
+            if _repeats(got[0], link.last):     # already delivered (a second keep_all sample)
+                del got[0]
         if not got:
             return
         n = len(got)
@@ -301,6 +306,7 @@ class PVASource(Source):
             self._warn(f"{PREFIX}{link.wire}: {exc}")
             return False
         link.quiet = quiet
+        link.repeat = link.connected and link.last is not None
         try:
             old.close()
         except Exception:
@@ -543,6 +549,27 @@ class PVASource(Source):
             ib.events.append(FrameFetched(channel.sid, True, "", (item.seq, 0)))
         self._wake()
         return ""
+
+
+def _repeats(v: Any, last: Optional[PVAItem]) -> bool:
+    """Whether update ``v`` is the value ``last`` held (same time stamp and value): the
+    first update of a monitor swapped in for the channel's previous one."""
+    if last is None:
+        return False
+    try:
+        if pv.stamp_seconds(v) != pv.stamp_seconds(last.value):
+            return False
+        if "uniqueId" in v:
+            return v["uniqueId"] == last.value["uniqueId"]
+        field = "value.index" if "value.index" in v else "value"
+        a, b = v[field], last.value[field]
+    except Exception:
+        return False
+    if hasattr(a, "shape") or hasattr(b, "shape"):
+        import numpy as np
+
+        return bool(np.array_equal(a, b))
+    return a == b
 
 
 def _error_text(exc: Any) -> str:
