@@ -25,7 +25,6 @@ pytestmark = pytest.mark.timeout(120)
 
 P = "PVPGUI:"
 SERVER = Path(__file__).with_name("pva_gui_server.py")
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "images"
 
 
 @pytest.fixture(scope="module")
@@ -265,7 +264,7 @@ def test_probe_no_time(qtbot, probe):
     assert probe.time_label.text() == "Server time: no time (the server sent 0)"
 
 
-def test_probe_nttable_as_a_table(qtbot, probe):
+def test_probe_nttable_as_a_table(qtbot, probe, tmp_path):
     probe.set_pv(f"pva://{P}table")
     probe_connected(qtbot, probe)
     qtbot.waitUntil(lambda: probe.struct_box.isVisible(), timeout=5000)
@@ -282,9 +281,8 @@ def test_probe_nttable_as_a_table(qtbot, probe):
     assert probe.editor.kind == "readonly"
     assert "No puts of this pvAccess type" in probe.editor.hint.text()
     assert not probe.plot_button.isEnabled()
-    SHOTS.mkdir(parents=True, exist_ok=True)
     probe.resize(560, 720)
-    assert probe.grab().save(str(SHOTS / "probe-pva-table.png"))
+    assert probe.grab().save(str(tmp_path / "probe-pva-table.png"))
 
 
 def test_probe_structure_as_a_tree_and_union_text(qtbot, probe):
@@ -330,7 +328,7 @@ def test_probe_put_confirmed_logged_refused(qtbot, probe, monkeypatch):
     assert probe.editor.message_text.startswith("✖ Failed")
 
 
-def test_table_screenshot_with_ca_and_pva_rows(qtbot, bridge, isolated_settings, pva_gui_server, prefix):
+def test_table_screenshot_with_ca_and_pva_rows(qtbot, bridge, isolated_settings, pva_gui_server, prefix, tmp_path):
     win = show_main_window(qtbot, bridge, Path(isolated_settings))
     win.resize(1320, 520)
     t = win.table_widget
@@ -341,7 +339,6 @@ def test_table_screenshot_with_ca_and_pva_rows(qtbot, bridge, isolated_settings,
     t.view.horizontalHeader().restoreState(QByteArray(t._default_header))
     t.view.resizeColumnToContents(int(Col.PROTOCOL))
     assert cell(t, f"pva://{P}notime", Col.TIMESTAMP) == "no time"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    assert win.grab().save(str(SHOTS / "table-ca-pva.png"))
+    assert win.grab().save(str(tmp_path / "table-ca-pva.png"))
     win.force_close = True
     win.close()

@@ -27,7 +27,6 @@ pytestmark = pytest.mark.timeout(180)
 P = "PVPGIMG:"
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = Path(__file__).with_name("pva_gui_server.py")
-SHOTS = ROOT / "docs" / "images"
 sys.path.insert(0, str(Path(__file__).parent))
 from pva_gui_server import mono16, rgb8  # noqa: E402
 
@@ -174,7 +173,7 @@ def test_lying_frame_is_skipped_with_the_reason(qtbot, view):
     assert view.frame is None and view.stats()["frames_skipped"] >= 1
 
 
-def test_stream_counts_unique_id_gaps_and_paints(qtbot, view):
+def test_stream_counts_unique_id_gaps_and_paints(qtbot, view, tmp_path):
     view.open_pva(f"pva://{P}img:stream")
     qtbot.waitUntil(lambda: view.image_item.painted >= 8 and view.feed.gaps >= 2, timeout=30000)
     s = view.stats()
@@ -189,8 +188,7 @@ def test_stream_counts_unique_id_gaps_and_paints(qtbot, view):
     painted = view.image_item.painted
     qtbot.waitUntil(lambda: view.image_item.painted >= painted + 2, timeout=10000)
     view.refresh_status()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    assert view.grab().save(str(SHOTS / "image-pva.png"))
+    assert view.grab().save(str(tmp_path / "image-pva.png"))
 
 
 def test_command_line_image_pva_with_screenshot_and_stats(tmp_path, pva_image_server):
