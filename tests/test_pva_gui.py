@@ -342,3 +342,31 @@ def test_table_screenshot_with_ca_and_pva_rows(qtbot, bridge, isolated_settings,
     assert win.grab().save(str(tmp_path / "table-ca-pva.png"))
     win.force_close = True
     win.close()
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+def _run_gui(tmp_path, ini: Path, *args: str) -> dict:
+    import json
+    import os
+    import subprocess
+
+    stats = tmp_path / f"stats{len(list(tmp_path.glob('stats*')))}.json"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, "-m", "pvprobe", "--settings", str(ini), *args,
+                          "--quit-after", "4", "--stats", str(stats)],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    return json.loads(stats.read_text())
+
+
+def test_command_line_names_follow_the_saved_protocol(tmp_path, pva_gui_server):
+    """Bare names on the command line take the saved default protocol; --default-protocol
+    wins; --stats and PVA rows work together."""
+    ini = tmp_path / "s.ini"
+    ini.write_text("[window]\ndefault_protocol=pva\n")
+    s = _run_gui(tmp_path, ini, f"{P}int", f"{P}dbl")
+    assert (s["pvs"], s["connected"]) == (2, 2)           # both over PVA
+    assert "default_protocol=pva" in ini.read_text()      # kept
+    s = _run_gui(tmp_path, ini, "--default-protocol", "ca", f"{P}int", f"pva://{P}dbl")
+    assert (s["pvs"], s["connected"]) == (2, 1)           # PVPGUI:int is no CA PV

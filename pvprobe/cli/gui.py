@@ -131,6 +131,10 @@ def _run_gui_command(args: argparse.Namespace, quit_request: Any) -> int:
             return 1
         os.environ.update(demo.client_env)
     try:
+        if not args.reset_settings:     # bare names given here follow View > Bare PV names use
+            from ..qt.app.protocol_menu import apply_saved_protocol
+
+            apply_saved_protocol(args.settings)
         names, ok = _gui_names(args, demo.prefix if demo else None)
         if not ok and not names:
             return 2

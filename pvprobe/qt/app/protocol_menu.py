@@ -8,6 +8,7 @@ unless the user picks one in the menu.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Optional
 
@@ -18,6 +19,35 @@ from pvprobe.core import pvnames
 
 #: Menu labels of the protocols.
 LABELS = {"ca": "Channel Access (ca://)", "pva": "pvAccess (pva://)"}
+
+
+def apply_saved_protocol(settings_path: Optional[str] = None) -> str:
+    """Start-up, before the command line's names are read: the saved default protocol
+    (``window/default_protocol``), unless ``--default-protocol`` gave one. Returns the
+    protocol bare names use now. A bad or missing file leaves CA."""
+    if not pvnames.default_protocol_given():
+        saved = _read_saved(settings_path)
+        if saved in pvnames.PROTOCOLS:
+            pvnames.set_default_protocol(saved, from_settings=True)
+    return pvnames.default_protocol()
+
+
+def _read_saved(settings_path: Optional[str]) -> str:
+    """``window/default_protocol`` of the settings file, read without side effects (the
+    main window's :class:`Settings` later checks, warns about and repairs the file)."""
+    import configparser
+
+    from .settings import MAX_FILE_BYTES, default_settings_path
+
+    path = settings_path or default_settings_path()
+    try:
+        if os.path.getsize(path) > MAX_FILE_BYTES:
+            return ""
+        cp = configparser.ConfigParser(interpolation=None, strict=False)
+        cp.read(path, encoding="utf-8")
+        return cp.get("window", "default_protocol", fallback="").strip().lower()
+    except (OSError, configparser.Error, UnicodeDecodeError):
+        return ""
 
 
 class ProtocolMenu(QObject):
@@ -64,4 +94,4 @@ class ProtocolMenu(QObject):
         return pvnames.default_protocol()
 
 
-__all__ = ["ProtocolMenu", "LABELS"]
+__all__ = ["ProtocolMenu", "LABELS", "apply_saved_protocol"]
