@@ -76,9 +76,11 @@ def main(argv: list[str] | None = None) -> int:
         strip = float_view(win.views.open_strip([p + "sine", p + "ai:001", p + "ai:002"]))
         image = float_view(win.views.open_image(p + "image1:"), (1000, 820))
         rgb = float_view(win.views.open_image(p + "image2:"), (1000, 780))
+        compare = float_view(win.views.open_compare(p + "wave"), (1000, 640))
         _pump(app, args.seconds)
         for name, widget in (("probe.png", probe), ("waveform.png", wave), ("strip-chart.png", strip),
-                             ("image-mono.png", image), ("image-rgb.png", rgb)):
+                             ("image-mono.png", image), ("image-rgb.png", rgb),
+                             ("compare-ca-pva.png", compare)):
             widget.parentWidget().raise_()
             app.processEvents()
             if not widget.grab().save(str(out / name)):

@@ -4,7 +4,8 @@ In the bundle ``sys.executable`` is the ``pvprobe`` program itself, not a Python
 interpreter. pvprobe starts its helper processes as ``sys.executable -m MODULE``
 (the demo IOC: ``pvprobe.demo.ioc``; the CA repeater:
 ``caproto.commandline.repeater``), so this entry accepts exactly that form for
-those modules and runs them like ``python -m`` would. Everything else goes to
+those modules and runs them like ``python -m`` would (and ``bundle_check``, the
+self-check of CA and pvAccess in one process, packaging/bundle_check.py). Everything else goes to
 the normal command line, :func:`pvprobe.cli.main`.
 """
 
@@ -14,7 +15,7 @@ import runpy
 import sys
 
 #: Modules the bundle may run as ``pvprobe -m MODULE`` (what pvprobe itself spawns).
-RUNNABLE_MODULES = ("pvprobe.demo.ioc", "caproto.commandline.repeater")
+RUNNABLE_MODULES = ("pvprobe.demo.ioc", "caproto.commandline.repeater", "bundle_check")
 
 
 def main() -> int:

@@ -503,8 +503,55 @@ def test_bundle_holds_what_the_app_needs():
             "pvprobe/resources/png/pvprobe-48.png",
             "PyQt5/Qt5/plugins/platforms/libqoffscreen.so", "PyQt5/Qt5/plugins/platforms/libqxcb.so",
             "PyQt5/Qt5/plugins/iconengines/libqsvgicon.so",
-            "epics/clibs/linux64/libca.so", "epicscorelibs/dbd/base.dbd", "softioc/device.dbd"]
+            "epics/clibs/linux64/libca.so", "epicscorelibs/dbd/base.dbd", "softioc/device.dbd",
+            "pvxslibs/dbd/pvxsIoc.dbd"]
     for rel in must:
         assert os.path.exists(os.path.join(internal, rel)), rel
     assert glob.glob(os.path.join(internal, "PyQt5", "QtSvg*.so"))
     assert glob.glob(os.path.join(internal, "epicscorelibs", "lib", "libdbCore.so*"))
+    # pvAccess: p4p's extension, pvxs (client, server and QSRV2) and the frame codecs
+    assert glob.glob(os.path.join(internal, "p4p", "_p4p*.so"))
+    assert glob.glob(os.path.join(internal, "pvxslibs", "lib", "libpvxs.so*"))
+    assert glob.glob(os.path.join(internal, "pvxslibs", "lib", "libpvxsIoc.so*"))
+    assert glob.glob(os.path.join(internal, "imagecodecs", "_lz4*.so"))
+
+
+@bundle
+@pytest.mark.parametrize("order", ["ca-first", "pva-first"])
+def test_bundle_reads_ca_and_pva_in_one_process(demo_ioc, prefix, order):
+    """``pvprobe -m bundle_check``: one Engine in the bundle reads a record over CA and the
+    demo's lz4 NTNDArray over PVA (p4p, pvxslibs and the imagecodecs lz4 codec bundled).
+    ``ca-first`` is pvprobe's own order: pyepics' own libca; ``pva-first`` (p4p imported
+    before libca loads): pyepics >= 3.5.10 takes epicscorelibs' libca, which p4p's pvxs
+    brought in with libCom."""
+    assert os.access(BUNDLE_EXE, os.X_OK), f"{BUNDLE_EXE} missing: run packaging/build.sh"
+    res = _run([BUNDLE_EXE, "-m", "bundle_check", order, prefix + "sine", prefix + "pva:image:lz4"],
+               timeout=90)
+    assert res.returncode == 0, res.stderr[-3000:] + res.stdout
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    print(order, out["libca"], out["libs"])
+    assert out["ca"]["connected"] and isinstance(out["ca"]["value"], float)
+    assert out["pva"]["codec"] == "lz4" and out["pva"]["value"]["shape"] == [512, 512]
+    assert out["codecs"] == dict.fromkeys(("lz4", "zlib", "blosc", "lz4hdf5", "bitshuffle", "jpeg"), True)
+    internal = os.path.join(os.path.dirname(BUNDLE_EXE), "_internal")
+    assert out["libca"].startswith(internal), out["libca"]
+    expected = "epics/clibs/linux64/libca.so" if order == "ca-first" else "epicscorelibs/lib/libca.so"
+    assert out["libca"].endswith(expected), out["libca"]
+    libs = " ".join(out["libs"])
+    assert "libpvxs" in libs and libs.count("libca.so") == 1, libs
+    assert "couldn't be located" not in res.stderr
+
+
+@pytest.mark.parametrize("order", ["ca-first", "pva-first"])
+def test_source_reads_ca_and_pva_in_one_process(demo_ioc, prefix, order):
+    """The same self-check from source (a fresh interpreter per load order): which libca
+    pyepics loads when p4p (and so epicscorelibs' libCom) came first."""
+    script = os.path.join(PACKAGING, "bundle_check.py")
+    res = _run([sys.executable, script, order, prefix + "sine", prefix + "pva:image:lz4"], timeout=90)
+    assert res.returncode == 0, res.stderr[-3000:] + res.stdout
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    print(order, out["libca"])
+    assert out["ca"]["connected"] and out["pva"]["codec"] == "lz4"
+    expected = "epics/clibs/linux64/libca.so" if order == "ca-first" else "epicscorelibs/lib/libca.so"
+    assert out["libca"].endswith(expected), out["libca"]
+    assert " ".join(out["libs"]).count("libca.so") == 1
