@@ -370,3 +370,25 @@ def test_command_line_names_follow_the_saved_protocol(tmp_path, pva_gui_server):
     assert "default_protocol=pva" in ini.read_text()      # kept
     s = _run_gui(tmp_path, ini, "--default-protocol", "ca", f"{P}int", f"pva://{P}dbl")
     assert (s["pvs"], s["connected"]) == (2, 1)           # PVPGUI:int is no CA PV
+
+
+def test_ntndarray_rows_and_probe_lead_to_the_image_view(qtbot, bridge, isolated_settings, pva_gui_server):
+    win = show_main_window(qtbot, bridge, Path(isolated_settings))
+    t = win.table_widget
+    lz4, liar = f"pva://{P}img:lz4", f"pva://{P}img:liar"
+    t.add_pvs([lz4, liar])
+    qtbot.waitUntil(lambda: cell(t, lz4, Col.VALUE).startswith("[NTNDArray 48×32")
+                    and "uncompressedSize" in cell(t, liar, Col.VALUE), timeout=20000)
+    assert cell(t, lz4, Col.VALUE) == "[NTNDArray 48×32 Mono UInt16, lz4, uniqueId 3]"
+    assert cell(t, liar, Col.VALUE).startswith("[NTNDArray: lz4 data decodes to 3072 bytes")
+    probe = win.open_probe(lz4)
+    qtbot.waitUntil(lambda: probe.plot_button.text() == "Image view" and probe.plot_button.isEnabled(),
+                    timeout=20000)
+    assert probe.value_label.text() == "[NTNDArray 48×32 Mono UInt16, lz4, uniqueId 3]"
+    probe.plot_button.click()
+    images = win.views.views("image")
+    assert len(images) == 1 and images[0].feed.array_pv == lz4
+    qtbot.waitUntil(lambda: images[0].frame is not None, timeout=20000)
+    assert images[0].frame.data.shape == (32, 48)
+    win.force_close = True
+    win.close()

@@ -28,6 +28,21 @@ def listed_name(key: str) -> str:
     return key
 
 
+def frame_summary(st: PVState) -> str:
+    """An NTNDArray as one line: ``[NTNDArray 48×32 Mono UInt16, lz4, uniqueId 7]``, or
+    why its frame cannot be shown."""
+    extra = st.extra or {}
+    frame = extra.get("frame")
+    if extra.get("frame_error"):
+        return f"[NTNDArray: {extra['frame_error']}]"
+    if frame is None:
+        return "[NTNDArray, no frame yet]" if st.connected else ""
+    codec = extra.get("codec") or "none"
+    uid = extra.get("unique_id")
+    return (f"[NTNDArray {frame.width}×{frame.height} {frame.color_mode} {frame.data_type}, {codec}"
+            + (f", uniqueId {uid}]" if uid is not None else "]"))
+
+
 def access_cell(st: PVState) -> str:
     """The access text of a PVA PV (PVA tells no rights before a put), "" for CA (the
     caller keeps its own wording)."""
@@ -56,4 +71,4 @@ def pva_lines(st: PVState) -> list[str]:
 
 
 __all__ = ["PROTOCOL_LABELS", "NO_PUT_TEXT", "NO_TIME_TEXT", "protocol_label", "listed_name", "access_cell",
-           "shows_status", "pva_lines"]
+           "shows_status", "pva_lines", "frame_summary"]

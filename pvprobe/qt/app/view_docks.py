@@ -133,6 +133,8 @@ class ViewDocks:
         return panel
 
     def open_plot_of_kind(self, name: str, kind: str) -> QWidget:
+        if kind == "image":                 # a pvAccess NTNDArray probed
+            return self.open_image(name)
         return self.open_waveform([name]) if kind == "waveform" else self.open_strip([name])
 
     def open_waveform(self, names: Iterable[str]) -> QWidget:

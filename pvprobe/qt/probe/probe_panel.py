@@ -8,7 +8,7 @@ candidate fields for that record type, and removes every one of them again in
 
 Integration API: ``ProbePanel(bridge, name=None, parent=None)``, :meth:`set_pv`,
 :attr:`pv_name`, :meth:`report_text`, :meth:`close_pv`, the signal
-``openPlotRequested(name, kind)`` with kind ``"strip"`` or ``"waveform"``, and
+``openPlotRequested(name, kind)`` with kind ``"strip"``, ``"waveform"`` or ``"image"`` (a pvAccess NTNDArray), and
 :attr:`confirm_puts` (default True).
 """
 
@@ -25,7 +25,7 @@ from PyQt5.QtWidgets import QApplication, QWidget
 from pvprobe.core.format import format_value, full_value_text
 from pvprobe.core.history import History, as_number
 from pvprobe.core.probe_report import fmt_limits, format_timestamp_us, report_text
-from pvprobe.core.protocol_text import listed_name
+from pvprobe.core.protocol_text import frame_summary, listed_name
 from pvprobe.core.pvnames import protocol_of, pv_name_error, strip_scheme
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.record_fields import FieldDiscovery
@@ -105,7 +105,7 @@ def _consumer_for(panel: ProbePanel):
 class ProbePanel(QWidget):
     """Everything about one PV. Several may be open; each holds its own subscriptions."""
 
-    #: (PV name, "strip" or "waveform") — the user asked for a plot of this PV.
+    #: (PV name, "strip", "waveform" or "image") — the user asked for a plot (or image view) of this PV.
     openPlotRequested = pyqtSignal(str, str)
     #: The probed PV changed (new name, "" when closed).
     pvChanged = pyqtSignal(str)
@@ -372,7 +372,8 @@ class ProbePanel(QWidget):
             self.value_label.setStyleSheet(label_style(c.muted))
             self.alarm_label.setText("")
             return
-        text = format_value(st, with_units=True, preview=ARRAY_PREVIEW) or "(no value yet)"
+        text = (frame_summary(st) if st.native_type == "NDARRAY"
+                else format_value(st, with_units=True, preview=ARRAY_PREVIEW)) or "(no value yet)"
         if st.is_char_array:
             text = f"“{text}”"
         if not st.connected:
@@ -424,7 +425,12 @@ class ProbePanel(QWidget):
         self.plot_button.setText("Waveform" if kind == "waveform" else "Strip chart")
         if st.protocol == "pva":
             show_pva_info(self, st)
-        plottable = not (st.native_type in ("STRING", "TABLE", "STRUCT", "NDARRAY") or st.is_char_array)
+        if st.native_type == "NDARRAY":
+            self.plot_button.setText("Image view")
+            self.plot_button.setEnabled(True)
+            self.plot_button.setToolTip(f"Open {self._name} in an image view")
+            return
+        plottable = not (st.native_type in ("STRING", "TABLE", "STRUCT") or st.is_char_array)
         self.plot_button.setEnabled(plottable)
         self.plot_button.setToolTip(f"Open {self._name} in a {'waveform plot' if st.is_array else 'strip chart'}"
                                     if plottable else "Text PVs cannot be plotted")
@@ -478,7 +484,9 @@ class ProbePanel(QWidget):
     # -- plots ----------------------------------------------------------------------------------
     def _request_plot(self) -> None:
         if self._name and self.state is not None:
-            self.openPlotRequested.emit(self._name, "waveform" if self.state.is_array else "strip")
+            kind = ("image" if self.state.native_type == "NDARRAY"
+                    else "waveform" if self.state.is_array else "strip")
+            self.openPlotRequested.emit(self._name, kind)
 
     # -- drag and drop --------------------------------------------------------------------------
     def _drop_name(self, event: Any) -> Optional[str]:

@@ -10,7 +10,7 @@ from PyQt5.QtGui import QFont
 
 from pvprobe.core.batch import Batch
 from pvprobe.core.format import format_timestamp, format_value, full_value_text
-from pvprobe.core.protocol_text import NO_TIME_TEXT, access_cell, protocol_label, pva_lines, shows_status
+from pvprobe.core.protocol_text import NO_TIME_TEXT, access_cell, frame_summary, protocol_label, pva_lines, shows_status
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.values import (
     DIFF_PREFIX,
@@ -335,6 +335,8 @@ class PVTableModel(RowExtras, QAbstractTableModel):
                 return f"{CONNECTING_TEXT} ({st.error})" if st.error else CONNECTING_TEXT
             return ""
         if col == Col.VALUE:
+            if st.native_type == "NDARRAY":       # a pvAccess image: what it is, not its pixels
+                return frame_summary(st)
             return format_value(st)
         if col == Col.UNITS:
             return "" if st.is_enum or st.native_type == "STRING" else st.units

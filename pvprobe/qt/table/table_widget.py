@@ -173,13 +173,17 @@ class PVTableWidget(TableColumns, TablePuts, QWidget):
         menu.addSeparator()
         if states:
             names = [st.name for st in states]
-            arrays = [st.name for st in states if st.is_array]
-            scalars = [st.name for st in states if not st.is_array]
+            images = [st.name for st in states if st.native_type == "NDARRAY"][:4]
+            shown_whole = ("NDARRAY", "TABLE", "STRUCT")     # pvAccess: image view / probe
+            arrays = [st.name for st in states if st.is_array and st.native_type not in shown_whole]
+            scalars = [st.name for st in states if not st.is_array and st.native_type not in shown_whole]
             menu.addAction("Probe", lambda: self.viewRequested.emit("probe", names[:8]))
             if scalars:
                 menu.addAction("Strip chart", lambda: self.viewRequested.emit("strip", scalars))
             if arrays:
                 menu.addAction("Waveform plot", lambda: self.viewRequested.emit("waveform", arrays))
+            if images:
+                menu.addAction("Image view", lambda: self.viewRequested.emit("image", images))
             menu.addSeparator()
         self.put_action.setEnabled(len(states) == 1 and is_editable(states[0]))
         menu.addAction(self.put_action)
