@@ -392,3 +392,26 @@ def test_ntndarray_rows_and_probe_lead_to_the_image_view(qtbot, bridge, isolated
     assert images[0].frame.data.shape == (32, 48)
     win.force_close = True
     win.close()
+
+
+def test_file_open_and_save_keep_each_rows_protocol(qtbot, bridge, isolated_settings, tmp_path):
+    """File > Open of a .pvs and a .txt with pva:// names; a list saved while bare names
+    mean PVA writes CA names as ca://, so it reads back the same rows."""
+    pvs = tmp_path / "mixed.pvs"
+    pvs.write_text(f'<?xml version="1.0"?><pvtable version="3.0"><pvlist>'
+                   f'<pv><name>pva://{P}dbl</name></pv><pv><name>ca://{P}ca_one</name></pv>'
+                   f'</pvlist></pvtable>')
+    win = show_main_window(qtbot, bridge, Path(isolated_settings))
+    parsed = win.file_actions.open_list(str(pvs), into="current")
+    assert parsed is not None and parsed.rejected == []
+    t = win.table_widget
+    assert t.names() == [f"pva://{P}dbl", P + "ca_one"]
+    pvnames.set_default_protocol("pva", from_settings=True)
+    out = tmp_path / "saved.txt"
+    assert win.file_actions.write_list(str(out), t)
+    lines = [ln for ln in out.read_text().splitlines() if not ln.startswith("#")]
+    assert lines == [f"pva://{P}dbl", f"ca://{P}ca_one"]
+    parsed = win.file_actions.open_list(str(out), into="new")
+    assert win.table_widget.names() == [f"pva://{P}dbl", P + "ca_one"]
+    win.force_close = True
+    win.close()
