@@ -209,6 +209,7 @@ def test_menu_action_compares_the_selected_row(qtbot, bridge, prefix, tmp_path):
     assert {r.key: r for r in panel.rows()}["enum_strs"].pva == "Off, Standby, On, Fault"
 
 
+@pytest.mark.live     # starts its own demo IOC (in the app it runs)
 def test_compare_option_opens_the_panel(tmp_path):
     """``pvprobe --compare NAME`` (here on the demo it starts): the window shows the
     panel; the screenshot is the README's picture of it when PVPROBE_README_SHOTS is set."""

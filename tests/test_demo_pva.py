@@ -122,3 +122,38 @@ def test_demo_ioc_without_pva_serves_ca_only(ca_repeater):
         assert "INFO: PVXS QSRV2" not in ioc.stderr_tail()
     finally:
         ioc.stop()
+
+
+def test_demo_window_names_pva_rows_beside_the_ca_ones():
+    from pvprobe.cli.gui import _gui_names, build_parser
+    from pvprobe.demo.featured import PVA_FEATURED
+
+    names, ok = _gui_names(build_parser().parse_args(["--demo"]), "PVPDEMO:")
+    assert ok
+    for rec in PVA_FEATURED:
+        assert f"PVPDEMO:{rec}" in names and f"pva://PVPDEMO:{rec}" in names
+
+
+@pytest.mark.live     # starts its own demo IOC (in the app it runs)
+def test_pvprobe_demo_shows_both_protocols_and_the_pva_camera(tmp_path):
+    """``pvprobe --demo`` on its own IOC: every row (CA and pva://) connects, and the image
+    view of the PVA camera's lz4 stream decodes and paints frames."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    stats = tmp_path / "stats.json"
+    out = subprocess.run([sys.executable, "-m", "pvprobe", "--demo", "--prefix", "PVPDPVA:",
+                          "--settings", str(tmp_path / "s.ini"), "--quit-after", "8",
+                          "--stats", str(stats)],
+                         capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    assert out.returncode == 0, out.stderr[-3000:]
+    data = json.loads(stats.read_text())
+    assert data["pvs"] > 100 and data["connected"] == data["pvs"]
+    image = data["views"]["image"][0]
+    assert image["source"] == f"pva://PVPDPVA:{LZ4_SUFFIX}"
+    assert image["protocol"] == "pva" and image["codec"] == "lz4"
+    assert image["frames_displayed"] > 5
+    assert "512×512" in image["image"]

@@ -146,6 +146,10 @@ def _run_gui_command(args: argparse.Namespace, quit_request: Any) -> int:
             return 1
         title = _tab_title(args, demo)
         views = _views(args)
+        if demo is not None and not (views or args.pvs or args.pvlist):
+            from ..demo.featured import pva_views
+
+            views = pva_views(demo.prefix)
         if quit_request.requested:
             return 0
         # camera frames do not wait for a tick (paced arrays go out once fetched)
