@@ -12,6 +12,8 @@ PVs (all names start with PREFIX; non-zero timestamps unless said):
 - ``int``: NTScalar int with a put handler that applies the put (starts at 5).
 - ``ro``: NTScalar int without put handler (p4p refuses: "Put not supported").
 - ``refuse``: NTScalar int whose handler refuses with "interlocked: beam on".
+- ``u64``, ``flag``, ``u16``: NTScalar uint64 (:data:`BIG_U64`), boolean (true) and
+  ushort (65000), with put: types CA does not have.
 - ``enum``: NTEnum (choices Off, On, Fault) with put.
 - ``dwave`` / ``swave``: NTScalarArray double (1.5 2.5 3.5) / string (a "b c" d), with put.
 - ``table``: NTTable (columns name: string, pos: double, count: int; 3 rows).
@@ -46,6 +48,8 @@ USHORT, UBYTE = 6, 5
 #: A fixed time (2023-11-14) for the PVs that do not count.
 FIXED_TIME = 1_700_000_000.25
 REFUSAL = "interlocked: beam on"
+#: The uint64 value of ``u64``: more digits than a double holds.
+BIG_U64 = 2**60 + 3
 ALARM_MESSAGE = "overheated"
 
 
@@ -183,6 +187,11 @@ def scalars(prefix: str) -> dict:
         v = NTScalar("i").wrap(5)
         stamp(v, FIXED_TIME)
         pvs[name] = SharedPV(initial=v, handler=handler)
+
+    for name, code, value in (("u64", "L", BIG_U64), ("flag", "?", True), ("u16", "H", 65000)):
+        v = NTScalar(code).wrap(value)
+        stamp(v, FIXED_TIME)
+        pvs[name] = SharedPV(initial=v, handler=Applier())
 
     en = NTEnum().wrap({"index": 1, "choices": ["Off", "On", "Fault"]})
     stamp(en, FIXED_TIME)

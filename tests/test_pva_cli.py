@@ -215,3 +215,62 @@ def test_snapshot_restore_reports_refused_pva_put(pva_nt_server, tmp_path):
     out = run("snapshot", "restore", "--yes", str(snap))
     assert out.returncode == 1
     assert "interlocked: beam on" in out.stderr
+
+
+def test_snapshot_of_pva_only_types_and_alarm_message_round_trips(pva_nt_restartable, tmp_path):
+    """uint64 (more digits than a double), boolean and ushort values and a PVA alarm
+    message are written, read back, compared and restored exactly."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("pva_server", Path(__file__).with_name("pva_server.py"))
+    srv = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(srv)
+    pv = "pva://" + pva_nt_restartable[0].prefix
+    names = [pv + "u64", pv + "flag", pv + "u16", pv + "alarmed"]
+    snap = tmp_path / "s.csv"
+    out = run("snapshot", "save", "-o", str(snap), *names)
+    assert out.returncode == 0, out.stderr
+    rows = {ln.split(",")[0]: ln.split(",") for ln in snap.read_text().splitlines()[2:]}
+    assert rows[pv + "u64"][1] == str(srv.BIG_U64) and rows[pv + "u64"][5] == "UINT64"
+    assert rows[pv + "alarmed"][2:4] == ["MAJOR", srv.ALARM_MESSAGE]
+    for name, value in (("u64", "1"), ("flag", "0"), ("u16", "3")):
+        assert run("put", pv + name, value).returncode == 0
+    out = run("snapshot", "compare", str(snap))
+    assert out.returncode == 1, out.stderr
+    assert {ln.split()[0] for ln in out.stdout.splitlines()} == {pv + "u64", pv + "flag", pv + "u16"}
+    out = run("snapshot", "restore", "--yes", "--pv", pv + "u64", pv + "flag", pv + "u16", "--", str(snap))
+    assert out.returncode == 0, out.stderr
+    out = run("get", "--json", pv + "u64", pv + "u16")
+    assert [d["value"] for d in json.loads(out.stdout)] == [srv.BIG_U64, 65000]
+
+
+def test_snapshot_save_refuses_tables_structures_and_images_with_a_reason(pva_nt_server, tmp_path):
+    snap = tmp_path / "s.csv"
+    out = run("snapshot", "save", "-o", str(snap), P + "fmt", P + "table", P + "nested", P + "nd:plain")
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    for n, tid in (("table", "NTTable"), ("nested", "my:custom/Thing"), ("nd:plain", "NTNDArray")):
+        assert f"{P}{n}: not saved: a pvAccess " in out.stderr and tid in out.stderr
+    assert "1 PVs saved, 0 not connected, 3 not savable" in out.stderr
+    text = snap.read_text()
+    assert P + "fmt" in text and P + "table" not in text
+
+
+def test_default_protocol_reaches_the_gui_names():
+    """``pvprobe --default-protocol pva NAME`` (the GUI entry): the option is taken before
+    the GUI's parser and names are parsed with it (in process: no window opened)."""
+    import pvprobe.cli as pvprobe_cli
+    from pvprobe.cli import gui, take_default_protocol
+    from pvprobe.core.pvnames import set_default_protocol
+
+    try:
+        argv, problem = take_default_protocol(["--default-protocol", "pva", "X:a", "ca://X:b",
+                                               "pva://X:c"])
+        assert problem is None and argv == ["X:a", "ca://X:b", "pva://X:c"]
+        names, ok = gui._gui_names(gui.build_parser().parse_args(argv), None)
+        assert ok and names == ["pva://X:a", "X:b", "pva://X:c"]
+        assert pvprobe_cli.given_protocol() == "pva"
+    finally:
+        set_default_protocol("ca")
+        pvprobe_cli._given_protocol = None

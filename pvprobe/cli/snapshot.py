@@ -29,6 +29,7 @@ from ..core.snapshot import (
 )
 from .common import add_timeout, check_names, engine, list_names, non_negative
 from .common import err as _common_err
+from .pvatext import STRUCTURED
 
 
 def _err(cmd: str, msg: str) -> None:
@@ -74,7 +75,11 @@ def cmd_save(args: argparse.Namespace) -> int:
         _err("save", "no PVs to save (give PV names or --pvlist FILE)")
         return 2
     states = engine().read(names, timeout=args.timeout, metadata=False)
-    snap = snapshot_from_states(states[n] for n in names)
+    structured = [n for n in names if states[n].native_type in STRUCTURED]
+    for n in structured:
+        _err("save", f"{n}: not saved: a pvAccess {states[n].type_id or 'structure'} (tables, "
+                     "structures and images have no value a snapshot can hold and restore)")
+    snap = snapshot_from_states(states[n] for n in names if n not in structured)
     try:
         write_snapshot(args.output, snap)
     except SnapshotError as exc:
@@ -83,8 +88,9 @@ def cmd_save(args: argparse.Namespace) -> int:
     failed = [r for r in snap.rows if not r.has_value]
     for r in failed:
         _err("save", f"{r.name}: {r.error or 'not connected'}")
-    print(f"{len(snap.rows) - len(failed)} PVs saved, {len(failed)} not connected", file=sys.stderr)
-    return 1 if failed else 0
+    skipped = f", {len(structured)} not savable" if structured else ""
+    print(f"{len(snap.rows) - len(failed)} PVs saved, {len(failed)} not connected{skipped}", file=sys.stderr)
+    return 1 if failed or structured else 0
 
 
 # ---------------------------------------------------------------------------- restore

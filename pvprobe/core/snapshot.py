@@ -49,7 +49,11 @@ MAGIC = "# pvprobe snapshot"
 DISCONNECTED = "DISCONNECTED"
 #: A snapshot larger than this is refused rather than read into memory.
 MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
-_INT_TYPES = ("SHORT", "LONG", "CHAR", "ENUM")
+#: pvAccess scalar types CA has no name for (``pvprobe.pva.values.NATIVE_OF_CODE``).
+PVA_INT_TYPES = ("INT8", "USHORT", "ULONG", "INT64", "UINT64", "BOOLEAN")
+_INT_TYPES = ("SHORT", "LONG", "CHAR", "ENUM", *PVA_INT_TYPES)
+#: Types a snapshot row may have.
+ROW_TYPES = (*NATIVE_TYPE_NAMES, *PVA_INT_TYPES)
 _FLOAT_TYPES = ("FLOAT", "DOUBLE")
 
 
@@ -243,11 +247,12 @@ def _check_row(r: SnapshotRow) -> Optional[str]:
     problem = pv_name_error(r.name)
     if problem:
         return f"invalid PV name {r.name[:60]!r} ({problem})"
-    if r.type not in NATIVE_TYPE_NAMES and r.type != "":
-        return f"unknown type {r.type[:20]!r} (expected one of {', '.join(NATIVE_TYPE_NAMES)})"
+    if r.type not in ROW_TYPES and r.type != "":
+        return f"unknown type {r.type[:20]!r} (expected one of {', '.join(ROW_TYPES)})"
     if r.severity not in _SEVERITIES and not r.severity.isdigit():
         return f"unknown severity {r.severity[:20]!r}"
-    if r.status not in _STATUSES and not r.status.isdigit():
+    # a pvAccess alarm status is the server's message, any text
+    if r.status not in _STATUSES and not r.status.isdigit() and not r.name.startswith("pva://"):
         return f"unknown status {r.status[:20]!r}"
     if r.timestamp:
         try:
