@@ -274,3 +274,14 @@ def test_default_protocol_reaches_the_gui_names():
     finally:
         set_default_protocol("ca")
         pvprobe_cli._given_protocol = None
+
+
+def test_monitor_says_no_time_and_put_to_a_table_is_refused(pva_nt_server):
+    out = run("monitor", "--count", "1", "--duration", "20", P + "notime", timeout=40)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [f"{P}notime (no time) 4.5"]
+    out = run("put", P + "table", "1")
+    assert out.returncode == 1
+    assert "puts to a pvAccess epics:nt/NTTable:1.0 are not supported" in out.stderr
+    out = run("snapshot", "--help")
+    assert "--default-protocol" in out.stdout

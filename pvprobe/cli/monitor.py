@@ -21,6 +21,9 @@ from .common import (
 )
 from .pvatext import STRUCTURED, summary_text
 
+#: What stands for the time of an update whose server sent none (pvAccess timeStamp 0).
+NO_TIME = "(no time)"
+
 
 def run(args: argparse.Namespace) -> int:
     """Print updates; exit 1 if a PV never connected within the timeout, 2 if no name was valid."""
@@ -44,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
                 if st.native_type in STRUCTURED and st.connected and st.samples:
                     # a table, structure or image: its newest value as one line
                     alarm = "" if st.severity == 0 else f" {st.severity_name}"
-                    print(f"{st.name} {format_timestamp(st.timestamp)} {summary_text(st)}{alarm}", flush=True)
+                    when = format_timestamp(st.timestamp) or NO_TIME
+                    print(f"{st.name} {when} {summary_text(st)}{alarm}", flush=True)
                     printed[0] += 1
                     if args.count and printed[0] >= args.count:
                         done.set()
@@ -56,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
                                     max_count=st.max_count, enum_strs=st.enum_strs,
                                     precision=st.precision, connected=True, severity=sev)
                     alarm = "" if sev == 0 else f" {shown.severity_name}"
-                    print(f"{st.name} {format_timestamp(ts)} {value_fields(shown, args.string, floats)}{alarm}",
-                          flush=True)
+                    when = format_timestamp(ts) or NO_TIME
+                    print(f"{st.name} {when} {value_fields(shown, args.string, floats)}{alarm}", flush=True)
                     printed[0] += 1
                     if args.count and printed[0] >= args.count:
                         done.set()

@@ -8,6 +8,7 @@ from typing import Any
 from ..core.pvnames import protocol_of
 from ..core.pvstate import PVState
 from .common import add_float_options, add_timeout, check_names, command_parser, engine, err, float_format, value_fields
+from .pvatext import STRUCTURED
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,6 +21,10 @@ def run(args: argparse.Namespace) -> int:
     before = eng.read([name], timeout=args.timeout)[name]
     if before.error or not before.connected:
         err("put", f"{name}: {before.error or 'not connected'}")
+        return 1
+    if before.native_type in STRUCTURED:
+        err("put", f"{name}: puts to a pvAccess {before.type_id or 'structure'} are not supported "
+                   "(only scalars, enums and arrays)")
         return 1
     value: Any = args.values[0] if len(args.values) == 1 else list(args.values)
     if before.is_char_array and isinstance(value, list):

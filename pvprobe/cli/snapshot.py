@@ -27,7 +27,7 @@ from ..core.snapshot import (
     value_text,
     write_snapshot,
 )
-from .common import add_timeout, check_names, engine, list_names, non_negative
+from .common import add_protocol_option, add_timeout, check_names, engine, list_names, non_negative
 from .common import err as _common_err
 from .pvatext import STRUCTURED
 
@@ -215,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pvprobe snapshot",
         description="Save PV values to a CSV snapshot, compare a snapshot with live values, restore it.")
+    add_protocol_option(p)
     sub = p.add_subparsers(dest="action", metavar="{save,restore,compare}")
     sub.required = True
 
