@@ -259,10 +259,10 @@ def test_snapshot_save_refuses_tables_structures_and_images_with_a_reason(pva_nt
 
 def test_default_protocol_reaches_the_gui_names():
     """``pvprobe --default-protocol pva NAME`` (the GUI entry): the option is taken before
-    the GUI's parser and names are parsed with it (in process: no window opened)."""
-    import pvprobe.cli as pvprobe_cli
+    the GUI's parser, names are parsed with it, and it wins over a saved GUI setting
+    (in process: no window opened)."""
     from pvprobe.cli import gui, take_default_protocol
-    from pvprobe.core.pvnames import set_default_protocol
+    from pvprobe.core import pvnames
 
     try:
         argv, problem = take_default_protocol(["--default-protocol", "pva", "X:a", "ca://X:b",
@@ -270,10 +270,10 @@ def test_default_protocol_reaches_the_gui_names():
         assert problem is None and argv == ["X:a", "ca://X:b", "pva://X:c"]
         names, ok = gui._gui_names(gui.build_parser().parse_args(argv), None)
         assert ok and names == ["pva://X:a", "X:b", "pva://X:c"]
-        assert pvprobe_cli.given_protocol() == "pva"
+        assert pvnames.default_protocol_given()
+        assert "--default-protocol" in gui.build_parser().format_help()
     finally:
-        set_default_protocol("ca")
-        pvprobe_cli._given_protocol = None
+        pvnames.reset_default_protocol()
 
 
 def test_monitor_says_no_time_and_put_to_a_table_is_refused(pva_nt_server):

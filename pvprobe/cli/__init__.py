@@ -41,18 +41,10 @@ def build_sub_parser(cmd: str) -> argparse.ArgumentParser:
 DEFAULT_PROTOCOL_ENV = "PVPROBE_DEFAULT_PROTOCOL"
 
 
-_given_protocol: Optional[str] = None
-
-
-def given_protocol() -> Optional[str]:
-    """The default protocol the command line or $PVPROBE_DEFAULT_PROTOCOL named (None:
-    neither did; a saved GUI setting may then apply, never over these)."""
-    return _given_protocol
-
-
 def take_default_protocol(argv: list[str]) -> tuple[list[str], Optional[str]]:
     """Apply ``--default-protocol {ca,pva}`` (anywhere before ``--``, for every command
-    and the GUI), else $PVPROBE_DEFAULT_PROTOCOL, before any name is parsed. Returns
+    and the GUI), else $PVPROBE_DEFAULT_PROTOCOL, before any name is parsed (either
+    wins over the GUI's saved setting: ``pvnames.default_protocol_given``). Returns
     the arguments without the option and an error message (or None)."""
     from ..core.pvnames import PROTOCOLS, set_default_protocol
 
@@ -83,8 +75,6 @@ def take_default_protocol(argv: list[str]) -> tuple[list[str], Optional[str]]:
             set_default_protocol(chosen)
         except ValueError:
             return rest, f"{origin}: {chosen!r} is not one of {', '.join(PROTOCOLS)}"
-        global _given_protocol
-        _given_protocol = chosen.strip().lower()
     return rest, None
 
 

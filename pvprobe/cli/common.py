@@ -128,7 +128,8 @@ def command_parser(cmd: str, description: str, pvs: bool = False) -> argparse.Ar
     p = argparse.ArgumentParser(prog=f"pvprobe {cmd}", description=description, epilog=NAMES_EPILOG)
     if pvs:
         p.add_argument("pvs", nargs="+", metavar="PV")
-    add_protocol_option(p)
+    if cmd != "demo-ioc":           # the commands that take names
+        add_protocol_option(p)
     return p
 
 

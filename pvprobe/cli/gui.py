@@ -11,7 +11,7 @@ import sys
 from typing import Any, Optional
 
 from .. import __version__
-from .common import check_names, engine, err, list_names, positive
+from .common import add_protocol_option, check_names, engine, err, list_names, positive
 
 #: What ``pvprobe --demo`` shows when no PV is named.
 DEMO_FEATURED = ["sine", "setpoint", "enum", "switch", "long", "message", "readonly", "slow",
@@ -166,11 +166,14 @@ def _run_gui_command(args: argparse.Namespace, quit_request: Any) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pvprobe",
-        description="Monitor and probe EPICS PVs over Channel Access. Without a subcommand, "
-                    "opens the main window on the PVs named.",
+        description="Monitor and probe EPICS PVs over Channel Access and pvAccess. Without a "
+                    "subcommand, opens the main window on the PVs named (NAME or ca://NAME: CA, "
+                    "pva://NAME: pvAccess).",
         epilog="Subcommands: get, put, info, monitor, snapshot {save,compare,restore}, demo-ioc "
-               "(pvprobe SUBCOMMAND --help). EPICS_CA_* environment variables are honoured.")
+               "(pvprobe SUBCOMMAND --help). EPICS_CA_* and EPICS_PVA_* environment variables "
+               "are honoured.")
     p.add_argument("--version", action="version", version=f"pvprobe {__version__}")
+    add_protocol_option(p)
     p.add_argument("pvs", nargs="*", metavar="PV", help="PV names to show in the table")
     p.add_argument("--pvlist", metavar="FILE",
                    help="PV list: a text file (one name per line, # comments) or a Phoebus .pvs table")
