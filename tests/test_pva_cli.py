@@ -136,6 +136,15 @@ def test_info_prints_type_id_field_tree_access_and_server(pva_nt_server):
     assert any(r[:2] == ["value", "double"] and len(r) == 3 for r in rows)
 
 
+def test_info_of_a_frame_shows_its_summary_not_its_pixels(pva_nt_server):
+    out = run("info", P + "nd:lz4")
+    assert out.returncode == 0, out.stderr
+    assert "    Value:            [NTNDArray 37x23 UInt16 Mono, codec lz4, uniqueId 10]" in out.stdout
+    assert "1003" not in out.stdout.split("Fields:")[0]
+    rows = [ln.split() for ln in out.stdout.split("Fields:", 1)[1].splitlines()]
+    assert ["name", "string", "lz4"] in rows and ["uniqueId", "int", "10"] in rows
+
+
 def test_info_of_table_alarm_message(pva_nt_server):
     out = run("info", P + "table", P + "alarmed")
     assert out.returncode == 0, out.stderr

@@ -129,6 +129,8 @@ def test_puts_applied_refused_and_not_fitting(pva_nt_restartable, eng):
     assert not bad.ok and "not a number" in bad.error
     bad_enum = eng.put_wait(p + "enum", "Nope")
     assert not bad_enum.ok
+    too_big = eng.put_wait(p + "u16", 70000)             # ushort: a type CA does not have
+    assert not too_big.ok and "outside the USHORT range 0..65535" in too_big.error
     from pvprobe.ca.engine import Engine
 
     fresh = Engine(tick_hz=20)

@@ -32,6 +32,8 @@ def pva_report(lines: list[str], st: PVState) -> list[str]:
             continue
         if key == "Native type":
             line = line.replace("DBR_", "", 1)
+        if key == "Value" and st.native_type in pvatext.STRUCTURED:   # not a frame's pixels
+            line = f"    Value:            {pvatext.summary_text(st)}"
         out.append(line)
         if key == "State":
             out += pvatext.info_lines(st)[:pvatext.INFO_HEAD]
