@@ -106,3 +106,30 @@ def test_put_outside_the_control_limits_is_refused_the_same_way_over_both(eng):
     ca_st, pva_st = both(eng, ("count", "mode"))
     assert ca_st["count"].value == pva_st["count"].value == 7
     assert ca_st["mode"].value == pva_st["mode"].value == 1
+
+
+def test_text_put_to_a_char_waveform_over_pva_is_not_held_to_its_current_length(qsrv_ioc):
+    """Over PVA a CHAR waveform's count is its current length (NELM is not sent): a longer
+    text still goes (the IOC holds NELM 32), and CA reads it back."""
+    from pvprobe.ca.engine import Engine
+    from pvprobe.core.format import char_array_to_text
+
+    e = Engine(tick_hz=20)
+    try:
+        assert e.read(["pva://" + QSRV_PREFIX + "text"], timeout=10)["pva://" + QSRV_PREFIX + "text"].count == 4
+        res = e.put_wait("pva://" + QSRV_PREFIX + "text", "hello world")
+        assert res.ok, res.error
+        deadline = time.monotonic() + 10
+        while True:
+            fresh = Engine(tick_hz=20)
+            try:
+                st = fresh.read([QSRV_PREFIX + "text"], timeout=5)[QSRV_PREFIX + "text"]
+            finally:
+                fresh.close()
+            if char_array_to_text(st.value) == "hello world" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)  # ok-sleep: polling an IOC with a deadline
+        assert char_array_to_text(st.value) == "hello world"
+    finally:
+        e.put_wait(QSRV_PREFIX + "text", "abc")
+        e.close()

@@ -103,7 +103,7 @@ def coerce_put_value(state: PVState, value: Any) -> tuple[str, list]:
     pva = state.protocol == "pva"   # variable-length arrays, strings of any length
     if native == "CHAR" and nelm > 1 and isinstance(value, (str, bytes)):
         raw = value.encode("utf-8") if isinstance(value, str) else value
-        if len(raw) + 1 > nelm:
+        if len(raw) + 1 > nelm and not pva:     # a PVA array's length is no limit
             raise PutValueError(f"text of {len(raw)} bytes does not fit {nelm} characters (with NUL)")
         return native, list(raw) + [0]
     if isinstance(value, (list, tuple, np.ndarray)):
