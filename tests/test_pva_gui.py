@@ -415,3 +415,41 @@ def test_file_open_and_save_keep_each_rows_protocol(qtbot, bridge, isolated_sett
     assert win.table_widget.names() == [f"pva://{P}dbl", P + "ca_one"]
     win.force_close = True
     win.close()
+
+
+def test_gui_snapshot_of_ca_and_pva_rows(qtbot, bridge, isolated_settings, pva_gui_server, prefix,
+                                          tmp_path, monkeypatch):
+    """Snapshot > Save / Compare / Restore on a tab of CA and PVA rows: PVA scalars and
+    enums are saved, compared and restored (through the put workflow); an NTTable and a
+    structure are left out with the reason, nothing crashes."""
+    from PyQt5.QtWidgets import QDialog
+
+    from pvprobe.core.snapshot import read_snapshot
+    from pvprobe.qt.table.snapshot_ui import RestoreConfirmDialog
+
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a, **k: QMessageBox.Ok))
+    win = show_main_window(qtbot, bridge, Path(isolated_settings))
+    t = win.table_widget
+    names = [prefix + "setpoint", f"pva://{P}int", f"pva://{P}enum", f"pva://{P}table", f"pva://{P}nested"]
+    t.add_pvs(names)
+    wait_connected(qtbot, t, names)
+    path = tmp_path / "snap.csv"
+    snap = win.snapshots.save_snapshot(str(path))
+    assert snap is not None
+    assert "2 pvAccess tables/structures/images not saved" in win.last_message
+    back = {r.name: r for r in read_snapshot(path).rows}
+    assert sorted(back) == sorted(names[:3])
+    assert back[f"pva://{P}int"].value_text == cell(t, f"pva://{P}int", Col.VALUE)
+    assert back[f"pva://{P}enum"].value_text == "On"
+    win.set_confirm_puts(False)
+    assert t.put_value(f"pva://{P}enum", 2) is not None
+    qtbot.waitUntil(lambda: cell(t, f"pva://{P}enum", Col.VALUE) == "Fault", timeout=15000)
+    diffs = win.snapshots.compare_snapshot(str(path))
+    assert diffs is not None
+    assert [d.name for d in diffs if d.kind == "different"] == [f"pva://{P}enum"]
+    monkeypatch.setattr(RestoreConfirmDialog, "exec_", lambda dlg: QDialog.Accepted)
+    assert win.snapshots.restore_snapshot(str(path))
+    qtbot.waitUntil(lambda: not win.snapshots.restoring, timeout=20000)
+    qtbot.waitUntil(lambda: cell(t, f"pva://{P}enum", Col.VALUE) == "On", timeout=15000)
+    win.force_close = True
+    win.close()

@@ -11,6 +11,8 @@ from .pvstate import PVState
 PROTOCOL_LABELS = {"ca": "CA", "pva": "PVA"}
 #: The access cell of a pvAccess PV whose type the app cannot put (tables, frames, structures).
 NO_PUT_TEXT = "read; no puts of this type"
+#: pvAccess types shown whole (table, tree, image): no value to plot, put or snapshot.
+STRUCTURED_TYPES = ("TABLE", "STRUCT", "NDARRAY")
 #: The Timestamp cell of a PVA PV whose server sent time 0.
 NO_TIME_TEXT = "no time"
 
@@ -70,5 +72,5 @@ def pva_lines(st: PVState) -> list[str]:
     return lines
 
 
-__all__ = ["PROTOCOL_LABELS", "NO_PUT_TEXT", "NO_TIME_TEXT", "protocol_label", "listed_name", "access_cell",
-           "shows_status", "pva_lines", "frame_summary"]
+__all__ = ["STRUCTURED_TYPES", "PROTOCOL_LABELS", "NO_PUT_TEXT", "NO_TIME_TEXT", "protocol_label", "listed_name",
+           "access_cell", "shows_status", "pva_lines", "frame_summary"]

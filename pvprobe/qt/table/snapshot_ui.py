@@ -37,6 +37,7 @@ from PyQt5.QtWidgets import (
 
 from pvprobe.core.batch import PutResult
 from pvprobe.core.format import format_value
+from pvprobe.core.protocol_text import STRUCTURED_TYPES
 from pvprobe.core.putrequest import PutRequest
 from pvprobe.core.snapshot import (
     DIFFERENT,
@@ -225,7 +226,10 @@ class SnapshotUI(QObject):
                 return None
             if not os.path.splitext(path)[1]:
                 path += ".csv"
-        snap = snapshot_from_states(table.states())
+        states = table.states()
+        # a pvAccess table, structure or image has no value a snapshot can hold and restore
+        whole = [st.name for st in states if st.native_type in STRUCTURED_TYPES]
+        snap = snapshot_from_states(st for st in states if st.native_type not in STRUCTURED_TYPES)
         try:
             write_snapshot(path, snap)
         except SnapshotError as exc:
@@ -234,6 +238,9 @@ class SnapshotUI(QObject):
         self.last_dir = os.path.dirname(os.path.abspath(path))
         missing = sum(1 for r in snap.rows if not r.has_value)
         extra = f" ({missing} without a value: not connected)" if missing else ""
+        if whole:
+            extra += (f"; {len(whole)} pvAccess tables/structures/images not saved "
+                      f"({', '.join(whole[:3])}{' …' if len(whole) > 3 else ''})")
         self.message.emit(f"Saved snapshot of {len(snap.rows)} PVs to {os.path.basename(path)}{extra}")
         return snap
 

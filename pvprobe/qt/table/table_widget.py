@@ -16,6 +16,7 @@ from PyQt5.QtGui import QColor, QIcon, QKeySequence, QPainter, QPixmap
 from PyQt5.QtWidgets import QAction, QApplication, QMenu, QWidget
 
 from pvprobe.core.batch import Batch
+from pvprobe.core.protocol_text import STRUCTURED_TYPES
 from pvprobe.core.pvnames import ParsedNames, PVListError, read_pv_list, split_names
 from pvprobe.core.pvs_format import read_pvs
 from pvprobe.core.pvstate import PVState
@@ -174,9 +175,8 @@ class PVTableWidget(TableColumns, TablePuts, QWidget):
         if states:
             names = [st.name for st in states]
             images = [st.name for st in states if st.native_type == "NDARRAY"][:4]
-            shown_whole = ("NDARRAY", "TABLE", "STRUCT")     # pvAccess: image view / probe
-            arrays = [st.name for st in states if st.is_array and st.native_type not in shown_whole]
-            scalars = [st.name for st in states if not st.is_array and st.native_type not in shown_whole]
+            arrays = [st.name for st in states if st.is_array and st.native_type not in STRUCTURED_TYPES]
+            scalars = [st.name for st in states if not st.is_array and st.native_type not in STRUCTURED_TYPES]
             menu.addAction("Probe", lambda: self.viewRequested.emit("probe", names[:8]))
             if scalars:
                 menu.addAction("Strip chart", lambda: self.viewRequested.emit("strip", scalars))
