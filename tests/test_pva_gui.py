@@ -453,3 +453,37 @@ def test_gui_snapshot_of_ca_and_pva_rows(qtbot, bridge, isolated_settings, pva_g
     qtbot.waitUntil(lambda: cell(t, f"pva://{P}enum", Col.VALUE) == "On", timeout=15000)
     win.force_close = True
     win.close()
+
+
+ALL_SHAPES = ("dbl", "int", "ro", "refuse", "enum", "notime", "table", "nested", "union",
+              "img:mono16", "img:rgb8", "img:lz4", "img:liar", "img:stream")
+
+
+def test_every_pva_shape_in_every_cell_role_and_sort(qtbot, table, prefix):
+    """Every shape the server has, beside a CA row: every column in every role, sorted
+    by every column, copied, filtered: texts, no exception."""
+    from PyQt5.QtCore import Qt
+
+    from pvprobe.qt.table.pvtable_columns import HEADERS
+
+    names = [prefix + "sine"] + [f"pva://{P}{n}" for n in ALL_SHAPES]
+    table.add_pvs(names)
+    wait_connected(qtbot, table, [n for n in names if not n.endswith("liar")])
+    m = table.model
+    roles = (Qt.DisplayRole, Qt.ToolTipRole, Qt.ForegroundRole, Qt.BackgroundRole, Qt.FontRole,
+             Qt.TextAlignmentRole, Qt.DecorationRole)
+    for r in range(m.rowCount()):
+        for c in range(len(HEADERS)):
+            for role in roles:
+                m.data(m.index(r, c), role)
+            assert isinstance(m.text(r, c), str)
+    for c in range(len(HEADERS)):
+        m.sort_rows(c, Qt.DescendingOrder)
+        m.sort_rows(c, Qt.AscendingOrder)
+    assert sorted(m.names()) == sorted(names)
+    table.view.selectAll()
+    assert len(table.copy_selected(True).splitlines()) == len(names)
+    table.proxy.set_filter_text("PVA")
+    table.proxy.set_filter_text("img")
+    qtbot.waitUntil(lambda: table.proxy.rowCount() == 5, timeout=5000)
+    assert cell(table, f"pva://{P}union", Col.VALUE) == "hello"
