@@ -487,3 +487,15 @@ def test_every_pva_shape_in_every_cell_role_and_sort(qtbot, table, prefix):
     table.proxy.set_filter_text("img")
     qtbot.waitUntil(lambda: table.proxy.rowCount() == 5, timeout=5000)
     assert cell(table, f"pva://{P}union", Col.VALUE) == "hello"
+
+
+def test_probe_takes_every_pva_shape(qtbot, probe):
+    """Each shape in turn in one probe: connected, a value text, no exception (pytest-qt
+    fails the test on an exception in a slot)."""
+    for n in ALL_SHAPES:
+        name = f"pva://{P}{n}"
+        assert probe.set_pv(name)
+        qtbot.waitUntil(lambda: probe.state is not None and probe.state.connected
+                        and probe.state.update_count > 0, timeout=20000)
+        qtbot.waitUntil(lambda: probe.value_label.text() not in ("", "connecting…"), timeout=5000)
+        assert probe.report_text().startswith(name)
