@@ -103,6 +103,7 @@ def pvs_of() -> dict:
     pvs = {}
     d = NTScalar("d", display=True, control=True, valueAlarm=True, form=True).wrap(1.25)
     d["display.units"], d["display.precision"] = "mm", 2
+    d["display.description"] = "drift sensor"
     d["display.limitLow"], d["display.limitHigh"] = -5.0, 5.0
     d["control.limitLow"], d["control.limitHigh"] = -4.0, 4.0
     d["valueAlarm.lowAlarmLimit"], d["valueAlarm.lowWarningLimit"] = -4.5, -3.0

@@ -94,6 +94,11 @@ def test_table_protocol_column_and_pva_texts(qtbot, table, prefix):
     assert "write unknown until tried" in tip
     ca_tip = table.model.tooltip(table.model.state_of(ca), Col.VALUE)
     assert "pvAccess" not in ca_tip and "host " in ca_tip
+    # Description: CA rows read NAME.DESC, PVA rows show display.description (no .DESC channel)
+    table.set_column_visible(Col.DESCRIPTION, True)
+    assert cell(table, dbl, Col.DESCRIPTION) == "drift sensor"
+    assert ca + ".DESC" in table._desc_sub and not any(n.startswith("pva://") for n in table._desc_sub.names)
+    table.set_column_visible(Col.DESCRIPTION, False)
     # hideable like the other optional columns
     table.set_column_visible(Col.PROTOCOL, False)
     assert not table.is_column_visible(Col.PROTOCOL)

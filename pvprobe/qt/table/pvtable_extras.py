@@ -36,9 +36,10 @@ class RowExtras:
 
     def set_description_enabled(self, enabled: bool) -> list[str]:
         """Accept ``NAME.DESC`` states for the Description column. Returns the DESC
-        channel names of the current rows (the caller adds/removes them in the engine)."""
+        channel names of the current rows (the caller adds/removes them in the engine). A
+        pvAccess row has none: its description comes with its value (display.description)."""
         self._desc_enabled = bool(enabled)
-        return [n + DESC_SUFFIX for n in self._names]
+        return [n + DESC_SUFFIX for n in self._names if not n.startswith("pva://")]
 
     @property
     def description_enabled(self) -> bool:

@@ -313,6 +313,8 @@ class PVTableModel(RowExtras, QAbstractTableModel):
         if col == Col.PROTOCOL:
             return protocol_label(st.name)
         if col == Col.DESCRIPTION:
+            if st.protocol == "pva":        # display.description, with the value
+                return (st.extra or {}).get("description", "")
             return self._desc.get(st.name, "")
         if col == Col.COMPLETION:
             return self._completion.get(st.name, "")

@@ -73,11 +73,12 @@ class TableColumns:
             self._desc_sub.set_names([])
 
     def _open_desc(self, channels: Iterable[str]) -> None:
-        if not self._desc_sub.closed:
-            self._desc_sub.add([c for c in dict.fromkeys(channels) if c not in self._desc_sub])
+        if not self._desc_sub.closed:     # pvAccess rows: display.description, no channel
+            self._desc_sub.add([c for c in dict.fromkeys(channels)
+                                if c not in self._desc_sub and not c.startswith("pva://")])
 
     def _close_desc(self, names: Iterable[str]) -> None:
-        self._desc_sub.remove(n + DESC_SUFFIX for n in names)
+        self._desc_sub.remove(n + DESC_SUFFIX for n in names if not n.startswith("pva://"))
 
     def header_state(self) -> bytes:
         """Column order, widths, hidden columns and sort column, as bytes to store."""
