@@ -106,7 +106,7 @@ def test_get_json_has_protocol_type_id_table_and_tree(pva_nt_server, demo_ioc, p
 def test_get_frame_that_cannot_be_decoded_says_why(pva_nt_server):
     out = run("get", P + "nd:plain", P + "nd:liar", P + "nd:unknown")
     assert out.returncode == 1
-    assert out.stdout.splitlines() == [f"{P}nd:plain [NTNDArray 37x23 UInt16 Mono, codec none, uniqueId 7]"]
+    assert out.stdout.splitlines() == [f"{P}nd:plain [NTNDArray 37×23 Mono UInt16, none, uniqueId 7]"]
     assert f"{P}nd:liar: frame not decoded:" in out.stderr and "uncompressedSize" in out.stderr
     assert f"{P}nd:unknown: frame not decoded: unknown codec 'snappy9'" in out.stderr
     assert "Traceback" not in out.stderr
@@ -139,7 +139,7 @@ def test_info_prints_type_id_field_tree_access_and_server(pva_nt_server):
 def test_info_of_a_frame_shows_its_summary_not_its_pixels(pva_nt_server):
     out = run("info", P + "nd:lz4")
     assert out.returncode == 0, out.stderr
-    assert "    Value:            [NTNDArray 37x23 UInt16 Mono, codec lz4, uniqueId 10]" in out.stdout
+    assert "    Value:            [NTNDArray 37×23 Mono UInt16, lz4, uniqueId 10]" in out.stdout
     assert "1003" not in out.stdout.split("Fields:")[0]
     rows = [ln.split() for ln in out.stdout.split("Fields:", 1)[1].splitlines()]
     assert ["name", "string", "lz4"] in rows and ["uniqueId", "int", "10"] in rows

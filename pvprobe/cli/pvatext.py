@@ -12,10 +12,11 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from ..core.protocol_text import STRUCTURED_TYPES, frame_summary
 from ..core.pvstate import PVState
 
 #: Native types of PVA values that are no scalar or array (shown by this module).
-STRUCTURED = ("TABLE", "STRUCT", "NDARRAY")
+STRUCTURED = STRUCTURED_TYPES
 #: Array elements shown in a tree or table cell before "... (N elements)".
 SHOWN_ELEMENTS = 8
 
@@ -43,21 +44,6 @@ def cell_text(value: Any, limit: int = SHOWN_ELEMENTS) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
-
-
-def frame_summary(state: PVState) -> str:
-    """One line about an NTNDArray: size, type, colour mode, codec, uniqueId (or why the
-    frame could not be decoded)."""
-    extra = state.extra or {}
-    frame = extra.get("frame")
-    codec = extra.get("codec") or "none"
-    uid = extra.get("unique_id")
-    if extra.get("frame_error"):
-        return f"[NTNDArray, frame not decoded: {extra['frame_error']}; codec {codec}, uniqueId {uid}]"
-    if frame is None:
-        return "[NTNDArray, no frame yet]"
-    return (f"[NTNDArray {frame.width}x{frame.data.shape[0]} {frame.data_type} {frame.color_mode}, "
-            f"codec {codec}, uniqueId {uid}]")
 
 
 def summary_text(state: PVState) -> str:
