@@ -60,6 +60,15 @@ PVA_POLL_S = 0.25
 #: channels no view shows right now (:meth:`PVASource.set_watched`): a probe, a
 #: plot or the visible rows get every update.
 DEFER_ABOVE = 500
+#: While channels that were connected are lost, search for them again this often
+#: (pvxs backs its searches off towards 30 s, and a restarted server's beacons may
+#: never reach this client: a gateway on another subnet, a port the client does not
+#: listen on).
+HURRY_S = 2.0
+#: A channel lost this long has its monitor made anew on a fresh channel: through a
+#: restarted p4p gateway, pvxs was seen to find the server again but never restart
+#: a few of 1,000 monitors (a fresh client got their values at once).
+RECREATE_S = 6.0
 
 
 class PVAItem:
@@ -130,6 +139,11 @@ class PVASource(Source):
         self.poll_interval = PVA_POLL_S
         self.slow_interval = LEAN_REFRESH_S
         self._links: dict[int, PVALink] = {}
+        #: (set, op) of operations that completed: released by the worker, never in
+        #: pvxs's callback (an op destroyed in its own callback thread can deadlock pvxs)
+        self._done_ops: deque[tuple[set, list]] = deque()
+        self._lost_sids: dict[int, float] = {}  # were connected, are not now: since when
+        self._next_hurry = 0.0
         self._warnings: list[str] = []
 
     # ------------------------------------------------------------------ set-up
@@ -186,8 +200,16 @@ class PVASource(Source):
         """Pop what the monitors queued (worker thread): connections, losses, values.
         Plain value monitors are emptied at most every :data:`PVA_POLL_S`; in lean
         mode, those no view watches every LEAN_REFRESH_S (pvxs keeps their newest)."""
+        done_ops = self._done_ops
+        while done_ops:
+            ops, box = done_ops.popleft()
+            if box:
+                ops.discard(box[0])
+                box.clear()         # the op <-> callback cycle goes: freed here, now
         ready, links, ib = self._ready, self._links, self._inbox
         later, slow = self._later, self._later_slow
+        if self._lost_sids:
+            self._hurry()
         if not ready and not later and not slow:
             return
         now = time.monotonic()
@@ -286,6 +308,7 @@ class PVASource(Source):
         if not link.narrow:
             link.meta = link.last
         link.connected = True
+        self._lost_sids.pop(sid, None)
         ib.post(Connected(sid))
         if not link.narrow and link.kind in (pv.KIND_SCALAR, pv.KIND_ENUM):
             self._narrow(sid, link)
@@ -313,12 +336,42 @@ class PVASource(Source):
             pass
         return True
 
+    def _hurry(self) -> None:
+        """Search again for the lost channels (every HURRY_S while there are any);
+        remake the monitors of those lost for RECREATE_S."""
+        now = time.monotonic()
+        if now < self._next_hurry:
+            return
+        self._next_hurry = now + HURRY_S
+        lost = self._lost_sids
+        for sid in [s for s in lost if s not in self._links]:
+            del lost[sid]
+        if not lost:
+            return
+        for sid, since in list(lost.items()):
+            if now - since >= RECREATE_S:
+                link = self._links[sid]
+                try:
+                    self._ctx.disconnect(link.wire)     # a fresh channel, not the cached one
+                except Exception as exc:
+                    log.debug("disconnect %s failed: %s", link.wire, exc)
+                self._swap(sid, link, NARROW_REQUEST if link.narrow else None, quiet=link.quiet)
+                lost[sid] = now
+        try:
+            self._ctx.hurryUp()
+        except Exception as exc:
+            log.debug("hurryUp failed: %s", exc)
+
     def _lost(self, sid: int, link: PVALink, exc: Exception, ib: Inbox) -> None:
         link.meta = None           # metadata again at the next connection
+        if not self._lost_sids:
+            self._next_hurry = time.monotonic() + 0.5
+        self._lost_sids.setdefault(sid, time.monotonic())
         if isinstance(exc, self._disconnected):
             if link.connected:
                 link.connected = False
                 ib.post(Disconnected(sid))
+
         elif isinstance(exc, self._finished):
             if link.connected:
                 link.connected = False
@@ -396,8 +449,7 @@ class PVASource(Source):
         box: list = []
 
         def done(value: Any) -> None:     # pvxs thread
-            if box:
-                link.ops.discard(box[0])
+            src._done_ops.append((link.ops, box))
             if src._closing:
                 return
             if isinstance(value, Exception):
@@ -466,9 +518,9 @@ class PVASource(Source):
         inbox, wake, closing = self._inbox, self._wake, self
 
         def done(result: Any) -> None:     # pvxs thread
-            if box:
-                ops.discard(box[0])
+            closing._done_ops.append((ops, box))
             if closing._closing or not wait:
+                wake()      # the worker releases the op
                 return
             if result is None:
                 inbox.post(PutDone(rid, True, ""))
