@@ -55,6 +55,8 @@ def isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     d = tmp_path_factory.mktemp("settings")
     monkeypatch.setenv("PVPROBE_SETTINGS", str(d / "pvprobe.ini"))
     monkeypatch.setenv("PVPROBE_PUTLOG", str(d / "putlog.jsonl"))
+    monkeypatch.setenv("PVPROBE_HISTORY", str(d / "names.history"))
+    monkeypatch.delenv("PVPROBE_GATEWAYS", raising=False)
     return str(d / "pvprobe.ini")
 
 

@@ -144,6 +144,9 @@ def _run_gui_command(args: argparse.Namespace, quit_request: Any) -> int:
 
         if args.reset_settings and not _reset_settings(args.settings):
             return 1
+        from ..core.name_sources import set_cli_gateways
+
+        set_cli_gateways(args.gateway_status or [])
         title = _tab_title(args, demo)
         views = _views(args)
         if demo is not None and not (views or args.pvs or args.pvlist):
@@ -193,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", action="append", metavar="NAME",
                    help="open a panel showing record NAME over CA and over PVA side by side, "
                         "differences marked (repeatable)")
+    p.add_argument("--gateway-status", action="append", metavar="PREFIX",
+                   help="a p4p gateway's status PV prefix (e.g. GW:): its channel list completes "
+                        "names, the probe says which PVs come through it, Open > Gateway status "
+                        "shows it (repeatable; also $PVPROBE_GATEWAYS and the settings)")
     p.add_argument("--theme", choices=("light", "dark"), help="colour theme (default: the last one used)")
     p.add_argument("--read-only", action="store_true",
                    help="watch only: every put from the app is refused (also: read_only=true under "

@@ -23,6 +23,8 @@ import re
 from collections.abc import Iterable
 
 PVA = "pva://"
+#: New names inserted one by one up to this many; more are sorted with the rest.
+INSERT_MAX = 2000
 
 
 class NameIndex:
@@ -42,17 +44,37 @@ class NameIndex:
     def set_source(self, source: str, names: Iterable[str]) -> None:
         """Replace what ``source`` knows (e.g. "history", "tab:Main", "server:...")."""
         new = {n.strip() for n in names if n and n.strip()}
-        if self._sources.get(source) != new:
+        old = self._sources.get(source)
+        if old != new:
             self._sources[source] = new
-            self._dirty = True
+            if old and old - new:
+                self._dirty = True          # a name may be gone: sort again
+            else:
+                self._insert(new - (old or set()))
 
     def add(self, source: str, names: Iterable[str]) -> None:
         """Add names to what ``source`` knows."""
         known = self._sources.setdefault(source, set())
-        before = len(known)
-        known.update(n.strip() for n in names if n and n.strip())
-        if len(known) != before:
+        fresh = {n.strip() for n in names if n and n.strip()} - known
+        known.update(fresh)
+        self._insert(fresh)
+
+    def _insert(self, names: set[str]) -> None:
+        """Names new to a source: into the sorted list one by one while they are few
+        (a keystroke must not wait for sorting 100,000 names again), else sort later."""
+        if not names:
+            return
+        if self._dirty or len(names) > INSERT_MAX:
             self._dirty = True
+            return
+        for n in names:
+            if n.startswith(PVA):
+                bare, known = n[len(PVA):], self._pva
+            else:
+                bare, known = (n[5:] if n.startswith("ca://") else n), self._ca
+            if bare not in self._pva and bare not in self._ca:
+                bisect.insort(self._sorted, bare)
+            known.add(bare)
 
     def drop_source(self, source: str) -> None:
         if self._sources.pop(source, None) is not None:

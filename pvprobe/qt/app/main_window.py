@@ -31,6 +31,7 @@ from ..table.table_view import COLUMN_SAMPLES, PVTableView  # noqa: F401
 from ..table.table_widget import REJECT_LIST, PVTableWidget, describe_rejected  # noqa: F401
 from ..table.tabs import TableTabs
 from .file_actions import FileActions
+from .name_finder import NameFinder
 from .protocol_menu import ProtocolMenu
 from .settings import PALETTES, Session, Settings, TabSettings
 from .view_docks import ViewDocks
@@ -106,6 +107,7 @@ class MainWindow(QMainWindow):
             bridge.lean_threshold = lean_threshold_for(bridge.engine)
         bridge.putFinished.connect(self._on_put_finished)
 
+        self.name_finder = NameFinder(self)     # completion, history, globs, gateways
         self.counts_label = QLabel(self)
         self.progress_bar = QProgressBar(self)
         self.progress_bar.setMaximumWidth(220)
@@ -169,6 +171,7 @@ class MainWindow(QMainWindow):
         views_menu.addAction("Strip &chart of a PV…", lambda: self._ask_and_open("strip"))
         views_menu.addAction("&Image view (areaDetector plugin prefix or pva:// NTNDArray)…",
                              lambda: self._ask_and_open("image"))
+        self.name_finder.fill_menu(views_menu)
 
         view_menu = self.menuBar().addMenu("&View")
         theme_menu = view_menu.addMenu("&Theme")

@@ -84,6 +84,8 @@ class ViewDocks:
         self.palette = "default"
         self._say = on_message or (lambda text: None)
         self.read_only = False
+        #: Called with (kind, view) for every view opened (the window's name finder).
+        self.opened: list[Callable[[str, QWidget], None]] = []
 
     # -- opening --------------------------------------------------------------------------
     def _add(self, kind: str, view: QWidget, title: str,
@@ -99,6 +101,8 @@ class ViewDocks:
         dock.show()
         dock.raise_()
         self.docks.append(dock)
+        for hook in self.opened:
+            hook(kind, view)
         fit = getattr(self.window, "fit_to_screen", None)
         if callable(fit):           # a view never pushes the window past the screen
             self.window.layout().activate()

@@ -191,8 +191,15 @@ def show_pva_info(panel: Any, st: PVState) -> None:
     i = panel.info
     i["type"].setText(f"{st.native_type or '?'} ({st.type_id or 'no type id'})")
     i["type"].setToolTip(f"pvAccess type id: {st.type_id}")
-    i["host"].setText(NO_HOST_TEXT)
-    i["host"].setToolTip("p4p does not tell which server answered")
+    via = getattr(panel, "gateway_of", None)
+    gateway = via(st.name) if callable(via) else None
+    if gateway:     # its cache lists the PV; which server answered is still not told
+        i["host"].setText(f"through gateway {gateway} (server address {NO_HOST_TEXT})")
+        i["host"].setToolTip(f"the channel list of gateway {gateway} ({gateway}cache) names this PV; "
+                             "p4p does not tell which server answered")
+    else:
+        i["host"].setText(NO_HOST_TEXT)
+        i["host"].setToolTip("p4p does not tell which server answered")
     i["access"].setText(access_cell(st) or st.access_text)
     i["access"].setStyleSheet("")
     if st.is_array:

@@ -100,6 +100,8 @@ class PVTableWidget(TableColumns, TablePuts, QWidget):
         #: Seconds a put may take before it is reported failed.
         self.put_timeout = 10.0
         self.last_message = ""
+        #: Takes the typed text first (globs: the window's name finder); True: handled.
+        self.entry_hook: Optional[Any] = None
         #: This table's puts: checks, confirmation, put log, completion.
         self.puts = PutWorkflow(bridge, self, "table")
         self.puts.refused.connect(self._on_refused)
@@ -259,6 +261,8 @@ class PVTableWidget(TableColumns, TablePuts, QWidget):
     def _on_entry(self) -> None:
         text = self.entry.text()
         if not text.strip():
+            return
+        if self.entry_hook is not None and self.entry_hook(self, text):
             return
         parsed = self.add_from_text(text)
         # keep only the rejected tokens, so the user can fix them

@@ -1,0 +1,196 @@
+"""Where the names the operator can complete come from, and globs in the add box:
+plain Python, no Qt (the window's wiring is :mod:`pvprobe.qt.app.name_finder`).
+
+Sources fed into one :class:`~pvprobe.core.name_index.NameIndex`:
+
+- ``history``: names used before (:class:`~pvprobe.core.name_history.NameHistory`):
+  every name added to a table, probed or opened as an image; saved atomically, at
+  most every :data:`SAVE_EVERY` seconds and at close;
+- ``tabs``: the names of the open tabs, kept current as rows come and go;
+- ``gateway:PREFIX``: the channels a p4p gateway has cached (its ``PREFIXcache``
+  string array, which it refreshes every 30 s), as ``pva://`` keys.
+
+Gateway status prefixes come from ``--gateway-status`` (:func:`set_cli_gateways`),
+``$PVPROBE_GATEWAYS`` (spaces or commas) and the settings file
+(``gateway_status`` under ``[names]``, one per line), in that order.
+
+A ChannelFinder directory would be one more source (``set_source("cf", names)``
+from a query of the service named by ``EPICS_CF_URL``); it is not built: no
+ChannelFinder server can run here to test against.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .name_history import NameHistory
+from .name_index import NameIndex, is_glob
+from .pvnames import pv_name_error
+
+#: Environment variable: gateway status prefixes (``GW:`` or ``GW1: GW2:``).
+GATEWAY_ENV = "PVPROBE_GATEWAYS"
+#: Seconds between history writes while names keep being used.
+SAVE_EVERY = 5.0
+#: A glob adding more rows than this at once is refused (narrow the pattern).
+MAX_GLOB_ADD = 5000
+#: The status PVs of a p4p gateway (``python -m p4p.gw``), after its prefix.
+GATEWAY_STATUS = ("clients", "cache", "stats", "StatsTime",
+                  "us:bypv:rx", "us:bypv:tx", "ds:bypv:rx", "ds:bypv:tx",
+                  "us:byhost:rx", "us:byhost:tx", "ds:byhost:rx", "ds:byhost:tx")
+#: Those the gateway status view also opens as probes (structure and rate tables).
+GATEWAY_PROBES = ("stats", "us:bypv:rx", "ds:byhost:rx")
+
+_cli_gateways: list[str] = []
+
+
+def set_cli_gateways(prefixes: Iterable[str]) -> None:
+    """``--gateway-status PREFIX`` (repeatable) for this run."""
+    _cli_gateways[:] = [p for p in prefixes if p]
+
+
+def gateway_prefix_error(prefix: str) -> Optional[str]:
+    """Why ``prefix`` cannot be a gateway status prefix, or None."""
+    if not prefix:
+        return "empty prefix"
+    if "://" in prefix:
+        return "give the prefix without a scheme (the status PVs are pvAccess)"
+    return pv_name_error(prefix + "cache")
+
+
+def gateway_prefixes(settings_lines: Iterable[str] = ()) -> tuple[list[str], list[str]]:
+    """(the configured gateway status prefixes, problems): command line, then
+    ``$PVPROBE_GATEWAYS``, then the settings; duplicates and bad ones left out."""
+    given = list(_cli_gateways) + re.split(r"[\s,]+", os.environ.get(GATEWAY_ENV, "")) + list(settings_lines)
+    out: list[str] = []
+    problems: list[str] = []
+    for p in (g.strip() for g in given):
+        if not p or p in out:
+            continue
+        why = gateway_prefix_error(p)
+        if why:
+            problems.append(f"gateway status prefix {p[:60]!r} ignored: {why}")
+        else:
+            out.append(p)
+    return out, problems
+
+
+def gateway_status_names(prefix: str) -> list[str]:
+    """The engine keys of a gateway's status PVs."""
+    return [f"pva://{prefix}{s}" for s in GATEWAY_STATUS]
+
+
+def cache_key(prefix: str) -> str:
+    return f"pva://{prefix}cache"
+
+
+@dataclass
+class GlobResult:
+    """What a glob typed in the add box selects: ``names`` to add (empty when refused),
+    ``message`` for the status bar, ``kept`` the tokens left in the box."""
+
+    names: list[str] = field(default_factory=list)
+    message: str = ""
+    kept: list[str] = field(default_factory=list)
+
+
+class NameSources:
+    """The name index with its sources, the history and the gateways' caches."""
+
+    def __init__(self, history: NameHistory, index: Optional[NameIndex] = None) -> None:
+        self.history = history
+        self.index = index if index is not None else NameIndex()
+        self.index.set_source("history", history.names())
+        self._gateways: dict[str, set[str]] = {}     # prefix -> bare names it has cached
+        self._last_save = 0.0
+        self._unsaved = False
+        self.save_error = ""
+
+    # -- history ------------------------------------------------------------------------
+    @property
+    def unsaved(self) -> bool:
+        """Names remembered since the last write."""
+        return self._unsaved
+
+    @property
+    def problems(self) -> list[str]:
+        return list(self.history.problems)
+
+    def remember(self, names: Iterable[str]) -> int:
+        """Note names as used now (history and index); how many were good names."""
+        names = [n.strip() for n in names if n and n.strip() and not is_glob(n)]
+        n = self.history.remember(names)
+        if n:
+            self.index.add("history", names)
+            self._unsaved = True
+        return n
+
+    def save_due(self, now: Optional[float] = None) -> bool:
+        """Unsaved names and the last write at least :data:`SAVE_EVERY` s ago."""
+        now = time.monotonic() if now is None else now
+        return self._unsaved and now - self._last_save >= SAVE_EVERY
+
+    def save(self) -> str:
+        """Write the history now; returns "" or why it could not be written."""
+        self._last_save = time.monotonic()
+        try:
+            self.history.save()
+            self._unsaved = False
+            self.save_error = ""
+        except OSError as exc:
+            self.save_error = f"name history {self.history.path} not saved: {exc.strerror or exc}"
+        return self.save_error
+
+    # -- tabs ---------------------------------------------------------------------------
+    def set_tabs(self, names: Iterable[str]) -> None:
+        self.index.set_source("tabs", names)
+
+    # -- gateways -----------------------------------------------------------------------
+    def set_gateway_cache(self, prefix: str, names: Iterable[str]) -> None:
+        """The channels gateway ``prefix`` has cached (bare names from its ``cache`` PV)."""
+        bare = {str(n).strip() for n in names if n and str(n).strip()}
+        self._gateways[prefix] = bare
+        self.index.set_source(f"gateway:{prefix}", (f"pva://{n}" for n in bare))
+
+    def gateway_of(self, key: str) -> Optional[str]:
+        """The prefix of a gateway whose cache lists the PVA key ``pva://NAME``, or None."""
+        if not key.startswith("pva://"):
+            return None
+        bare = key[len("pva://"):]
+        for prefix, names in self._gateways.items():
+            if bare in names:
+                return prefix
+        return None
+
+    # -- globs --------------------------------------------------------------------------
+    def expand(self, text: str, shown: Iterable[str] = (), limit: int = MAX_GLOB_ADD) -> Optional[GlobResult]:
+        """The names the globs in ``text`` select, with the other tokens as typed; None
+        when ``text`` holds no glob. Refused (nothing added) when a glob matches no known
+        name or more than ``limit`` names not shown yet."""
+        tokens = [t for t in re.split(r"[\s,]+", text) if t]
+        globs = [t for t in tokens if is_glob(t)]
+        if not globs:
+            return None
+        plain = [t for t in tokens if not is_glob(t)]
+        have = set(shown)
+        out: list[str] = []
+        parts: list[str] = []
+        for g in globs:
+            hits = self.index.glob(g, limit=10 * limit + 1)
+            new = [h for h in hits if h not in have and h not in out]
+            if not hits:
+                return GlobResult(message=f"Not added: no known name matches {g!r} ({len(self.index)} "
+                                          f"names known from the history, the tabs and gateways)",
+                                  kept=tokens)
+            if len(new) > limit:
+                many = f"more than {10 * limit:,}" if len(hits) > 10 * limit else f"{len(new):,}"
+                return GlobResult(message=f"Not added: {g!r} matches {many} names, more than {limit:,} "
+                                          f"at once; narrow the pattern", kept=tokens)
+            out.extend(new)
+            already = len(hits) - len(new)
+            parts.append(f"{len(hits)} matching {g!r}" + (f" ({already} already shown)" if already else ""))
+        return GlobResult(names=out + plain, message="Globs: " + "; ".join(parts))

@@ -1,0 +1,237 @@
+"""Finding PV names in the window: completion in the table's add box, the probe's name
+box and the image view's source box; the name history (every name added to a table,
+probed or opened as an image); globs in the add box; the gateways' channel lists and
+their status view. The logic is Qt-free (:mod:`pvprobe.core.name_sources`); this only
+wires it to the window's tabs, views, menus and status bar."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+
+from PyQt5.QtCore import QObject, QTimer
+from PyQt5.QtWidgets import QInputDialog, QMenu, QWidget
+
+from pvprobe.core.name_history import NameHistory
+from pvprobe.core.name_sources import (
+    GATEWAY_PROBES,
+    NameSources,
+    cache_key,
+    gateway_prefix_error,
+    gateway_prefixes,
+    gateway_status_names,
+)
+from pvprobe.core.pvstate import PVState
+
+from ..widgets.name_completer import NameCompleter, attach_completer
+
+log = logging.getLogger(__name__)
+
+#: The settings key holding gateway status prefixes (one per line).
+GATEWAY_SETTING = "names/gateway_status"
+#: Milliseconds the tab names are gathered after rows came or went.
+TABS_DELAY_MS = 300
+
+
+class NameFinder(QObject):
+    """One per main window (``window.name_finder``)."""
+
+    def __init__(self, window: Any, history: Optional[NameHistory] = None) -> None:
+        super().__init__(window)
+        self.window = window
+        self.sources = NameSources(history if history is not None else NameHistory().load())
+        self.completers: list[NameCompleter] = []
+        self._seen: dict[int, set[str]] = {}       # table id -> names already remembered
+        self._tables: dict[int, Any] = {}
+        self._tabs_timer = self._timer(TABS_DELAY_MS, self._refresh_tabs)
+        self._save_timer = self._timer(1000, self._save_if_due)
+        for problem in self.sources.problems:      # a damaged history: said once, then carried on
+            log.warning("%s", problem)
+            QTimer.singleShot(0, lambda p=problem: self._say(p))
+        window.tabs.tableCreated.connect(self._attach_table)
+        for t in window.tabs.tables():
+            self._attach_table(t)
+        window.views.opened.append(self._attach_view)
+        window.aboutToClose.connect(self.close)
+        settings = getattr(window, "settings", None)
+        lines = settings.get_lines(GATEWAY_SETTING, 20) if settings is not None else []
+        self.gateways, problems = gateway_prefixes(lines)
+        for p in problems:
+            log.warning("%s", p)
+            QTimer.singleShot(0, lambda p=p: self._say(p))
+        self._gw_sub = window.bridge.subscribe([cache_key(p) for p in self.gateways], self._on_gateway_states)
+
+    def _timer(self, ms: int, slot: Any) -> QTimer:
+        t = QTimer(self)
+        t.setSingleShot(True)
+        t.setInterval(ms)
+        t.timeout.connect(slot)
+        return t
+
+    def _say(self, text: str) -> None:
+        say = getattr(self.window, "_show_message", None)
+        if callable(say):
+            say(text)
+
+    # -- completion -----------------------------------------------------------------------
+    def complete(self, typed: str, limit: int = 50) -> list[str]:
+        return self.sources.index.complete(typed, limit)
+
+    def _completer(self, edit: Any, multi: bool) -> NameCompleter:
+        c = attach_completer(edit, self.complete, multi)
+        if c not in self.completers:
+            self.completers.append(c)
+            c.destroyed.connect(lambda *_a, c=c: c in self.completers and self.completers.remove(c))
+        return c
+
+    # -- tables ---------------------------------------------------------------------------
+    def _attach_table(self, table: Any) -> None:
+        key = id(table)
+        self._tables[key] = table
+        self._seen[key] = set()
+        self._completer(table.entry, multi=True)
+        table.entry_hook = self._on_entry
+        table.listChanged.connect(self._tabs_timer.start)
+        table.destroyed.connect(lambda *_a, k=key: self._forget_table(k))
+        self._tabs_timer.start()
+
+    def _forget_table(self, key: int) -> None:
+        self._tables.pop(key, None)
+        self._seen.pop(key, None)
+        self._tabs_timer.start()
+
+    def _refresh_tabs(self) -> None:
+        """Names in the open tabs to the index; names new in a table to the history."""
+        every: set[str] = set()
+        fresh: list[str] = []
+        for key, table in list(self._tables.items()):
+            try:
+                names = set(table.names())
+            except RuntimeError:        # deleted meanwhile
+                self._tables.pop(key, None)
+                continue
+            new = names - self._seen.get(key, set())
+            fresh.extend(new)
+            self._seen[key] = names
+            every |= names
+        self.sources.set_tabs(every)
+        if fresh:
+            self.remember(fresh)
+        len(self.sources.index)     # sort now, not at the next keystroke
+
+    def _on_entry(self, table: Any, text: str) -> bool:
+        """A glob typed in the add box adds every known name it matches (or says why not)."""
+        result = self.sources.expand(text, shown=table.names())
+        if result is None:
+            return False
+        if result.names:
+            added = table.add_pvs(result.names)
+            msg = f"Added {len(added)} PV{'' if len(added) == 1 else 's'}: {result.message.removeprefix('Globs: ')}"
+        else:
+            msg = result.message
+        table.entry.setText(" ".join(result.kept))
+        table.last_message = msg
+        table.message.emit(msg)
+        return True
+
+    # -- views -----------------------------------------------------------------------------
+    def _attach_view(self, kind: str, view: QWidget) -> None:
+        if kind == "probe":
+            self._completer(view.entry, multi=False)
+            view.gateway_of = self.sources.gateway_of
+            if view.pv_name:
+                self.remember([view.pv_name])
+            view.pvChanged.connect(lambda name: name and self.remember([name]))
+        elif kind == "image":
+            self._completer(view.source_edit, multi=False)
+            self._remember_image(view)
+            view.source_edit.returnPressed.connect(lambda v=view: self._remember_image(v))
+
+    def _remember_image(self, view: Any) -> None:
+        if view.is_open and view.source_edit.text().strip():
+            self.remember([view.source_edit.text().strip()])
+
+    # -- history ---------------------------------------------------------------------------
+    def remember(self, names: list[str]) -> None:
+        if self.sources.remember(names) and not self._save_timer.isActive():
+            self._save_timer.start()
+
+    def _save_if_due(self) -> None:
+        if self.sources.save_due():
+            self._save()
+        elif self.sources.unsaved:
+            self._save_timer.start()
+
+    def _save(self) -> None:
+        error = self.sources.save()
+        if error:
+            log.warning("%s", error)
+            self._say(error)
+
+    def close(self) -> None:
+        """The window closes: write the history, drop the gateway subscriptions."""
+        self._tabs_timer.stop()
+        self._save_timer.stop()
+        self._refresh_tabs()
+        self._save()
+        self._gw_sub.close()
+
+    # -- gateways ---------------------------------------------------------------------------
+    def _on_gateway_states(self, states: list[PVState]) -> None:
+        changed = False
+        for st in states:
+            for prefix in self.gateways:
+                if st.name == cache_key(prefix) and st.connected and st.value is not None:
+                    value = st.value if isinstance(st.value, (list, tuple)) else list(st.value)
+                    self.sources.set_gateway_cache(prefix, value)
+                    changed = True
+        if changed:
+            len(self.sources.index)
+            self._refresh_probes()
+
+    def _refresh_probes(self) -> None:
+        """Open probes of PVA PVs say now whether a gateway lists them."""
+        from ..probe.pva_view import show_pva_info
+
+        for panel in self.window.views.views("probe"):
+            st = getattr(panel, "state", None)
+            if st is not None and st.protocol == "pva" and st.ever_connected:
+                show_pva_info(panel, st)
+
+    def add_gateway(self, prefix: str) -> Optional[str]:
+        """Watch one more gateway's channel list (this run); returns why not, or None."""
+        prefix = prefix.strip()
+        why = gateway_prefix_error(prefix)
+        if why:
+            return why
+        if prefix not in self.gateways:
+            self.gateways.append(prefix)
+            self._gw_sub.add([cache_key(prefix)])
+        return None
+
+    def fill_menu(self, menu: QMenu) -> None:
+        menu.addSeparator()
+        self.gateway_action = menu.addAction("&Gateway status…", self.ask_gateway_status)
+
+    def ask_gateway_status(self) -> None:
+        if len(self.gateways) == 1:
+            self.open_gateway_status(self.gateways[0])
+            return
+        prefix, ok = QInputDialog.getItem(self.window, "Gateway status", "Gateway status prefix (e.g. GW:):",
+                                          self.gateways or ["GW:"], 0, True)
+        if ok and prefix.strip():
+            self.open_gateway_status(prefix)
+
+    def open_gateway_status(self, prefix: str) -> Optional[Any]:
+        """A tab of the gateway's status PVs (clients, cache, stats, rate tables) and
+        probes of its stats and busiest PVs/hosts; None (with the reason said) for a bad prefix."""
+        why = self.add_gateway(prefix)
+        if why:
+            self._say(f"Not opened: gateway status prefix {prefix!r}: {why}")
+            return None
+        prefix = prefix.strip()
+        table = self.window.open_tab(gateway_status_names(prefix), title=f"Gateway {prefix}")
+        for suffix in GATEWAY_PROBES:
+            self.window.open_probe(f"pva://{prefix}{suffix}")
+        self._say(f"Gateway {prefix}: its status PVs in tab “Gateway {prefix}”")
+        return table

@@ -1,0 +1,181 @@
+"""Finding PV names in the window (demo IOC for real rows): completion in the table's add
+box, the probe's name box and the image source box within 100 ms with 100,000 known
+names; the history file (names added, probed, opened as images; a damaged file said
+once, kept aside and never lost); names of the open tabs kept current; globs in the
+add box (how many, nothing matching, an absurd count refused)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from conftest import show_main_window
+from PyQt5.QtCore import Qt
+from PyQt5.QtTest import QTest
+
+from pvprobe.core.name_history import HEADER, NameHistory, history_file
+from pvprobe.core.name_sources import MAX_GLOB_ADD
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _names(n: int) -> list[str]:
+    return [f"SR{i // 1000:02d}:BPM{i % 1000:03d}:X" for i in range(n)]
+
+
+def _type(qtbot, edit, text: str) -> list[float]:
+    """Type ``text`` key by key into ``edit``; the seconds each key took (the key's
+    handling, the lookup and showing the popup all happen inside the key event)."""
+    edit.setFocus()
+    took = []
+    for ch in text:
+        t0 = time.perf_counter()
+        QTest.keyClick(edit, ch)
+        took.append(time.perf_counter() - t0)
+    return took
+
+
+@pytest.fixture
+def win(qtbot, bridge, tmp_path):
+    w = show_main_window(qtbot, bridge, tmp_path / "s.ini")
+    w.confirm_puts = False
+    return w
+
+
+def test_add_box_completes_100000_names_within_100_ms(qtbot, win):
+    finder = win.name_finder
+    finder.sources.index.set_source("server:test", _names(100000))
+    len(finder.sources.index)                      # the window sorts when a source changes
+    entry = win.table_widget.entry
+    took = _type(qtbot, entry, "SR42:BPM12")
+    comp = entry.name_completer
+    assert comp.popup_visible()
+    got = comp.candidates()
+    assert got[:10] == [f"SR42:BPM12{i}:X" for i in range(10)], got[:10]
+    # the product bound: every keystroke's popup within 100 ms of the key
+    assert max(took) < 0.1, took
+    # a second token of the add box is completed on its own
+    entry.setText("")
+    _type(qtbot, entry, "SR01:BPM001:X SR02:BPM00")
+    assert comp.candidates()[0] == "SR02:BPM000:X"
+    comp.completer.activated[str].emit("SR02:BPM007:X")
+    assert entry.text() == "SR01:BPM001:X SR02:BPM007:X"
+    QTest.keyClick(entry, Qt.Key_Return)
+    assert win.table_widget.names() == ["SR01:BPM001:X", "SR02:BPM007:X"]
+
+
+def test_probe_and_image_boxes_complete(qtbot, win, prefix):
+    idx = win.name_finder.sources.index
+    idx.set_source("server:test", _names(100000) + [f"pva://{prefix}cam"])
+    len(idx)                                       # sorted when the source came (as the window does)
+    probe = win.open_probe()
+    took = _type(qtbot, probe.entry, "SR07:BPM99")
+    assert probe.entry.name_completer.popup_visible() and max(took) < 0.1, took
+    assert probe.entry.name_completer.candidates() == [f"SR07:BPM99{i}:X" for i in range(10)]
+    image = win.views.open_image(f"{prefix}image1:")
+    image.source_edit.clear()
+    _type(qtbot, image.source_edit, "pva://" + prefix[:4])
+    assert image.source_edit.name_completer.candidates() == [f"pva://{prefix}cam"]
+
+
+def test_history_keeps_names_added_probed_and_opened_as_images(qtbot, bridge, tmp_path, prefix):
+    path = history_file()
+    assert not path.exists()
+    w = show_main_window(qtbot, bridge, tmp_path / "s.ini")
+    w.table_widget.add_from_text(f"{prefix}sine {prefix}setpoint")
+    probe = w.open_probe()
+    probe.set_typed(f"{prefix}ramp")
+    w.views.open_image(f"{prefix}image1:")
+    # written by itself (throttled), before the window closes
+    qtbot.waitUntil(lambda: path.exists() and f"{prefix}image1:" in path.read_text(), timeout=15000)
+    w.force_close = True
+    w.close()
+    names = NameHistory(path).load().names()
+    assert {f"{prefix}sine", f"{prefix}setpoint", f"{prefix}ramp", f"{prefix}image1:"} <= set(names)
+    # a new window completes them: nothing of them is in its tabs
+    w2 = show_main_window(qtbot, bridge, tmp_path / "s2.ini", restore_tabs=False)
+    _type(qtbot, w2.table_widget.entry, f"{prefix}ram")
+    assert f"{prefix}ramp" in w2.table_widget.entry.name_completer.candidates()
+
+
+def test_a_damaged_history_is_said_once_kept_aside_and_never_lost(qtbot, bridge, tmp_path, prefix):
+    path = history_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x00\xffgarbage\n12.0\tOLD:GOOD:NAME\nnot a line\n")
+    w = show_main_window(qtbot, bridge, tmp_path / "s.ini")
+    qtbot.waitUntil(lambda: "name history" in w.last_message, timeout=5000)
+    assert "copy was kept" in w.last_message
+    asides = list(path.parent.glob(path.name + ".damaged-*"))
+    assert len(asides) == 1 and asides[0].read_bytes().startswith(b"\x00\xffgarbage")
+    # its readable name completes, and the window carries on
+    _type(qtbot, w.table_widget.entry, "OLD:GO")
+    assert w.table_widget.entry.name_completer.candidates() == ["OLD:GOOD:NAME"]
+    w.table_widget.add_from_text(f"{prefix}sine")
+    w.force_close = True
+    w.close()
+    text = path.read_text()
+    assert text.splitlines()[0] == HEADER
+    assert "OLD:GOOD:NAME" in text and f"{prefix}sine" in text
+    # said once: a second window reads a good file and says nothing about it
+    w2 = show_main_window(qtbot, bridge, tmp_path / "s2.ini", restore_tabs=False)
+    qtbot.wait(50)
+    assert "name history" not in w2.last_message
+
+
+def test_names_of_open_tabs_follow_rows(qtbot, win, prefix):
+    t = win.table_widget
+    t.add_pvs([f"{prefix}sine", f"{prefix}ramp"])
+    idx = win.name_finder.sources.index
+    qtbot.waitUntil(lambda: idx.sources().get("tabs") == 2, timeout=5000)
+    t.view.selectRow(t.model.row_of(f"{prefix}ramp"))
+    t.remove_selected()
+    qtbot.waitUntil(lambda: idx.sources().get("tabs") == 1, timeout=5000)
+    win.tabs.new_tab(names=[f"{prefix}setpoint"])
+    qtbot.waitUntil(lambda: idx.sources().get("tabs") == 2, timeout=5000)
+
+
+def test_glob_in_the_add_box_adds_every_match(qtbot, win):
+    finder = win.name_finder
+    finder.sources.index.set_source("server:test", _names(20000))
+    t = win.table_widget
+    t.add_pvs(["SR01:BPM001:X"])
+    t.entry.setText("SR01:BPM00?:X")
+    QTest.keyClick(t.entry, Qt.Key_Return)
+    assert t.names() == ["SR01:BPM001:X"] + [f"SR01:BPM00{i}:X" for i in range(10) if i != 1]
+    assert "Added 9 PVs" in t.last_message and "10 matching 'SR01:BPM00?:X'" in t.last_message
+    assert "1 already shown" in t.last_message and t.entry.text() == ""
+    # nothing matches: said, nothing added, the text stays to be fixed
+    t.entry.setText("NOPE*:X")
+    QTest.keyClick(t.entry, Qt.Key_Return)
+    assert "no known name matches 'NOPE*:X'" in t.last_message and len(t.names()) == 10
+    assert t.entry.text() == "NOPE*:X"
+    # an absurd count is refused
+    t.entry.setText("SR*")
+    QTest.keyClick(t.entry, Qt.Key_Return)
+    assert f"more than {MAX_GLOB_ADD:,} at once" in t.last_message and len(t.names()) == 10
+    # a glob is not remembered as a name
+    finder._refresh_tabs()
+    assert not any("*" in n or "?" in n for n in finder.sources.history.names())
+
+
+def test_history_file_from_env(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PVPROBE_HISTORY", str(tmp_path / "h"))
+    assert history_file() == tmp_path / "h"
+
+
+def test_a_new_name_does_not_sort_100000_again() -> None:
+    """A name remembered (a probe opened) goes into the sorted list by itself: the next
+    keystroke does not wait for the whole index to be sorted again."""
+    from pvprobe.core.name_index import NameIndex
+
+    idx = NameIndex()
+    idx.set_source("server:test", _names(100000))
+    assert len(idx) == 100000
+    idx.add("history", ["ZZ:NEW", "pva://SR01:BPM001:X"])
+    idx.set_source("tabs", ["AA:ROW"])
+    assert not idx._dirty
+    assert idx.complete("ZZ") == ["ZZ:NEW"] and idx.complete("AA:") == ["AA:ROW"]
+    assert idx.complete("SR01:BPM001:") == ["SR01:BPM001:X", "pva://SR01:BPM001:X"]
+    idx.set_source("tabs", [])                      # a name gone: sorted again, then right
+    assert idx.complete("AA:") == [] and len(idx) == 100001
