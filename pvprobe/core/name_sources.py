@@ -7,8 +7,9 @@ Sources fed into one :class:`~pvprobe.core.name_index.NameIndex`:
   every name added to a table, probed or opened as an image; saved atomically, at
   most every :data:`SAVE_EVERY` seconds and at close;
 - ``tabs``: the names of the open tabs, kept current as rows come and go;
-- ``gateway:PREFIX``: the channels a p4p gateway has cached (its ``PREFIXcache``
-  string array, which it refreshes every 30 s), as ``pva://`` keys.
+- ``gateway:PREFIX``: the channels a p4p gateway serves (its ``PREFIXcache``
+  string array, which it posts every 30 s; a name counts once two posts in a row
+  list it, see :meth:`NameSources.set_gateway_cache`), as ``pva://`` keys.
 
 Gateway status prefixes come from ``--gateway-status`` (:func:`set_cli_gateways`),
 ``$PVPROBE_GATEWAYS`` (spaces or commas) and the settings file
@@ -105,7 +106,8 @@ class NameSources:
         self.history = history
         self.index = index if index is not None else NameIndex()
         self.index.set_source("history", history.names())
-        self._gateways: dict[str, set[str]] = {}     # prefix -> bare names it has cached
+        self._gateways: dict[str, set[str]] = {}     # prefix -> bare names it serves
+        self._posts: dict[str, set[str]] = {}        # prefix -> its last cache post
         self._last_save = 0.0
         self._unsaved = False
         self.save_error = ""
@@ -151,10 +153,19 @@ class NameSources:
 
     # -- gateways -----------------------------------------------------------------------
     def set_gateway_cache(self, prefix: str, names: Iterable[str]) -> None:
-        """The channels gateway ``prefix`` has cached (bare names from its ``cache`` PV)."""
+        """One post of gateway ``prefix``'s ``cache`` PV (bare names). The cache also
+        holds names the gateway is still searching for upstream (any client's search,
+        found or not): those are dropped by its next sweep unless a client holds them
+        through it. So a name counts as served through the gateway only when two
+        posts in a row list it (the gateway posts every 30 s)."""
         bare = {str(n).strip() for n in names if n and str(n).strip()}
-        self._gateways[prefix] = bare
-        self.index.set_source(f"gateway:{prefix}", (f"pva://{n}" for n in bare))
+        previous = self._posts.get(prefix)
+        self._posts[prefix] = bare
+        if previous is None:
+            return
+        confirmed = bare & previous
+        self._gateways[prefix] = confirmed
+        self.index.set_source(f"gateway:{prefix}", (f"pva://{n}" for n in confirmed))
 
     def gateway_of(self, key: str) -> Optional[str]:
         """The prefix of a gateway whose cache lists the PVA key ``pva://NAME``, or None."""

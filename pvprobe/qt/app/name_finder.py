@@ -59,6 +59,7 @@ class NameFinder(QObject):
         for p in problems:
             log.warning("%s", p)
             QTimer.singleShot(0, lambda p=p: self._say(p))
+        self._gw_posts: dict[str, int] = {}
         self._gw_sub = window.bridge.subscribe([cache_key(p) for p in self.gateways], self._on_gateway_states)
 
     def _timer(self, ms: int, slot: Any) -> QTimer:
@@ -181,8 +182,10 @@ class NameFinder(QObject):
         changed = False
         for st in states:
             for prefix in self.gateways:
-                if st.name == cache_key(prefix) and st.connected and st.value is not None:
-                    value = st.value if isinstance(st.value, (list, tuple)) else list(st.value)
+                if (st.name == cache_key(prefix) and st.connected and st.value is not None
+                        and self._gw_posts.get(prefix) != st.update_count):     # a new post
+                    self._gw_posts[prefix] = st.update_count
+                    value = [st.value] if isinstance(st.value, str) else list(st.value)
                     self.sources.set_gateway_cache(prefix, value)
                     changed = True
         if changed:

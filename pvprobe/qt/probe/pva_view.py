@@ -195,8 +195,8 @@ def show_pva_info(panel: Any, st: PVState) -> None:
     gateway = via(st.name) if callable(via) else None
     if gateway:     # its cache lists the PV; which server answered is still not told
         i["host"].setText(f"through gateway {gateway} (server address {NO_HOST_TEXT})")
-        i["host"].setToolTip(f"the channel list of gateway {gateway} ({gateway}cache) names this PV; "
-                             "p4p does not tell which server answered")
+        i["host"].setToolTip(f"gateway {gateway} holds this channel (its {gateway}cache list named it "
+                             "in two posts in a row); p4p does not tell which server answered")
     else:
         i["host"].setText(NO_HOST_TEXT)
         i["host"].setToolTip("p4p does not tell which server answered")
