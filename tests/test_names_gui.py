@@ -179,3 +179,24 @@ def test_a_new_name_does_not_sort_100000_again() -> None:
     assert idx.complete("SR01:BPM001:") == ["SR01:BPM001:X", "pva://SR01:BPM001:X"]
     idx.set_source("tabs", [])                      # a name gone: sorted again, then right
     assert idx.complete("AA:") == [] and len(idx) == 100001
+
+
+def test_restored_tabs_are_not_new_uses(qtbot, bridge, tmp_path, prefix):
+    """A restored session's rows complete (tabs) but are not written to the history as
+    used again at every start (a 100,000-row session would push out the typed names)."""
+    ini = tmp_path / "s.ini"
+    w = show_main_window(qtbot, bridge, ini)
+    w.table_widget.add_pvs([f"{prefix}sine", f"{prefix}ramp"])
+    w.force_close = True
+    w.close()
+    path = history_file()
+    assert f"{prefix}ramp" in path.read_text()
+    path.unlink()
+    w2 = show_main_window(qtbot, bridge, ini)
+    assert w2.table_widget.names() == [f"{prefix}sine", f"{prefix}ramp"]
+    w2.table_widget.add_pvs([f"{prefix}setpoint"])
+    w2.force_close = True
+    w2.close()
+    names = NameHistory(path).load().names()
+    assert names == [f"{prefix}setpoint"]
+    assert w2.name_finder.sources.index.sources()["tabs"] == 3

@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
         self._make_menus()
         self.read_only_from_settings = False
         self._restore_session()
+        self.name_finder.baseline()             # restored rows are not new uses of names
         if read_only:
             self.set_read_only()
         self.refresh_counts()

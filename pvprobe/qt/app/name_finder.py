@@ -120,6 +120,13 @@ class NameFinder(QObject):
             self.remember(fresh)
         len(self.sources.index)     # sort now, not at the next keystroke
 
+    def baseline(self) -> None:
+        """The rows shown now (a restored session) are known, not newly used: only
+        names added later go to the history."""
+        for key, table in self._tables.items():
+            self._seen[key] = set(table.names())
+        self._refresh_tabs()
+
     def _on_entry(self, table: Any, text: str) -> bool:
         """A glob typed in the add box adds every known name it matches (or says why not)."""
         result = self.sources.expand(text, shown=table.names())
