@@ -172,3 +172,22 @@ def test_a_name_counts_as_through_the_gateway_after_two_posts() -> None:
     assert src.gateway_of("pva://A:held") == GW and src.gateway_of("pva://B:searched") is None
     assert src.gateway_of("A:held") is None                 # a CA name never comes through it
     assert src.index.complete("A:") == ["pva://A:held"]
+
+
+def test_gateway_setting_is_read_kept_and_added_to(qtbot, bridge, tmp_path, monkeypatch) -> None:
+    """[names] gateway_status set by hand survives the session save (which rewrites the
+    file), and a prefix typed in Open > Gateway status is added to it."""
+    from PyQt5.QtWidgets import QInputDialog
+
+    ini = tmp_path / "s.ini"
+    ini.write_text("[names]\ngateway_status=GWX:\n")
+    w = show_main_window(qtbot, bridge, ini)
+    assert w.name_finder.gateways == ["GWX:"]
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *a, **k: ("GWY:", True)))
+    w.name_finder.gateways.append("GWZ:")                # two known: the dialog asks
+    w.name_finder.gateway_action.trigger()
+    assert w.tabs.title_of(w.table_widget) == "Gateway GWY:"
+    w.force_close = True
+    w.close()
+    w2 = show_main_window(qtbot, bridge, ini)
+    assert w2.name_finder.gateways == ["GWX:", "GWY:"]

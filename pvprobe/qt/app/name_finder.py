@@ -209,7 +209,8 @@ class NameFinder(QObject):
                 show_pva_info(panel, st)
 
     def add_gateway(self, prefix: str) -> Optional[str]:
-        """Watch one more gateway's channel list (this run); returns why not, or None."""
+        """Watch one more gateway's channel list (and keep it in the settings); returns
+        why not, or None."""
         prefix = prefix.strip()
         why = gateway_prefix_error(prefix)
         if why:
@@ -217,6 +218,11 @@ class NameFinder(QObject):
         if prefix not in self.gateways:
             self.gateways.append(prefix)
             self._gw_sub.add([cache_key(prefix)])
+            settings = getattr(self.window, "settings", None)
+            if settings is not None:        # kept for the next start (Settings.KEPT_KEYS)
+                saved = settings.get_lines(GATEWAY_SETTING, 20)
+                if prefix not in saved:
+                    settings.qs.setValue(GATEWAY_SETTING, "\n".join(saved + [prefix]))
         return None
 
     def fill_menu(self, menu: QMenu) -> None:

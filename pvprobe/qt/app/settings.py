@@ -13,6 +13,7 @@ layout blobs are base64 text, never ``@ByteArray``/``@Variant``)::
     [session] tab_count, current_tab
     [tab0]    title, names (one per line), header (base64), path
     [recent]  files (one path per line)
+    [names]   gateway_status (gateway status prefixes, one per line; kept as set)
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ MAX_BLOB_CHARS = 64 * 1024
 MAX_FILE_BYTES = 16 * 1024 * 1024
 #: Warnings kept (the rest are counted).
 MAX_WARNINGS = 5
+#: Keys the session does not own, kept as they are when it is saved (gateway status
+#: prefixes: pvprobe.qt.app.name_finder).
+KEPT_KEYS = ("names/gateway_status",)
 
 
 @dataclass
@@ -304,9 +308,13 @@ class Settings:
         return s
 
     def save(self, s: Session) -> bool:
-        """Replace the whole file with ``s`` (stale or garbage keys go). True if written."""
+        """Replace the whole file with ``s`` (stale or garbage keys go; :data:`KEPT_KEYS`,
+        set by hand or by their own dialogs, stay). True if written."""
         qs = self.qs
+        kept = {k: qs.value(k) for k in KEPT_KEYS if qs.contains(k)}
         qs.clear()
+        for key, value in kept.items():
+            qs.setValue(key, value)
         qs.setValue("window/geometry", _b64(s.geometry))
         qs.setValue("window/state", _b64(s.window_state))
         qs.setValue("window/palette", s.palette if s.palette in PALETTES else "default")
