@@ -14,7 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pvprobe.core import snapshot as snapmod
+from pvprobe.core.protocol_text import listed_name
 from pvprobe.core.putvalue import coerce_put_value
+from pvprobe.core.pvnames import pv_name_error
 from pvprobe.core.pvs_format import write_pvs
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.snapshot import (
@@ -257,7 +259,8 @@ def test_csv_like_text_parses_or_raises_snapshoterror(parts):
 
 
 pv_names = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E,
-                                          blacklist_characters="\"'`{}"), min_size=1, max_size=30)
+                                          blacklist_characters="\"'`{}"), min_size=1, max_size=30
+                   ).filter(lambda n: pv_name_error(listed_name(n)) is None)   # engine keys ("pva://" alone is none)
 any_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
                    max_size=30)
 

@@ -57,7 +57,7 @@ def describe_ca_exception(status: int, context: str) -> str:
     return f"CA: {ll.message(status)}" + (f": {context}" if context else "")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class CALink:
     """What the CA source holds for one engine channel (``channel.link``)."""
 

@@ -4,7 +4,7 @@ lines of a pvAccess PV. Plain Python (no Qt, no p4p)."""
 
 from __future__ import annotations
 
-from .pvnames import default_protocol, protocol_of
+from .pvnames import default_protocol, looks_like_scheme, protocol_of
 from .pvstate import PVState
 
 #: Shown in the Protocol column.
@@ -25,8 +25,8 @@ def protocol_label(name: str) -> str:
 def listed_name(key: str) -> str:
     """An engine key as a PV list writes it: a CA name gets ``ca://`` while bare names
     mean PVA (a ``pva://`` key keeps its scheme), so reading it back gives the same key."""
-    if protocol_of(key) == "ca" and default_protocol() != "ca":
-        return "ca://" + key
+    if protocol_of(key) == "ca" and (default_protocol() != "ca" or looks_like_scheme(key)):
+        return "ca://" + key       # (a CA name like ``A://x`` too: read back, it is that name)
     return key
 
 

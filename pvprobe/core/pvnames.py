@@ -87,6 +87,11 @@ def strip_scheme(name: str) -> str:
     return name
 
 
+def looks_like_scheme(key: str) -> bool:
+    """A CA name that a reader would take for ``scheme://...`` (e.g. ``A://x``)."""
+    return _SCHEME.match(key) is not None and not key.startswith("pva://")
+
+
 def protocol_of(key: str) -> str:
     """``"pva"`` or ``"ca"`` for an engine key (see :func:`strip_scheme`)."""
     return "pva" if key.startswith("pva://") else "ca"

@@ -40,7 +40,8 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from .pvnames import pv_name_error
+from .protocol_text import listed_name
+from .pvnames import pv_name_error, strip_scheme
 from .pvstate import ALARM_STATUS_NAMES, NATIVE_TYPE_NAMES, SEVERITY_NAMES, PVState
 from .values import editable_text, is_int_text
 
@@ -217,7 +218,7 @@ def format_snapshot(snap: Snapshot) -> str:
     w_all = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
     w.writerow(COLUMNS)
     for r in snap.rows:
-        fields = [r.name, r.value_text, r.severity, r.status, r.timestamp, r.type,
+        fields = [listed_name(r.name), r.value_text, r.severity, r.status, r.timestamp, r.type,
                   str(r.count), r.units, r.error]
         (w_all if any("\r" in f for f in fields) else w).writerow(fields)
     return buf.getvalue()
@@ -228,7 +229,7 @@ def write_snapshot(path: Union[str, os.PathLike], snap: Snapshot) -> None:
     from .atomic import atomic_write_text
 
     for r in snap.rows:
-        problem = pv_name_error(r.name)
+        problem = pv_name_error(listed_name(r.name))
         if problem:
             raise SnapshotError(f"cannot write snapshot {path}: {r.name!r} is not a valid PV name ({problem})")
     try:
@@ -244,7 +245,7 @@ _STATUSES = set(ALARM_STATUS_NAMES) | {DISCONNECTED, ""}
 
 
 def _check_row(r: SnapshotRow) -> Optional[str]:
-    problem = pv_name_error(r.name)
+    problem = pv_name_error(listed_name(r.name))
     if problem:
         return f"invalid PV name {r.name[:60]!r} ({problem})"
     if r.type not in ROW_TYPES and r.type != "":
@@ -322,7 +323,7 @@ def parse_snapshot(text: str, where: str = "snapshot") -> Snapshot:
                 raise ValueError
         except ValueError:
             raise SnapshotError(f"{where}: line {first}: bad count {count_text[:20]!r}") from None
-        row = SnapshotRow(name=get("name").strip(), value_text=get("value"),
+        row = SnapshotRow(name=strip_scheme(get("name").strip()), value_text=get("value"),
                           severity=get("severity").strip(), status=get("status").strip(),
                           timestamp=get("timestamp").strip(), type=get("type").strip().upper(),
                           count=count, units=get("units"), error=get("error"))

@@ -25,7 +25,7 @@ from .source import Source
 DEFAULT_CONNECTION_TIMEOUT = 2.0
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Channel:
     """One channel: its PV state, its users, what it is subscribed to."""
 

@@ -33,7 +33,7 @@ PACED_DEPTH = 1
 POLL_AFTER_EARLY = 3
 
 
-@dataclass
+@dataclass(slots=True)
 class Pacing:
     """The frame state of one channel."""
 

@@ -81,7 +81,7 @@ class PVAItem:
         self.value, self.kind, self.seq, self.counters = value, kind, seq, counters
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class PVALink:
     """What the PVA source holds for one engine channel (``channel.link``)."""
 
@@ -468,7 +468,13 @@ class PVASource(Source):
         link.ops.add(op)
 
     def get_value(self, channel: Any) -> str:
+        """The newest value: what the monitor queued so far is taken first (a read
+        right after a put sees the put's update, not the value before it)."""
         link = channel.link
+        if link.monitor is not None and link.connected:
+            link.waiting = False
+            link.emptied = time.monotonic()
+            self._drain(channel.sid, link, self._inbox)
         if not link.connected or link.last is None:
             return "not connected"
         self._inbox.post(GetDone(channel.sid, link.last, False, True, ""))
