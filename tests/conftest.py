@@ -47,6 +47,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 DEMO_PREFIX = "PVPTEST:"
 
+#: Where things are: the tests (this folder), the repository, and the helper server
+#: scripts the fixtures and tests start (``tests/servers/``, also importable as ``servers``).
+TESTS_DIR = Path(__file__).resolve().parent
+ROOT = TESTS_DIR.parent
+SERVERS_DIR = TESTS_DIR / "servers"
+
 
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -284,12 +290,12 @@ SOFT_STRINGS_PREFIX = "PVPSWF:"
 
 @pytest.fixture(scope="session")
 def caproto_ioc(ca_repeater: object) -> Iterator[ServerProcess]:
-    """``tests/caproto_ioc.py`` (a caproto server: STRING arrays ``strs``, ``wstrs:0..9``,
+    """``tests/servers/caproto_ioc.py`` (a caproto server: STRING arrays ``strs``, ``wstrs:0..9``,
     a scalar ``str``, an integer array ``long``) on its own port; ``.prefix``, ``.port``,
     ``.pid``. Stopped by PID at the end of the session."""
     import sys
 
-    ioc = ServerProcess([sys.executable, str(Path(__file__).with_name("caproto_ioc.py")),
+    ioc = ServerProcess([sys.executable, str(SERVERS_DIR / "caproto_ioc.py"),
                          "--prefix", CAPROTO_PREFIX, "--interfaces", "127.0.0.1"],
                         CAPROTO_PORT, CAPROTO_PREFIX)
     ioc.wait_listening(60)
@@ -298,7 +304,7 @@ def caproto_ioc(ca_repeater: object) -> Iterator[ServerProcess]:
 
 
 def strings_db(prefix: str, n_writable: int = 10) -> str:
-    """EPICS base records matching ``tests/caproto_ioc.py``: waveforms FTVL=STRING, NELM=5,
+    """EPICS base records matching ``tests/servers/caproto_ioc.py``: waveforms FTVL=STRING, NELM=5,
     holding ``string1 string2``."""
     def wf(name: str) -> str:
         return (f'record(waveform, "{prefix}{name}") {{ field(FTVL, "STRING") field(NELM, "5") '

@@ -4,7 +4,7 @@ Plain RGB tuples, no Qt: ``pvprobe.qt.style.theme`` turns them into QPalettes an
 QColors, and every widget takes its colours from there (or from here). Before,
 the PV table kept its own copies for the light theme and they drifted from the
 theme's (disconnected rows grey 128 at start, 118 after a theme change);
-``tests/test_theme_model.py`` checks that no Qt module writes a colour literal.
+``tests/qt/style/test_theme_model.py`` checks that no Qt module writes a colour literal.
 
 Contrast rules the values obey are in ``pvprobe.qt.style.theme`` (and its tests).
 """

@@ -1,6 +1,6 @@
 """pyepics' libca and p4p's pvxs in ONE process, loaded in a chosen order (for tests).
 
-    python tests/pva_ca_mix.py ca-first|pva-first CA_PV PVA_PV PVA_PORT PVA_BROADCAST_PORT
+    python tests/servers/pva_ca_mix.py ca-first|pva-first CA_PV PVA_PV PVA_PORT PVA_BROADCAST_PORT
 
 Reads ``CA_PV`` through pvprobe's CA engine and the NTNDArray ``PVA_PV`` through
 a p4p client (raw values), decodes the frame with pvprobe.core.ntndarray and

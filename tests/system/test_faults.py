@@ -14,17 +14,15 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from conftest import REPEATER_PORT, RESTART_PORT
+from conftest import REPEATER_PORT, RESTART_PORT, ROOT, SERVERS_DIR
 
 from pvprobe.demo.launcher import DemoIOC
 
 pytestmark = pytest.mark.timeout(230)
 
-HERE = Path(__file__).resolve().parent
-FAULT_IOC = HERE / "fault_ioc.py"
+FAULT_IOC = SERVERS_DIR / "fault_ioc.py"
 PREFIX = "PVPFLT:"
 PREFIX2 = "PVPFLT2:"
 CYCLES = int(os.environ.get("PVPROBE_FAULT_CYCLES", "20"))
@@ -42,7 +40,7 @@ def scalar_names(prefix: str) -> list[str]:
 
 
 class FaultIOC(DemoIOC):
-    """The demo IOC's records plus 1,000 more scalars (``tests/fault_ioc.py``)."""
+    """The demo IOC's records plus 1,000 more scalars (``tests/servers/fault_ioc.py``)."""
 
     def __init__(self, prefix: str, extra: list[str], **kw) -> None:
         super().__init__(prefix=prefix, **kw)
@@ -59,7 +57,7 @@ class FaultIOC(DemoIOC):
                                                 delete=False)
         self._ready.clear()
         self._stdout_lines.clear()
-        env = dict(env, PYTHONPATH=str(HERE.parent))
+        env = dict(env, PYTHONPATH=str(ROOT))
         cmd = [sys.executable, str(FAULT_IOC), self.prefix, *self._extra]
         self._proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
                                       stdout=subprocess.PIPE, stderr=self._log,

@@ -14,8 +14,9 @@ import xml.etree.ElementTree as ET
 import zipfile
 
 import pytest
+from conftest import ROOT as REPO_ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = str(REPO_ROOT)
 PACKAGING = os.path.join(ROOT, "packaging")
 BUNDLE_EXE = os.path.join(ROOT, "dist", "pvprobe", "pvprobe")
 

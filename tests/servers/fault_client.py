@@ -1,7 +1,7 @@
 """A headless pvprobe client for fault tests, run in its own process so it can have
 its own CA environment (libca reads EPICS_CA_* once per process).
 
-``python tests/fault_client.py NAME...`` opens the PVs with pvprobe's Engine and
+``python tests/servers/fault_client.py NAME...`` opens the PVs with pvprobe's Engine and
 prints one JSON line per batch that changes the connected count or carries warnings:
 ``{"t": seconds, "connected": n, "pvs": n, "warnings": [...], "hosts": {...}}``.
 It reads commands from stdin: ``quit`` ends it.

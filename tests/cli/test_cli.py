@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from conftest import ROOT
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -193,7 +194,7 @@ def test_max_array_bytes_defaults_to_2_pow_24_and_user_value_is_honoured():
 
 
 # -- help and docs agree ------------------------------------------------------------------------
-README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+README = str(ROOT / "README.md")
 
 
 def _parsers() -> dict[str, argparse.ArgumentParser]:

@@ -1,6 +1,6 @@
 """Numbers and bytes as the IOC holds them (issue 12, item 2), on a real EPICS base soft IOC
 (``python -m epicscorelibs.ioc``) and on a caproto server serving the same PVs
-(``tests/numbers_ioc.py``):
+(``tests/servers/numbers_ioc.py``):
 
 - the command-line twins print floats as caget does (``%g``; ``-e/-f/-g N``; ``--prec``
   for the record's PREC), never rounded to PREC 0; ``--json`` carries every digit;
@@ -18,23 +18,21 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import NUMBERS_PORTS, ServerProcess
-from numbers_ioc import FWAVE, NUL_FIRST, WAVE, random_bytes
+from conftest import NUMBERS_PORTS, SERVERS_DIR, ServerProcess
+from servers.numbers_ioc import FWAVE, NUL_FIRST, WAVE, random_bytes
 
 pytestmark = pytest.mark.timeout(120)
 
-HERE = Path(__file__).resolve().parent
 PREFIX = {"softioc": "PVPNUMS:", "caproto": "PVPNUMC:"}
 THIRD = 1 / 3
 POINT3 = 0.1 + 0.2            # 0.30000000000000004
 
 
 def numbers_db(p: str) -> str:
-    """EPICS base records with the PVs of ``tests/numbers_ioc.py`` (PREC 0 everywhere: the
+    """EPICS base records with the PVs of ``tests/servers/numbers_ioc.py`` (PREC 0 everywhere: the
     records' default). ``bytes`` starts empty: the db parser cannot take 2,048 constants
     (the fixture writes them)."""
     def const(values) -> str:
@@ -76,7 +74,7 @@ def numbers_softioc(ca_repeater: object, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture(scope="session")
 def numbers_caproto(ca_repeater: object) -> Iterator[ServerProcess]:
-    ioc = ServerProcess([sys.executable, str(HERE / "numbers_ioc.py"), "--prefix", PREFIX["caproto"],
+    ioc = ServerProcess([sys.executable, str(SERVERS_DIR / "numbers_ioc.py"), "--prefix", PREFIX["caproto"],
                          "--interfaces", "127.0.0.1"], NUMBERS_PORTS["caproto"], PREFIX["caproto"])
     ioc.wait_listening(60)
     yield ioc

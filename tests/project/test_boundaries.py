@@ -14,7 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-PKG = Path(__file__).resolve().parents[1] / "pvprobe"
+from conftest import ROOT
+
+PKG = ROOT / "pvprobe"
 QT = ("PyQt5", "pyqtgraph", "qtpy", "PySide2", "PySide6")
 #: Qt item models: they may use QtCore/QtGui (roles, brushes) but no widget.
 MODELS = ("qt/table/pvtable_model.py", "qt/table/pvtable_extras.py", "qt/table/pvtable_columns.py",

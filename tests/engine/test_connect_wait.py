@@ -147,39 +147,36 @@ def test_missing_names_are_reported_and_the_wait_ends(big_ioc, tmp_path):
 
 
 def test_a_trickle_of_answers_keeps_the_wait_only_up_to_its_cap(demo_ioc, prefix):
-    """The rule itself, on real CA answers: a get completing every 0.1 s keeps a wait
-    with a 1 s quiet timeout going past 1 s, but not past its cap (4 s); without
-    answers the quiet timeout ends it."""
-    from epics.ca import CAThread
+    """The rule itself (:func:`pvprobe.engine.waits.wait_answers`, the wait of every
+    synchronous call) on real CA answers: the demo ``sine`` changes every 0.1 s and each
+    monitor update counts as an answer, so a 1 s quiet timeout does not end the wait,
+    its 4 s cap does; once the updates stop, the quiet timeout ends it."""
+    import epics
 
-    from pvprobe.ca import lowlevel as ll
-    from pvprobe.ca.engine import Engine, wait_cap
+    from pvprobe.ca.context import ensure_context
+    from pvprobe.engine.waits import wait_answers, wait_cap
 
-    eng = Engine()
-    name = prefix + "ai:001"
-    assert eng.read([name], timeout=5)[name].value is not None
-    channel = eng._channels.by_name[name]
-    stop = threading.Event()
+    ensure_context()
+    wake, answers = threading.Event(), [0]
 
-    def trickle() -> None:             # real value gets, one every 0.1 s
-        while not stop.wait(0.1):
-            eng._channels.send_value_get(channel)
-            ll.flush()
+    def on_update(**_kw: object) -> None:
+        answers[0] += 1
+        wake.set()
 
-    t = CAThread(target=trickle, daemon=True)
-    t.start()
+    pv = epics.PV(prefix + "sine", callback=on_update, auto_monitor=True)
     try:
+        assert pv.wait_for_connection(5) and pv.get(timeout=5) is not None
         t0 = time.monotonic()
-        why = eng._wait_answers(lambda: True, 1.0, 4.0)
+        why = wait_answers(lambda: answers[0], wake, lambda: True, 1.0, 4.0)
         elapsed = time.monotonic() - t0
+        assert "limit of 4 s" in why, why
+        assert 3.9 <= elapsed < 4.0 + 2.0, elapsed
+        pv.clear_callbacks()                 # no more answers
+        t0 = time.monotonic()
+        why = wait_answers(lambda: answers[0], wake, lambda: True, 0.5, 3.0)
+        assert why == "nothing arrived for 0.5 s"
+        assert 0.45 <= time.monotonic() - t0 < 2.5
     finally:
-        stop.set()
-        t.join(5)
-    assert "limit of 4 s" in why, why
-    assert 3.9 <= elapsed < 4.0 + 2.0
-    t0 = time.monotonic()
-    why = eng._wait_answers(lambda: True, 0.5, 3.0)
-    assert why == "nothing arrived for 0.5 s"
-    assert 0.45 <= time.monotonic() - t0 < 2.5
+        pv.clear_callbacks()
+        pv.disconnect()
     assert wait_cap(2.0, 20000) == 60.0             # the documented figure
-    eng.close()

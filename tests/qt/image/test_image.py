@@ -10,16 +10,15 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from pvprobe.core import ndarray as nd
 from pvprobe.core.tiff import TiffError, parse_tiff, read_tiff, tiff_bytes, write_tiff
 
 pytestmark = pytest.mark.timeout(240)
-ROOT = Path(__file__).resolve().parents[1]
 SHOT = "/tmp/image_view_shot.png"
 
 

@@ -1,4 +1,4 @@
-"""An IOC for the fault tests, run as its own process (``python tests/fault_ioc.py``).
+"""An IOC for the fault tests, run as its own process (``python tests/servers/fault_ioc.py``).
 
 The demo IOC's records under ``prefix`` (1,000 scalars, waveform, two cameras)
 plus 1,000 more scalars under each extra prefix. Never imports ``epics``.

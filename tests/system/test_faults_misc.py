@@ -1,6 +1,6 @@
 """More faults done for real: an IOC that stops answering (SIGSTOP) and resumes
 (SIGCONT); two IOCs serving the same PV names. The clients are pvprobe engines in
-their own processes (``tests/fault_client.py``), each with its own CA environment
+their own processes (``tests/servers/fault_client.py``), each with its own CA environment
 (a short EPICS_CA_CONN_TMO; an address list naming both duplicate IOCs)."""
 
 from __future__ import annotations
@@ -18,20 +18,19 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
-from conftest import REPEATER_PORT, wait_listening
+from conftest import REPEATER_PORT, ROOT, SERVERS_DIR, wait_listening
 
 from pvprobe.core.caenv import free_port, loopback_env
 
 pytestmark = pytest.mark.timeout(200)
 
-HERE = Path(__file__).resolve().parent
-CLIENT = HERE / "fault_client.py"
+CLIENT = SERVERS_DIR / "fault_client.py"
 
 
 def _env(server_port: int, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(loopback_env(server_port, REPEATER_PORT))
-    env["PYTHONPATH"] = str(HERE.parent)
+    env["PYTHONPATH"] = str(ROOT)
     env.update(extra)
     return env
 
@@ -53,7 +52,7 @@ class SoftIOC:
 
 
 class Client:
-    """tests/fault_client.py: JSON lines read by a thread into a queue."""
+    """tests/servers/fault_client.py: JSON lines read by a thread into a queue."""
 
     def __init__(self, names: list[str], env: dict[str, str]) -> None:
         self.proc = subprocess.Popen([sys.executable, str(CLIENT), *names], env=env,

@@ -17,20 +17,17 @@ import sys
 import time
 import zlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import imagecodecs
 import numpy as np
 import pytest
+from conftest import SERVERS_DIR
+from servers.pva_ca_mix import fields_of, pva_client_conf
+from servers.pva_ndarray_server import frame_pixels
 
 from pvprobe.core.caenv import free_port
 from pvprobe.core.ndarray import FrameError
 from pvprobe.core.ntndarray import DropCounter, NTNDArrayFields, decode_frame, decompress, pvdata_dtype
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from pva_ca_mix import fields_of, pva_client_conf  # noqa: E402
-from pva_ndarray_server import frame_pixels  # noqa: E402
 
 #: pvData scalar type codes of the NDArray element types.
 TYPE_CODES = {np.int8: 1, np.int16: 2, np.int32: 3, np.int64: 4, np.uint8: 5, np.uint16: 6,
@@ -403,9 +400,9 @@ def _ports() -> tuple[int, int]:
 
 
 def start_pva_server(prefix: str) -> tuple[subprocess.Popen, int, int]:
-    """tests/pva_ndarray_server.py in its own process, on loopback; waits for READY."""
+    """tests/servers/pva_ndarray_server.py in its own process, on loopback; waits for READY."""
     port, bport = _ports()
-    proc = subprocess.Popen([sys.executable, str(HERE / "pva_ndarray_server.py"), prefix,
+    proc = subprocess.Popen([sys.executable, str(SERVERS_DIR / "pva_ndarray_server.py"), prefix,
                              str(port), str(bport)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
@@ -487,7 +484,7 @@ def test_p4p_get_and_ca_engine_read_in_one_process(pva_server, engine, prefix):
 def test_pyepics_and_p4p_load_in_either_order_in_one_process(pva_server, demo_ioc, prefix, order):
     """A fresh process per load order (pytest's own order is fixed by import history)."""
     pva_prefix, port, bport = pva_server
-    r = subprocess.run([sys.executable, str(HERE / "pva_ca_mix.py"), order, prefix + "sine",
+    r = subprocess.run([sys.executable, str(SERVERS_DIR / "pva_ca_mix.py"), order, prefix + "sine",
                         f"{pva_prefix}:lz4", str(port), str(bport)],
                        capture_output=True, text=True, timeout=90)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -1,6 +1,6 @@
 """A p4p pvAccess server publishing two NTNDArray frames, for tests (own process).
 
-    python tests/pva_ndarray_server.py PREFIX SERVER_PORT BROADCAST_PORT
+    python tests/servers/pva_ndarray_server.py PREFIX SERVER_PORT BROADCAST_PORT
 
 ``PREFIX:plain`` is an uncompressed UInt16 Mono frame (uniqueId 7),
 ``PREFIX:lz4`` the same pixels as areaDetector's codec plugin sends them with

@@ -105,7 +105,14 @@ def test_every_view_fits_the_screen_and_every_control_is_reachable(qtbot, bridge
     except Exception:
         print(image.stats(), plot.stats()["updates_received"], strip.stats()["updates_received"], probe.state)
         raise
-    qtbot.wait(600)                          # a few status-text refreshes at full length
+    def statuses_at_full_length() -> bool:
+        """The image's status line names the frame counter and size; the strip chart's
+        readout table (refreshed every 0.5 s) shows a value for every PV."""
+        text = image.status_label.text()
+        return ("counter" in text and "×" in text
+                and all(strip.table.item(r, 1).text() for r in range(strip.table.rowCount())))
+
+    qtbot.waitUntil(statuses_at_full_length, timeout=10000)
     assert _fits(win, screen), f"window {win.frameGeometry()} is larger than the screen {screen}"
     assert len(win.views.docks) == 4
     for dock in win.views.docks:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 
 from pvprobe.qt.app.platform_check import (
     XCB_PACKAGES,
@@ -54,7 +55,7 @@ def test_every_x_library_the_plugin_links_maps_to_a_listed_package():
            and not s.startswith(("libxcb-render.", "libxcb-shm.", "libxcb-sync.", "libxcb-xfixes.",
                                  "libxcb-util."))]
     assert {debian_package(s) for s in xcb} <= set(XCB_PACKAGES)
-    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    readme = (ROOT / "README.md").read_text()
     assert all(p in readme for p in XCB_PACKAGES)
 
 

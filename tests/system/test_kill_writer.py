@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 pytestmark = pytest.mark.timeout(180)
 
-ROOT = Path(__file__).resolve().parent.parent
 KILLS = 25
 
 WRITER = r'''
