@@ -2,11 +2,11 @@
 
     python docs/make_pva_screenshots.py [--out docs/images] [--seconds 4]
 
-Starts the demo IOC (CA rows) and the p4p test server ``tests/pva_gui_server.py``
+Starts the demo IOC (CA rows) and the p4p test server ``tests/servers/pva_gui_server.py``
 (PVA rows, an NTTable, an lz4 NTNDArray stream) on free loopback ports, then saves
 ``table-ca-pva.png`` (a table of CA and PVA rows), ``probe-pva-table.png`` (a probe
 of the NTTable) and ``image-pva.png`` (the image view of the lz4 stream). The GUI
-tests (tests/test_pva_gui.py, tests/test_pva_image.py) take the same pictures.
+tests (tests/qt/table/test_pva_gui.py, tests/qt/image/test_pva_image.py) take the same pictures.
 Runs offscreen (no display needed).
 """
 
@@ -36,7 +36,8 @@ def _start_pva_server() -> tuple[subprocess.Popen, int]:
     from pvprobe.core.caenv import free_port
 
     tcp, udp = free_port(), free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "pva_gui_server.py"), P, str(tcp), str(udp)],
+    server = ROOT / "tests" / "servers" / "pva_gui_server.py"
+    proc = subprocess.Popen([sys.executable, str(server), P, str(tcp), str(udp)],
                             stdout=subprocess.PIPE, text=True)
     if proc.stdout is None or proc.stdout.readline().strip() != "READY":
         proc.kill()

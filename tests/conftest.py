@@ -371,7 +371,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 # -- pvAccess test servers: a p4p server ("nt"), a QSRV2 IOC ("qsrv"), pvapy's simulator --
-#: PV prefixes of tests/pva_server.py (session and restartable) and tests/qsrv_ioc.py.
+#: PV prefixes of tests/servers/pva_server.py (session and restartable) and tests/servers/qsrv_ioc.py.
 NT_PREFIX = "PVPNT:"
 NT_RESTART_PREFIX = "PVPNTR:"
 QSRV_PREFIX = "PVPQS:"
@@ -402,9 +402,9 @@ class PVAServerProcess(ServerProcess):
 
 
 def start_nt_server(kind: str = "nt", prefix: str = NT_PREFIX, timeout: float = 60) -> PVAServerProcess:
-    """``tests/pva_server.py`` on the ports of PVA server ``kind``, listening when returned."""
+    """``tests/servers/pva_server.py`` on the ports of PVA server ``kind``, listening when returned."""
     tcp, udp = PVA_PORTS[kind]
-    srv = PVAServerProcess([sys.executable, str(Path(__file__).with_name("pva_server.py")), prefix,
+    srv = PVAServerProcess([sys.executable, str(SERVERS_DIR / "pva_server.py"), prefix,
                             str(tcp), str(udp)], kind, prefix)
     srv.wait_listening(timeout)
     return srv
@@ -412,7 +412,7 @@ def start_nt_server(kind: str = "nt", prefix: str = NT_PREFIX, timeout: float = 
 
 @pytest.fixture(scope="session")
 def pva_nt_server(ca_repeater: object) -> Iterator[PVAServerProcess]:
-    """The p4p test server (tests/pva_server.py: every NT shape, codecs, puts), prefix
+    """The p4p test server (tests/servers/pva_server.py: every NT shape, codecs, puts), prefix
     ``NT_PREFIX``, PVA kind "nt"; stopped by PID at the end of the session."""
     srv = start_nt_server()
     yield srv
@@ -431,9 +431,9 @@ def pva_nt_restartable(ca_repeater: object) -> Iterator[list[PVAServerProcess]]:
 
 @pytest.fixture(scope="session")
 def qsrv_ioc(ca_repeater: object) -> Iterator[PVAServerProcess]:
-    """tests/qsrv_ioc.py: pythonSoftIOC records over CA (port ``QSRV_CA_PORT``) and over
+    """tests/servers/qsrv_ioc.py: pythonSoftIOC records over CA (port ``QSRV_CA_PORT``) and over
     PVA through QSRV2 (kind "qsrv"), prefix ``QSRV_PREFIX``; stopped by PID."""
-    srv = PVAServerProcess([sys.executable, str(Path(__file__).with_name("qsrv_ioc.py")), QSRV_PREFIX],
+    srv = PVAServerProcess([sys.executable, str(SERVERS_DIR / "qsrv_ioc.py"), QSRV_PREFIX],
                            "qsrv", QSRV_PREFIX, ca_port=QSRV_CA_PORT)
     srv.wait_listening(60)
     if not wait_listening(QSRV_CA_PORT, 30, srv.proc):

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import NT_PREFIX
+from conftest import NT_PREFIX, SERVERS_DIR
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -231,9 +231,8 @@ def test_snapshot_of_pva_only_types_and_alarm_message_round_trips(pva_nt_restart
     """uint64 (more digits than a double), boolean and ushort values and a PVA alarm
     message are written, read back, compared and restored exactly."""
     import importlib.util
-    from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location("pva_server", Path(__file__).with_name("pva_server.py"))
+    spec = importlib.util.spec_from_file_location("pva_server", SERVERS_DIR / "pva_server.py")
     srv = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(srv)
     pv = "pva://" + pva_nt_restartable[0].prefix

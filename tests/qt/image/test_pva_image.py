@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import PVA_PORTS, ServerProcess
+from conftest import PVA_PORTS, SERVERS_DIR, ServerProcess
 
 from pvprobe.core.image_feed import ImageFeed
 from pvprobe.core.ndarray import Frame
@@ -25,10 +25,8 @@ from pvprobe.core.tiff import read_tiff
 pytestmark = pytest.mark.timeout(180)
 
 P = "PVPGIMG:"
-ROOT = Path(__file__).resolve().parents[1]
-SERVER = Path(__file__).with_name("pva_gui_server.py")
-sys.path.insert(0, str(Path(__file__).parent))
-from pva_gui_server import mono16, rgb8  # noqa: E402
+SERVER = SERVERS_DIR / "pva_gui_server.py"
+from servers.pva_gui_server import mono16, rgb8  # noqa: E402
 
 # ============================================================================ ImageFeed units
 

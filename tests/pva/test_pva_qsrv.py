@@ -1,5 +1,5 @@
 """One pythonSoftIOC IOC, its records served over CA and over pvAccess (QSRV2): the
-engine reads the same things both ways (tests/qsrv_ioc.py, fixture ``qsrv_ioc``)."""
+engine reads the same things both ways (tests/servers/qsrv_ioc.py, fixture ``qsrv_ioc``)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PVA_PORTS, ServerProcess, show_main_window
+from conftest import PVA_PORTS, SERVERS_DIR, ServerProcess, show_main_window
 from PyQt5.QtCore import QByteArray
 from PyQt5.QtWidgets import QMessageBox
 
@@ -24,7 +24,7 @@ from pvprobe.qt.table.table_widget import PVTableWidget
 pytestmark = pytest.mark.timeout(120)
 
 P = "PVPGUI:"
-SERVER = Path(__file__).with_name("pva_gui_server.py")
+SERVER = SERVERS_DIR / "pva_gui_server.py"
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 from conftest import PVA_PORTS, free_port
-from pva_gateway import Gateway, GatewayError, Upstream
+from servers.pva_gateway import Gateway, GatewayError, Upstream
 
 N_BUSY = 1000
 

@@ -10,12 +10,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from conftest import pva_server_env
+from conftest import SERVERS_DIR, pva_server_env
 
-HERE = Path(__file__).resolve().parent
 N = 40
 RATE = 20.0
 
@@ -25,7 +23,7 @@ def counters() -> Iterator[str]:
     """N PVA counters at RATE Hz (PVA kind "lean")."""
     prefix = f"lean{os.getpid()}"
     env = dict(os.environ, **pva_server_env("lean"))
-    proc = subprocess.Popen([sys.executable, str(HERE / "pva_counter_server.py"), prefix, str(N), str(RATE)],
+    proc = subprocess.Popen([sys.executable, str(SERVERS_DIR / "pva_counter_server.py"), prefix, str(N), str(RATE)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             start_new_session=True)
     try:

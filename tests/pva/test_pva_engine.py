@@ -1,5 +1,5 @@
 """The engine with pva:// channels against real pvAccess servers: the p4p test server
-(tests/pva_server.py, every NT shape, codecs, puts) and pvapy's areaDetector simulator."""
+(tests/servers/pva_server.py, every NT shape, codecs, puts) and pvapy's areaDetector simulator."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ADSIM_CHANNEL, NT_PREFIX, NT_RESTART_PREFIX, start_nt_server
+from conftest import ADSIM_CHANNEL, NT_PREFIX, NT_RESTART_PREFIX, SERVERS_DIR, start_nt_server
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -17,9 +17,8 @@ P = "pva://" + NT_PREFIX
 
 def _server_module():
     import importlib.util
-    from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location("pva_server", Path(__file__).with_name("pva_server.py"))
+    spec = importlib.util.spec_from_file_location("pva_server", SERVERS_DIR / "pva_server.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

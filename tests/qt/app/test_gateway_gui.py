@@ -17,8 +17,8 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import PVA_PORTS, free_port, show_main_window
-from pva_gateway import Gateway, Upstream
 from PyQt5.QtTest import QTest
+from servers.pva_gateway import Gateway, Upstream
 
 from pvprobe.core.name_sources import (
     GATEWAY_ENV,
