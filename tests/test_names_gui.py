@@ -159,6 +159,12 @@ def test_glob_in_the_add_box_adds_every_match(qtbot, win):
     t.entry.setText("SR*")
     QTest.keyClick(t.entry, Qt.Key_Return)
     assert f"more than {MAX_GLOB_ADD:,} at once" in t.last_message and len(t.names()) == 10
+    # a glob beside names: names read as typed (ca://, pva://), bad ones kept to fix
+    t.entry.setText("SR02:BPM01[01]:X, pva://MORE:X bad\"name")
+    QTest.keyClick(t.entry, Qt.Key_Return)
+    assert t.names()[10:] == ["SR02:BPM010:X", "SR02:BPM011:X", "pva://MORE:X"], t.names()
+    assert "Added 3 PVs" in t.last_message and "1 name rejected" in t.last_message
+    assert t.entry.text() == 'bad"name'
     # a glob is not remembered as a name
     finder._refresh_tabs()
     assert not any("*" in n or "?" in n for n in finder.sources.history.names())
@@ -182,8 +188,20 @@ def test_a_new_name_does_not_sort_100000_again() -> None:
     assert not idx._dirty
     assert idx.complete("ZZ") == ["ZZ:NEW"] and idx.complete("AA:") == ["AA:ROW"]
     assert idx.complete("SR01:BPM001:") == ["SR01:BPM001:X", "pva://SR01:BPM001:X"]
-    idx.set_source("tabs", [])                      # a name gone: sorted again, then right
+    idx.set_source("tabs", [])                      # a name gone: taken out, no sorting
+    assert not idx._dirty
     assert idx.complete("AA:") == [] and len(idx) == 100001
+    idx.set_source("tabs", ["SR01:BPM001:X", "ZZ:NEW"])   # held by other sources too
+    idx.set_source("tabs", [])
+    assert idx.complete("SR01:BPM001:") == ["SR01:BPM001:X", "pva://SR01:BPM001:X"]
+    assert idx.complete("ZZ") == ["ZZ:NEW"]
+    idx.drop_source("history")
+    assert idx.complete("SR01:BPM001:") == ["SR01:BPM001:X"] and idx.complete("ZZ") == []
+    assert not idx._dirty and len(idx) == 100000
+    # many at once: sorted again, the same answers
+    idx.set_source("tabs", _names(5000))
+    idx.set_source("tabs", [])
+    assert idx._dirty and len(idx) == 100000 and idx.complete("SR01:BPM001:") == ["SR01:BPM001:X"]
 
 
 def test_restored_tabs_are_not_new_uses(qtbot, bridge, tmp_path, prefix):
