@@ -64,10 +64,19 @@ def test_add_box_completes_100000_names_within_100_ms(qtbot, win):
     entry.setText("")
     _type(qtbot, entry, "SR01:BPM001:X SR02:BPM00")
     assert comp.candidates()[0] == "SR02:BPM000:X"
-    comp.completer.activated[str].emit("SR02:BPM007:X")
-    assert entry.text() == "SR01:BPM001:X SR02:BPM007:X"
+    # Down, Enter in the popup: the highlighted name replaces the token, nothing added yet
+    popup = comp.completer.popup()
+    QTest.keyClick(popup, Qt.Key_Down)
+    QTest.keyClick(popup, Qt.Key_Return)
+    assert entry.text() == "SR01:BPM001:X SR02:BPM000:X" and not comp.popup_visible()
+    assert win.table_widget.names() == []
     QTest.keyClick(entry, Qt.Key_Return)
-    assert win.table_widget.names() == ["SR01:BPM001:X", "SR02:BPM007:X"]
+    assert win.table_widget.names() == ["SR01:BPM001:X", "SR02:BPM000:X"]
+    # Enter with nothing highlighted adds what was typed
+    _type(qtbot, entry, "SR03:BPM00")
+    assert comp.popup_visible()
+    QTest.keyClick(popup, Qt.Key_Return)
+    assert win.table_widget.names()[-1] == "SR03:BPM00" and not comp.popup_visible(), (entry.text(), popup.currentIndex().row())
 
 
 def test_probe_and_image_boxes_complete(qtbot, win, prefix):
@@ -78,6 +87,10 @@ def test_probe_and_image_boxes_complete(qtbot, win, prefix):
     took = _type(qtbot, probe.entry, "SR07:BPM99")
     assert probe.entry.name_completer.popup_visible() and max(took) < 0.1, took
     assert probe.entry.name_completer.candidates() == [f"SR07:BPM99{i}:X" for i in range(10)]
+    # picking a name in a one-name box opens it
+    QTest.keyClick(probe.entry.name_completer.completer.popup(), Qt.Key_Down)
+    QTest.keyClick(probe.entry.name_completer.completer.popup(), Qt.Key_Return)
+    assert probe.pv_name == "SR07:BPM990:X"
     image = win.views.open_image(f"{prefix}image1:")
     image.source_edit.clear()
     _type(qtbot, image.source_edit, "pva://" + prefix[:4])
