@@ -116,6 +116,7 @@ def test_a_put_refused_by_the_gateway_shows_its_message(qtbot, win, upstream):
     assert t.model.state_of(name).value == 1.0
 
 
+@pytest.mark.slow       # two posts of the gateway's channel list: 30-60 s
 def test_probe_says_through_gateway_and_its_channel_list_completes(qtbot, win, upstream, prefix):
     up = upstream.prefix
     finder = win.name_finder
