@@ -236,3 +236,30 @@ def test_restored_tabs_are_not_new_uses(qtbot, bridge, tmp_path, prefix):
     names = NameHistory(path).load().names()
     assert names == [f"{prefix}setpoint"]
     assert w2.name_finder.sources.index.sources()["tabs"] == 3
+
+
+def test_a_history_that_cannot_be_written_is_said_once(qtbot, bridge, tmp_path, monkeypatch, prefix):
+    """The history's folder is a file: said once at start, the window carries on (names
+    still complete this session). A write that fails later is said once too, not at
+    every throttled retry."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("PVPROBE_HISTORY", str(blocker / "names.history"))
+    w = show_main_window(qtbot, bridge, tmp_path / "s.ini")
+    said: list[str] = []
+    w.statusBar().messageChanged.connect(lambda text: said.append(text))
+    qtbot.waitUntil(lambda: any("not be written this session" in m for m in said), timeout=5000)
+    finder = w.name_finder
+    finder.remember([f"{prefix}sine"])
+    finder._save()
+    _type(qtbot, w.table_widget.entry, f"{prefix}si")
+    assert f"{prefix}sine" in w.table_widget.entry.name_completer.candidates()
+
+    def refuse() -> None:
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(finder.sources.history, "save", refuse)
+    for n in ("ramp", "setpoint"):
+        finder.remember([prefix + n])
+        finder._save()
+    assert sum("not saved: No space left" in m for m in said) == 1, said
+    assert sum("not be written this session" in m for m in said) == 1, said

@@ -179,8 +179,9 @@ class NameFinder(QObject):
             self._save_timer.start()
 
     def _save(self) -> None:
+        said = self.sources.save_error
         error = self.sources.save()
-        if error:
+        if error and error != said:         # once, not at every throttled retry
             log.warning("%s", error)
             self._say(error)
 
