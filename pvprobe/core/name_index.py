@@ -44,13 +44,14 @@ class NameIndex:
     def set_source(self, source: str, names: Iterable[str]) -> None:
         """Replace what ``source`` knows (e.g. "history", "tab:Main", "server:...")."""
         new = {n.strip() for n in names if n and n.strip()}
-        old = self._sources.get(source)
+        old = self._sources.get(source) or set()
         if old != new:
             self._sources[source] = new
-            if old and old - new:
-                self._dirty = True          # a name may be gone: sort again
-            else:
-                self._insert(new - (old or set()))
+            self._remove(old - new)
+            self._insert(new - old)
+
+    def drop_source(self, source: str) -> None:
+        self._remove(self._sources.pop(source, set()))
 
     def add(self, source: str, names: Iterable[str]) -> None:
         """Add names to what ``source`` knows."""
@@ -58,6 +59,32 @@ class NameIndex:
         fresh = {n.strip() for n in names if n and n.strip()} - known
         known.update(fresh)
         self._insert(fresh)
+
+    @staticmethod
+    def _form(name: str) -> tuple[str, bool]:
+        """(bare name, known over PVA)."""
+        if name.startswith(PVA):
+            return name[len(PVA):], True
+        return (name[5:] if name.startswith("ca://") else name), False
+
+    def _remove(self, names: set[str]) -> None:
+        """Names a source no longer holds: out of the sorted list one by one while they
+        are few and no other source holds them, else sort later."""
+        if not names:
+            return
+        if self._dirty or len(names) > INSERT_MAX:
+            self._dirty = True
+            return
+        for n in names:
+            bare, pva = self._form(n)
+            forms = (PVA + bare,) if pva else (bare, "ca://" + bare)
+            if any(f in src for src in self._sources.values() for f in forms):
+                continue
+            (self._pva if pva else self._ca).discard(bare)
+            if bare not in self._pva and bare not in self._ca:
+                i = bisect.bisect_left(self._sorted, bare)
+                if i < len(self._sorted) and self._sorted[i] == bare:
+                    del self._sorted[i]
 
     def _insert(self, names: set[str]) -> None:
         """Names new to a source: into the sorted list one by one while they are few
@@ -68,17 +95,10 @@ class NameIndex:
             self._dirty = True
             return
         for n in names:
-            if n.startswith(PVA):
-                bare, known = n[len(PVA):], self._pva
-            else:
-                bare, known = (n[5:] if n.startswith("ca://") else n), self._ca
+            bare, pva = self._form(n)
             if bare not in self._pva and bare not in self._ca:
                 bisect.insort(self._sorted, bare)
-            known.add(bare)
-
-    def drop_source(self, source: str) -> None:
-        if self._sources.pop(source, None) is not None:
-            self._dirty = True
+            (self._pva if pva else self._ca).add(bare)
 
     def sources(self) -> dict[str, int]:
         """How many names each source holds."""

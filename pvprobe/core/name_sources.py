@@ -91,12 +91,14 @@ def cache_key(prefix: str) -> str:
 
 @dataclass
 class GlobResult:
-    """What a glob typed in the add box selects: ``names`` to add (empty when refused),
-    ``message`` for the status bar, ``kept`` the tokens left in the box."""
+    """What the globs typed in the add box select: ``names`` to add (empty when
+    refused), ``message`` for the status bar, ``kept`` the tokens left in the box."""
 
     names: list[str] = field(default_factory=list)
     message: str = ""
     kept: list[str] = field(default_factory=list)
+    #: The tokens that are not globs (names as typed, to be read as such).
+    plain: list[str] = field(default_factory=list)
 
 
 class NameSources:
@@ -204,4 +206,4 @@ class NameSources:
             out.extend(new)
             already = len(hits) - len(new)
             parts.append(f"{len(hits)} matching {g!r}" + (f" ({already} already shown)" if already else ""))
-        return GlobResult(names=out + plain, message="Globs: " + "; ".join(parts))
+        return GlobResult(names=out, message="; ".join(parts), plain=plain)

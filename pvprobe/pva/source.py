@@ -443,6 +443,7 @@ class PVASource(Source):
         link = channel.link
         if link.meta is not None:
             self._inbox.post(GetDone(channel.sid, link.meta, True, False, ""))
+            link.meta = None      # a whole structure is KBs: not kept per channel once used
             self._wake()
             return
         sid, inbox, src = channel.sid, self._inbox, self

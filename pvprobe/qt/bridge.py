@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Optional
@@ -17,6 +18,58 @@ from .subscription import OnStates, Router, Subscription
 log = logging.getLogger(__name__)
 
 Consumer = Callable[[Batch], None]
+
+
+class GuiThreadGarbage:
+    """Cyclic garbage collected in the GUI thread only, while an engine feeds Qt.
+
+    Python's collector runs in whichever thread allocates when a threshold trips:
+    mostly the engine's worker. Garbage it finds there may hold Qt objects and PyQt
+    slot proxies (signals connected to Python callables), destroyed then off the
+    GUI thread: PyQt's proxy table was seen corrupt afterwards (the GUI thread
+    spinning in ``PyQtSlotProxy::~PyQtSlotProxy`` at a test's teardown). As
+    pyqtgraph's ``GarbageCollector`` does: automatic collection off, and a GUI
+    timer collecting what the thresholds say is due, every :data:`INTERVAL_MS`.
+    Reference-counted: automatic collection comes back when the last user releases.
+    """
+
+    INTERVAL_MS = 250
+    _users = 0
+    _timer: Optional[QTimer] = None
+
+    @classmethod
+    def acquire(cls) -> None:
+        cls._users += 1
+        if cls._users > 1:
+            return
+        gc.disable()
+        cls._timer = QTimer()
+        cls._timer.setInterval(cls.INTERVAL_MS)
+        cls._timer.timeout.connect(cls.collect_due)
+        cls._timer.start()
+
+    @classmethod
+    def release(cls) -> None:
+        if cls._users <= 0:
+            return
+        cls._users -= 1
+        if cls._users == 0:
+            if cls._timer is not None:
+                cls._timer.stop()
+                cls._timer = None
+            cls.collect_due()
+            gc.enable()
+
+    @staticmethod
+    def collect_due() -> None:
+        """Collect the generations whose thresholds were passed (GUI thread)."""
+        counts, limits = gc.get_count(), gc.get_threshold()
+        gen = -1
+        for g in range(3):
+            if limits[g] and counts[g] > limits[g]:
+                gen = g
+        if gen >= 0:
+            gc.collect(gen)
 
 
 class EngineBridge(QObject):
@@ -103,6 +156,7 @@ class EngineBridge(QObject):
         # batch (why and what was measured: core.tuning). The engine's context already
         # set it; a bridge over another engine must not depend on that.
         apply_gil_switch_interval()
+        GuiThreadGarbage.acquire()
         self.engine.start(self._on_batch_from_worker)
 
     def stop(self) -> None:
@@ -112,6 +166,7 @@ class EngineBridge(QObject):
         self._stopped = True
         if self._started:
             self.engine.stop()
+            GuiThreadGarbage.release()
 
     @property
     def running(self) -> bool:

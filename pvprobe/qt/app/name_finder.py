@@ -21,8 +21,10 @@ from pvprobe.core.name_sources import (
     gateway_prefixes,
     gateway_status_names,
 )
+from pvprobe.core.pvnames import split_names
 from pvprobe.core.pvstate import PVState
 
+from ..table.table_widget import describe_rejected
 from ..widgets.name_completer import NameCompleter, attach_completer
 
 log = logging.getLogger(__name__)
@@ -132,12 +134,18 @@ class NameFinder(QObject):
         result = self.sources.expand(text, shown=table.names())
         if result is None:
             return False
+        kept = result.kept
         if result.names:
             added = table.add_pvs(result.names)
-            msg = f"Added {len(added)} PV{'' if len(added) == 1 else 's'}: {result.message.removeprefix('Globs: ')}"
+            parsed = split_names(" ".join(result.plain))      # names typed beside the globs
+            added += table.add_pvs(parsed.names)
+            msg = f"Added {len(added)} PV{'' if len(added) == 1 else 's'}: {result.message}"
+            if parsed.rejected:
+                msg += f"; {describe_rejected(parsed.rejected)}"
+            kept = [tok for tok, _ in parsed.rejected]
         else:
             msg = result.message
-        table.entry.setText(" ".join(result.kept))
+        table.entry.setText(" ".join(kept))
         table.last_message = msg
         table.message.emit(msg)
         return True
@@ -171,8 +179,9 @@ class NameFinder(QObject):
             self._save_timer.start()
 
     def _save(self) -> None:
+        said = self.sources.save_error
         error = self.sources.save()
-        if error:
+        if error and error != said:         # once, not at every throttled retry
             log.warning("%s", error)
             self._say(error)
 

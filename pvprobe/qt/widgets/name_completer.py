@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Callable
 
-from PyQt5.QtCore import QObject, QStringListModel, Qt
+from PyQt5.QtCore import QEvent, QModelIndex, QObject, QStringListModel, Qt
 from PyQt5.QtWidgets import QCompleter, QLineEdit
 
 from pvprobe.core.name_index import is_glob
@@ -39,6 +39,10 @@ class NameCompleter(QObject):
         self.completer.setCaseSensitivity(Qt.CaseSensitive)
         self.completer.setMaxVisibleItems(12)
         self.completer.activated[str].connect(self._insert)
+        # ahead of the completer's own filter: Enter on a highlighted name must not
+        # reach the box first (QCompleter hands it over, the add box would add the
+        # half-typed text, and only then would the name be put in)
+        self.completer.popup().installEventFilter(self)
         edit.textEdited.connect(self._on_edited)
 
     def _token(self, text: str) -> str:
@@ -53,16 +57,30 @@ class NameCompleter(QObject):
         else:
             self.model.setStringList(hits)
             self.completer.complete()
+            self.completer.popup().setCurrentIndex(QModelIndex())     # nothing picked until Down
         self.last_seconds = time.perf_counter() - t0
 
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+        """Enter on a highlighted name in the popup picks it (and nothing else)."""
+        if (event.type() == QEvent.KeyPress and event.key() in (Qt.Key_Return, Qt.Key_Enter)
+                and obj is self.completer.popup() and obj.isVisible()):
+            index = obj.currentIndex()
+            if index.isValid():
+                obj.hide()
+                self._insert(str(index.data()))
+                return True
+        return False
+
     def _insert(self, choice: str) -> None:
-        """Put the chosen name in place of the token being typed."""
+        """Put the chosen name in place of the token being typed; a one-name box (probe,
+        image source) then opens it, the add box waits for more names or Enter."""
         text = self.edit.text()
         if self.multi:
             head = text[: len(text) - len(self._token(text))]
             self.edit.setText(head + choice)
         else:
             self.edit.setText(choice)
+            self.edit.returnPressed.emit()
 
     def candidates(self) -> list[str]:
         """What the popup offers now."""

@@ -116,6 +116,7 @@ def test_a_put_refused_by_the_gateway_shows_its_message(qtbot, win, upstream):
     assert t.model.state_of(name).value == 1.0
 
 
+@pytest.mark.slow       # two posts of the gateway's channel list: 30-60 s
 def test_probe_says_through_gateway_and_its_channel_list_completes(qtbot, win, upstream, prefix):
     up = upstream.prefix
     finder = win.name_finder
@@ -191,3 +192,23 @@ def test_gateway_setting_is_read_kept_and_added_to(qtbot, bridge, tmp_path, monk
     w.close()
     w2 = show_main_window(qtbot, bridge, ini)
     assert w2.name_finder.gateways == ["GWX:", "GWY:"]
+
+
+def test_the_gui_option_reaches_the_window(gateway, tmp_path) -> None:
+    """``pvprobe --gateway-status``: a good prefix is taken, a bad one is said (log), and
+    the window shows the gateway's own status PV through it."""
+    import json
+    import subprocess
+    import sys
+
+    stats = tmp_path / "stats.json"
+    out = subprocess.run([sys.executable, "-m", "pvprobe", "--gateway-status", GW, "--gateway-status", "pva://X:",
+                          f"pva://{GW}clients", "--settings", str(tmp_path / "s.ini"), "--quit-after", "5",
+                          "--stats", str(stats)],
+                         capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "'pva://X:' ignored: give the prefix without a scheme" in out.stderr, out.stderr[-3000:]
+    assert f"'{GW}'" not in out.stderr
+    data = json.loads(stats.read_text())
+    assert data["pvs"] == 1 and data["connected"] == 1

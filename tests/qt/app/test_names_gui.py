@@ -55,14 +55,28 @@ def test_add_box_completes_100000_names_within_100_ms(qtbot, win):
     assert got[:10] == [f"SR42:BPM12{i}:X" for i in range(10)], got[:10]
     # the product bound: every keystroke's popup within 100 ms of the key
     assert max(took) < 0.1, took
+    # while the popup shows, keys reach it first: typing goes on in the box
+    QTest.keyClick(comp.completer.popup(), "5")
+    assert entry.text() == "SR42:BPM125" and comp.candidates() == ["SR42:BPM125:X"]
+    QTest.keyClick(comp.completer.popup(), Qt.Key_Escape)
+    assert not comp.popup_visible() and entry.text() == "SR42:BPM125"
     # a second token of the add box is completed on its own
     entry.setText("")
     _type(qtbot, entry, "SR01:BPM001:X SR02:BPM00")
     assert comp.candidates()[0] == "SR02:BPM000:X"
-    comp.completer.activated[str].emit("SR02:BPM007:X")
-    assert entry.text() == "SR01:BPM001:X SR02:BPM007:X"
+    # Down, Enter in the popup: the highlighted name replaces the token, nothing added yet
+    popup = comp.completer.popup()
+    QTest.keyClick(popup, Qt.Key_Down)
+    QTest.keyClick(popup, Qt.Key_Return)
+    assert entry.text() == "SR01:BPM001:X SR02:BPM000:X" and not comp.popup_visible()
+    assert win.table_widget.names() == []
     QTest.keyClick(entry, Qt.Key_Return)
-    assert win.table_widget.names() == ["SR01:BPM001:X", "SR02:BPM007:X"]
+    assert win.table_widget.names() == ["SR01:BPM001:X", "SR02:BPM000:X"]
+    # Enter with nothing highlighted adds what was typed
+    _type(qtbot, entry, "SR03:BPM00")
+    assert comp.popup_visible()
+    QTest.keyClick(popup, Qt.Key_Return)
+    assert win.table_widget.names()[-1] == "SR03:BPM00" and not comp.popup_visible(), entry.text()
 
 
 def test_probe_and_image_boxes_complete(qtbot, win, prefix):
@@ -73,6 +87,10 @@ def test_probe_and_image_boxes_complete(qtbot, win, prefix):
     took = _type(qtbot, probe.entry, "SR07:BPM99")
     assert probe.entry.name_completer.popup_visible() and max(took) < 0.1, took
     assert probe.entry.name_completer.candidates() == [f"SR07:BPM99{i}:X" for i in range(10)]
+    # picking a name in a one-name box opens it
+    QTest.keyClick(probe.entry.name_completer.completer.popup(), Qt.Key_Down)
+    QTest.keyClick(probe.entry.name_completer.completer.popup(), Qt.Key_Return)
+    assert probe.pv_name == "SR07:BPM990:X"
     image = win.views.open_image(f"{prefix}image1:")
     image.source_edit.clear()
     _type(qtbot, image.source_edit, "pva://" + prefix[:4])
@@ -154,6 +172,12 @@ def test_glob_in_the_add_box_adds_every_match(qtbot, win):
     t.entry.setText("SR*")
     QTest.keyClick(t.entry, Qt.Key_Return)
     assert f"more than {MAX_GLOB_ADD:,} at once" in t.last_message and len(t.names()) == 10
+    # a glob beside names: names read as typed (ca://, pva://), bad ones kept to fix
+    t.entry.setText("SR02:BPM01[01]:X, pva://MORE:X bad\"name")
+    QTest.keyClick(t.entry, Qt.Key_Return)
+    assert t.names()[10:] == ["SR02:BPM010:X", "SR02:BPM011:X", "pva://MORE:X"], t.names()
+    assert "Added 3 PVs" in t.last_message and "1 name rejected" in t.last_message
+    assert t.entry.text() == 'bad"name'
     # a glob is not remembered as a name
     finder._refresh_tabs()
     assert not any("*" in n or "?" in n for n in finder.sources.history.names())
@@ -177,8 +201,20 @@ def test_a_new_name_does_not_sort_100000_again() -> None:
     assert not idx._dirty
     assert idx.complete("ZZ") == ["ZZ:NEW"] and idx.complete("AA:") == ["AA:ROW"]
     assert idx.complete("SR01:BPM001:") == ["SR01:BPM001:X", "pva://SR01:BPM001:X"]
-    idx.set_source("tabs", [])                      # a name gone: sorted again, then right
+    idx.set_source("tabs", [])                      # a name gone: taken out, no sorting
+    assert not idx._dirty
     assert idx.complete("AA:") == [] and len(idx) == 100001
+    idx.set_source("tabs", ["SR01:BPM001:X", "ZZ:NEW"])   # held by other sources too
+    idx.set_source("tabs", [])
+    assert idx.complete("SR01:BPM001:") == ["SR01:BPM001:X", "pva://SR01:BPM001:X"]
+    assert idx.complete("ZZ") == ["ZZ:NEW"]
+    idx.drop_source("history")
+    assert idx.complete("SR01:BPM001:") == ["SR01:BPM001:X"] and idx.complete("ZZ") == []
+    assert not idx._dirty and len(idx) == 100000
+    # many at once: sorted again, the same answers
+    idx.set_source("tabs", _names(5000))
+    idx.set_source("tabs", [])
+    assert idx._dirty and len(idx) == 100000 and idx.complete("SR01:BPM001:") == ["SR01:BPM001:X"]
 
 
 def test_restored_tabs_are_not_new_uses(qtbot, bridge, tmp_path, prefix):
@@ -200,3 +236,30 @@ def test_restored_tabs_are_not_new_uses(qtbot, bridge, tmp_path, prefix):
     names = NameHistory(path).load().names()
     assert names == [f"{prefix}setpoint"]
     assert w2.name_finder.sources.index.sources()["tabs"] == 3
+
+
+def test_a_history_that_cannot_be_written_is_said_once(qtbot, bridge, tmp_path, monkeypatch, prefix):
+    """The history's folder is a file: said once at start, the window carries on (names
+    still complete this session). A write that fails later is said once too, not at
+    every throttled retry."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("PVPROBE_HISTORY", str(blocker / "names.history"))
+    w = show_main_window(qtbot, bridge, tmp_path / "s.ini")
+    said: list[str] = []
+    w.statusBar().messageChanged.connect(lambda text: said.append(text))
+    qtbot.waitUntil(lambda: any("not be written this session" in m for m in said), timeout=5000)
+    finder = w.name_finder
+    finder.remember([f"{prefix}sine"])
+    finder._save()
+    _type(qtbot, w.table_widget.entry, f"{prefix}si")
+    assert f"{prefix}sine" in w.table_widget.entry.name_completer.candidates()
+
+    def refuse() -> None:
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(finder.sources.history, "save", refuse)
+    for n in ("ramp", "setpoint"):
+        finder.remember([prefix + n])
+        finder._save()
+    assert sum("not saved: No space left" in m for m in said) == 1, said
+    assert sum("not be written this session" in m for m in said) == 1, said

@@ -1,0 +1,57 @@
+"""Cyclic garbage is collected in the GUI thread only while an engine feeds Qt
+(bridge.GuiThreadGarbage): Qt objects and PyQt slot proxies in such garbage must
+never be destroyed by a collection the engine's worker thread happens to trigger."""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+from pvprobe.qt.bridge import EngineBridge, GuiThreadGarbage
+
+
+class QuietEngine:
+    """Just what EngineBridge.start/stop call (no protocol: nothing to connect)."""
+
+    def start(self, on_batch) -> None:
+        self.on_batch = on_batch
+
+    def stop(self) -> None:
+        pass
+
+
+class Cycle:
+    """A reference cycle that notes the thread that finalized it."""
+
+    def __init__(self, seen: list) -> None:
+        self.me = self
+        self.seen = seen
+
+    def __del__(self) -> None:
+        self.seen.append(threading.current_thread().name)
+
+
+def test_garbage_made_and_tripped_by_a_worker_is_collected_in_the_gui_thread(qtbot) -> None:
+    bridge = EngineBridge(QuietEngine())
+    was_enabled = gc.isenabled()
+    bridge.start()
+    try:
+        assert not gc.isenabled()
+        seen: list[str] = []
+
+        def worker() -> None:      # makes cycles and allocates past every threshold
+            for _ in range(200):
+                Cycle(seen)
+            junk = [[{} for _ in range(50)] for _ in range(4000)]
+            del junk
+
+        t = threading.Thread(target=worker, name="not-the-gui")
+        t.start()
+        t.join(30)
+        assert seen == []                           # nothing collected in the worker
+        qtbot.waitUntil(lambda: len(seen) == 200, timeout=5000)   # the GUI timer did it
+        assert set(seen) == {threading.current_thread().name}
+    finally:
+        bridge.stop()
+    assert gc.isenabled() == was_enabled or gc.isenabled()
+    assert GuiThreadGarbage._users == 0
