@@ -49,6 +49,8 @@ def test_garbage_made_and_tripped_by_a_worker_is_collected_in_the_gui_thread(qtb
         t.start()
         t.join(30)
         assert seen == []                           # nothing collected in the worker
+        users, timer = GuiThreadGarbage._users, GuiThreadGarbage._timer
+        assert users == 1 and timer is not None and timer.isActive(), (users, timer)
         qtbot.waitUntil(lambda: len(seen) == 200, timeout=5000)   # the GUI timer did it
         assert set(seen) == {threading.current_thread().name}
     finally:
