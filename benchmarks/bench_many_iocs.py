@@ -35,6 +35,7 @@ Prints one JSON line; progress on stderr.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -108,10 +109,35 @@ def role_gui(argv: list[str], steady: float, age_rows: int) -> int:
     def to_dict(self) -> dict:
         out = orig_to_dict(self)
         out["after_connected"] = after(self, "_q2_connected")
+        mk = getattr(self, "_q2_connected", None)
+        out["gc_after_connected"] = gc_after(mk[0]) if mk else None
+        out["gc_whole_run"] = gc_after(0.0)
         out["after_values"] = after(self, "_q2_values")
         out["process_s_at_quit"] = round(time.monotonic() - t0, 3)
         out["cpu_s_at_quit"] = round(cpu_s(), 2)
         return out
+
+    gc_pauses: list[tuple[float, int, float]] = []     # (when, generation, ms), gen >= 1
+    gc_start = [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        """Every collection of generation 1 or 2 (any thread: it holds the GIL meanwhile)."""
+        if info.get("generation", 0) < 1:
+            return
+        if phase == "start":
+            gc_start[0] = time.perf_counter()
+        else:
+            gc_pauses.append((time.monotonic() - t0, info["generation"],
+                              1000 * (time.perf_counter() - gc_start[0])))
+    gc.callbacks.append(on_gc)
+
+    def gc_after(since: float) -> dict:
+        ms = [p[2] for p in gc_pauses if p[0] >= since]
+        g2 = [p[2] for p in gc_pauses if p[0] >= since and p[1] == 2]
+        return {"gen1_2_collections": len(ms), "gen2_collections": len(g2),
+                "max_pause_ms": round(max(ms), 1) if ms else None,
+                "gen2_max_pause_ms": round(max(g2), 1) if g2 else None,
+                "pauses_over_100ms": sum(1 for x in ms if x > 100)}
 
     d.RunStats.on_batch = on_batch
     d.RunStats.sample_value_ages = sample_value_ages
@@ -199,6 +225,7 @@ def summarise(label: str, g: dict, recipe_inner: float | None, n: int, rss_empty
         "loop_p99_ms_after_connected": ac.get("loop_lateness_ms_p99"),
         "loop_max_ms_after_connected": ac.get("loop_lateness_ms_max"),
         "cpu_percent_after_connected": ac.get("cpu_percent"),
+        "gc_after_connected": g.get("gc_after_connected"),
         "loop_p99_ms_whole_run": g.get("loop_lateness_ms_p99"),
         "loop_max_ms_whole_run": g.get("loop_lateness_ms_max"),
         "value_age_s_p99_updating": g.get("value_age_s_p99"),

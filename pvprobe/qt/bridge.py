@@ -62,10 +62,12 @@ class GuiThreadGarbage:
 
     @staticmethod
     def collect_due() -> None:
-        """Collect the generations whose thresholds were passed (GUI thread)."""
+        """The young generation at every tick (cheap; what a worker allocated and freed
+        since would have tripped it there), the older ones when their thresholds say
+        (GUI thread)."""
         counts, limits = gc.get_count(), gc.get_threshold()
-        gen = -1
-        for g in range(3):
+        gen = 0 if counts[0] else -1
+        for g in (1, 2):
             if limits[g] and counts[g] > limits[g]:
                 gen = g
         if gen >= 0:
