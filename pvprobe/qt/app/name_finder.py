@@ -47,9 +47,7 @@ class NameFinder(QObject):
         self._tables: dict[int, Any] = {}
         self._tabs_timer = self._timer(TABS_DELAY_MS, self._refresh_tabs)
         self._save_timer = self._timer(1000, self._save_if_due)
-        for problem in self.sources.problems:      # a damaged history: said once, then carried on
-            log.warning("%s", problem)
-            QTimer.singleShot(0, lambda p=problem: self._say(p))
+        self._problems = list(self.sources.problems)      # a damaged history: said once, then carried on
         window.tabs.tableCreated.connect(self._attach_table)
         for t in window.tabs.tables():
             self._attach_table(t)
@@ -58,9 +56,11 @@ class NameFinder(QObject):
         settings = getattr(window, "settings", None)
         lines = settings.get_lines(GATEWAY_SETTING, 20) if settings is not None else []
         self.gateways, problems = gateway_prefixes(lines)
-        for p in problems:
+        self._problems += problems
+        for p in self._problems:
             log.warning("%s", p)
-            QTimer.singleShot(0, lambda p=p: self._say(p))
+        if self._problems:          # once the window is built (its own messages come first)
+            self._timer(0, lambda: self._say("; ".join(self._problems))).start()
         self._gw_posts: dict[str, int] = {}
         self._gw_sub = window.bridge.subscribe([cache_key(p) for p in self.gateways], self._on_gateway_states)
 
