@@ -55,8 +55,11 @@ TARGETS = {"gui_vs_recipe_max": 2.0, "kb_per_pv_max": 5.0, "loop_p99_ms_max": 50
 
 # ----------------------------------------------------------------------------- client roles
 
-def role_gui(argv: list[str], steady: float, age_rows: int) -> int:
-    """pvprobe's GUI (``cli.main(argv)``) with RunStats extended for this benchmark."""
+def role_gui(argv: list[str], steady: float, age_rows: int, freeze: bool = False) -> int:
+    """pvprobe's GUI (``cli.main(argv)``) with RunStats extended for this benchmark.
+    ``freeze``: experiment, not the app's behaviour: ``gc.freeze()`` once every row is
+    connected and again once every row has a value (the objects then existing are
+    never scanned again by a full collection)."""
     t0 = time.monotonic()
     import numpy as np
     from PyQt5.QtCore import QTimer
@@ -77,8 +80,12 @@ def role_gui(argv: list[str], steady: float, age_rows: int) -> int:
         orig_on_batch(self, batch)
         if c is None and self.seconds_to_all_connected is not None:
             self._q2_connected = mark(self)
+            if freeze:
+                gc.freeze()
         if v is None and self.seconds_to_all_values is not None:
             self._q2_values = mark(self)
+            if freeze:
+                gc.freeze()
             if steady > 0:
                 QTimer.singleShot(int(steady * 1000), lambda: os.kill(os.getpid(), signal.SIGINT))
 
@@ -164,13 +171,13 @@ def role_pva_recipe(args: dict) -> None:
 # ----------------------------------------------------------------------------- driver
 
 def run_gui(b, env: dict, pvlist: Path, label: str, steady: float, age_rows: int,
-            max_s: float) -> dict:
+            max_s: float, freeze: bool = False) -> dict:
     """One GUI run; stats plus quit → exit time."""
     from common import PY, kill_pid, log
     stats = b.tmp / f"gui-{label}.json"
     errf = open(b.tmp / f"gui-{label}.err", "wb")
     argv = [PY, str(Path(__file__).resolve()), "--role", "gui", "--steady", f"{steady:g}",
-            "--age-rows", str(age_rows), "--",
+            "--age-rows", str(age_rows)] + (["--experiment-gc-freeze"] if freeze else []) + ["--",
             "--pvlist", str(pvlist), "--quit-after", f"{max_s:g}", "--stats", str(stats)]
     log(f"GUI {label}: steady {steady:g} s after all values, at most {max_s:g} s")
     t0 = time.monotonic()
@@ -253,12 +260,15 @@ def main() -> None:
     ap.add_argument("--pva", type=int, default=10000, help="PVA PVs through the gateway")
     ap.add_argument("--steady", type=float, default=20.0, help="GUI seconds after all values")
     ap.add_argument("--skip-ca-gui", action="store_true")
+    ap.add_argument("--experiment-gc-freeze", action="store_true",
+                    help="not the app's behaviour: the GUI calls gc.freeze() once all rows are "
+                         "connected and once all have values")
     ap.add_argument("--role", choices=["driver", "gui", "pva_recipe"], default="driver")
     ap.add_argument("--age-rows", type=int, default=0)
     ap.add_argument("rest", nargs="*")
     a = ap.parse_args()
     if a.role == "gui":
-        sys.exit(role_gui(a.rest, a.steady, a.age_rows))
+        sys.exit(role_gui(a.rest, a.steady, a.age_rows, a.experiment_gc_freeze))
     if a.role == "pva_recipe":
         role_pva_recipe(json.loads(a.rest[0]))
         return
@@ -270,6 +280,7 @@ def main() -> None:
     upd = a.updating // a.iocs
     res: dict = {"bench": "many_iocs", "iocs": a.iocs, "per_ioc": a.per_ioc, "n_ca": n_ca,
                  "updating_10hz": upd * a.iocs, "n_pva_gateway": a.pva, "steady_s": a.steady,
+                 "experiment_gc_freeze": a.experiment_gc_freeze,
                  "loadavg_start": [round(x, 2) for x in os.getloadavg()],
                  "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     with Bench() as b:
@@ -317,11 +328,13 @@ def main() -> None:
             max_s = max(60.0, 6 * (base or 20) + a.steady + 30)
             empty = run_gui(b, env, one_list, "empty", 3.0, 0, 30)
             rss_empty = empty.get("rss_mb")
-            gui_ca = {} if a.skip_ca_gui else run_gui(b, env, ca_list, "ca", a.steady, len(up_names), max_s)
+            gui_ca = {} if a.skip_ca_gui else run_gui(b, env, ca_list, "ca", a.steady, len(up_names), max_s,
+                                                      a.experiment_gc_freeze)
             gwp = psutil.Process(gw.pid)
             gw_cpu0 = sum(gwp.cpu_times()[:2])
             t = time.monotonic()
-            gui_all = run_gui(b, env, all_list, "all", a.steady, len(up_names), max_s)
+            gui_all = run_gui(b, env, all_list, "all", a.steady, len(up_names), max_s,
+                              a.experiment_gc_freeze)
             gw_cpu = round(100 * (sum(gwp.cpu_times()[:2]) - gw_cpu0) / (time.monotonic() - t), 1)
             gw_rss = round(gwp.memory_info().rss / 2 ** 20, 1)
         finally:

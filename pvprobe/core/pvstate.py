@@ -17,6 +17,9 @@ ALARM_STATUS_NAMES = (
 NATIVE_TYPE_NAMES = ("STRING", "SHORT", "FLOAT", "ENUM", "CHAR", "LONG", "DOUBLE")
 
 Limits = Optional[tuple]
+#: The samples of a copy that has none: shared, never mutated (no list per copy: the
+#: engine copies every changed PV every tick, and each new list is work for the collector).
+_NO_SAMPLES: Any = ()
 
 
 @dataclass(slots=True)
@@ -123,7 +126,7 @@ class PVState:
         n.ever_connected = self.ever_connected
         n.update_count = self.update_count
         n.error = self.error
-        n.samples = list(self.samples) if self.samples else []
+        n.samples = list(self.samples) if self.samples else _NO_SAMPLES
         n.protocol = self.protocol
         n.type_id = self.type_id
         n.status_text = self.status_text

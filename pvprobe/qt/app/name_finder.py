@@ -42,13 +42,14 @@ class NameFinder(QObject):
         super().__init__(window)
         self.window = window
         self.sources = NameSources(history if history is not None else NameHistory().load())
-        self.completers: list[NameCompleter] = []
         self._seen: dict[int, set[str]] = {}       # table id -> names already remembered
-        self._tables: dict[int, Any] = {}
         self._tabs_timer = self._timer(TABS_DELAY_MS, self._refresh_tabs)
         self._save_timer = self._timer(1000, self._save_if_due)
         self._problems = list(self.sources.problems)      # a damaged history: said once, then carried on
+        # only bound methods of Qt objects are connected to other objects' signals (PyQt
+        # drops those with their object; a lambda would call into a finder already gone)
         window.tabs.tableCreated.connect(self._attach_table)
+        window.tabs.currentChanged.connect(self._tabs_timer.start)      # a tab closed
         for t in window.tabs.tables():
             self._attach_table(t)
         window.views.opened.append(self._attach_view)
@@ -60,7 +61,7 @@ class NameFinder(QObject):
         for p in self._problems:
             log.warning("%s", p)
         if self._problems:          # once the window is built (its own messages come first)
-            self._timer(0, lambda: self._say("; ".join(self._problems))).start()
+            self._timer(0, self._say_problems).start()
         self._gw_posts: dict[str, int] = {}
         self._gw_sub = window.bridge.subscribe([cache_key(p) for p in self.gateways], self._on_gateway_states)
 
@@ -70,6 +71,9 @@ class NameFinder(QObject):
         t.setInterval(ms)
         t.timeout.connect(slot)
         return t
+
+    def _say_problems(self) -> None:
+        self._say("; ".join(self._problems))
 
     def _say(self, text: str) -> None:
         say = getattr(self.window, "_show_message", None)
@@ -81,42 +85,30 @@ class NameFinder(QObject):
         return self.sources.index.complete(typed, limit)
 
     def _completer(self, edit: Any, multi: bool) -> NameCompleter:
-        c = attach_completer(edit, self.complete, multi)
-        if c not in self.completers:
-            self.completers.append(c)
-            c.destroyed.connect(lambda *_a, c=c: c in self.completers and self.completers.remove(c))
-        return c
+        return attach_completer(edit, self.complete, multi)
 
     # -- tables ---------------------------------------------------------------------------
     def _attach_table(self, table: Any) -> None:
-        key = id(table)
-        self._tables[key] = table
-        self._seen[key] = set()
+        self._seen.setdefault(id(table), set())
         self._completer(table.entry, multi=True)
         table.entry_hook = self._on_entry
         table.listChanged.connect(self._tabs_timer.start)
-        table.destroyed.connect(lambda *_a, k=key: self._forget_table(k))
         self._tabs_timer.start()
 
-    def _forget_table(self, key: int) -> None:
-        self._tables.pop(key, None)
-        self._seen.pop(key, None)
-        self._tabs_timer.start()
+    def _tables(self) -> list[Any]:
+        return list(self.window.tabs.tables())
 
     def _refresh_tabs(self) -> None:
         """Names in the open tabs to the index; names new in a table to the history."""
         every: set[str] = set()
         fresh: list[str] = []
-        for key, table in list(self._tables.items()):
-            try:
-                names = set(table.names())
-            except RuntimeError:        # deleted meanwhile
-                self._tables.pop(key, None)
-                continue
-            new = names - self._seen.get(key, set())
-            fresh.extend(new)
-            self._seen[key] = names
+        seen: dict[int, set[str]] = {}
+        for table in self._tables():
+            names = set(table.names())
+            fresh.extend(names - self._seen.get(id(table), set()))
+            seen[id(table)] = names
             every |= names
+        self._seen = seen                   # closed tabs forgotten
         self.sources.set_tabs(every)
         if fresh:
             self.remember(fresh)
@@ -125,8 +117,8 @@ class NameFinder(QObject):
     def baseline(self) -> None:
         """The rows shown now (a restored session) are known, not newly used: only
         names added later go to the history."""
-        for key, table in self._tables.items():
-            self._seen[key] = set(table.names())
+        for table in self._tables():
+            self._seen[id(table)] = set(table.names())
         self._refresh_tabs()
 
     def _on_entry(self, table: Any, text: str) -> bool:
@@ -157,11 +149,23 @@ class NameFinder(QObject):
             view.gateway_of = self.sources.gateway_of
             if view.pv_name:
                 self.remember([view.pv_name])
-            view.pvChanged.connect(lambda name: name and self.remember([name]))
+            view.pvChanged.connect(self._on_probed)
         elif kind == "image":
             self._completer(view.source_edit, multi=False)
             self._remember_image(view)
-            view.source_edit.returnPressed.connect(lambda v=view: self._remember_image(v))
+            view.source_edit.returnPressed.connect(self._on_image_entry)
+
+    def _on_probed(self, name: str) -> None:
+        if name:
+            self.remember([name])
+
+    def _on_image_entry(self) -> None:
+        """Enter in an image view's source box (after the view opened it, or not)."""
+        w = self.sender()
+        while w is not None and not hasattr(w, "is_open"):
+            w = w.parent()
+        if w is not None:
+            self._remember_image(w)
 
     def _remember_image(self, view: Any) -> None:
         if view.is_open and view.source_edit.text().strip():

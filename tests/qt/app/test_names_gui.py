@@ -151,6 +151,9 @@ def test_names_of_open_tabs_follow_rows(qtbot, win, prefix):
     qtbot.waitUntil(lambda: idx.sources().get("tabs") == 1, timeout=5000)
     win.tabs.new_tab(names=[f"{prefix}setpoint"])
     qtbot.waitUntil(lambda: idx.sources().get("tabs") == 2, timeout=5000)
+    win.tabs.close_tab(win.tabs.currentIndex(), ask=False)
+    qtbot.waitUntil(lambda: idx.sources().get("tabs") == 1, timeout=5000)
+    assert win.tabs.count() == 1
 
 
 def test_glob_in_the_add_box_adds_every_match(qtbot, win):
