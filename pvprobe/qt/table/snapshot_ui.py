@@ -21,7 +21,6 @@ from typing import Any, Optional
 from PyQt5.QtCore import QEventLoop, QObject, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (
     QAbstractItemView,
-    QAction,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -53,6 +52,7 @@ from pvprobe.core.snapshot import (
 from pvprobe.core.strarray import string_items_text
 
 from ..puts import PutWorkflow
+from ..widgets.actions import make_action
 from .tabs import TableTabs
 
 CSV_FILTER = "Snapshots (*.csv);;All files (*)"
@@ -155,16 +155,12 @@ class SnapshotUI(QObject):
         self.puts.finished.connect(self._on_put_finished)
 
         w = parent
-        self.save_action = QAction("&Save snapshot…", w)
-        self.save_action.triggered.connect(lambda: self.save_snapshot())
-        self.compare_action = QAction("&Compare with snapshot…", w)
-        self.compare_action.triggered.connect(lambda: self.compare_snapshot())
-        self.clear_action = QAction("C&lear comparison", w)
-        self.clear_action.triggered.connect(lambda: self.clear_comparison())
-        self.restore_action = QAction("&Restore snapshot…", w)
-        self.restore_action.triggered.connect(lambda: self.restore_snapshot())
-        self.restore_selected_action = QAction("Restore snapshot to &selected rows…", w)
-        self.restore_selected_action.triggered.connect(lambda: self.restore_snapshot(selected_only=True))
+        self.save_action = make_action(w, "&Save snapshot…", self.save_snapshot)
+        self.compare_action = make_action(w, "&Compare with snapshot…", self.compare_snapshot)
+        self.clear_action = make_action(w, "C&lear comparison", self.clear_comparison)
+        self.restore_action = make_action(w, "&Restore snapshot…", self.restore_snapshot)
+        self.restore_selected_action = make_action(w, "Restore snapshot to &selected rows…",
+                                                   lambda: self.restore_snapshot(selected_only=True))
 
     def fill_menu(self, menu: QMenu) -> None:
         menu.addAction(self.save_action)
