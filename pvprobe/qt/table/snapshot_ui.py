@@ -180,6 +180,13 @@ class SnapshotUI(QObject):
         path, _ = QFileDialog.getOpenFileName(self.window, title, self.last_dir, CSV_FILTER)
         return path or None
 
+    def _open(self, path: Optional[str], title: str) -> tuple[str, Optional[Snapshot]]:
+        """The snapshot at ``path`` (asked for with a file dialog titled ``title`` when
+        None): (path, snapshot); the snapshot is None when nothing was chosen or it
+        could not be read (then a message box said why)."""
+        path = path or self._ask_open(title)
+        return (path, self._load(path, title)) if path else ("", None)
+
     def _load(self, path: str, title: str) -> Optional[Snapshot]:
         try:
             snap = read_snapshot(path)
@@ -240,10 +247,7 @@ class SnapshotUI(QObject):
         table = self.tabs.current_table()
         if table is None:
             return None
-        path = path or self._ask_open("Compare with snapshot")
-        if not path:
-            return None
-        snap = self._load(path, "Compare with snapshot")
+        path, snap = self._open(path, "Compare with snapshot")
         if snap is None:
             return None
         shown = set(table.names())
@@ -290,10 +294,7 @@ class SnapshotUI(QObject):
             if not names:
                 QMessageBox.information(self.window, "Restore snapshot", "No rows are selected.")
                 return False
-        path = path or self._ask_open("Restore snapshot")
-        if not path:
-            return False
-        snap = self._load(path, "Restore snapshot")
+        path, snap = self._open(path, "Restore snapshot")
         if snap is None:
             return False
         plan = restore_plan(snap, names)
