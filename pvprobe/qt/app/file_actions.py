@@ -22,7 +22,7 @@ from pvprobe.core.snapshot import value_text
 from pvprobe.core.strarray import string_items_text
 
 from ..table.tabs import TableTabs
-from ..widgets.actions import make_action
+from ..widgets.actions import fill_menu, make_action
 
 LIST_FILTER = "PV lists (*.txt *.pvs *.lst);;Text PV lists (*.txt *.lst);;Phoebus PV tables (*.pvs);;All files (*)"
 TXT_FILTER = "Text PV list (*.txt)"
@@ -72,19 +72,10 @@ class FileActions(QObject):
         self.recent_menu.aboutToShow.connect(self._fill_recent)
 
     def fill_menu(self, menu: QMenu) -> None:
-        menu.addAction(self.tabs.new_tab_action)
-        menu.addAction(self.open_action)
-        menu.addAction(self.add_list_action)
-        menu.addMenu(self.recent_menu)
-        menu.addSeparator()
-        menu.addAction(self.save_action)
-        menu.addAction(self.save_as_action)
-        menu.addSeparator()
-        menu.addAction(self.import_pvs_action)
-        menu.addAction(self.export_pvs_action)
-        menu.addSeparator()
-        menu.addAction(self.tabs.rename_tab_action)
-        menu.addAction(self.tabs.close_tab_action)
+        fill_menu(menu, [self.tabs.new_tab_action, self.open_action, self.add_list_action, self.recent_menu,
+                         None, self.save_action, self.save_as_action,
+                         None, self.import_pvs_action, self.export_pvs_action,
+                         None, self.tabs.rename_tab_action, self.tabs.close_tab_action])
 
     # -- helpers -----------------------------------------------------------------------------
     def _error(self, title: str, path: str, reason: str) -> None:

@@ -10,7 +10,7 @@ import pyqtgraph as pg
 from PyQt5.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QMimeData, QObject, Qt, QTimer
 from PyQt5.QtWidgets import QAbstractItemView, QTableWidget, QWidget
 
-from pvprobe.core.atomic import atomic_write_bytes
+from pvprobe.core.atomic import atomic_write_bytes, atomic_write_text
 from pvprobe.core.pvnames import ParsedNames, split_names
 
 from ..style.theme import PlotColors
@@ -233,9 +233,27 @@ def export_buttons(owner: Any, csv_tip: str) -> tuple[Any, Any]:
 
 
 class PlotExportMixin:
-    """The picture export every plot has: ``plot`` as PNG (``EXPORT_STEM``.png)."""
+    """The exports every plot has: its data as CSV (``csv_text()`` of the plot) and
+    ``plot`` as PNG, offered as ``EXPORT_STEM``.csv/.png. ``CSV_EXPORT`` is the CSV
+    dialog's title and what the count of written lines is called."""
 
     EXPORT_STEM = "plot"
+    CSV_EXPORT = ("Export data", "rows")
+
+    def csv_text(self) -> tuple[str, int]:
+        """The CSV text of the plot's data and how many data lines it has."""
+        raise NotImplementedError
+
+    def export_csv(self, path: str) -> int:
+        """Write the data as CSV (atomically); returns the number of data lines."""
+        text, n = self.csv_text()
+        atomic_write_text(path, text)
+        return n
+
+    def _export_csv_dialog(self) -> None:
+        title, unit = self.CSV_EXPORT
+        export_with_dialog(self, title, f"{self.EXPORT_STEM}.csv", "CSV (*.csv)",  # type: ignore[arg-type]
+                           lambda p: f"Wrote {self.export_csv(p):,} {unit} to {p}")
 
     def export_png(self, path: str) -> None:
         """Write the plot picture as PNG (atomically)."""

@@ -21,13 +21,12 @@ from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QBrush
 from PyQt5.QtWidgets import QTableWidgetItem, QWidget
 
-from pvprobe.core.atomic import atomic_write_text
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.ringbuffer import SEV_DISCONNECTED, RingBuffer, bytes_for, capacity_for
 from pvprobe.core.waveform_data import bucket_starts, minmax_decimate, samples_csv
 
 from ..style.theme import plot_colors, status_colors, theme_of
-from .plot_common import NameDropMixin, PlotExportMixin, export_with_dialog
+from .plot_common import NameDropMixin, PlotExportMixin
 from .strip_chart_ui import SPANS, build_strip_chart_ui
 from .strip_readouts import ALARM_WIDTH, LINE_WIDTH, NOT_NUMERIC, Series, StripReadouts
 
@@ -71,6 +70,7 @@ class StripChart(StripReadouts, NameDropMixin, PlotExportMixin, QWidget):
     """
 
     EXPORT_STEM = "stripchart"
+    CSV_EXPORT = ("Export visible data", "samples")
     DROP_VERB = "Charting"
 
     message = pyqtSignal(str)
@@ -489,17 +489,11 @@ class StripChart(StripReadouts, NameDropMixin, PlotExportMixin, QWidget):
             out.append((s.name, t.copy(), v.copy(), sev.copy()))
         return out
 
-    def export_csv(self, path: str) -> int:
-        """Write the visible samples (long format) atomically; returns the sample count."""
+    def csv_text(self) -> tuple[str, int]:
+        """The visible samples as CSV (long format) and their count (see :meth:`export_csv`)."""
         series = self.visible_samples()
-        atomic_write_text(path, samples_csv(series))
-        return sum(len(t) for _, t, _, _ in series)
+        return samples_csv(series), sum(len(t) for _, t, _, _ in series)
 
-    def _export_csv_dialog(self) -> None:
-        export_with_dialog(self, "Export visible data", "stripchart.csv", "CSV (*.csv)",
-                           lambda p: f"Wrote {self.export_csv(p):,} samples to {p}")
-
-    # -- entry and drops ------------------------------------------------------------------------------
     # -- diagnostics ---------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         """Counts for ``--stats``: charted PVs, samples received, frames painted, memory."""

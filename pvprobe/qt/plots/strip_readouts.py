@@ -15,7 +15,7 @@ from pvprobe.core.pvstate import PVState
 from pvprobe.core.ringbuffer import SEV_DISCONNECTED, RingBuffer
 from pvprobe.core.waveform_data import iso_time
 
-from ..style.theme import plot_colors, status_colors
+from ..style.theme import ThemedMixin, plot_colors, status_colors
 from .plot_common import apply_plot_colours
 
 #: Pen widths: 1 px lines paint ~8x faster than wider ones (Qt raster engine).
@@ -49,7 +49,7 @@ class Series:
     slot: int = 0              # its place in the theme's trace colours
 
 
-class StripReadouts:
+class StripReadouts(ThemedMixin):
     """Part of :class:`StripChart` (see the module docstring)."""
 
     def set_own_axis(self, name: str, own: bool) -> None:
@@ -162,16 +162,11 @@ class StripReadouts:
         colour = self._plot_colours.alarm.get(st.severity)
         return QBrush(colour) if colour is not None else QBrush()
 
-    @property
-    def theme_name(self) -> str:
-        return self._theme
-
-    def set_theme(self, name: str) -> None:
-        """Colours of the "light" or "dark" theme: background, axes, legend, crosshair,
-        traces (their own axes and list entries too) and alarm halos."""
-        self._theme = name
-        pc = self._plot_colours = plot_colors(name)
-        self._status_colours = status_colors(name)
+    def _apply_theme(self) -> None:
+        """Background, axes, legend, crosshair, traces (their own axes and list entries
+        too) and alarm halos in the theme's colours."""
+        pc = self._plot_colours = plot_colors(self._theme)
+        self._status_colours = status_colors(self._theme)
         apply_plot_colours(self.plot, self.legend, pc, ("left", "bottom", "right"))
         self.crosshair.set_colour(pc.cursor)
         for s in self._series.values():

@@ -21,7 +21,6 @@ from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor
 from PyQt5.QtWidgets import QWidget
 
-from pvprobe.core.atomic import atomic_write_text
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.waveform_data import (
     columns_csv,
@@ -32,8 +31,8 @@ from pvprobe.core.waveform_data import (
     visible_slice,
 )
 
-from ..style.theme import plot_colors, theme_of
-from .plot_common import NameDropMixin, PlotExportMixin, apply_plot_colours, export_with_dialog
+from ..style.theme import ThemedMixin, plot_colors, theme_of
+from .plot_common import NameDropMixin, PlotExportMixin, apply_plot_colours
 from .waveform_plot_ui import INDEX_TEXT, build_waveform_plot_ui
 
 #: Autoscale keeps the current ranges while the data fills at least this fraction of them.
@@ -64,7 +63,7 @@ class _XSource:
     monotonic: bool = True
 
 
-class WaveformPlot(NameDropMixin, PlotExportMixin, QWidget):
+class WaveformPlot(ThemedMixin, NameDropMixin, PlotExportMixin, QWidget):
     """Plot one or more array PVs. ``bridge`` is the :class:`EngineBridge`.
 
     The traces and the x PV are held by one ``bridge.subscribe(..., whole_arrays=True)``
@@ -72,6 +71,7 @@ class WaveformPlot(NameDropMixin, PlotExportMixin, QWidget):
     """
 
     EXPORT_STEM = "waveform"
+    CSV_EXPORT = ("Export shown data", "rows")
     DROP_VERB = "Plotting"
 
     #: A short message for the status bar.
@@ -108,18 +108,9 @@ class WaveformPlot(NameDropMixin, PlotExportMixin, QWidget):
         return {id(tr.curve): tr.name for tr in self._traces.values()}
 
     # -- theme ----------------------------------------------------------------------------
-    @property
-    def theme_name(self) -> str:
-        return self._theme
-
-    def set_theme(self, name: str) -> None:
-        """Colours of the "light" or "dark" theme: background, axes, legend, crosshair, traces."""
-        self._theme = name
-        self._plot_colours = plot_colors(name)
-        self._apply_theme()
-
     def _apply_theme(self) -> None:
-        pc = self._plot_colours
+        """Background, axes, legend, crosshair and traces in the theme's colours."""
+        pc = self._plot_colours = plot_colors(self._theme)
         apply_plot_colours(self.plot, self.legend, pc)
         self.crosshair.set_colour(pc.cursor)
         for tr in self._traces.values():
@@ -495,16 +486,10 @@ class WaveformPlot(NameDropMixin, PlotExportMixin, QWidget):
             cols.append(col)
         return headers, cols
 
-    def export_csv(self, path: str) -> int:
-        """Write the shown data as CSV (atomically); returns the number of data rows."""
+    def csv_text(self) -> tuple[str, int]:
+        """The shown data as CSV and its number of rows (see :meth:`export_csv`)."""
         headers, cols = self.shown_data()
-        text = columns_csv(headers, cols)
-        atomic_write_text(path, text)
-        return max((len(c) for c in cols), default=0)
-
-    def _export_csv_dialog(self) -> None:
-        export_with_dialog(self, "Export shown data", "waveform.csv", "CSV (*.csv)",
-                           lambda p: f"Wrote {self.export_csv(p):,} rows to {p}")
+        return columns_csv(headers, cols), max((len(c) for c in cols), default=0)
 
     # -- diagnostics ------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

@@ -52,7 +52,7 @@ from pvprobe.core.snapshot import (
 from pvprobe.core.strarray import string_items_text
 
 from ..puts import PutWorkflow
-from ..widgets.actions import make_action
+from ..widgets.actions import fill_menu, make_action
 from .tabs import TableTabs
 
 CSV_FILTER = "Snapshots (*.csv);;All files (*)"
@@ -163,13 +163,8 @@ class SnapshotUI(QObject):
                                                    lambda: self.restore_snapshot(selected_only=True))
 
     def fill_menu(self, menu: QMenu) -> None:
-        menu.addAction(self.save_action)
-        menu.addSeparator()
-        menu.addAction(self.compare_action)
-        menu.addAction(self.clear_action)
-        menu.addSeparator()
-        menu.addAction(self.restore_action)
-        menu.addAction(self.restore_selected_action)
+        fill_menu(menu, [self.save_action, None, self.compare_action, self.clear_action,
+                         None, self.restore_action, self.restore_selected_action])
 
     @property
     def restoring(self) -> bool:

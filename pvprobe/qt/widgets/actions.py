@@ -48,4 +48,15 @@ def choice_actions(menu: QMenu, parent: QObject, choices: Iterable[tuple[str, st
     return actions
 
 
-__all__ = ["make_action", "choice_actions"]
+def fill_menu(menu: QMenu, entries: Iterable[Union[QAction, QMenu, None]]) -> None:
+    """Add ``entries`` to ``menu`` in order: actions, submenus, and None for a separator."""
+    for entry in entries:
+        if entry is None:
+            menu.addSeparator()
+        elif isinstance(entry, QMenu):
+            menu.addMenu(entry)
+        else:
+            menu.addAction(entry)
+
+
+__all__ = ["make_action", "choice_actions", "fill_menu"]
