@@ -7,13 +7,14 @@ from collections.abc import Callable, Iterable
 from typing import Any, Optional
 
 import pyqtgraph as pg
-from PyQt5.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QMimeData, QObject, Qt, QTimer
+from PyQt5.QtCore import QEvent, QMimeData, QObject, Qt, QTimer
 from PyQt5.QtWidgets import QAbstractItemView, QTableWidget, QWidget
 
-from pvprobe.core.atomic import atomic_write_bytes, atomic_write_text
+from pvprobe.core.atomic import atomic_write_text
 from pvprobe.core.pvnames import ParsedNames, split_names
 
 from ..style.theme import PlotColors
+from ..widgets.png import write_png
 
 MAX_DROP_CHARS = 1_000_000
 
@@ -45,14 +46,7 @@ def names_from_drop(text: str) -> ParsedNames:
 
 def save_png(widget: QWidget, path: str) -> None:
     """Grab ``widget`` and write it as PNG, atomically. Raises OSError on failure."""
-    pix = widget.grab()
-    data = QByteArray()
-    buf = QBuffer(data)
-    buf.open(QIODevice.WriteOnly)
-    if not pix.save(buf, "PNG"):
-        raise OSError(f"could not encode the PNG for {path}")
-    buf.close()
-    atomic_write_bytes(path, bytes(data))
+    write_png(widget.grab(), path)
 
 
 class PaintCounter(QObject):
