@@ -30,6 +30,7 @@ from pvprobe.core.pvstate import PVState
 from pvprobe.core.record_fields import FieldDiscovery
 from pvprobe.core.values import SEVERITY_PREFIX
 
+from ..puts import PutSetting, PutWorkflow
 from ..style.theme import ThemedMixin, alarm_colors, label_style, status_colors, theme_of
 from ..subscription import Subscription
 from ..table.table_brushes import PALETTES
@@ -140,23 +141,13 @@ class ProbePanel(ThemedMixin, QWidget):
         """The probed PV ("" when none)."""
         return self._name
 
-    @property
-    def confirm_puts(self) -> bool:
-        return self.editor.confirm_puts
+    #: Ask before each put, and how long a put may take (seconds): the value editor's
+    #: and the record fields' alike.
+    confirm_puts = PutSetting("confirm", bool)
+    put_timeout = PutSetting("timeout", float)
 
-    @confirm_puts.setter
-    def confirm_puts(self, on: bool) -> None:
-        self.editor.confirm_puts = on
-        self.fields_view.confirm_puts = on
-
-    @property
-    def put_timeout(self) -> float:
-        return self.editor.timeout
-
-    @put_timeout.setter
-    def put_timeout(self, seconds: float) -> None:
-        self.editor.timeout = seconds
-        self.fields_view.runner.timeout = seconds
+    def _put_runners(self) -> tuple[PutWorkflow, ...]:
+        return (self.editor.runner, self.fields_view.runner)
 
     def set_palette(self, name: str) -> None:
         """Alarm colours: "default" or "colorblind" (as the table's)."""
