@@ -44,6 +44,7 @@ from defusedxml import ElementTree as DefusedET
 from defusedxml.common import DefusedXmlException, DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
 from .pvnames import ParsedNames, PVListError, pv_name_error, read_pv_list, strip_scheme
+from .textfile import read_limited
 
 #: A PV table file larger than this is refused rather than parsed.
 MAX_PVS_BYTES = 64 * 1024 * 1024
@@ -228,20 +229,7 @@ def parse_pvs(data: bytes, where: str = "PV table") -> PVSFile:
 def read_pvs(path: Union[str, os.PathLike]) -> PVSFile:
     """Read a Phoebus PV table file, with clear errors for missing, huge, binary or bad files."""
     p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_PVS_BYTES:
-            raise PVListError(f"PV table {p} is {size} bytes, more than {MAX_PVS_BYTES}; refusing to read it")
-        if not p.is_file():
-            raise PVListError(f"cannot read PV table {p}: not a regular file")
-        with p.open("rb") as fh:
-            data = fh.read(MAX_PVS_BYTES + 1)
-    except OSError as exc:
-        raise PVListError(f"cannot read PV table {p}: {exc.strerror or exc}") from None
-    if len(data) > MAX_PVS_BYTES:
-        raise PVListError(f"PV table {p} is more than {MAX_PVS_BYTES} bytes; refusing to read it")
-    if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise PVListError(f"PV table {p} is not a text file (binary data)")
+    data = read_limited(p, MAX_PVS_BYTES, "PV table", PVListError, utf16_ok=True)
     return parse_pvs(data, f"PV table {p}")
 
 

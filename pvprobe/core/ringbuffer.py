@@ -42,6 +42,32 @@ def bytes_for(capacity: int) -> int:
     return _size_for(capacity) * BYTES_PER_SAMPLE
 
 
+def shared_capacity(history_s: float, rate_hz: float, rings: int, memory_budget: int,
+                    max_samples: int = 2_000_000, min_capacity: int = 1000) -> int:
+    """Samples per ring when each of ``rings`` rings should hold ``history_s`` seconds at
+    ``rate_hz``, but all of them together stay within ``memory_budget`` bytes (then
+    each holds less time; never fewer than ``min_capacity`` samples)."""
+    by_budget = max(min_capacity, int(memory_budget // max(1, rings) // bytes_for(1000) * 1000))
+    return min(capacity_for(history_s, rate_hz, max_samples=max_samples), by_budget)
+
+
+def memory_text(capacity: int, rate_hz: float, rings: int) -> str:
+    """One line saying what ``rings`` rings of ``capacity`` samples hold and take."""
+    per = bytes_for(capacity)
+    return (f"History: fixed ring of {capacity:,} samples per PV ≈ {span_text(capacity / rate_hz)} "
+            f"at {rate_hz:g} Hz · {per / 1024:,.0f} KiB per PV · {rings} PVs = "
+            f"{per * rings / 2 ** 20:,.1f} MiB (oldest overwritten, never grows)")
+
+
+def span_text(seconds: float) -> str:
+    """A time span in the largest unit that fits: "90 s", "10 min", "24 h"."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
 def _size_for(capacity: int) -> int:
     return capacity + max(MIN_CAPACITY, int(capacity * SLACK_FRACTION))
 
@@ -216,4 +242,5 @@ def _to_float(value: object) -> float:
         return math.nan
 
 
-__all__ = ["RingBuffer", "capacity_for", "bytes_for", "SEV_DISCONNECTED", "BYTES_PER_SAMPLE"]
+__all__ = ["RingBuffer", "capacity_for", "bytes_for", "shared_capacity", "memory_text", "span_text",
+           "SEV_DISCONNECTED", "BYTES_PER_SAMPLE"]

@@ -43,6 +43,7 @@ import numpy as np
 from .protocol_text import listed_name
 from .pvnames import pv_name_error, strip_scheme
 from .pvstate import ALARM_STATUS_NAMES, NATIVE_TYPE_NAMES, SEVERITY_NAMES, PVState
+from .textfile import read_limited
 from .values import editable_text, is_int_text
 
 COLUMNS = ("name", "value", "severity", "status", "timestamp", "type", "count", "units", "error")
@@ -346,22 +347,7 @@ def parse_snapshot(text: str, where: str = "snapshot") -> Snapshot:
 def read_snapshot(path: Union[str, os.PathLike]) -> Snapshot:
     """Read a snapshot CSV, with clear errors for missing, huge, binary or corrupt files."""
     p = Path(path)
-    try:
-        if not p.exists():
-            raise SnapshotError(f"cannot read snapshot {p}: no such file")
-        if not p.is_file():
-            raise SnapshotError(f"cannot read snapshot {p}: not a regular file")
-        size = p.stat().st_size
-        if size > MAX_SNAPSHOT_BYTES:
-            raise SnapshotError(f"snapshot {p} is {size} bytes, more than {MAX_SNAPSHOT_BYTES}; refusing to read it")
-        with p.open("rb") as fh:
-            data = fh.read(MAX_SNAPSHOT_BYTES + 1)
-    except OSError as exc:
-        raise SnapshotError(f"cannot read snapshot {p}: {exc.strerror or exc}") from None
-    if len(data) > MAX_SNAPSHOT_BYTES:
-        raise SnapshotError(f"snapshot {p} is more than {MAX_SNAPSHOT_BYTES} bytes; refusing to read it")
-    if b"\x00" in data:
-        raise SnapshotError(f"snapshot {p} is not a text file (binary data)")
+    data = read_limited(p, MAX_SNAPSHOT_BYTES, "snapshot", SnapshotError)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -8,7 +8,7 @@ import math
 import time
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -129,6 +129,79 @@ def minmax_decimate(x: Optional[np.ndarray], y: np.ndarray, buckets: int,
     return xo, yo
 
 
+# -- readouts -------------------------------------------------------------------------------
+
+def value_at(y: Optional[np.ndarray], x: float, xs: Optional[np.ndarray] = None,
+             monotonic: bool = True) -> Optional[tuple[int, float]]:
+    """(index, value) of the point of ``y`` nearest to ``x``: against the element index
+    when ``xs`` is None, else against ``xs`` (its first ``len(y)`` elements; a
+    ``monotonic`` one is searched, another scanned). None outside the data."""
+    if y is None or not len(y) or not math.isfinite(x):
+        return None
+    if xs is None:
+        i = int(round(x))
+    else:
+        n = min(len(xs), len(y))
+        if n == 0:
+            return None
+        if monotonic:
+            i = int(np.searchsorted(xs[:n], x))
+            i = min(max(i, 0), n - 1)
+            if i > 0 and abs(xs[i - 1] - x) <= abs(xs[i] - x):
+                i -= 1
+        else:
+            with np.errstate(invalid="ignore"):
+                i = int(np.nanargmin(np.abs(xs[:n] - x)))
+    if not 0 <= i < len(y):
+        return None
+    return i, float(y[i])
+
+
+def visible_columns(ys: dict[str, np.ndarray], x0: float, x1: float, xs: Optional[np.ndarray] = None,
+                    x_header: str = "index", monotonic: bool = True) -> tuple[list[str], list[np.ndarray]]:
+    """Headers and columns of the data between ``x0`` and ``x1``: x first (the element
+    index when ``xs`` is None, else ``xs``, headed ``x_header``), then each array of
+    ``ys`` at full resolution (cut to the length of x when there is an ``xs``)."""
+    if xs is None:
+        n = max((len(y) for y in ys.values()), default=0)
+        sl = visible_slice(None, n, x0, x1, pad=0)
+        headers, cols = [x_header], [np.arange(sl.start, sl.stop)]
+    else:
+        sl = visible_slice(xs, len(xs), x0, x1, monotonic, pad=0)
+        headers, cols = [x_header], [xs[sl]]
+    for name, y in ys.items():
+        headers.append(name)
+        col = y[sl]
+        cols.append(col if xs is None else col[:len(cols[0])])
+    return headers, cols
+
+
+def trace_label(name: str, state: Any, has_data: bool) -> str:
+    """A waveform trace's legend text: name, units, valid/maximum elements, and what is
+    wrong (connecting, disconnected, not numeric, a scalar) from its PV ``state``."""
+    st = state
+    if st is None:
+        return f"{name} (connecting)"
+    unit = f" [{st.units}]" if st.units else ""
+    if not st.connected:
+        return f"{name}{unit} ({st.error or ('disconnected' if st.ever_connected else 'connecting')})"
+    if st.value is not None and not has_data:
+        return f"{name} (not numeric)"
+    if st.max_count == 1:
+        return f"{name}{unit} (a scalar: one point; a strip chart shows it over time)"
+    text = f"{name}{unit} {st.count}/{st.max_count}"
+    return f"{text} ({st.error})" if st.error else text
+
+
+def x_source_texts(name: str, state: Any, monotonic: bool) -> tuple[str, str]:
+    """(axis label, info text) of the x array PV ``name`` from its PV ``state``."""
+    n = "?" if state is None or state.value is None else f"{state.count}/{state.max_count}"
+    if state is not None and (state.error or not state.connected):
+        n += f" ({state.error or 'disconnected'})"
+    label = f"{name} [{state.units}]" if state is not None and state.units else name
+    return label, f"x = {name} {n}" + ("" if monotonic else " (not monotonic)")
+
+
 # -- CSV ----------------------------------------------------------------------------------
 
 def _fmt_col(a: np.ndarray) -> list[str]:
@@ -179,4 +252,5 @@ def _csv_cell(text: str) -> str:
 
 
 __all__ = ["valid_elements", "finite_range", "is_monotonic", "visible_slice", "minmax_decimate", "bucket_starts",
-           "columns_csv", "samples_csv", "iso_time"]
+           "columns_csv", "samples_csv", "iso_time", "value_at", "visible_columns", "trace_label",
+           "x_source_texts"]

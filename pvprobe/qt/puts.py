@@ -17,6 +17,7 @@ record fields and the snapshot restore — hands a
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, Optional
 
 from PyQt5.QtCore import QObject, QTimer, pyqtSignal
@@ -129,12 +130,37 @@ class PutWorkflow(QObject):
             self._watchdog.stop()
 
 
+class PutSetting:
+    """A widget's put setting that lives in its put workflows: reading it gives the
+    first workflow's ``attr``, setting it sets every workflow's (converted with
+    ``convert``). The widget lists its workflows in ``_put_runners()``."""
+
+    def __init__(self, attr: str, convert: Callable[[Any], Any]) -> None:
+        self.attr = attr
+        self.convert = convert
+
+    def __get__(self, obj: Any, owner: Optional[type] = None) -> Any:
+        if obj is None:
+            return self
+        return getattr(obj._put_runners()[0], self.attr)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        for runner in obj._put_runners():
+            setattr(runner, self.attr, self.convert(value))
+
+
 class PutsOwner:
     """A widget that puts through its own :class:`PutWorkflow` (``self.runner``) and
     shows its progress in ``_on_refused(name, reason)``, ``_on_started(rid, name)``
-    and ``_on_finished(result)``; ``confirm_puts`` asks before each put."""
+    and ``_on_finished(result)``; ``confirm_puts`` asks before each put, ``timeout``
+    (seconds) is how long a put may take."""
 
     runner: PutWorkflow
+    confirm_puts = PutSetting("confirm", bool)
+    timeout = PutSetting("timeout", float)
+
+    def _put_runners(self) -> tuple[PutWorkflow, ...]:
+        return (self.runner,)
 
     def _make_runner(self, bridge: Any, source: str) -> PutWorkflow:
         self.runner = PutWorkflow(bridge, self, source)  # type: ignore[arg-type]
@@ -143,13 +169,5 @@ class PutsOwner:
         self.runner.finished.connect(self._on_finished)  # type: ignore[attr-defined]
         return self.runner
 
-    @property
-    def confirm_puts(self) -> bool:
-        return self.runner.confirm
 
-    @confirm_puts.setter
-    def confirm_puts(self, on: bool) -> None:
-        self.runner.confirm = bool(on)
-
-
-__all__ = ["GRACE", "PutWorkflow", "PutsOwner", "ask_confirmation"]
+__all__ = ["GRACE", "PutWorkflow", "PutsOwner", "PutSetting", "ask_confirmation"]

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from PyQt5.QtCore import QObject, pyqtSignal
 from PyQt5.QtGui import QKeySequence
-from PyQt5.QtWidgets import QAction, QFileDialog, QMenu, QMessageBox, QWidget
+from PyQt5.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from pvprobe.core.protocol_text import listed_name
 from pvprobe.core.pvnames import ParsedNames, PVListError, read_pv_list, write_pv_list
@@ -23,6 +23,7 @@ from pvprobe.core.snapshot import value_text
 from pvprobe.core.strarray import string_items_text
 
 from ..table.tabs import TableTabs
+from ..widgets.actions import fill_menu, make_action
 
 LIST_FILTER = "PV lists (*.txt *.pvs *.lst);;Text PV lists (*.txt *.lst);;Phoebus PV tables (*.pvs);;All files (*)"
 TXT_FILTER = "Text PV list (*.txt)"
@@ -60,39 +61,22 @@ class FileActions(QObject):
         self.last_dir = ""
         tabs.save_callback = self.save
         w = parent
-        self.open_action = QAction("&Open PV list…", w)
-        self.open_action.setShortcut(QKeySequence.Open)
-        self.open_action.setToolTip("Open a .txt or .pvs list (in a new tab unless the current one is empty)")
-        self.open_action.triggered.connect(lambda: self.open_list())
-        self.add_list_action = QAction("&Add PV list to this tab…", w)
-        self.add_list_action.triggered.connect(lambda: self.open_list(into="current"))
-        self.save_action = QAction("&Save list", w)
-        self.save_action.setShortcut(QKeySequence.Save)
-        self.save_action.triggered.connect(lambda: self.save())
-        self.save_as_action = QAction("Save list &as…", w)
-        self.save_as_action.setShortcut(QKeySequence("Ctrl+Shift+S"))
-        self.save_as_action.triggered.connect(lambda: self.save_as())
-        self.import_pvs_action = QAction("&Import Phoebus .pvs…", w)
-        self.import_pvs_action.triggered.connect(lambda: self.import_pvs())
-        self.export_pvs_action = QAction("&Export .pvs (with current values)…", w)
-        self.export_pvs_action.triggered.connect(lambda: self.export_pvs())
+        self.open_action = make_action(
+            w, "&Open PV list…", self.open_list, QKeySequence.Open,
+            tip="Open a .txt or .pvs list (in a new tab unless the current one is empty)")
+        self.add_list_action = make_action(w, "&Add PV list to this tab…", lambda: self.open_list(into="current"))
+        self.save_action = make_action(w, "&Save list", self.save, QKeySequence.Save)
+        self.save_as_action = make_action(w, "Save list &as…", self.save_as, "Ctrl+Shift+S")
+        self.import_pvs_action = make_action(w, "&Import Phoebus .pvs…", self.import_pvs)
+        self.export_pvs_action = make_action(w, "&Export .pvs (with current values)…", self.export_pvs)
         self.recent_menu = QMenu("Open &recent", w)
         self.recent_menu.aboutToShow.connect(self._fill_recent)
 
     def fill_menu(self, menu: QMenu) -> None:
-        menu.addAction(self.tabs.new_tab_action)
-        menu.addAction(self.open_action)
-        menu.addAction(self.add_list_action)
-        menu.addMenu(self.recent_menu)
-        menu.addSeparator()
-        menu.addAction(self.save_action)
-        menu.addAction(self.save_as_action)
-        menu.addSeparator()
-        menu.addAction(self.import_pvs_action)
-        menu.addAction(self.export_pvs_action)
-        menu.addSeparator()
-        menu.addAction(self.tabs.rename_tab_action)
-        menu.addAction(self.tabs.close_tab_action)
+        fill_menu(menu, [self.tabs.new_tab_action, self.open_action, self.add_list_action, self.recent_menu,
+                         None, self.save_action, self.save_as_action,
+                         None, self.import_pvs_action, self.export_pvs_action,
+                         None, self.tabs.rename_tab_action, self.tabs.close_tab_action])
 
     # -- helpers -----------------------------------------------------------------------------
     def _error(self, title: str, path: str, reason: str) -> None:

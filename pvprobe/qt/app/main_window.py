@@ -7,10 +7,8 @@ from collections.abc import Iterable
 from typing import Any, Optional
 
 from PyQt5.QtCore import QByteArray, QRect, QTimer, pyqtSignal
-from PyQt5.QtGui import QCloseEvent, QKeySequence, QResizeEvent
+from PyQt5.QtGui import QCloseEvent, QResizeEvent
 from PyQt5.QtWidgets import (
-    QAction,
-    QActionGroup,
     QApplication,
     QInputDialog,
     QLabel,
@@ -24,15 +22,15 @@ from pvprobe.core.batch import Batch, PutResult
 from pvprobe.core.pvnames import ParsedNames, strip_scheme
 
 from ..bridge import EngineBridge
-from ..style.theme import apply_theme, available_themes, current_theme
+from ..style.theme import apply_theme, current_theme
 from ..table.pvtable_model import HEADERS, Col, PVTableModel  # noqa: F401 (re-exported)
 from ..table.snapshot_ui import SnapshotUI
 from ..table.table_view import COLUMN_SAMPLES, PVTableView  # noqa: F401
 from ..table.table_widget import REJECT_LIST, PVTableWidget, describe_rejected  # noqa: F401
 from ..table.tabs import TableTabs
 from .file_actions import FileActions
+from .menus import PALETTE_LABELS, build_main_menus  # noqa: F401 (PALETTE_LABELS re-exported)
 from .name_finder import NameFinder
-from .protocol_menu import ProtocolMenu
 from .settings import PALETTES, Session, Settings, TabSettings
 from .view_docks import ViewDocks
 
@@ -52,10 +50,6 @@ def lean_threshold_for(engine: object) -> int:
 
 #: Qt platforms whose screen is not a real one: the window is not fitted to it.
 SCREENLESS_PLATFORMS = ("offscreen", "minimal")
-
-PALETTE_LABELS = {"default": "&Standard alarm colours",
-                  "colorblind": "&Colour-blind safe alarm colours"}
-
 
 class MainWindow(QMainWindow):
     """pvprobe's main window. All CA traffic goes through ``bridge``.
@@ -115,7 +109,7 @@ class MainWindow(QMainWindow):
         self.progress_bar.setVisible(False)
         self.statusBar().addPermanentWidget(self.progress_bar)
         self.statusBar().addPermanentWidget(self.counts_label)
-        self._make_menus()
+        build_main_menus(self)
         self.read_only_from_settings = False
         self._restore_session()
         self.name_finder.baseline()             # restored rows are not new uses of names
@@ -139,69 +133,6 @@ class MainWindow(QMainWindow):
     @property
     def entry(self) -> Any:
         return self.table_widget.entry
-
-    # -- menus -----------------------------------------------------------------------------
-    def _make_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self.file_actions.fill_menu(file_menu)
-        file_menu.addSeparator()
-        self.quit_action = file_menu.addAction("&Quit", self.close)
-        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
-        self.open_action = self.file_actions.open_action
-
-        edit_menu = self.menuBar().addMenu("&Edit")
-        self.remove_action = edit_menu.addAction("&Remove selected rows", self.remove_selected)
-        self.copy_action = edit_menu.addAction("&Copy names and values", self.copy_selected)
-        edit_menu.addAction("Copy &names only", lambda: self.table_widget.copy_selected(False))
-        edit_menu.addSeparator()
-        edit_menu.addAction("&Put value to selected PV…", lambda: self.table_widget.put_value_dialog())
-
-        snap_menu = self.menuBar().addMenu("&Snapshot")
-        self.snapshots.fill_menu(snap_menu)
-
-        views_menu = self.menuBar().addMenu("&Open")
-        self.probe_action = views_menu.addAction("&Probe a PV…", lambda: self.open_probe())
-        self.probe_action.setShortcut(QKeySequence("Ctrl+P"))
-        views_menu.addAction("Probe &selected rows", lambda: self._open_selected("probe"))
-        views_menu.addAction("&Waveform plot of selected rows", lambda: self._open_selected("waveform"))
-        views_menu.addAction("S&trip chart of selected rows", lambda: self._open_selected("strip"))
-        self.compare_action = views_menu.addAction(
-            "Compare CA and P&VA…", lambda: self.open_view("compare", self.table_widget.selected_names()[:1]))
-        views_menu.addSeparator()
-        views_menu.addAction("&Waveform plot of a PV…", lambda: self._ask_and_open("waveform"))
-        views_menu.addAction("Strip &chart of a PV…", lambda: self._ask_and_open("strip"))
-        views_menu.addAction("&Image view (areaDetector plugin prefix or pva:// NTNDArray)…",
-                             lambda: self._ask_and_open("image"))
-        self.name_finder.fill_menu(views_menu)
-
-        view_menu = self.menuBar().addMenu("&View")
-        theme_menu = view_menu.addMenu("&Theme")
-        theme_group = QActionGroup(self)
-        self.theme_actions: dict[str, QAction] = {}
-        for name in available_themes():
-            act = theme_menu.addAction(name.capitalize())
-            act.setCheckable(True)
-            act.setActionGroup(theme_group)
-            act.triggered.connect(lambda _c=False, n=name: self.set_theme(n))
-            self.theme_actions[name] = act
-        app = QApplication.instance()
-        self.theme_name = current_theme(app) if app is not None else "light"
-        self.theme_actions.get(self.theme_name, self.theme_actions["light"]).setChecked(True)
-        group = QActionGroup(self)
-        self.palette_actions: dict[str, QAction] = {}
-        for name in PALETTES:
-            act = view_menu.addAction(PALETTE_LABELS.get(name, name))
-            act.setCheckable(True)
-            act.setActionGroup(group)
-            act.triggered.connect(lambda _c=False, n=name: self.set_palette(n))
-            self.palette_actions[name] = act
-        self.palette_actions["default"].setChecked(True)
-        view_menu.addSeparator()
-        self.confirm_action = view_menu.addAction("Ask before every &put")
-        self.confirm_action.setCheckable(True)
-        self.confirm_action.setChecked(True)
-        self.confirm_action.toggled.connect(self.set_confirm_puts)
-        self.protocol_menu = ProtocolMenu(view_menu, self._show_message)
 
     # -- settings ---------------------------------------------------------------------------
     def _prepare_table(self, table: PVTableWidget) -> None:

@@ -20,19 +20,19 @@ from typing import Any, Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt5.QtCore import QBuffer, QByteArray, QIODevice, pyqtSignal
-from PyQt5.QtWidgets import QFileDialog, QWidget
+from PyQt5.QtCore import pyqtSignal
+from PyQt5.QtWidgets import QWidget
 
 from pvprobe.core import ndarray as nd
-from pvprobe.core.atomic import atomic_write_bytes
-from pvprobe.core.image_feed import ImageFeed, RateMeter
+from pvprobe.core.image_feed import ImageFeed
 from pvprobe.core.ndarray import Frame
 from pvprobe.core.pvnames import strip_scheme
 from pvprobe.core.pvstate import PVState
-from pvprobe.core.tiff import describe, write_tiff
 
 from ..style.theme import label_style, status_colors
 from ..subscription import Subscription
+from .image_save import PNG_EXT, PNG_FILTER, TIFF_EXT, TIFF_FILTER, ask_save_path, save_frame_tiff, save_rendered_png
+from .image_status import ImageStatus
 from .image_view_ui import COLORMAPS, build_image_view_ui
 
 
@@ -74,10 +74,10 @@ class ImageView(QWidget):
         self._slow_dirty = False
         self._hist_dirty = False
         self._hist_range_dirty = False
-        self._rate_recv = RateMeter()
-        self._rate_shown = RateMeter()
         self._last_request = 0.0
         self._build()
+        #: Frames received, painted, dropped, latency and rates since the source was opened.
+        self.counts = ImageStatus(self.image_item)
         self.image_item.on_paint_start = self._want_frame
         if prefix:
             self.open_prefix(prefix)
@@ -128,10 +128,7 @@ class ImageView(QWidget):
         self._want_frame()
         self.frame = self.shown = self.frame_state = None
         self._need_levels = True
-        self._rate_recv, self._rate_shown = RateMeter(), RateMeter()
-        self._painted0 = self.image_item.painted
-        self._replaced0 = self.image_item.replaced
-        self._lat0 = (self.image_item.latency_sum, self.image_item.latency_n)
+        self.counts.reset()
         self.refresh_status()
 
     def close_source(self) -> None:
@@ -397,50 +394,25 @@ class ImageView(QWidget):
     # ------------------------------------------------------------------ saving
     def save_tiff(self, path: str) -> None:
         """The current frame's raw values (full bit depth, camera orientation)."""
-        if self.frame is None:
-            raise ValueError("no frame to save yet")
-        st = self.frame_state
-        pv = self.feed.array_pv if self.feed else ""
-        uid = getattr(self.feed.counters, "unique_id", None) if self.feed else None
-        extra = f"{pv} uid={uid} ts={getattr(st, 'timestamp', 0.0):.6f}"
-        write_tiff(path, self.frame.data, describe(self.frame.data, extra))
+        save_frame_tiff(path, self.frame, self.frame_state, self.feed)
 
     def save_png(self, path: str) -> None:
         """The frame as displayed (orientation, levels, colour map, log), image resolution."""
-        item = self.image_item
-        if item.image is None:
-            raise ValueError("no frame to save yet")
-        item.full_res = True      # every pixel, whatever the zoom
-        try:
-            item.render()
-        finally:
-            item.full_res = False
-            item._renderRequired = True     # back to the screen's resolution on next paint
-        if item.qimage is None:
-            raise ValueError("the frame could not be rendered")
-        data = QByteArray()
-        buf = QBuffer(data)
-        buf.open(QIODevice.WriteOnly)
-        if not item.qimage.save(buf, "PNG"):
-            raise OSError("PNG encoding failed")
-        buf.close()
-        atomic_write_bytes(path, bytes(data))
+        save_rendered_png(self.image_item, path)
 
     def _save_tiff_dialog(self) -> None:
-        self._save_dialog("TIFF (*.tif *.tiff)", ".tif", self.save_tiff)
+        self._save_dialog(TIFF_FILTER, TIFF_EXT, self.save_tiff)
 
     def _save_png_dialog(self) -> None:
-        self._save_dialog("PNG (*.png)", ".png", self.save_png)
+        self._save_dialog(PNG_FILTER, PNG_EXT, self.save_png)
 
     def _save_dialog(self, filt: str, ext: str, fn: Any) -> None:
         if self.frame is None:
             self._show_error("no frame to save yet")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save frame", f"frame{ext}", filt)
+        path = ask_save_path(self, filt, ext)
         if not path:
             return
-        if not path.lower().endswith((ext, ".tiff")):
-            path += ext
         try:
             fn(path)
         except (OSError, ValueError) as exc:
@@ -454,58 +426,14 @@ class ImageView(QWidget):
     def stats(self) -> dict[str, Any]:
         """Counts since the source was opened (for --stats): frames received,
         displayed (really painted), dropped, skipped, mean latency, rates."""
-        item = self.image_item
-        feed = self.feed
-        c = feed.counters if feed else None
-        painted = item.painted - getattr(self, "_painted0", 0)
-        received = c.received if c else 0
-        decoded = c.decoded if c else 0
-        lat_sum = item.latency_sum - getattr(self, "_lat0", (0.0, 0))[0]
-        lat_n = item.latency_n - getattr(self, "_lat0", (0.0, 0))[1]
-        before_view = max(0, c.published - received) if c and c.published else 0
-        replaced = max(0, decoded - painted)
-        return {
-            "source": feed.array_pv if feed else None,
-            "frames_published": c.published if c else None,
-            "frames_received": received,
-            "frames_displayed": painted,
-            "frames_dropped": before_view + replaced,
-            "frames_dropped_before_view": before_view,
-            "frames_replaced_before_paint": replaced,
-            "frames_skipped": c.skipped if c else 0,
-            "latency_ms_mean": round(1000 * lat_sum / lat_n, 2) if lat_n else None,
-            "array_counter": c.counter if c else None,
-            "image": self._image_text(),
-            **(feed.pva_stats() if feed else {}),
-        }
-
-    def _image_text(self) -> str:
-        f = self.frame
-        if f is None:
-            return ""
-        return f"{f.width}×{f.height} {f.color_mode} {f.data_type}" + (f" ({f.note})" if f.note else "")
+        return self.counts.stats(self.feed, self.frame)
 
     def refresh_status(self) -> None:
         """Update the status line: rates, dropped, counter, size/mode/type, latency."""
         if self.feed is None:
             self.status_label.setText("no source")
             return
-        s = self.stats()
-        recv = self._rate_recv.rate(s["frames_received"])
-        shown = self._rate_shown.rate(s["frames_displayed"])
-        lats = self.image_item.latencies[-32:]
-        lat = f"{1000 * float(np.mean(lats)):.0f} ms" if lats else "–"
-        parts = [f"received {recv:.1f}/s", f"shown {shown:.1f}/s",
-                 f"dropped {s['frames_dropped']}"]
-        if s["frames_skipped"]:
-            parts.append(f"skipped {s['frames_skipped']}")
-        if s["array_counter"] is not None:
-            parts.append(f"counter {s['array_counter']}")
-        if s["image"]:
-            parts.append(s["image"])
-        parts.extend(self.feed.pva_status())
-        parts.append(f"latency {lat}")
-        self.status_label.setText("  ·  ".join(parts))
+        self.status_label.setText(self.counts.line(self.stats(), self.feed.pva_status()))
 
 
 def _num(v: Any) -> str:

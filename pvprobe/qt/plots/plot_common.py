@@ -7,13 +7,14 @@ from collections.abc import Callable, Iterable
 from typing import Any, Optional
 
 import pyqtgraph as pg
-from PyQt5.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QMimeData, QObject, Qt, QTimer
+from PyQt5.QtCore import QEvent, QMimeData, QObject, Qt, QTimer
 from PyQt5.QtWidgets import QAbstractItemView, QTableWidget, QWidget
 
-from pvprobe.core.atomic import atomic_write_bytes
+from pvprobe.core.atomic import atomic_write_text
 from pvprobe.core.pvnames import ParsedNames, split_names
 
 from ..style.theme import PlotColors
+from ..widgets.png import write_png
 
 MAX_DROP_CHARS = 1_000_000
 
@@ -45,14 +46,7 @@ def names_from_drop(text: str) -> ParsedNames:
 
 def save_png(widget: QWidget, path: str) -> None:
     """Grab ``widget`` and write it as PNG, atomically. Raises OSError on failure."""
-    pix = widget.grab()
-    data = QByteArray()
-    buf = QBuffer(data)
-    buf.open(QIODevice.WriteOnly)
-    if not pix.save(buf, "PNG"):
-        raise OSError(f"could not encode the PNG for {path}")
-    buf.close()
-    atomic_write_bytes(path, bytes(data))
+    write_png(widget.grab(), path)
 
 
 class PaintCounter(QObject):
@@ -233,9 +227,27 @@ def export_buttons(owner: Any, csv_tip: str) -> tuple[Any, Any]:
 
 
 class PlotExportMixin:
-    """The picture export every plot has: ``plot`` as PNG (``EXPORT_STEM``.png)."""
+    """The exports every plot has: its data as CSV (``csv_text()`` of the plot) and
+    ``plot`` as PNG, offered as ``EXPORT_STEM``.csv/.png. ``CSV_EXPORT`` is the CSV
+    dialog's title and what the count of written lines is called."""
 
     EXPORT_STEM = "plot"
+    CSV_EXPORT = ("Export data", "rows")
+
+    def csv_text(self) -> tuple[str, int]:
+        """The CSV text of the plot's data and how many data lines it has."""
+        raise NotImplementedError
+
+    def export_csv(self, path: str) -> int:
+        """Write the data as CSV (atomically); returns the number of data lines."""
+        text, n = self.csv_text()
+        atomic_write_text(path, text)
+        return n
+
+    def _export_csv_dialog(self) -> None:
+        title, unit = self.CSV_EXPORT
+        export_with_dialog(self, title, f"{self.EXPORT_STEM}.csv", "CSV (*.csv)",  # type: ignore[arg-type]
+                           lambda p: f"Wrote {self.export_csv(p):,} {unit} to {p}")
 
     def export_png(self, path: str) -> None:
         """Write the plot picture as PNG (atomically)."""

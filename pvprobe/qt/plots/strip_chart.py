@@ -10,26 +10,24 @@ reduced to min/max per pixel column, and handed to pyqtgraph.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt5.QtCore import Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QBrush
-from PyQt5.QtWidgets import QTableWidgetItem, QWidget
+from PyQt5.QtCore import QTimer, pyqtSignal
+from PyQt5.QtWidgets import QWidget
 
-from pvprobe.core.atomic import atomic_write_text
 from pvprobe.core.pvstate import PVState
-from pvprobe.core.ringbuffer import SEV_DISCONNECTED, RingBuffer, bytes_for, capacity_for
+from pvprobe.core.redraw_budget import RedrawBudget
+from pvprobe.core.ringbuffer import SEV_DISCONNECTED, RingBuffer, bytes_for, memory_text, shared_capacity
 from pvprobe.core.waveform_data import bucket_starts, minmax_decimate, samples_csv
 
 from ..style.theme import plot_colors, status_colors, theme_of
-from .plot_common import NameDropMixin, PlotExportMixin, export_with_dialog
+from .plot_common import NameDropMixin, PlotExportMixin
 from .strip_chart_ui import SPANS, build_strip_chart_ui
-from .strip_readouts import ALARM_WIDTH, LINE_WIDTH, NOT_NUMERIC, Series, StripReadouts
+from .strip_readouts import LINE_WIDTH, NOT_NUMERIC, Series, StripReadouts
 
 MIN_SPAN_S, MAX_SPAN_S = 10.0, 86400.0
 #: The buffer holds at least this much history (scroll back while paused).
@@ -39,25 +37,8 @@ MAX_SAMPLES = 2_000_000
 #: All rings of one chart together stay within this (default 1 GiB); fewer samples per PV then.
 MEMORY_BUDGET = 2 ** 30
 MIN_RING = 1000
-#: Drawing may take at most 1/FRAME_BUDGET of the GUI thread's time (adaptive redraw rate).
-FRAME_BUDGET = 3.0
-MAX_INTERVAL_MS = 2000
-#: A live frame refreshes as many curves as fit this (round robin); at least MIN_PER_FRAME.
-FRAME_TARGET_S = 0.035
-MIN_PER_FRAME = 4
-#: ... and every curve is refreshed at least this often (seconds).
-REFRESH_S = 1.0
-MAX_LIVE_FRAME_S = 0.1
 #: Min/max decimation: one bucket (2 points) per 1..this many pixels (more PVs, wider).
 MAX_PIXELS_PER_BUCKET = 4
-
-
-def _span_text(seconds: float) -> str:
-    if seconds >= 3600:
-        return f"{seconds / 3600:g} h"
-    if seconds >= 60:
-        return f"{seconds / 60:g} min"
-    return f"{seconds:g} s"
 
 
 class StripChart(StripReadouts, NameDropMixin, PlotExportMixin, QWidget):
@@ -71,6 +52,7 @@ class StripChart(StripReadouts, NameDropMixin, PlotExportMixin, QWidget):
     """
 
     EXPORT_STEM = "stripchart"
+    CSV_EXPORT = ("Export visible data", "samples")
     DROP_VERB = "Charting"
 
     message = pyqtSignal(str)
@@ -103,10 +85,8 @@ class StripChart(StripReadouts, NameDropMixin, PlotExportMixin, QWidget):
         self._timer = QTimer(self)
         self._base_interval_ms = max(10, int(1000 / max(0.1, redraw_hz)))
         self._frame_t0 = 0.0
-        self.frame_seconds_last = 0.0       # redraw + paint of the last frame
-        self.frame_seconds_total = 0.0
-        self.frame_seconds_max = 0.0
-        self.frames_timed = 0
+        #: Frame costs and the redraw pacing they call for.
+        self.budget = RedrawBudget(self._base_interval_ms)
         self._timer.setInterval(self._base_interval_ms)
         self._timer.timeout.connect(self._tick)
         self._timer.start()
@@ -131,9 +111,8 @@ class StripChart(StripReadouts, NameDropMixin, PlotExportMixin, QWidget):
     def capacity(self, n_pvs: Optional[int] = None) -> int:
         """Samples per PV ring: the history at the expected rate, but all rings together
         stay within ``memory_budget`` bytes (then the label says how much time fits)."""
-        n = max(1, len(self._series) if n_pvs is None else n_pvs)
-        by_budget = max(MIN_RING, int(self.memory_budget // n // bytes_for(1000) * 1000))
-        return min(capacity_for(self.history_s, self._rate, max_samples=MAX_SAMPLES), by_budget)
+        n = len(self._series) if n_pvs is None else n_pvs
+        return shared_capacity(self.history_s, self._rate, n, self.memory_budget, MAX_SAMPLES, MIN_RING)
 
     def _apply_capacity(self) -> None:
         cap = self.capacity()
@@ -146,12 +125,7 @@ class StripChart(StripReadouts, NameDropMixin, PlotExportMixin, QWidget):
         return bytes_for(self.capacity())
 
     def memory_text(self) -> str:
-        cap = self.capacity()
-        per = self.bytes_per_pv()
-        n = len(self._series)
-        return (f"History: fixed ring of {cap:,} samples per PV ≈ {_span_text(cap / self._rate)} "
-                f"at {self._rate:g} Hz · {per / 1024:,.0f} KiB per PV · {n} PVs = "
-                f"{per * n / 2 ** 20:,.1f} MiB (oldest overwritten, never grows)")
+        return memory_text(self.capacity(), self._rate, len(self._series))
 
     def set_span(self, seconds: float) -> None:
         """Visible time span, clamped to 10 s … 24 h; resizes the rings if needed."""
@@ -193,17 +167,7 @@ class StripChart(StripReadouts, NameDropMixin, PlotExportMixin, QWidget):
             self.vb.addItem(curve)
             s = Series(name, colour, RingBuffer(cap), curve, self.vb, slot=slot)
             self._series[name] = s
-            row = self.table.rowCount()
-            self.table.insertRow(row)
-            it = QTableWidgetItem(name)
-            it.setForeground(QBrush(colour))
-            self.table.setItem(row, 0, it)
-            self.table.setItem(row, 1, QTableWidgetItem(""))
-            self.table.setItem(row, 2, QTableWidgetItem("connecting"))
-            own = QTableWidgetItem()
-            own.setFlags(Qt.ItemIsUserCheckable | Qt.ItemIsEnabled | Qt.ItemIsSelectable)
-            own.setCheckState(Qt.Unchecked)
-            self.table.setItem(row, 3, own)
+            self._add_table_row(s)
         self.table.blockSignals(False)
         self._renumber()
         self._update_legend()
@@ -264,8 +228,6 @@ class StripChart(StripReadouts, NameDropMixin, PlotExportMixin, QWidget):
             s = self._series.get(self.table.item(r, 0).text())
             if s is not None:
                 s.row = r
-
-    # -- own y axes ------------------------------------------------------------------------
 
     # -- batches ---------------------------------------------------------------------------
     def _on_states(self, states: list[PVState]) -> None:
@@ -331,37 +293,23 @@ class StripChart(StripReadouts, NameDropMixin, PlotExportMixin, QWidget):
     _force = False
 
     def _frame_done(self) -> None:
-        """A frame was painted: time it (redraw start to paint end) and size the next
-        ones: live frames refresh at most as many curves as fit FRAME_TARGET_S (round
-        robin, the others keep their drawn data, which is in time coordinates so it
-        scrolls without being rebuilt), and drawing never takes more than
-        1/FRAME_BUDGET of the GUI thread (the redraw interval grows instead)."""
+        """A frame was painted: time it (redraw start to paint end) and pace the next
+        ones (see :class:`RedrawBudget`). Curves a live frame does not refresh keep
+        their drawn data, which is in time coordinates, so it scrolls without being rebuilt."""
         if not self._frame_t0:
             return
         cost = time.perf_counter() - self._frame_t0
         self._frame_t0 = 0.0
-        self.frame_seconds_last = cost
-        self.frame_seconds_total += cost
-        self.frame_seconds_max = max(self.frame_seconds_max, cost)
-        self.frames_timed += 1
-        interval = max(self._base_interval_ms, min(MAX_INTERVAL_MS, int(1000 * cost * FRAME_BUDGET)))
-        if self._updated_last:
-            # a refreshed curve costs its preparation and about as much again at paint
-            # (pyqtgraph rebuilds its path); the rest of the frame is fixed cost
-            per_curve = max(1e-5, 2.0 * self._prep_last / self._updated_last)
-            by_target = int(FRAME_TARGET_S / per_curve)
-            # ... but every curve at least every REFRESH_S, unless a frame would exceed
-            # MAX_LIVE_FRAME_S (no feedback loop: longer frames, longer interval, ...)
-            by_refresh = int(math.ceil(len(self._series) * interval / 1000.0 / REFRESH_S))
-            by_max = int(MAX_LIVE_FRAME_S / per_curve)
-            self._per_frame = max(MIN_PER_FRAME, min(max(by_target, by_refresh), by_max))
+        interval = self.budget.frame_done(cost, len(self._series), self._updated_last, self._prep_last)
         if interval != self._timer.interval():
             self._timer.setInterval(interval)
 
     _updated_last = 0
     _prep_last = 0.0
-    _per_frame = 1_000_000
     _rr = 0
+    # frame cost totals, as the benchmark reads them
+    frame_seconds_total = property(lambda self: self.budget.seconds_total)
+    frames_timed = property(lambda self: self.budget.frames)
 
     def redraw(self, full: bool = True) -> float:
         """Draw the visible window of the PVs (and move it to now when live).
@@ -379,7 +327,7 @@ class StripChart(StripReadouts, NameDropMixin, PlotExportMixin, QWidget):
         if not full and series:
             k = self._rr % len(series)
             order = series[k:] + series[:k]
-            todo = [s for s in order if s.drawn_total != s.ring.total][: self._per_frame]
+            todo = [s for s in order if s.drawn_total != s.ring.total][: self.budget.per_frame]
             if todo:
                 self._rr = (series.index(todo[-1]) + 1) % len(series)
         else:
@@ -398,7 +346,7 @@ class StripChart(StripReadouts, NameDropMixin, PlotExportMixin, QWidget):
                 px, py = t.copy(), v.copy()
                 psev = sev
             s.curve.setData(px, py, connect="finite")
-            self._draw_alarms(s, px, py, psev if alarmed else None)
+            s.draw_alarms(px, py, psev if alarmed else None, self._plot_colours.alarm)
             s.drawn_total = s.ring.total
         self._updated_last = len(todo)
         self._dirty = self._range_changed = self._force = False
@@ -413,28 +361,6 @@ class StripChart(StripReadouts, NameDropMixin, PlotExportMixin, QWidget):
     def pixels_per_bucket(self) -> int:
         """Min/max bucket width: 1 px for a few PVs, up to 4 px for hundreds (paint cost)."""
         return min(MAX_PIXELS_PER_BUCKET, 1 + len(self._series) // 60)
-
-    def _draw_alarms(self, s: Series, px: np.ndarray, py: np.ndarray, psev: Optional[np.ndarray]) -> None:
-        """A wide halo in the severity colour under the drawn points in MINOR/MAJOR/
-        INVALID (``psev``: severity per drawn point, None = no alarm in view). Each
-        alarmed point also colours the segment to the next one, so a single one shows."""
-        for level in (1, 2, 3):
-            item = s.markers.get(level)
-            mask = None if psev is None else psev == level
-            if mask is None or not mask.any():
-                if item is not None and item.isVisible():
-                    item.setData([], [])
-                    item.hide()
-                continue
-            if item is None:
-                item = pg.PlotDataItem(pen=pg.mkPen(self._plot_colours.alarm[level], width=ALARM_WIDTH),
-                                       connect="finite", antialias=False)
-                item.setZValue(-1)
-                s.vb.addItem(item)
-                s.markers[level] = item
-            mask[1:] |= mask[:-1]
-            item.setData(px, np.where(mask, py, np.nan), connect="finite")
-            item.show()
 
     def _on_x_range(self, *args: Any) -> None:
         if not self._setting_range:
@@ -475,10 +401,6 @@ class StripChart(StripReadouts, NameDropMixin, PlotExportMixin, QWidget):
         (x0, x1), _ = self.vb.viewRange()
         return float(x0), float(x1)
 
-    # -- readouts --------------------------------------------------------------------------------
-
-    # -- theme ------------------------------------------------------------------------------------
-
     # -- data out ----------------------------------------------------------------------------------
     def visible_samples(self) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
         """(name, t, value, severity) of every PV inside the visible time range (copies)."""
@@ -489,17 +411,11 @@ class StripChart(StripReadouts, NameDropMixin, PlotExportMixin, QWidget):
             out.append((s.name, t.copy(), v.copy(), sev.copy()))
         return out
 
-    def export_csv(self, path: str) -> int:
-        """Write the visible samples (long format) atomically; returns the sample count."""
+    def csv_text(self) -> tuple[str, int]:
+        """The visible samples as CSV (long format) and their count (see :meth:`export_csv`)."""
         series = self.visible_samples()
-        atomic_write_text(path, samples_csv(series))
-        return sum(len(t) for _, t, _, _ in series)
+        return samples_csv(series), sum(len(t) for _, t, _, _ in series)
 
-    def _export_csv_dialog(self) -> None:
-        export_with_dialog(self, "Export visible data", "stripchart.csv", "CSV (*.csv)",
-                           lambda p: f"Wrote {self.export_csv(p):,} samples to {p}")
-
-    # -- entry and drops ------------------------------------------------------------------------------
     # -- diagnostics ---------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         """Counts for ``--stats``: charted PVs, samples received, frames painted, memory."""
@@ -509,12 +425,11 @@ class StripChart(StripReadouts, NameDropMixin, PlotExportMixin, QWidget):
             "redraws": self.redraws,
             "frames_drawn": self.painted.frames,
             "redraw_ms_mean": round(1000 * self.redraw_seconds_total / self.redraws, 3) if self.redraws else None,
-            "frame_ms_mean": (round(1000 * self.frame_seconds_total / self.frames_timed, 3)
-                              if self.frames_timed else None),
-            "frame_ms_max": round(1000 * self.frame_seconds_max, 3),
+            "frame_ms_mean": self.budget.mean_ms(),
+            "frame_ms_max": round(1000 * self.budget.seconds_max, 3),
             "redraw_interval_ms": self._timer.interval(),
             "curves_updated": self.curves_updated,
-            "curves_per_live_frame": min(self._per_frame, len(self._series)),
+            "curves_per_live_frame": min(self.budget.per_frame, len(self._series)),
             "ring_capacity_per_pv": self.capacity(),
             "ring_bytes_per_pv": self.bytes_per_pv(),
             "samples_held": sum(len(s.ring) for s in self._series.values()),

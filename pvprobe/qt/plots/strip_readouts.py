@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QBrush, QColor
@@ -15,7 +16,7 @@ from pvprobe.core.pvstate import PVState
 from pvprobe.core.ringbuffer import SEV_DISCONNECTED, RingBuffer
 from pvprobe.core.waveform_data import iso_time
 
-from ..style.theme import plot_colors, status_colors
+from ..style.theme import ThemedMixin, plot_colors, status_colors
 from .plot_common import apply_plot_colours
 
 #: Pen widths: 1 px lines paint ~8x faster than wider ones (Qt raster engine).
@@ -48,9 +49,47 @@ class Series:
     drawn_total: int = -1      # ring.total when last drawn
     slot: int = 0              # its place in the theme's trace colours
 
+    def draw_alarms(self, px: np.ndarray, py: np.ndarray, psev: Optional[np.ndarray], colours: dict) -> None:
+        """A wide halo in the severity colour (``colours``: severity -> colour) under the
+        drawn points in MINOR/MAJOR/INVALID (``psev``: severity per drawn point, None =
+        no alarm in view). Each alarmed point also colours the segment to the next one,
+        so a single one shows."""
+        for level in (1, 2, 3):
+            item = self.markers.get(level)
+            mask = None if psev is None else psev == level
+            if mask is None or not mask.any():
+                if item is not None and item.isVisible():
+                    item.setData([], [])
+                    item.hide()
+                continue
+            if item is None:
+                item = pg.PlotDataItem(pen=pg.mkPen(colours[level], width=ALARM_WIDTH),
+                                       connect="finite", antialias=False)
+                item.setZValue(-1)
+                self.vb.addItem(item)
+                self.markers[level] = item
+            mask[1:] |= mask[:-1]
+            item.setData(px, np.where(mask, py, np.nan), connect="finite")
+            item.show()
 
-class StripReadouts:
+
+class StripReadouts(ThemedMixin):
     """Part of :class:`StripChart` (see the module docstring)."""
+
+    def _add_table_row(self, s: Series) -> None:
+        """The side table's row of a new series: name (in its colour), value, severity,
+        and the "own axis" check box."""
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        it = QTableWidgetItem(s.name)
+        it.setForeground(QBrush(s.colour))
+        self.table.setItem(row, 0, it)
+        self.table.setItem(row, 1, QTableWidgetItem(""))
+        self.table.setItem(row, 2, QTableWidgetItem("connecting"))
+        own = QTableWidgetItem()
+        own.setFlags(Qt.ItemIsUserCheckable | Qt.ItemIsEnabled | Qt.ItemIsSelectable)
+        own.setCheckState(Qt.Unchecked)
+        self.table.setItem(row, 3, own)
 
     def set_own_axis(self, name: str, own: bool) -> None:
         """Give ``name`` its own y axis on the right (or put it back on the shared left one)."""
@@ -162,16 +201,11 @@ class StripReadouts:
         colour = self._plot_colours.alarm.get(st.severity)
         return QBrush(colour) if colour is not None else QBrush()
 
-    @property
-    def theme_name(self) -> str:
-        return self._theme
-
-    def set_theme(self, name: str) -> None:
-        """Colours of the "light" or "dark" theme: background, axes, legend, crosshair,
-        traces (their own axes and list entries too) and alarm halos."""
-        self._theme = name
-        pc = self._plot_colours = plot_colors(name)
-        self._status_colours = status_colors(name)
+    def _apply_theme(self) -> None:
+        """Background, axes, legend, crosshair, traces (their own axes and list entries
+        too) and alarm halos in the theme's colours."""
+        pc = self._plot_colours = plot_colors(self._theme)
+        self._status_colours = status_colors(self._theme)
         apply_plot_colours(self.plot, self.legend, pc, ("left", "bottom", "right"))
         self.crosshair.set_colour(pc.cursor)
         for s in self._series.values():

@@ -21,19 +21,22 @@ from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor
 from PyQt5.QtWidgets import QWidget
 
-from pvprobe.core.atomic import atomic_write_text
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.waveform_data import (
     columns_csv,
     finite_range,
     is_monotonic,
     minmax_decimate,
+    trace_label,
     valid_elements,
+    value_at,
+    visible_columns,
     visible_slice,
+    x_source_texts,
 )
 
-from ..style.theme import plot_colors, theme_of
-from .plot_common import NameDropMixin, PlotExportMixin, apply_plot_colours, export_with_dialog
+from ..style.theme import ThemedMixin, plot_colors, theme_of
+from .plot_common import NameDropMixin, PlotExportMixin, apply_plot_colours
 from .waveform_plot_ui import INDEX_TEXT, build_waveform_plot_ui
 
 #: Autoscale keeps the current ranges while the data fills at least this fraction of them.
@@ -64,7 +67,7 @@ class _XSource:
     monotonic: bool = True
 
 
-class WaveformPlot(NameDropMixin, PlotExportMixin, QWidget):
+class WaveformPlot(ThemedMixin, NameDropMixin, PlotExportMixin, QWidget):
     """Plot one or more array PVs. ``bridge`` is the :class:`EngineBridge`.
 
     The traces and the x PV are held by one ``bridge.subscribe(..., whole_arrays=True)``
@@ -72,6 +75,7 @@ class WaveformPlot(NameDropMixin, PlotExportMixin, QWidget):
     """
 
     EXPORT_STEM = "waveform"
+    CSV_EXPORT = ("Export shown data", "rows")
     DROP_VERB = "Plotting"
 
     #: A short message for the status bar.
@@ -108,18 +112,9 @@ class WaveformPlot(NameDropMixin, PlotExportMixin, QWidget):
         return {id(tr.curve): tr.name for tr in self._traces.values()}
 
     # -- theme ----------------------------------------------------------------------------
-    @property
-    def theme_name(self) -> str:
-        return self._theme
-
-    def set_theme(self, name: str) -> None:
-        """Colours of the "light" or "dark" theme: background, axes, legend, crosshair, traces."""
-        self._theme = name
-        self._plot_colours = plot_colors(name)
-        self._apply_theme()
-
     def _apply_theme(self) -> None:
-        pc = self._plot_colours
+        """Background, axes, legend, crosshair and traces in the theme's colours."""
+        pc = self._plot_colours = plot_colors(self._theme)
         apply_plot_colours(self.plot, self.legend, pc)
         self.crosshair.set_colour(pc.cursor)
         for tr in self._traces.values():
@@ -390,24 +385,10 @@ class WaveformPlot(NameDropMixin, PlotExportMixin, QWidget):
             self.pv_menu.addAction(f"Remove {name}", lambda n=name: self.remove_pv(n))
 
     # -- readouts -----------------------------------------------------------------------------
-    def _trace_label(self, tr: _Trace) -> str:
-        st = tr.state
-        if st is None:
-            return f"{tr.name} (connecting)"
-        unit = f" [{st.units}]" if st.units else ""
-        if not st.connected:
-            return f"{tr.name}{unit} ({st.error or ('disconnected' if st.ever_connected else 'connecting')})"
-        if st.value is not None and tr.y is None:
-            return f"{tr.name} (not numeric)"
-        if st.max_count == 1:
-            return f"{tr.name}{unit} (a scalar: one point; a strip chart shows it over time)"
-        text = f"{tr.name}{unit} {st.count}/{st.max_count}"
-        return f"{text} ({st.error})" if st.error else text
-
     def _update_info(self) -> None:
         parts = []
         for tr in self._traces.values():
-            label = self._trace_label(tr)
+            label = trace_label(tr.name, tr.state, tr.y is not None)
             if label != tr.label:
                 tr.label = label
                 sample = self.legend.getLabel(tr.curve)
@@ -416,15 +397,11 @@ class WaveformPlot(NameDropMixin, PlotExportMixin, QWidget):
                 self._set_pen(tr)
             parts.append(label)
         if self._x.name:
-            xs = self._x.state
-            n = "?" if xs is None or xs.value is None else f"{xs.count}/{xs.max_count}"
-            if xs is not None and (xs.error or not xs.connected):
-                n += f" ({xs.error or 'disconnected'})"
-            label = f"{self._x.name} [{xs.units}]" if xs is not None and xs.units else self._x.name
+            label, info = x_source_texts(self._x.name, self._x.state, self._x.monotonic)
             if label != self._x_label:
                 self._x_label = label
                 self.item.setLabel("bottom", label)
-            parts.append(f"x = {self._x.name} {n}" + ("" if self._x.monotonic else " (not monotonic)"))
+            parts.append(info)
         parts.append(f"received {self.updates_received} · painted {self.painted.frames}"
                      + (" · FROZEN" if self._frozen else ""))
         self.info.setText(" · ".join(parts))
@@ -444,67 +421,28 @@ class WaveformPlot(NameDropMixin, PlotExportMixin, QWidget):
     def value_at(self, name: str, x: float) -> Optional[tuple[int, float]]:
         """(index, value) of the shown point of ``name`` nearest to ``x``, or None."""
         tr = self._traces.get(name)
-        y = None if tr is None else tr.shown
-        if y is None or not len(y) or not math.isfinite(x):
+        if tr is None or (self._x.name and self._x.shown is None):
             return None
-        xs = self._x.shown if self._x.name else None
-        if xs is None:
-            i = int(round(x))
-            if self._x.name:
-                return None
-        else:
-            n = min(len(xs), len(y))
-            if n == 0:
-                return None
-            if self._x.monotonic:
-                i = int(np.searchsorted(xs[:n], x))
-                i = min(max(i, 0), n - 1)
-                if i > 0 and abs(xs[i - 1] - x) <= abs(xs[i] - x):
-                    i -= 1
-            else:
-                with np.errstate(invalid="ignore"):
-                    i = int(np.nanargmin(np.abs(xs[:n] - x)))
-        if not 0 <= i < len(y):
-            return None
-        return i, float(y[i])
+        return value_at(tr.shown, x, self._x.shown if self._x.name else None, self._x.monotonic)
 
     # -- data out -----------------------------------------------------------------------------
     def shown_data(self) -> tuple[list[str], list[np.ndarray]]:
         """Headers and columns of what is shown: x (index or the x PV) and each PV's
         full-resolution values inside the visible x range."""
-        xs = self._x.shown if self._x.name else None
         (x0, x1), _ = self.vb.viewRange()
         if self._auto:
             x0, x1 = -math.inf, math.inf
         ys = {n: t.shown for n, t in self._traces.items() if t.shown is not None}
-        if xs is None and self._x.name:
+        if self._x.name is None:
+            return visible_columns(ys, x0, x1, x_header=INDEX_TEXT)
+        if self._x.shown is None:
             return [f"x:{self._x.name}"] + list(ys), [np.array([])] + [np.array([]) for _ in ys]
-        if xs is None:
-            n = max((len(y) for y in ys.values()), default=0)
-            sl = visible_slice(None, n, x0, x1, pad=0)
-            headers, cols = [INDEX_TEXT], [np.arange(sl.start, sl.stop)]
-        else:
-            n = len(xs)
-            sl = visible_slice(xs, n, x0, x1, self._x.monotonic, pad=0)
-            headers, cols = [f"x:{self._x.name}"], [xs[sl]]
-        for name, y in ys.items():
-            headers.append(name)
-            col = y[sl]
-            if xs is not None:
-                col = col[:len(cols[0])]
-            cols.append(col)
-        return headers, cols
+        return visible_columns(ys, x0, x1, self._x.shown, f"x:{self._x.name}", self._x.monotonic)
 
-    def export_csv(self, path: str) -> int:
-        """Write the shown data as CSV (atomically); returns the number of data rows."""
+    def csv_text(self) -> tuple[str, int]:
+        """The shown data as CSV and its number of rows (see :meth:`export_csv`)."""
         headers, cols = self.shown_data()
-        text = columns_csv(headers, cols)
-        atomic_write_text(path, text)
-        return max((len(c) for c in cols), default=0)
-
-    def _export_csv_dialog(self) -> None:
-        export_with_dialog(self, "Export shown data", "waveform.csv", "CSV (*.csv)",
-                           lambda p: f"Wrote {self.export_csv(p):,} rows to {p}")
+        return columns_csv(headers, cols), max((len(c) for c in cols), default=0)
 
     # -- diagnostics ------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

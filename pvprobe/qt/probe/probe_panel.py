@@ -31,7 +31,8 @@ from pvprobe.core.pvstate import PVState
 from pvprobe.core.record_fields import FieldDiscovery
 from pvprobe.core.values import SEVERITY_PREFIX
 
-from ..style.theme import alarm_colors, label_style, status_colors, theme_of
+from ..puts import PutSetting, PutWorkflow
+from ..style.theme import ThemedMixin, alarm_colors, label_style, status_colors, theme_of
 from ..subscription import Subscription
 from ..table.table_brushes import PALETTES
 from .probe_panel_ui import build_probe_panel_ui
@@ -102,7 +103,7 @@ def _consumer_for(panel: ProbePanel):
     return consume
 
 
-class ProbePanel(QWidget):
+class ProbePanel(ThemedMixin, QWidget):
     """Everything about one PV. Several may be open; each holds its own subscriptions."""
 
     #: (PV name, "strip", "waveform" or "image") — the user asked for a plot (or image view) of this PV.
@@ -150,23 +151,13 @@ class ProbePanel(QWidget):
         """The probed PV ("" when none)."""
         return self._name
 
-    @property
-    def confirm_puts(self) -> bool:
-        return self.editor.confirm_puts
+    #: Ask before each put, and how long a put may take (seconds): the value editor's
+    #: and the record fields' alike.
+    confirm_puts = PutSetting("confirm", bool)
+    put_timeout = PutSetting("timeout", float)
 
-    @confirm_puts.setter
-    def confirm_puts(self, on: bool) -> None:
-        self.editor.confirm_puts = on
-        self.fields_view.confirm_puts = on
-
-    @property
-    def put_timeout(self) -> float:
-        return self.editor.timeout
-
-    @put_timeout.setter
-    def put_timeout(self, seconds: float) -> None:
-        self.editor.timeout = seconds
-        self.fields_view.runner.timeout = seconds
+    def _put_runners(self) -> tuple[PutWorkflow, ...]:
+        return (self.editor.runner, self.fields_view.runner)
 
     def set_palette(self, name: str) -> None:
         """Alarm colours: "default" or "colorblind" (as the table's)."""
@@ -174,19 +165,14 @@ class ProbePanel(QWidget):
         self._palette = alarm_colors(self._theme, self._palette_name)
         self._show_value()
 
-    @property
-    def theme_name(self) -> str:
-        return self._theme
-
-    def set_theme(self, name: str) -> None:
-        """Colours of the "light" or "dark" theme (the main window calls this on a switch)."""
-        self._theme = name
+    def _apply_theme(self) -> None:
+        """Labels, editor, record fields and sparkline in the theme's colours."""
+        name = self._theme
         self._colours = status_colors(name)
         self._palette = alarm_colors(name, self._palette_name)
         self.clock_label.setStyleSheet(label_style(self._colours.hint))
-        self.editor.set_theme(name)
-        self.fields_view.set_theme(name)
-        self.sparkline.set_theme(name)
+        for part in (self.editor, self.fields_view, self.sparkline):
+            part.set_theme(name)
         if self.state is None:
             self._show_empty()
         else:

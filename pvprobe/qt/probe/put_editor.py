@@ -128,14 +128,6 @@ class PutEditor(PutsOwner, QWidget):
 
     # -- settings ---------------------------------------------------------------------
     @property
-    def timeout(self) -> float:
-        return self.runner.timeout
-
-    @timeout.setter
-    def timeout(self, seconds: float) -> None:
-        self.runner.timeout = float(seconds)
-
-    @property
     def busy(self) -> bool:
         return self.runner.busy
 

@@ -344,6 +344,25 @@ def view_contrast_report(theme: str, palette_name: str = "default"
         yield f"trace {i} on plot background", contrast_ratio(c, pc.background), 4.5
 
 
+class ThemedMixin:
+    """A view's theme switch: :attr:`theme_name`, and :meth:`set_theme`, which keeps
+    the name and recolours the view (its ``_apply_theme()``)."""
+
+    _theme = "light"
+
+    @property
+    def theme_name(self) -> str:
+        return self._theme
+
+    def set_theme(self, name: str) -> None:
+        """Colours of the "light" or "dark" theme (the main window calls this on a switch)."""
+        self._theme = name
+        self._apply_theme()
+
+    def _apply_theme(self) -> None:
+        """Recolour the view for ``self._theme``."""
+
+
 def theme_of(app: Optional[QApplication] = None) -> str:
     """The current theme of ``app`` (default: the running QApplication), "light" if none."""
     app = app or QApplication.instance()

@@ -9,12 +9,10 @@ from PyQt5.QtCore import QAbstractItemModel, QAbstractTableModel, QModelIndex, Q
 from PyQt5.QtGui import QFont
 
 from pvprobe.core.batch import Batch
-from pvprobe.core.format import format_timestamp, format_value, full_value_text
-from pvprobe.core.protocol_text import NO_TIME_TEXT, access_cell, frame_summary, protocol_label, pva_lines, shows_status
+from pvprobe.core.protocol_text import access_cell, protocol_label
 from pvprobe.core.pvstate import PVState
 from pvprobe.core.values import (
     DIFF_PREFIX,
-    SEVERITY_PREFIX,
     has_value,
     is_editable,
     is_numeric,
@@ -37,12 +35,12 @@ from .pvtable_columns import (  # noqa: F401 (the model's columns, for its users
     Col,
 )
 from .pvtable_extras import RowExtras
+from .pvtable_text import cell_text, state_tooltip
 from .table_brushes import DIFF_BG, DISCONNECTED_BG, DONE_FG, FAILED_FG, GREY, PALETTE_BRUSHES, lock_icon
 
 _ALARM_COLUMNS = (Col.VALUE, Col.SEVERITY)
 _RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
 _LEFT = int(Qt.AlignLeft | Qt.AlignVCenter)
-_TOOLTIP_CHARS = 2000
 
 
 class PVTableModel(RowExtras, QAbstractTableModel):
@@ -62,6 +60,10 @@ class PVTableModel(RowExtras, QAbstractTableModel):
     #: The names of the rows one batch changed (emitted by apply_batch, before dataChanged);
     #: the filter proxy re-evaluates only these.
     statesChanged = pyqtSignal(object)
+
+    #: The text of one live cell (Name … Connection) and a cell's tool tip, from the state alone.
+    display_text = staticmethod(cell_text)
+    tooltip = staticmethod(state_tooltip)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -325,45 +327,6 @@ class PVTableModel(RowExtras, QAbstractTableModel):
             return DIFF_PREFIX + saved if self.differs(row) else saved
         return ""
 
-    @staticmethod
-    def display_text(st: PVState, col: int) -> str:
-        """The text shown in one cell of the live columns (Name … Connection)."""
-        if col == Col.NAME:
-            return st.name
-        if not st.ever_connected:
-            if col == Col.VALUE:
-                return CONNECTING_TEXT
-            if col == Col.CONNECTION:
-                return f"{CONNECTING_TEXT} ({st.error})" if st.error else CONNECTING_TEXT
-            return ""
-        if col == Col.VALUE:
-            if st.native_type == "NDARRAY":       # a pvAccess image: what it is, not its pixels
-                return frame_summary(st)
-            return format_value(st)
-        if col == Col.UNITS:
-            return "" if st.is_enum or st.native_type == "STRING" else st.units
-        if col == Col.SEVERITY:
-            if not st.connected:
-                return DISCONNECTED_TEXT
-            return SEVERITY_PREFIX.get(st.severity, "") + st.severity_name
-        if col == Col.STATUS:   # blank when there is nothing to say
-            return st.status_name if shows_status(st) else ""
-        if col == Col.TIMESTAMP:     # a PVA server may send 0: say so, never "1970"
-            return format_timestamp(st.timestamp) or (NO_TIME_TEXT if st.protocol == "pva" else "")
-        if col == Col.CONNECTION:
-            if not st.connected:
-                return DISCONNECTED_TEXT
-            if st.read_access and not st.write_access and st.access_known:
-                return "connected, read-only"
-            if not st.read_access:
-                return "connected, no read access"
-            return "connected"
-        if col == Col.ACCESS:
-            if st.read_access and not st.write_access:
-                return READ_ONLY_TEXT
-            return st.access_text
-        return ""
-
     def _natural(self, name: str) -> tuple:
         key = self._nat_cache.get(name)
         if key is None:
@@ -474,36 +437,6 @@ class PVTableModel(RowExtras, QAbstractTableModel):
         elif col == Col.VALUE and is_editable(st):
             text += "\ndouble-click or F2 to put a new value"
         return text
-
-    @staticmethod
-    def tooltip(st: PVState, col: int) -> str:
-        """Full value (arrays up to a limit), plus connection and error text."""
-        lines = [st.name]
-        if not st.ever_connected:
-            lines.append(CONNECTING_TEXT)
-        else:
-            full = format_value(st, with_units=True, preview=64)
-            if len(full) > _TOOLTIP_CHARS:
-                full = full[:_TOOLTIP_CHARS] + " …"
-            if not st.connected:
-                lines.append(f"DISCONNECTED, last value: {full}")
-            else:
-                lines.append(full)
-                if st.severity or st.status_text:
-                    lines.append(f"{st.severity_name} alarm, status {st.status_name}")
-            exact = full_value_text(st, with_units=True, preview=64)
-            if exact:   # PREC hides digits the IOC holds: give them all
-                if len(exact) > _TOOLTIP_CHARS:
-                    exact = exact[:_TOOLTIP_CHARS] + " …"
-                lines.append(f"full value: {exact}")
-            if st.timestamp:
-                lines.append(format_timestamp(st.timestamp))
-            if st.host:
-                lines.append(f"host {st.host}, {st.native_type or '?'}[{st.max_count}], {st.access_text}")
-        lines.extend(pva_lines(st))
-        if st.error:
-            lines.append(f"error: {st.error}")
-        return "\n".join(lines)
 
 
 _HEADER_TIPS = {

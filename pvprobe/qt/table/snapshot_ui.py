@@ -21,7 +21,6 @@ from typing import Any, Optional
 from PyQt5.QtCore import QEventLoop, QObject, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (
     QAbstractItemView,
-    QAction,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -54,6 +53,7 @@ from pvprobe.core.snapshot import (
 from pvprobe.core.strarray import string_items_text
 
 from ..puts import PutWorkflow
+from ..widgets.actions import fill_menu, make_action
 from .tabs import TableTabs
 
 CSV_FILTER = "Snapshots (*.csv);;All files (*)"
@@ -156,25 +156,16 @@ class SnapshotUI(QObject):
         self.puts.finished.connect(self._on_put_finished)
 
         w = parent
-        self.save_action = QAction("&Save snapshot…", w)
-        self.save_action.triggered.connect(lambda: self.save_snapshot())
-        self.compare_action = QAction("&Compare with snapshot…", w)
-        self.compare_action.triggered.connect(lambda: self.compare_snapshot())
-        self.clear_action = QAction("C&lear comparison", w)
-        self.clear_action.triggered.connect(lambda: self.clear_comparison())
-        self.restore_action = QAction("&Restore snapshot…", w)
-        self.restore_action.triggered.connect(lambda: self.restore_snapshot())
-        self.restore_selected_action = QAction("Restore snapshot to &selected rows…", w)
-        self.restore_selected_action.triggered.connect(lambda: self.restore_snapshot(selected_only=True))
+        self.save_action = make_action(w, "&Save snapshot…", self.save_snapshot)
+        self.compare_action = make_action(w, "&Compare with snapshot…", self.compare_snapshot)
+        self.clear_action = make_action(w, "C&lear comparison", self.clear_comparison)
+        self.restore_action = make_action(w, "&Restore snapshot…", self.restore_snapshot)
+        self.restore_selected_action = make_action(w, "Restore snapshot to &selected rows…",
+                                                   lambda: self.restore_snapshot(selected_only=True))
 
     def fill_menu(self, menu: QMenu) -> None:
-        menu.addAction(self.save_action)
-        menu.addSeparator()
-        menu.addAction(self.compare_action)
-        menu.addAction(self.clear_action)
-        menu.addSeparator()
-        menu.addAction(self.restore_action)
-        menu.addAction(self.restore_selected_action)
+        fill_menu(menu, [self.save_action, None, self.compare_action, self.clear_action,
+                         None, self.restore_action, self.restore_selected_action])
 
     @property
     def restoring(self) -> bool:
@@ -184,6 +175,13 @@ class SnapshotUI(QObject):
     def _ask_open(self, title: str) -> Optional[str]:
         path, _ = QFileDialog.getOpenFileName(self.window, title, self.last_dir, CSV_FILTER)
         return path or None
+
+    def _open(self, path: Optional[str], title: str) -> tuple[str, Optional[Snapshot]]:
+        """The snapshot at ``path`` (asked for with a file dialog titled ``title`` when
+        None): (path, snapshot); the snapshot is None when nothing was chosen or it
+        could not be read (then a message box said why)."""
+        path = path or self._ask_open(title)
+        return (path, self._load(path, title)) if path else ("", None)
 
     def _load(self, path: str, title: str) -> Optional[Snapshot]:
         try:
@@ -251,10 +249,7 @@ class SnapshotUI(QObject):
         table = self.tabs.current_table()
         if table is None:
             return None
-        path = path or self._ask_open("Compare with snapshot")
-        if not path:
-            return None
-        snap = self._load(path, "Compare with snapshot")
+        path, snap = self._open(path, "Compare with snapshot")
         if snap is None:
             return None
         shown = set(table.names())
@@ -301,10 +296,7 @@ class SnapshotUI(QObject):
             if not names:
                 QMessageBox.information(self.window, "Restore snapshot", "No rows are selected.")
                 return False
-        path = path or self._ask_open("Restore snapshot")
-        if not path:
-            return False
-        snap = self._load(path, "Restore snapshot")
+        path, snap = self._open(path, "Restore snapshot")
         if snap is None:
             return False
         plan = restore_plan(snap, names)

@@ -131,17 +131,19 @@ class PVFilterProxy(QSortFilterProxyModel):
         return self._only_alarm
 
     def set_only_alarm(self, on: bool) -> None:
-        if bool(on) != self._only_alarm:
-            self._only_alarm = bool(on)
-            self._refilter_all()
+        self._set_flag("_only_alarm", on)
 
     @property
     def only_disconnected(self) -> bool:
         return self._only_disconnected
 
     def set_only_disconnected(self, on: bool) -> None:
-        if bool(on) != self._only_disconnected:
-            self._only_disconnected = bool(on)
+        self._set_flag("_only_disconnected", on)
+
+    def _set_flag(self, attr: str, on: bool) -> None:
+        """Switch one of the "only …" filters; the rows are re-filtered when it changes."""
+        if bool(on) != getattr(self, attr):
+            setattr(self, attr, bool(on))
             self._refilter_all()
 
     def is_filtering(self) -> bool:

@@ -89,19 +89,19 @@ class PVTableView(QTableView):
             return True
         return md.hasText()
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+    def _answer_drag(self, event: QDragMoveEvent) -> None:
+        """Accept (as a copy) what can be dropped here, ignore the rest."""
         if self._acceptable(event.mimeData(), event.source()):
             event.setDropAction(Qt.CopyAction)
             event.accept()
         else:
             event.ignore()
 
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        self._answer_drag(event)
+
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
-        if self._acceptable(event.mimeData(), event.source()):
-            event.setDropAction(Qt.CopyAction)
-            event.accept()
-        else:
-            event.ignore()
+        self._answer_drag(event)
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
         md = event.mimeData()

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from PyQt5.QtCore import QModelIndex, QPoint, QRectF, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor, QIcon, QKeySequence, QPainter, QPixmap
-from PyQt5.QtWidgets import QAction, QApplication, QMenu, QWidget
+from PyQt5.QtWidgets import QApplication, QMenu, QWidget
 
 from pvprobe.core.batch import Batch
 from pvprobe.core.protocol_text import STRUCTURED_TYPES
@@ -25,6 +25,7 @@ from pvprobe.core.values import is_editable
 from ..bridge import EngineBridge
 from ..puts import PutWorkflow
 from ..style.theme import table_colors
+from ..widgets.actions import make_action
 from .pvtable_model import DESC_SUFFIX, Col, PVTableModel
 from .table_columns import TableColumns
 from .table_filter import PVFilterProxy
@@ -147,18 +148,13 @@ class PVTableWidget(TableColumns, TablePuts, QWidget):
     # -- actions -------------------------------------------------------------------------
     def _make_actions(self) -> None:
         v = self.view
-        self.copy_names_action = QAction("Copy names", self)
-        self.copy_names_action.triggered.connect(lambda: self.copy_selected(False))
-        self.copy_action = QAction("Copy names and values", self)
-        self.copy_action.setShortcut(QKeySequence.Copy)
-        self.copy_action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
-        self.copy_action.triggered.connect(lambda: self.copy_selected(True))
-        self.remove_action = QAction("Remove", self)
-        self.remove_action.setShortcuts([QKeySequence(QKeySequence.Delete), QKeySequence(Qt.Key_Backspace)])
-        self.remove_action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
-        self.remove_action.triggered.connect(self.remove_selected)
-        self.put_action = QAction("Put value…", self)
-        self.put_action.triggered.connect(self.put_value_dialog)
+        local = Qt.WidgetWithChildrenShortcut
+        self.copy_names_action = make_action(self, "Copy names", lambda: self.copy_selected(False))
+        self.copy_action = make_action(self, "Copy names and values", lambda: self.copy_selected(True),
+                                       QKeySequence.Copy, local)
+        self.remove_action = make_action(self, "Remove", self.remove_selected,
+                                         [QKeySequence.Delete, Qt.Key_Backspace], local)
+        self.put_action = make_action(self, "Put value…", self.put_value_dialog)
         for a in (self.copy_names_action, self.copy_action, self.remove_action, self.put_action):
             v.addAction(a)
         v.setContextMenuPolicy(Qt.CustomContextMenu)

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from PyQt5.QtCore import Qt, pyqtSignal
-from PyQt5.QtGui import QKeySequence
-from PyQt5.QtWidgets import QAction, QInputDialog, QMessageBox, QTabWidget, QWidget
+from PyQt5.QtWidgets import QInputDialog, QMessageBox, QTabWidget, QWidget
+
+from ..widgets.actions import make_action
 
 #: Makes one table widget: ``factory(bridge, parent)``. The default is PVTableWidget.
 WidgetFactory = Callable[[Any, Optional[QWidget]], QWidget]
@@ -64,16 +65,10 @@ class TableTabs(QTabWidget):
         self.tabBarDoubleClicked.connect(self._on_double_click)
         self.currentChanged.connect(self._on_current_changed)
 
-        self.new_tab_action = QAction("&New tab", self)
-        self.new_tab_action.setShortcut(QKeySequence("Ctrl+T"))
-        self.new_tab_action.setShortcutContext(Qt.WindowShortcut)
-        self.new_tab_action.triggered.connect(lambda: self.new_tab())
-        self.close_tab_action = QAction("&Close tab", self)
-        self.close_tab_action.setShortcut(QKeySequence("Ctrl+W"))
-        self.close_tab_action.setShortcutContext(Qt.WindowShortcut)
-        self.close_tab_action.triggered.connect(lambda: self.close_tab(self.currentIndex()))
-        self.rename_tab_action = QAction("&Rename tab…", self)
-        self.rename_tab_action.triggered.connect(lambda: self.rename_tab(self.currentIndex()))
+        self.new_tab_action = make_action(self, "&New tab", self.new_tab, "Ctrl+T", Qt.WindowShortcut)
+        self.close_tab_action = make_action(self, "&Close tab", lambda: self.close_tab(self.currentIndex()),
+                                            "Ctrl+W", Qt.WindowShortcut)
+        self.rename_tab_action = make_action(self, "&Rename tab…", lambda: self.rename_tab(self.currentIndex()))
         self.addAction(self.new_tab_action)
         self.addAction(self.close_tab_action)
 
