@@ -30,84 +30,27 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..core.pvstate import PVState
-from ..engine.events import Connected, Disconnected, FrameFetched, GetDone, PutDone
+from ..engine.events import Connected, Disconnected, FrameFetched, GetDone
 from ..engine.inbox import Inbox
-from ..engine.lean import LEAN_REFRESH_S
 from ..engine.needs import Subscription
 from ..engine.source import NEW, NOTHING_NEW, Source
 from . import values as pv
+from .link import (
+    NARROW_REQUEST,
+    PREFIX,
+    PVAItem,
+    PVALink,
+    repeats,
+    wire_name,
+)
+from .ops import start_get, start_put
+from .recovery import LostChannels
+from .schedule import EmptyingSchedule
 
 log = logging.getLogger(__name__)
-
-#: The name prefix of PVA channels in the engine (bare names are CA).
-PREFIX = "pva://"
-#: What the monitor of a scalar, array or enum PV asks once its whole structure is
-#: known: decoding and copying an update then touches 3 fields, not 20 (display,
-#: control and valueAlarm come with the metadata get at each connection).
-NARROW_REQUEST = "field(value,alarm,timeStamp)"
-#: A plain value monitor (no every-sample user, not paced) is emptied at most this
-#: often: what changes faster is squashed by pvxs into its newest update while it
-#: waits, so a PV changing at 10 Hz costs 4 pops and 4 decodes a second, not 10, and
-#: its shown value stays at most this much (plus a tick) older than the newest.
-#: (Python pays per update what CA's C monitor callback does not: see the README's
-#: pvAccess figures.)
-PVA_POLL_S = 0.25
-#: ... once the source serves more channels than this (a big table), and only for
-#: channels no view shows right now (:meth:`PVASource.set_watched`): a probe, a
-#: plot or the visible rows get every update.
-DEFER_ABOVE = 500
-#: While channels that were connected are lost, search for them again this often
-#: (pvxs backs its searches off towards 30 s, and a restarted server's beacons may
-#: never reach this client: a gateway on another subnet, a port the client does not
-#: listen on).
-HURRY_S = 2.0
-#: A channel lost this long has its monitor made anew on a fresh channel: through a
-#: restarted p4p gateway, pvxs was seen to find the server again but never restart
-#: a few of 1,000 monitors (a fresh client got their values at once).
-RECREATE_S = 6.0
-
-
-class PVAItem:
-    """One update as the engine carries it: the structure, its shape and a
-    per-channel sequence number (frames are ordered by it: servers may send no time)."""
-
-    __slots__ = ("value", "kind", "seq", "counters")
-
-    def __init__(self, value: Any, kind: str, seq: int, counters: Any = None) -> None:
-        self.value, self.kind, self.seq, self.counters = value, kind, seq, counters
-
-
-@dataclass(eq=False, slots=True)
-class PVALink:
-    """What the PVA source holds for one engine channel (``channel.link``)."""
-
-    wire: str                       # the name on the wire (no pva:// prefix)
-    monitor: Any = None             # p4p raw Subscription: the channel's connection
-    connected: bool = False
-    kind: str = ""
-    last: Optional[PVAItem] = None  # newest update (whatever the users want)
-    seq: int = 0
-    values: bool = False            # updates go to the inbox as values
-    announce: bool = False          # paced: updates announce, the newest waits for a fetch
-    ndarray: Any = None             # pv.FrameCounters of an NTNDArray channel
-    meta: Optional[PVAItem] = None  # the whole structure (metadata) since the last connection
-    narrow: bool = False            # the monitor asks only value, alarm and time
-    quiet: bool = False             # its handler never wakes the worker (plain values)
-    emptied: float = 0.0            # when its queue was last emptied (monotonic)
-    waiting: bool = False           # in the source's queue of monitors emptied later
-    slow: bool = False              # lean mode, no view watches it: emptied every LEAN_REFRESH_S
-    watched: bool = False           # a view shows it: never deferred
-    repeat: bool = False            # a swapped-in monitor: its first update repeats ``last``
-    ops: set = field(default_factory=set)   # puts in flight (kept alive until done)
-
-
-def wire_name(name: str) -> str:
-    return name[len(PREFIX):] if name.startswith(PREFIX) else name
-
 
 class PVASource(Source):
     """pvAccess behind the engine (one p4p client context)."""
@@ -132,18 +75,13 @@ class PVASource(Source):
         self._inbox: Optional[Inbox] = None
         self._wake: Callable[[], None] = lambda: None
         self._closing = False
-        self._ready: deque[int] = deque()          # sids whose monitor queue has news
-        # (due, sid) of monitors emptied at due time: plain ones, and lean mode's slow ones
-        self._later: deque[tuple[float, int]] = deque()
-        self._later_slow: deque[tuple[float, int]] = deque()
-        self.poll_interval = PVA_POLL_S
-        self.slow_interval = LEAN_REFRESH_S
+        self.schedule = EmptyingSchedule()         # when each monitor's queue is emptied
+        self._ready = self.schedule.ready          # what pvxs's handlers append to
         self._links: dict[int, PVALink] = {}
-        #: (set, op) of operations that completed: released by the worker, never in
-        #: pvxs's callback (an op destroyed in its own callback thread can deadlock pvxs)
+        #: (set, [op]) of operations that completed: released by the worker, never in
+        #: pvxs's callback thread (see .ops)
         self._done_ops: deque[tuple[set, list]] = deque()
-        self._lost_sids: dict[int, float] = {}  # were connected, are not now: since when
-        self._next_hurry = 0.0
+        self._recovery = LostChannels()     # channels that were connected and are not
         self._warnings: list[str] = []
 
     # ------------------------------------------------------------------ set-up
@@ -206,40 +144,10 @@ class PVASource(Source):
             if box:
                 ops.discard(box[0])
                 box.clear()         # the op <-> callback cycle goes: freed here, now
-        ready, links, ib = self._ready, self._links, self._inbox
-        later, slow = self._later, self._later_slow
-        if self._lost_sids:
-            self._hurry()
-        if not ready and not later and not slow:
-            return
-        now = time.monotonic()
-        keep_all = ib.keep_all
-        while ready:
-            try:
-                sid = ready.popleft()
-            except IndexError:
-                break
-            link = links.get(sid)
-            if link is None or link.monitor is None or link.waiting:
-                continue
-            if (link.quiet and link.connected and not link.watched and sid not in keep_all
-                    and (link.slow or len(links) > DEFER_ABOVE)):
-                wait = self.slow_interval if link.slow else self.poll_interval
-                if link.emptied + wait > now:
-                    link.waiting = True
-                    (slow if link.slow else later).append((link.emptied + wait, sid))
-                    continue
-            link.emptied = now
+        self._recovery.step(self._links, self._ctx.hurryUp, self._remake)
+        ib = self._inbox
+        for sid, link in self.schedule.due(self._links, ib.keep_all):
             self._drain(sid, link, ib)
-        for queue in (later, slow):
-            while queue and queue[0][0] <= now:
-                sid = queue.popleft()[1]
-                link = links.get(sid)
-                if link is None or link.monitor is None:
-                    continue
-                link.waiting = False
-                link.emptied = now
-                self._drain(sid, link, ib)
 
     def _drain(self, sid: int, link: PVALink, ib: Inbox) -> None:
         """Pop what ``sid``'s monitor queued: losses, the connection, values (the
@@ -265,7 +173,7 @@ class PVASource(Source):
             got.append(v)
         if got and link.repeat:
             link.repeat = False
-            if _repeats(got[0], link.last):     # already delivered (a second keep_all sample)
+            if repeats(got[0], link.last):     # already delivered (a second keep_all sample)
                 del got[0]
         if not got:
             return
@@ -308,7 +216,7 @@ class PVASource(Source):
         if not link.narrow:
             link.meta = link.last
         link.connected = True
-        self._lost_sids.pop(sid, None)
+        self._recovery.found(sid)
         ib.post(Connected(sid))
         if not link.narrow and link.kind in (pv.KIND_SCALAR, pv.KIND_ENUM):
             self._narrow(sid, link)
@@ -336,37 +244,17 @@ class PVASource(Source):
             pass
         return True
 
-    def _hurry(self) -> None:
-        """Search again for the lost channels (every HURRY_S while there are any);
-        remake the monitors of those lost for RECREATE_S."""
-        now = time.monotonic()
-        if now < self._next_hurry:
-            return
-        self._next_hurry = now + HURRY_S
-        lost = self._lost_sids
-        for sid in [s for s in lost if s not in self._links]:
-            del lost[sid]
-        if not lost:
-            return
-        for sid, since in list(lost.items()):
-            if now - since >= RECREATE_S:
-                link = self._links[sid]
-                try:
-                    self._ctx.disconnect(link.wire)     # a fresh channel, not the cached one
-                except Exception as exc:
-                    log.debug("disconnect %s failed: %s", link.wire, exc)
-                self._swap(sid, link, NARROW_REQUEST if link.narrow else None, quiet=link.quiet)
-                lost[sid] = now
+    def _remake(self, sid: int, link: PVALink) -> None:
+        """A fresh channel and monitor for a channel lost too long (see .recovery)."""
         try:
-            self._ctx.hurryUp()
+            self._ctx.disconnect(link.wire)     # a fresh channel, not the cached one
         except Exception as exc:
-            log.debug("hurryUp failed: %s", exc)
+            log.debug("disconnect %s failed: %s", link.wire, exc)
+        self._swap(sid, link, NARROW_REQUEST if link.narrow else None, quiet=link.quiet)
 
     def _lost(self, sid: int, link: PVALink, exc: Exception, ib: Inbox) -> None:
         link.meta = None           # metadata again at the next connection
-        if not self._lost_sids:
-            self._next_hurry = time.monotonic() + 0.5
-        self._lost_sids.setdefault(sid, time.monotonic())
+        self._recovery.lost(sid)
         if isinstance(exc, self._disconnected):
             if link.connected:
                 link.connected = False
@@ -430,8 +318,7 @@ class PVASource(Source):
         link = channel.link
         link.watched = watched
         if watched and link.waiting:     # shown now: its newest value at once
-            link.waiting, link.emptied = False, 0.0
-            self._ready.append(channel.sid)
+            self.schedule.at_once(channel.sid, link)
             self._wake()
 
     def watch_access(self, channel: Any) -> None:
@@ -446,27 +333,8 @@ class PVASource(Source):
             link.meta = None      # a whole structure is KBs: not kept per channel once used
             self._wake()
             return
-        sid, inbox, src = channel.sid, self._inbox, self
-        box: list = []
-
-        def done(value: Any) -> None:     # pvxs thread
-            src._done_ops.append((link.ops, box))
-            if src._closing:
-                return
-            if isinstance(value, Exception):
-                inbox.post(GetDone(sid, None, False, False, _error_text(value)))
-            else:
-                item = PVAItem(value, link.kind, link.seq, link.ndarray)
-                link.meta = item
-                inbox.post(GetDone(sid, item, True, False, ""))
-            src._wake()
-        try:
-            op = self._ctx.get(link.wire, done)
-        except Exception as exc:
-            inbox.post(GetDone(sid, None, False, False, _error_text(exc)))
-            return
-        box.append(op)
-        link.ops.add(op)
+        start_get(self._ctx, link, channel.sid, self._inbox, self._wake, self._done_ops,
+                  lambda: self._closing)
 
     def get_value(self, channel: Any) -> str:
         """The newest value: what the monitor queued so far is taken first (a read
@@ -488,9 +356,8 @@ class PVASource(Source):
         link.values = not sub.announce
         link.slow = bool(sub.alarm_only)
         channel.sub = sub
-        if link.waiting and not link.slow:    # watched now: its newest value at once
-            link.waiting, link.emptied = False, 0.0
-            self._ready.append(channel.sid)
+        if not link.slow:                     # watched now: its newest value at once
+            self.schedule.at_once(channel.sid, link)
         if link.announce and link.quiet and link.monitor is not None:
             # announcements must wake the worker: a handler that does
             self._swap(channel.sid, link, NARROW_REQUEST if link.narrow else None, quiet=False)
@@ -520,29 +387,8 @@ class PVASource(Source):
         target = "value.index" if native == "ENUM" else "value"
         data = pv.put_value_of(native, values, state.max_count > 1 or link.last is not None
                                and pv.is_array_code(link.last.value))
-        ops = link.ops
-        box: list = []
-        inbox, wake, closing = self._inbox, self._wake, self
-
-        def done(result: Any) -> None:     # pvxs thread
-            closing._done_ops.append((ops, box))
-            if closing._closing or not wait:
-                wake()      # the worker releases the op
-                return
-            if result is None:
-                inbox.post(PutDone(rid, True, ""))
-            else:
-                inbox.post(PutDone(rid, False, _error_text(result)))
-            wake()
-
-        request = "record[block=true]" if wait else None
-        try:
-            op = self._ctx.put(link.wire, done, builder={target: data}, request=request, get=False)
-        except Exception as exc:
-            return _error_text(exc), None
-        box.append(op)
-        ops.add(op)
-        return "", op
+        return start_put(self._ctx, link, target, data, rid, wait, self._inbox, self._wake,
+                         self._done_ops, lambda: self._closing)
 
     # ------------------------------------------------------------------ values
 
@@ -608,37 +454,3 @@ class PVASource(Source):
             ib.events.append(FrameFetched(channel.sid, True, "", (item.seq, 0)))
         self._wake()
         return ""
-
-
-def _repeats(v: Any, last: Optional[PVAItem]) -> bool:
-    """Whether update ``v`` is the value ``last`` held (same time stamp and value): the
-    first update of a monitor swapped in for the channel's previous one."""
-    if last is None:
-        return False
-    try:
-        if pv.stamp_seconds(v) != pv.stamp_seconds(last.value):
-            return False
-        if "uniqueId" in v:
-            return v["uniqueId"] == last.value["uniqueId"]
-        field = "value.index" if "value.index" in v else "value"
-        a, b = v[field], last.value[field]
-    except Exception:
-        return False
-    if hasattr(a, "shape") or hasattr(b, "shape"):
-        import numpy as np
-
-        return bool(np.array_equal(a, b))
-    return a == b
-
-
-def _error_text(exc: Any) -> str:
-    """A p4p error as the server said it."""
-    text = str(exc).strip()
-    name = type(exc).__name__
-    if name == "RemoteError":
-        return text or "refused by the server"
-    if name == "Cancelled":
-        return "cancelled (channel closed)"
-    if name == "Disconnected":
-        return "disconnected"
-    return f"{name}: {text}" if text else name

@@ -87,16 +87,16 @@ def test_small_sessions_get_every_update(pva_engine) -> None:
 
 
 def test_deferred_above_the_threshold_unless_watched(pva_engine, monkeypatch) -> None:
-    from pvprobe.pva import source as pva_source
+    from pvprobe.pva.link import PVA_POLL_S
 
     eng, rec, names = pva_engine
-    monkeypatch.setattr(pva_source, "DEFER_ABOVE", 10)      # this session counts as big
+    monkeypatch.setattr(eng.source.sources["pva"].schedule, "defer_above", 10)   # a big session
     eng.watch("test", set(names[:3]))
     got = rec.window(3.0)
     unwatched = [got[n] for n in names[3:]]
     watched = [got[n] for n in names[:3]]
     # a deferred PV: one state per PVA_POLL_S (0.25 s) at most, ~12 in 3 s
-    assert max(unwatched) <= 3.0 / pva_source.PVA_POLL_S + 3, unwatched
+    assert max(unwatched) <= 3.0 / PVA_POLL_S + 3, unwatched
     assert min(unwatched) >= 6, unwatched      # still updating, at most 0.25 s (+ a tick) old
     assert min(watched) >= 40, watched         # the shown ones: every tick
 
