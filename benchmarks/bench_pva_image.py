@@ -107,9 +107,13 @@ def _pinned(cpus):
 
 def run_viewer(b: Bench, argv: list[str], env: dict, timeout: float, cam: subprocess.Popen,
                cpus=None) -> dict:
-    """Run a launcher; CPU of it and of the camera over its window (window_start → result)."""
-    proc = b.spawn(argv, env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                   preexec_fn=_pinned(cpus))
+    """Run a launcher; CPU of it and of the camera over its window (window_start → result).
+    Its stderr goes to a file (PyDM at a high redraw rate logs a warning per skipped
+    redraw: a pipe nobody reads would fill and stop it)."""
+    errf = b.tmp / f"viewer-{len(b.children)}.err"
+    with open(errf, "w") as ef:
+        proc = b.spawn(argv, env, stdout=subprocess.PIPE, stderr=ef, text=True,
+                       preexec_fn=_pinned(cpus))
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ)
     deadline = time.monotonic() + timeout
@@ -139,7 +143,7 @@ def run_viewer(b: Bench, argv: list[str], env: dict, timeout: float, cam: subpro
         proc.wait(20)
     except subprocess.TimeoutExpired:
         kill_pid(proc)
-    err = proc.stderr.read() if proc.stderr else ""
+    err = errf.read_text(errors="replace")
     if "error" in res or proc.returncode not in (0, None):
         log(f"viewer exit {proc.returncode}; stderr tail:", err[-2000:])
     res["exit_code"] = proc.returncode
