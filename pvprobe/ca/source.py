@@ -352,12 +352,7 @@ class CASource(Source):
                     return NOTHING_NEW
                 return NEW_WHILE_ARMING    # one came between take() and arm()
             return NEW
-        ib = self._inbox
-        with ib.lock:
-            stamp = ib.announced.pop(channel.sid, None)
-        if stamp is None or stamp <= last_stamp:
-            return NOTHING_NEW
-        return NEW
+        return NEW if self._inbox.newer_announcement(channel.sid, last_stamp) else NOTHING_NEW
 
     def pause_announcements(self, channel: Any) -> None:
         """Clear the announcement subscription, keep its C slot (disarmed) for later."""

@@ -67,13 +67,20 @@ class NameIndex:
             return name[len(PVA):], True
         return (name[5:] if name.startswith("ca://") else name), False
 
+    def _one_by_one(self, names: set[str]) -> bool:
+        """Whether a change of these names goes into the sorted list one by one (few,
+        and the list is in order); else the list is sorted again at the next query."""
+        if not names:
+            return False
+        if self._dirty or len(names) > INSERT_MAX:
+            self._dirty = True
+            return False
+        return True
+
     def _remove(self, names: set[str]) -> None:
         """Names a source no longer holds: out of the sorted list one by one while they
         are few and no other source holds them, else sort later."""
-        if not names:
-            return
-        if self._dirty or len(names) > INSERT_MAX:
-            self._dirty = True
+        if not self._one_by_one(names):
             return
         for n in names:
             bare, pva = self._form(n)
@@ -89,10 +96,7 @@ class NameIndex:
     def _insert(self, names: set[str]) -> None:
         """Names new to a source: into the sorted list one by one while they are few
         (a keystroke must not wait for sorting 100,000 names again), else sort later."""
-        if not names:
-            return
-        if self._dirty or len(names) > INSERT_MAX:
-            self._dirty = True
+        if not self._one_by_one(names):
             return
         for n in names:
             bare, pva = self._form(n)

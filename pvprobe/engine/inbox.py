@@ -60,6 +60,13 @@ class Inbox:
                 self.keep_all.discard(sid)
                 self.samples.pop(sid, None)
 
+    def newer_announcement(self, sid: int, last_stamp: tuple) -> bool:
+        """Take ``sid``'s announced stamp: whether one newer than ``last_stamp`` came
+        (for sources whose callbacks announce through the inbox)."""
+        with self.lock:
+            stamp = self.announced.pop(sid, None)
+        return stamp is not None and stamp > last_stamp
+
     def forget(self, sid: int) -> None:
         """A channel went: drop everything it left here."""
         with self.lock:

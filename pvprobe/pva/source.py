@@ -428,12 +428,7 @@ class PVASource(Source):
         return None
 
     def newest_announcement(self, channel: Any, last_stamp: tuple) -> int:
-        ib = self._inbox
-        with ib.lock:
-            stamp = ib.announced.pop(channel.sid, None)
-        if stamp is None or stamp <= last_stamp:
-            return NOTHING_NEW
-        return NEW
+        return NEW if self._inbox.newer_announcement(channel.sid, last_stamp) else NOTHING_NEW
 
     def pause_announcements(self, channel: Any) -> None:
         link = channel.link
