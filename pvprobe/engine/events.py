@@ -63,6 +63,7 @@ Event = Union[Connected, Disconnected, AccessRights, GetDone, FrameFetched, PutD
 
 
 class AddCmd(NamedTuple):
+    """One more use of each name, with what that user needs."""
     names: list
     monitor_arrays: bool
     keep_all: bool
@@ -71,13 +72,8 @@ class AddCmd(NamedTuple):
     light: bool
 
 
-class RemoveCmd(NamedTuple):
-    names: list
-    monitor_arrays: bool
-    keep_all: bool
-    once: bool
-    paced: bool
-    light: bool
+class RemoveCmd(AddCmd):
+    """One use less of each name: the one added with these needs (same fields)."""
 
 
 class PutCmd(NamedTuple):
