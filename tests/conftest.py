@@ -356,6 +356,25 @@ def _starts_a_server(fixturedef: object) -> bool:
     return False
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item):
+    """Before pytest-qt deletes a test's widgets (its own teardown hook runs inside this
+    one), stop every engine still feeding Qt: views deleted while a worker still sent
+    them batches were seen to hang PyQt in ~PyQtSlotProxy after a failed check (a
+    fixture that stops its bridge later finds it stopped: stop() is idempotent)."""
+    try:
+        from pvprobe.qt.bridge import EngineBridge
+    except ImportError:         # no Qt in this run
+        EngineBridge = None
+    if EngineBridge is not None:
+        for br in EngineBridge.running_bridges():
+            try:
+                br.stop()
+            except Exception:   # the test's own teardown reports it
+                pass
+    return (yield)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark ``live`` every test that uses a server fixture (directly or through another,
     e.g. ``engine`` -> ``demo_ioc``), lives in LIVE_MODULES or is in LIVE_TESTS; ``slow`` those in

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, Optional
 
@@ -98,6 +99,14 @@ class EngineBridge(QObject):
     batchApplied = pyqtSignal(object)
     #: One PutResult per finished put (GUI thread).
     putFinished = pyqtSignal(object)
+    #: Bridges started and not stopped (see :meth:`running_bridges`).
+    _running: weakref.WeakSet = weakref.WeakSet()
+
+    @classmethod
+    def running_bridges(cls) -> list[EngineBridge]:
+        """Bridges whose engine still runs: a test harness stops them before it deletes
+        the views (views deleted while a worker still feeds them were seen to hang PyQt)."""
+        return list(cls._running)
 
     def __init__(self, engine: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -167,6 +176,7 @@ class EngineBridge(QObject):
         # set it; a bridge over another engine must not depend on that.
         apply_gil_switch_interval()
         GuiThreadGarbage.acquire()
+        EngineBridge._running.add(self)
         self.engine.start(self._on_batch_from_worker)
 
     def stop(self) -> None:
@@ -174,6 +184,7 @@ class EngineBridge(QObject):
         if self._stopped:
             return
         self._stopped = True
+        EngineBridge._running.discard(self)
         if self._started:
             self.engine.stop()
             GuiThreadGarbage.release()

@@ -176,100 +176,102 @@ def test_kill_and_restart_20_times(qtbot, fault_ioc: FaultIOC) -> None:
         qtbot.addWidget(v)
         v.show()
     bridge.start()
-    table.add_pvs(names)
-    model = table.model
-    grey = table_colors(model.theme_name, model.palette_name).disconnected_fg   # the theme's, no copy
+    try:   # a failed check must not leave the worker running while qtbot deletes the views
+        table.add_pvs(names)
+        model = table.model
+        grey = table_colors(model.theme_name, model.palette_name).disconnected_fg   # the theme's, no copy
 
-    def all_live() -> bool:
-        return (model.connected_count == len(names) and model.valued_count == len(names)
-                and image.feed is not None and image.feed.connected
-                and all(s.state is not None and s.state.connected for s in chart._series.values())
-                and all(t.state is not None and t.state.connected for t in wave._traces.values())
-                and probe.state is not None and probe.state.connected)
+        def all_live() -> bool:
+            return (model.connected_count == len(names) and model.valued_count == len(names)
+                    and image.feed is not None and image.feed.connected
+                    and all(s.state is not None and s.state.connected for s in chart._series.values())
+                    and all(t.state is not None and t.state.connected for t in wave._traces.values())
+                    and probe.state is not None and probe.state.connected)
 
-    def all_down() -> bool:
-        return (model.connected_count == 0 and not image.feed.connected
-                and not any(s.state.connected for s in chart._series.values())
-                and not any(t.state.connected for t in wave._traces.values())
-                and not probe.state.connected)
+        def all_down() -> bool:
+            return (model.connected_count == 0 and not image.feed.connected
+                    and not any(s.state.connected for s in chart._series.values())
+                    and not any(t.state.connected for t in wave._traces.values())
+                    and not probe.state.connected)
 
-    qtbot.waitUntil(all_live, timeout=60000)
-    marks = {n: model.state_of(n).update_count for n in chart_names}
-    engine_slots = engine.debug_summary().channels
-    down_s: list[float] = []
-    up_s: list[float] = []
-    ioc_s: list[float] = []
-    rss_series: list[float] = []
-    base = None
-    base_cycle = min(WARMUP_CYCLES, CYCLES - 1)   # after warm-up: caches, fonts, pyqtgraph items, heap arenas
-    for cycle in range(CYCLES):
-        if cycle == base_cycle:
-            base = (engine.debug_summary().channels, _subscribed(engine),
-                    threading.active_count(), _threads())
-        t0 = time.monotonic()
-        fault_ioc.kill()
-        qtbot.waitUntil(all_down, timeout=int((CONN_TMO + 10) * 1000))
-        down_s.append(time.monotonic() - t0)
-        rss_down = _rss_mb()    # no frame fetch in flight now (see the memory checks below)
-        # No stale value shown as live: every row says DISCONNECTED, greyed out.
-        for row in range(model.rowCount()):
-            assert model.text(row, Col.SEVERITY) == DISCONNECTED_TEXT
-            assert model.text(row, Col.CONNECTION) == DISCONNECTED_TEXT
-            assert model.data(model.index(row, int(Col.VALUE)), Qt.ForegroundRole).color() == grey
-        assert "disconnected" in image.feed.message()
-        assert "DISCONNECTED" in probe.conn_label.text()
-        t1 = time.monotonic()
-        fault_ioc.start(timeout=90)
-        ioc_s.append(time.monotonic() - t1)
         qtbot.waitUntil(all_live, timeout=60000)
-        up_s.append(time.monotonic() - t1)
-        # every PV resumed: the dynamic ones update again (no user action)
-        qtbot.waitUntil(lambda: all(model.state_of(n).update_count > marks[n] + 2 for n in chart_names),
-                        timeout=10000)
         marks = {n: model.state_of(n).update_count for n in chart_names}
-        rss_series.append(round(min(rss_down, _rss_mb()), 1))
-    try:    # the last reconnection settles (record fields the probe drops, subscriptions)
-        qtbot.waitUntil(lambda: (engine.debug_summary().channels, _subscribed(engine)) == base[:2],
-                        timeout=5000)
-    except qtbot.TimeoutError:
-        pass    # the figures below say what differs
-    end = (engine.debug_summary().channels, _subscribed(engine),
-           threading.active_count(), _threads())
-    rss_base = rss_series[max(0, base_cycle - 1)]   # the cycle just before ``base``
-    figures = {"cycles": CYCLES, "disconnect_s_max": round(max(down_s), 2),
-               "reconnect_s_median": round(sorted(up_s)[len(up_s) // 2], 2),
-               "reconnect_s_max": round(max(up_s), 2),
-               "ioc_start_s_median": round(sorted(ioc_s)[len(ioc_s) // 2], 2),
-               "slots": [base[0], end[0]], "subscriptions": [base[1], end[1]],
-               "py_threads": [base[2], end[2]], "os_threads": [base[3], end[3]],
-               "rss_mb": [rss_base, rss_series[-1]], "rss_per_cycle_mb": rss_series}
-    print("FAULT-FIGURES", json.dumps(figures))
-    # each message starts with the check's name: pytest's one-line summary shows which
-    assert end[0] == base[0] <= engine_slots, f"slots {figures}"  # the probe drops record fields it has no use for
-    assert end[1] == base[1], f"subscriptions {figures}"
-    assert end[2] == base[2], f"py_threads {figures}"
-    assert end[3] <= base[3] + 2, f"os_threads {figures}"  # libca may still be closing a dead circuit's thread
-    # 15 cycles after warm-up. Measured (gc + malloc_trim before each reading), alone:
-    # 145.2 -> 149.9 MB, every cycle between 145 and 158 MB in 4 MB steps (camera frames
-    # in flight), no trend. In the full suite (a 370 MB process) the heap settled only
-    # after ~5 cycles (366 -> 390 MB, then flat 390-398): hence WARMUP_CYCLES = 5. A leak
-    # of the 2,000 channels' states (~1 KB each) per cycle would add 30 MB: bound 20 MB.
-    # A cycle's figure is the lower of two readings (IOC down, and live again): one reading
-    # moves in 4 MB steps with the camera frames (1024x1024 uint16) alive at that moment
-    # (a flat run read 541-553 MB), enough new highs and spread to fail these checks
-    # without a leak; memory that stays in use (a leak) is in both readings.
-    assert rss_series[-1] - rss_base < 20.0, f"rss_mb {figures}"
-    # no upward trend: a leak (the channels' states, ~2 MB per cycle) raises the RSS at
-    # nearly every cycle; the heap of the full suite rises in a few steps and stays flat
-    # between them (seen: 539-543 MB for 8 cycles, one 12 MB step, then 554.8 MB for 8)
-    assert _rises(rss_series[WARMUP_CYCLES:]) <= MAX_RSS_RISES, f"rss_rises {figures}"
-    assert max(down_s) < CONN_TMO + 5, f"disconnect_s_max {figures}"
-    for v in (table,):
-        v.close_pvs()
-    chart.close_pvs()
-    wave.close_pvs()
-    image.shutdown()
-    probe.close_pv()
-    qtbot.waitUntil(lambda: bridge.engine_pvs == 0, timeout=10000)
-    bridge.stop()
-    engine.close()
+        engine_slots = engine.debug_summary().channels
+        down_s: list[float] = []
+        up_s: list[float] = []
+        ioc_s: list[float] = []
+        rss_series: list[float] = []
+        base = None
+        base_cycle = min(WARMUP_CYCLES, CYCLES - 1)   # after warm-up: caches, fonts, pyqtgraph items, heap arenas
+        for cycle in range(CYCLES):
+            if cycle == base_cycle:
+                base = (engine.debug_summary().channels, _subscribed(engine),
+                        threading.active_count(), _threads())
+            t0 = time.monotonic()
+            fault_ioc.kill()
+            qtbot.waitUntil(all_down, timeout=int((CONN_TMO + 10) * 1000))
+            down_s.append(time.monotonic() - t0)
+            rss_down = _rss_mb()    # no frame fetch in flight now (see the memory checks below)
+            # No stale value shown as live: every row says DISCONNECTED, greyed out.
+            for row in range(model.rowCount()):
+                assert model.text(row, Col.SEVERITY) == DISCONNECTED_TEXT
+                assert model.text(row, Col.CONNECTION) == DISCONNECTED_TEXT
+                assert model.data(model.index(row, int(Col.VALUE)), Qt.ForegroundRole).color() == grey
+            assert "disconnected" in image.feed.message()
+            assert "DISCONNECTED" in probe.conn_label.text()
+            t1 = time.monotonic()
+            fault_ioc.start(timeout=90)
+            ioc_s.append(time.monotonic() - t1)
+            qtbot.waitUntil(all_live, timeout=60000)
+            up_s.append(time.monotonic() - t1)
+            # every PV resumed: the dynamic ones update again (no user action)
+            qtbot.waitUntil(lambda: all(model.state_of(n).update_count > marks[n] + 2 for n in chart_names),
+                            timeout=10000)
+            marks = {n: model.state_of(n).update_count for n in chart_names}
+            rss_series.append(round(min(rss_down, _rss_mb()), 1))
+        try:    # the last reconnection settles (record fields the probe drops, subscriptions)
+            qtbot.waitUntil(lambda: (engine.debug_summary().channels, _subscribed(engine)) == base[:2],
+                            timeout=5000)
+        except qtbot.TimeoutError:
+            pass    # the figures below say what differs
+        end = (engine.debug_summary().channels, _subscribed(engine),
+               threading.active_count(), _threads())
+        rss_base = rss_series[max(0, base_cycle - 1)]   # the cycle just before ``base``
+        figures = {"cycles": CYCLES, "disconnect_s_max": round(max(down_s), 2),
+                   "reconnect_s_median": round(sorted(up_s)[len(up_s) // 2], 2),
+                   "reconnect_s_max": round(max(up_s), 2),
+                   "ioc_start_s_median": round(sorted(ioc_s)[len(ioc_s) // 2], 2),
+                   "slots": [base[0], end[0]], "subscriptions": [base[1], end[1]],
+                   "py_threads": [base[2], end[2]], "os_threads": [base[3], end[3]],
+                   "rss_mb": [rss_base, rss_series[-1]], "rss_per_cycle_mb": rss_series}
+        print("FAULT-FIGURES", json.dumps(figures))
+        # each message starts with the check's name: pytest's one-line summary shows which
+        assert end[0] == base[0] <= engine_slots, f"slots {figures}"  # the probe drops record fields it has no use for
+        assert end[1] == base[1], f"subscriptions {figures}"
+        assert end[2] == base[2], f"py_threads {figures}"
+        assert end[3] <= base[3] + 2, f"os_threads {figures}"  # libca may still be closing a dead circuit's thread
+        # 15 cycles after warm-up. Measured (gc + malloc_trim before each reading), alone:
+        # 145.2 -> 149.9 MB, every cycle between 145 and 158 MB in 4 MB steps (camera frames
+        # in flight), no trend. In the full suite (a 370 MB process) the heap settled only
+        # after ~5 cycles (366 -> 390 MB, then flat 390-398): hence WARMUP_CYCLES = 5. A leak
+        # of the 2,000 channels' states (~1 KB each) per cycle would add 30 MB: bound 20 MB.
+        # A cycle's figure is the lower of two readings (IOC down, and live again): one reading
+        # moves in 4 MB steps with the camera frames (1024x1024 uint16) alive at that moment
+        # (a flat run read 541-553 MB), enough new highs and spread to fail these checks
+        # without a leak; memory that stays in use (a leak) is in both readings.
+        assert rss_series[-1] - rss_base < 20.0, f"rss_mb {figures}"
+        # no upward trend: a leak (the channels' states, ~2 MB per cycle) raises the RSS at
+        # nearly every cycle; the heap of the full suite rises in a few steps and stays flat
+        # between them (seen: 539-543 MB for 8 cycles, one 12 MB step, then 554.8 MB for 8)
+        assert _rises(rss_series[WARMUP_CYCLES:]) <= MAX_RSS_RISES, f"rss_rises {figures}"
+        assert max(down_s) < CONN_TMO + 5, f"disconnect_s_max {figures}"
+        for v in (table,):
+            v.close_pvs()
+        chart.close_pvs()
+        wave.close_pvs()
+        image.shutdown()
+        probe.close_pv()
+        qtbot.waitUntil(lambda: bridge.engine_pvs == 0, timeout=10000)
+    finally:
+        bridge.stop()
+        engine.close()
