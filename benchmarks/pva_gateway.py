@@ -1,6 +1,6 @@
 """A real pvAccess gateway (``python -m p4p.gw CONFIG``) for the benchmarks.
 
-The same set-up as the tests' gateway (``tests/pva_gateway.py``; benchmarks do not
+The same set-up as the tests' gateway (``tests/servers/pva_gateway.py``; benchmarks do not
 import tests): the gateway's client side searches the upstream servers' UDP ports
 (which the measured client never searches), its server side listens on loopback on
 its own TCP/UDP ports, every PV allowed, status PVs under ``GW:``. Started and
