@@ -356,6 +356,34 @@ def _starts_a_server(fixturedef: object) -> bool:
     return False
 
 
+_TESTS_RUN = [0]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def garbage_in_the_main_thread() -> Iterator[None]:
+    """Cyclic garbage is collected in the main (GUI) thread only, for the whole session,
+    as the app does while its engine runs (bridge.GuiThreadGarbage): tests leave engines,
+    CA and pvxs threads behind whose allocations would otherwise trigger collections of
+    earlier tests' Qt objects in those threads."""
+    import gc
+
+    was = gc.isenabled()
+    gc.disable()
+    yield
+    if was:
+        gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def collect_after_each_test() -> Iterator[None]:
+    """The young generations after every test, everything after every 25th (main thread)."""
+    import gc
+
+    yield
+    _TESTS_RUN[0] += 1
+    gc.collect(2 if _TESTS_RUN[0] % 25 == 0 else 1)
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_teardown(item: pytest.Item):
     """Before pytest-qt deletes a test's widgets (its own teardown hook runs inside this

@@ -39,6 +39,7 @@ from ..engine.needs import Subscription
 from ..engine.source import NEW, NOTHING_NEW, Source
 from . import values as pv
 from .link import (
+    DEFER_ABOVE,
     NARROW_REQUEST,
     PREFIX,
     PVAItem,
@@ -406,7 +407,9 @@ class PVASource(Source):
 
     def apply_meta(self, state: PVState, item: PVAItem) -> None:
         try:
-            pv.apply_meta(state, item.value)
+            # the field tree (info's listing) costs a third of a connection: not for
+            # the rows of a big table (bench_pva_table: 28-33 % of the worker, ~7 KB/PV)
+            pv.apply_meta(state, item.value, with_fields=len(self._links) <= DEFER_ABOVE)
         except Exception as exc:
             state.error = f"cannot read its metadata: {exc}"
 

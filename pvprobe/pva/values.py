@@ -347,8 +347,9 @@ def _limits(value: Any, low: str, high: str) -> Optional[tuple]:
     return (float(lo), float(hi))
 
 
-def apply_meta(state: PVState, value: Any) -> None:
-    """Units, precision, limits and enum strings of an NT value."""
+def apply_meta(state: PVState, value: Any, with_fields: bool = True) -> None:
+    """Units, precision, limits and enum strings of an NT value (``with_fields``: also
+    the whole structure as ``extra["fields"]``, for info)."""
     get = value.get
     if "display" in value:
         state.units = get("display.units", "") or ""
@@ -363,7 +364,8 @@ def apply_meta(state: PVState, value: Any) -> None:
             state.extra = {**(state.extra or {}), "description": desc}
     # the whole structure as info shows it (pvinfo's field, type, value): once per
     # connection, long arrays cut short
-    state.extra = {**(state.extra or {}), "fields": tree_of(value, short=True)}
+    if with_fields:
+        state.extra = {**(state.extra or {}), "fields": tree_of(value, short=True)}
     if "control" in value:
         state.control_limits = _limits(value, "control.limitLow", "control.limitHigh")
     if "valueAlarm" in value:

@@ -36,6 +36,7 @@ class GuiThreadGarbage:
 
     INTERVAL_MS = 250
     _users = 0
+    _was_enabled = True
     _timer: Optional[QTimer] = None
 
     @classmethod
@@ -43,6 +44,7 @@ class GuiThreadGarbage:
         cls._users += 1
         if cls._users > 1:
             return
+        cls._was_enabled = gc.isenabled()
         gc.disable()
         cls._timer = QTimer()
         cls._timer.setInterval(cls.INTERVAL_MS)
@@ -59,7 +61,8 @@ class GuiThreadGarbage:
                 cls._timer.stop()
                 cls._timer = None
             cls.collect_due()
-            gc.enable()
+            if cls._was_enabled:      # as it was before the first user came
+                gc.enable()
 
     #: objects in the oldest generation after its last collection
     _old_base = 0

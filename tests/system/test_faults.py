@@ -265,13 +265,20 @@ def test_kill_and_restart_20_times(qtbot, fault_ioc: FaultIOC) -> None:
         # between them (seen: 539-543 MB for 8 cycles, one 12 MB step, then 554.8 MB for 8)
         assert _rises(rss_series[WARMUP_CYCLES:]) <= MAX_RSS_RISES, f"rss_rises {figures}"
         assert max(down_s) < CONN_TMO + 5, f"disconnect_s_max {figures}"
-        for v in (table,):
-            v.close_pvs()
-        chart.close_pvs()
-        wave.close_pvs()
-        image.shutdown()
-        probe.close_pv()
+        _close_views(table, chart, wave, image, probe)
         qtbot.waitUntil(lambda: bridge.engine_pvs == 0, timeout=10000)
     finally:
+        # also when a check failed: the views leave the bridge before qtbot deletes them
+        # (deleting them still attached was seen to hang PyQt in ~PyQtSlotProxy)
+        _close_views(table, chart, wave, image, probe)
         bridge.stop()
         engine.close()
+
+
+def _close_views(table, chart, wave, image, probe) -> None:
+    """Each view releases its PVs and leaves the bridge (again: a no-op)."""
+    for close in (table.close_pvs, chart.close_pvs, wave.close_pvs, image.shutdown, probe.close_pv):
+        try:
+            close()
+        except Exception as exc:     # the failing check is the news, not this
+            print("closing a view failed:", exc)
