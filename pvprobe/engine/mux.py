@@ -46,7 +46,14 @@ class MuxSource(Source):
         """Per-item calls straight to the default source while it is the only one."""
         d = self.default
         if self._others:
-            self.decode, self.sample = self._decode, self._sample          # type: ignore[method-assign]
+            decoders = {src.item_type: src.decode for src in self._others}
+            get, default = decoders.get, d.decode
+
+            def decode(state: PVState, item: Any) -> None:
+                """One dict lookup per update (the busiest per-item call)."""
+                get(type(item), default)(state, item)
+            self.decode = decode                                           # type: ignore[method-assign]
+            self.sample = self._sample                                     # type: ignore[method-assign]
             self.apply_meta = self._apply_meta                             # type: ignore[method-assign]
         else:
             self.decode, self.sample, self.apply_meta = d.decode, d.sample, d.apply_meta  # type: ignore[method-assign]
@@ -147,9 +154,6 @@ class MuxSource(Source):
         return channel.source.put(channel, native, values, rid, wait)
 
     # -- values
-    def _decode(self, state: PVState, item: Any) -> None:
-        self._owner(item).decode(state, item)
-
     def _sample(self, state: PVState, item: Any) -> tuple:
         return self._owner(item).sample(state, item)
 

@@ -14,6 +14,17 @@ PREFIX = "pva://"
 #: known: decoding and copying an update then touches 3 fields, not 20 (display,
 #: control and valueAlarm come with the metadata get at each connection).
 NARROW_REQUEST = "field(value,alarm,timeStamp)"
+#: The queue (updates kept by pvxs, the newest squashed into the last) of the
+#: monitors opened once the source serves more than :data:`DEFER_ABOVE` channels.
+#: Such a queue is emptied on the source's schedule by exactly this many pops and no
+#: last, empty one: pvxs calls a monitor's handler only after a pop found its queue
+#: empty, so a PV that keeps changing then costs its handler no call (and pvxs's
+#: network thread no wait for the GIL) and two pops per emptying, not five.
+BIG_QUEUE = 2
+#: The request of those monitors: the whole structure (no narrow swap: with 10,000
+#: channels the swapped-out monitors lived on for seconds, their handlers called
+#: ~10,000 times a second, while p4p's close() waited for pvxs's busy thread).
+BIG_REQUEST = f"record[queueSize={BIG_QUEUE}]"
 #: A plain value monitor (no every-sample user, not paced) is emptied at most this
 #: often: what changes faster is squashed by pvxs into its newest update while it
 #: waits, so a PV changing at 10 Hz costs 4 pops and 4 decodes a second, not 10, and
@@ -61,6 +72,8 @@ class PVALink:
     ndarray: Any = None             # pv.FrameCounters of an NTNDArray channel
     meta: Optional[PVAItem] = None  # the whole structure (metadata) since the last connection
     narrow: bool = False            # the monitor asks only value, alarm and time
+    queue: int = 0                  # its queue size when emptied by counted pops (else 0)
+    request: Optional[str] = None   # the monitor's pvRequest (None: the whole structure)
     quiet: bool = False             # its handler never wakes the worker (plain values)
     emptied: float = 0.0            # when its queue was last emptied (monotonic)
     waiting: bool = False           # in the source's queue of monitors emptied later

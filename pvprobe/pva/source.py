@@ -38,7 +38,10 @@ from ..engine.inbox import Inbox
 from ..engine.needs import Subscription
 from ..engine.source import NEW, NOTHING_NEW, Source
 from . import values as pv
+from .closer import MonitorCloser
 from .link import (
+    BIG_QUEUE,
+    BIG_REQUEST,
     DEFER_ABOVE,
     NARROW_REQUEST,
     PREFIX,
@@ -82,6 +85,7 @@ class PVASource(Source):
         #: (set, [op]) of operations that completed: released by the worker, never in
         #: pvxs's callback thread (see .ops)
         self._done_ops: deque[tuple[set, list]] = deque()
+        self._closer = MonitorCloser()      # old monitors closed off the worker
         self._recovery = LostChannels()     # channels that were connected and are not
         self._warnings: list[str] = []
 
@@ -95,6 +99,7 @@ class PVASource(Source):
 
     def close(self) -> None:
         self._closing = True
+        self._closer.stop()
 
     def alive(self) -> bool:
         return not self._closing or self._ctx is not None
@@ -147,21 +152,31 @@ class PVASource(Source):
                 box.clear()         # the op <-> callback cycle goes: freed here, now
         self._recovery.step(self._links, self._ctx.hurryUp, self._remake)
         ib = self._inbox
-        for sid, link in self.schedule.due(self._links, ib.keep_all):
-            self._drain(sid, link, ib)
+        schedule, links, keep_all = self.schedule, self._links, ib.keep_all
+        big = schedule.is_big(links)
+        for sid, link in schedule.due(links, keep_all):
+            if link.queue and schedule.defers(sid, link, keep_all, big):
+                if self._drain(sid, link, ib, link.queue):
+                    schedule.again(sid, link)     # not seen empty: no event will come
+            else:
+                self._drain(sid, link, ib)
 
-    def _drain(self, sid: int, link: PVALink, ib: Inbox) -> None:
-        """Pop what ``sid``'s monitor queued: losses, the connection, values (the
-        newest is kept; every one with keep_all; NTNDArray uniqueIds all counted)."""
+    def _drain(self, sid: int, link: PVALink, ib: Inbox, limit: int = 10000) -> bool:
+        """Pop what ``sid``'s monitor queued, at most ``limit`` entries: losses, the
+        connection, values (the newest is kept; every one with keep_all; NTNDArray
+        uniqueIds all counted). True when the queue was not seen empty (then pvxs
+        calls no handler for what comes next: the caller empties it again later)."""
         pop, mon = self._pop, link.monitor
         got: list = []
-        for _ in range(10000):       # a bounded drain: the rest comes at the next event
+        full = True
+        for _ in range(limit):       # bounded: the rest comes at the next event
             try:
                 v = pop(mon)
             except Exception as exc:     # p4p refused to decode an update
                 self._warn(f"{PREFIX}{link.wire}: bad update: {exc}")
                 continue
             if v is None:
+                full = False
                 break
             if isinstance(v, Exception):
                 got.clear()
@@ -169,7 +184,7 @@ class PVASource(Source):
                 continue
             if not link.connected:
                 if self._connected(sid, link, v, ib):
-                    return      # the narrow monitor's first update follows
+                    return False    # the narrow monitor's first update follows
                 continue        # connection_info and the users' subscription follow
             got.append(v)
         if got and link.repeat:
@@ -177,7 +192,7 @@ class PVASource(Source):
             if repeats(got[0], link.last):     # already delivered (a second keep_all sample)
                 del got[0]
         if not got:
-            return
+            return full
         n = len(got)
         link.seq += n
         counters = link.ndarray
@@ -199,6 +214,7 @@ class PVASource(Source):
                     seq0 = link.seq - n
                     kept = [PVAItem(v, kind, seq0 + i + 1, counters) for i, v in enumerate(got)]
                     ib.samples.setdefault(sid, []).extend(kept)
+        return full
 
     def _connected(self, sid: int, link: PVALink, v: Any, ib: Inbox) -> bool:
         """The first update since (re)connecting: the channel's shape, its Connected
@@ -219,7 +235,9 @@ class PVASource(Source):
         link.connected = True
         self._recovery.found(sid)
         ib.post(Connected(sid))
-        if not link.narrow and link.kind in (pv.KIND_SCALAR, pv.KIND_ENUM):
+        if link.queue:      # a big session's: whole and quiet from now on (see .link)
+            link.quiet = not link.announce
+        elif not link.narrow and link.kind in (pv.KIND_SCALAR, pv.KIND_ENUM):
             self._narrow(sid, link)
             return True
         return False
@@ -237,12 +255,9 @@ class PVASource(Source):
         except Exception as exc:     # keep the old one
             self._warn(f"{PREFIX}{link.wire}: {exc}")
             return False
-        link.quiet = quiet
+        link.quiet, link.request = quiet, request
         link.repeat = link.connected and link.last is not None
-        try:
-            old.close()
-        except Exception:
-            pass
+        self._closer.close_later(old)
         return True
 
     def _remake(self, sid: int, link: PVALink) -> None:
@@ -251,7 +266,7 @@ class PVASource(Source):
             self._ctx.disconnect(link.wire)     # a fresh channel, not the cached one
         except Exception as exc:
             log.debug("disconnect %s failed: %s", link.wire, exc)
-        self._swap(sid, link, NARROW_REQUEST if link.narrow else None, quiet=link.quiet)
+        self._swap(sid, link, link.request, quiet=link.quiet)
 
     def _lost(self, sid: int, link: PVALink, exc: Exception, ib: Inbox) -> None:
         link.meta = None           # metadata again at the next connection
@@ -281,8 +296,10 @@ class PVASource(Source):
         channel.state.protocol = "pva"
         channel.state.access_known = False
         self._links[channel.sid] = link
+        if self.schedule.is_big(self._links):      # see .link.BIG_QUEUE
+            link.queue, link.request = BIG_QUEUE, BIG_REQUEST
         try:
-            link.monitor = self._monitor(channel.sid, link, None, quiet=False)
+            link.monitor = self._monitor(channel.sid, link, link.request, quiet=False)
         except Exception as exc:
             del self._links[channel.sid]
             channel.link = None
@@ -292,10 +309,7 @@ class PVASource(Source):
         link = channel.link
         self._links.pop(channel.sid, None)
         if link is not None and link.monitor is not None:
-            try:
-                link.monitor.close()
-            except Exception:
-                pass
+            self._closer.close_later(link.monitor)
             link.monitor = None
         channel.sub = None
 
@@ -360,7 +374,9 @@ class PVASource(Source):
         if not link.slow:                     # watched now: its newest value at once
             self.schedule.at_once(channel.sid, link)
         if link.announce and link.quiet and link.monitor is not None:
-            # announcements must wake the worker: a handler that does
+            # announcements must wake the worker: a handler that does (and a queue
+            # emptied at each event)
+            link.queue = 0
             self._swap(channel.sid, link, NARROW_REQUEST if link.narrow else None, quiet=False)
         last = link.last
         if last is not None and link.connected:   # the first event, as a new CA subscription's

@@ -272,6 +272,8 @@ def decode_ndarray(state: PVState, value: Any, counters: FrameCounters) -> None:
 
 def decode_into(state: PVState, value: Any, kind: str, counters: Optional[FrameCounters] = None) -> None:
     """Decode one update ``value`` of shape ``kind`` into ``state``."""
+    if kind == KIND_SCALAR and _scalar_into(state, value):
+        return
     _alarm(state, value)
     state.timestamp = stamp_seconds(value)
     if kind == KIND_SCALAR:
@@ -302,6 +304,26 @@ def decode_into(state: PVState, value: Any, kind: str, counters: Optional[FrameC
         state.value = _struct_value(value)
         state.count = 1
     state.update_count += 1
+
+
+def _scalar_into(state: PVState, value: Any) -> bool:
+    """The common case, in one frame (a table's rows decode ~100,000 updates/s): an
+    NTScalar with alarm and time stamp, no alarm now nor before. False: not that case
+    (the general path decodes it)."""
+    try:
+        sev = value["alarm.severity"]
+        secs = value["timeStamp.secondsPastEpoch"]
+        nsec = value["timeStamp.nanoseconds"]
+        v = value["value"]
+    except (KeyError, AttributeError):
+        return False
+    if sev or state.severity or state.status or state.status_text or isinstance(v, (np.ndarray, list)):
+        return False
+    state.timestamp = secs + nsec * 1e-9 if (secs or nsec) else 0.0
+    state.count = 1
+    state.value = v
+    state.update_count += 1
+    return True
 
 
 def _struct_value(value: Any) -> Any:

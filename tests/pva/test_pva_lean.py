@@ -117,3 +117,37 @@ def test_lean_mode_slows_unwatched_pva_pvs_and_a_watched_one_comes_at_once(pva_e
     seen = rec.counts.get(target, 0)
     eng.watch("test", {target})
     assert _wait(lambda: rec.counts.get(target, 0) > seen + 3, 1.5), "newly shown PV still slow"
+
+
+def test_a_big_session_empties_changing_queues_on_its_own_schedule(counters, demo_ioc, monkeypatch) -> None:
+    """Above DEFER_ABOVE channels a monitor asks the whole structure with a queue of
+    BIG_QUEUE and is emptied by that many pops, never up to an empty pop: pvxs then
+    calls no handler (no GIL taken by its network thread) while the PV keeps
+    changing, and the source empties it again on its own schedule."""
+    import pvprobe.pva.schedule as schedule
+    from pvprobe.ca.engine import Engine
+    from pvprobe.pva.link import BIG_REQUEST, PVA_POLL_S
+
+    monkeypatch.setattr(schedule, "DEFER_ABOVE", 10)
+    eng = Engine(tick_hz=20)
+    rec = Recorder(eng)
+    eng.start(rec)
+    names = [f"pva://{counters}:{i}" for i in range(N)]
+    try:
+        eng.add(names)
+        assert _wait(lambda: all(rec.counts.get(n, 0) >= 2 for n in names), 20), "not all updating"
+        src = eng.source.sources["pva"]
+        big = [link for link in list(src._links.values()) if link.request == BIG_REQUEST]
+        assert len(big) >= N - 10 and not any(link.narrow for link in big)
+        e0, d0 = src.schedule.events, src.schedule.emptied
+        got = rec.window(3.0)
+        events, emptied = src.schedule.events - e0, src.schedule.emptied - d0
+        counts = [got.get(n, 0) for n in names]
+        assert min(counts) >= 6, counts          # still fresh: ~every PVA_POLL_S
+        assert max(counts) <= 3.0 / PVA_POLL_S + 3, counts
+        # 20 Hz counters: a queue popped up to empty would re-arm its handler at each
+        # emptying (events ≈ emptyings); counted pops leave it unarmed
+        assert emptied >= 6 * (N - 10), (events, emptied)
+        assert events < 0.3 * emptied, (events, emptied)
+    finally:
+        eng.close()
