@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from ..core.format import CAGET_FORMAT, MAX_FORMAT_DIGITS, FloatFormat, char_array_escaped, format_scalar, format_value
+from ..core.pva_text import STRUCTURED, summary_text
 from ..core.pvnames import PVListError, pv_name_error, strip_scheme
 from ..core.pvs_format import read_names
 from ..core.pvstate import PVState
-from .pvatext import STRUCTURED, summary_text
 
 #: --timeout of the reading commands (get, info, snapshot save and compare): Engine.read's
 #: rule, see README "Command-line twins".

@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 from ..core.format import CAGET_FORMAT, FloatFormat, char_array_bytes, char_array_escaped
+from ..core.pva_text import jsonable, structure_json, structure_lines
 from ..core.pvstate import PVState
 from .common import add_float_options, add_timeout, check_names, command_parser, engine, err, float_format, value_fields
-from .pvatext import jsonable, structure_json, structure_lines
 
 
 def _json_value(state: PVState, as_string: bool) -> Any:

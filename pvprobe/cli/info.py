@@ -3,42 +3,43 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Optional
 
 from ..core.format import CAGET_FORMAT, FloatFormat
 from ..core.pvstate import PVState
-from . import pvatext
 from .common import add_float_options, add_timeout, check_names, command_parser, engine, err, float_format
+
+#: How long ``info`` waits for a pvAccess name search (which server answers), at most (s).
+SEARCH_TIMEOUT = 1.0
 
 
 def info_lines(st: PVState, floats: FloatFormat = CAGET_FORMAT, **report: Any) -> list[str]:
-    """cainfo-like report of one PV: the probe's report (``core.probe_report``)."""
+    """cainfo-like report of one PV (pvinfo-like for pvAccess): the probe's report
+    (``core.probe_report.report_lines``)."""
     from ..core.probe_report import report_lines
 
-    lines = report_lines(st, floats=floats, **report)
-    if st.protocol != "pva" or not st.ever_connected:
-        return lines
-    return pva_report(lines, st)
+    return report_lines(st, floats=floats, **report)
 
 
-def pva_report(lines: list[str], st: PVState) -> list[str]:
-    """The cainfo-like report of a pvAccess channel: no CA host line, the native type
-    without CA's DBR_ prefix, then protocol, type id, server, access and field tree
-    (``pvatext.info_lines``) after the State line."""
-    out: list[str] = []
-    for line in lines:
-        key = line.strip().split(":", 1)[0]
-        if key == "Host":
-            continue
-        if key == "Native type":
-            line = line.replace("DBR_", "", 1)
-        if key == "Value" and st.native_type in pvatext.STRUCTURED:   # not a frame's pixels
-            line = f"    Value:            {pvatext.summary_text(st)}"
-        out.append(line)
-        if key == "State":
-            out += pvatext.info_lines(st)[:pvatext.INFO_HEAD]
-    out += pvatext.info_lines(st)[pvatext.INFO_HEAD:]
-    return out
+def find_pva_servers(states: dict[str, PVState], timeout: Optional[float]) -> None:
+    """Fill ``host`` of the connected pvAccess PVs in ``states`` with the server that
+    answers a name search (one search for all, at most ``timeout`` or
+    :data:`SEARCH_TIMEOUT` seconds; a gateway's address through a gateway)."""
+    from ..core.protocol_text import SERVER_NOT_FOUND
+    from ..pva.search import SearchError, find_servers
+
+    wire = {name: name[len("pva://"):] for name, st in states.items()
+            if st.protocol == "pva" and st.connected}
+    if not wire:
+        return
+    try:
+        found = find_servers(wire.values(), min(timeout or SEARCH_TIMEOUT, SEARCH_TIMEOUT))
+    except SearchError as exc:
+        found, why = {}, f"not searched: {exc}"
+    else:
+        why = SERVER_NOT_FOUND
+    for name, bare in wire.items():
+        states[name].host = found.get(bare) or why
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     eng = engine()
     states = eng.read(names, timeout=args.timeout)
+    find_pva_servers(states, args.timeout)
     for i, name in enumerate(names):
         st = states[name]
         report: dict = {}

@@ -7,6 +7,7 @@ import threading
 import time
 
 from ..core.format import format_timestamp
+from ..core.pva_text import STRUCTURED, summary_text
 from ..core.pvstate import PVState
 from .common import (
     add_float_options,
@@ -19,7 +20,6 @@ from .common import (
     positive,
     value_fields,
 )
-from .pvatext import STRUCTURED, summary_text
 
 #: What stands for the time of an update whose server sent none (pvAccess timeStamp 0).
 NO_TIME = "(no time)"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..core.pva_text import STRUCTURED
 from ..core.pvnames import protocol_of
 from ..core.pvstate import PVState
 from .common import add_float_options, add_timeout, check_names, command_parser, engine, err, float_format, value_fields
-from .pvatext import STRUCTURED
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import argparse
 import sys
 from typing import Optional
 
+from ..core.pva_text import STRUCTURED
 from ..core.pvnames import strip_scheme
 from ..core.snapshot import (
     DIFFERENT,
@@ -29,7 +30,6 @@ from ..core.snapshot import (
 )
 from .common import add_protocol_option, add_timeout, check_names, engine, list_names, non_negative
 from .common import err as _common_err
-from .pvatext import STRUCTURED
 
 
 def _err(cmd: str, msg: str) -> None:

@@ -1,5 +1,6 @@
 """The text report of one PV: what ``cainfo`` shows and more (limits, enum states,
-valid length, sub-second timestamp, record fields, history). Shared by the
+valid length, sub-second timestamp, record fields, history); for a pvAccess PV what
+``pvinfo`` shows too (type id, server, field tree; see :func:`pva_lines`). Shared by the
 probe's "Copy report" and ``pvprobe info [--fields]``. Plain Python."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import math
 from collections.abc import Sequence
 from typing import Optional
 
+from . import pva_text
 from .format import FloatFormat, char_array_to_text, format_number, format_value, full_value_text
 from .history import Stats
 from .pvstate import PVState
@@ -75,7 +77,42 @@ def report_lines(state: PVState, *, fields: Optional[Sequence[tuple[str, PVState
     """The report of one PV as lines. ``fields`` are (FIELD, state) pairs of the record;
     ``history`` the statistics since open; ``rate`` updates/s; ``since_update`` seconds;
     ``floats`` how values are printed (default: the PV's PREC, plus a "Full value" line
-    with every digit when PREC hides some)."""
+    with every digit when PREC hides some). A connected pvAccess PV gets its own
+    layout (:func:`pva_lines`)."""
+    lines = _report_lines(state, fields=fields, rtyp=rtyp, fields_note=fields_note,
+                          history=history, rate=rate, since_update=since_update, floats=floats)
+    if state.protocol != "pva" or not state.ever_connected:
+        return lines
+    return pva_lines(lines, state)
+
+
+def pva_lines(lines: list[str], st: PVState) -> list[str]:
+    """The report of a pvAccess channel from the CA layout's ``lines``: no CA host line
+    (the Server line says who answered), the native type without CA's DBR_ prefix, a
+    structure's one-line summary as its value, protocol, type id and server after the
+    State line, and description, table, frame and field tree at the end
+    (:func:`pva_text.info_lines`)."""
+    extra = pva_text.info_lines(st)
+    out: list[str] = []
+    for line in lines:
+        key = line.strip().split(":", 1)[0]
+        if key == "Host":
+            continue
+        if key == "Native type":
+            line = line.replace("DBR_", "", 1)
+        if key == "Value" and st.native_type in pva_text.STRUCTURED:   # not a frame's pixels
+            line = _line("Value", pva_text.summary_text(st))
+        out.append(line)
+        if key == "State":
+            out += extra[:pva_text.INFO_HEAD]
+    return out + extra[pva_text.INFO_HEAD:]
+
+
+def _report_lines(state: PVState, *, fields: Optional[Sequence[tuple[str, PVState]]],
+                  rtyp: Optional[str], fields_note: str, history: Optional[Stats],
+                  rate: Optional[float], since_update: Optional[float],
+                  floats: Optional[FloatFormat]) -> list[str]:
+    """The report in CA's layout (see :func:`report_lines`)."""
     st = state
     lines = [st.name, _line("State", "connected" if st.connected else
                             ("disconnected" if st.ever_connected else "not connected"))]

@@ -11,8 +11,10 @@ newest update arrived first). With no common timestamp the newest of each are
 compared, and the timestamp row says so.
 
 Not differences (each protocol's nature, said in a note): access rights (PVA tells
-none before a put), the server address (CA names the server it answered from; p4p
-does not report it), and the precision of non-float types (CA sends none, QSRV2 0).
+none before a put), the server address (CA names the server it answered from; for
+PVA it is the address a name search found, see ``pvprobe.pva.search``: a different
+port, and a gateway's address through a gateway), and the precision of non-float
+types (CA sends none, QSRV2 0).
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ import numpy as np
 
 from .format import format_value
 from .probe_report import fmt_limits, format_timestamp_us
+from .protocol_text import server_text
 from .pvnames import strip_scheme
 from .pvstate import PVState
 
 #: Updates kept per side to find one both have seen.
 HISTORY = 64
-#: Shown as PVA's server address: p4p's client does not report the peer of a channel.
-PVA_SERVER_TEXT = "not reported (p4p's client does not tell the server's address)"
+#: The note of the server row: where PVA's address comes from.
+PVA_SERVER_NOTE = "PVA: the server that answered a name search"
 FLOAT_TYPES = ("DOUBLE", "FLOAT")
 
 
@@ -214,8 +217,8 @@ class ProtocolComparison:
         rows.append(CompareRow("access", "Access", ca.access_text or "-", pva.access_text or "-", False,
                                "PVA tells access rights only by refusing a put"
                                if pva.ever_connected and not pva.access_known else ""))
-        rows.append(CompareRow("server", "Server address", ca.host or "-",
-                               PVA_SERVER_TEXT if pva.ever_connected else "-", False))
+        rows.append(CompareRow("server", "Server address", ca.host or "-", server_text(pva), False,
+                               PVA_SERVER_NOTE if pva.ever_connected else ""))
         return rows
 
     @staticmethod
@@ -250,4 +253,4 @@ def _enum_text(st: PVState) -> str:
 
 
 
-__all__ = ["CompareRow", "ProtocolComparison", "compare_names", "PVA_SERVER_TEXT"]
+__all__ = ["CompareRow", "ProtocolComparison", "compare_names", "PVA_SERVER_NOTE"]

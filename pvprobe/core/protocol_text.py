@@ -15,6 +15,10 @@ NO_PUT_TEXT = "read; no puts of this type"
 STRUCTURED_TYPES = ("TABLE", "STRUCT", "NDARRAY")
 #: The Timestamp cell of a PVA PV whose server sent time 0.
 NO_TIME_TEXT = "no time"
+#: The server of a PVA PV when no server answered a name search for it (``state.host``).
+SERVER_NOT_FOUND = "not found by a search"
+#: The server of a PVA PV whose search has not answered yet.
+SERVER_SEARCHING = "searching…"
 
 
 def protocol_label(name: str) -> str:
@@ -43,6 +47,15 @@ def frame_summary(st: PVState) -> str:
     uid = extra.get("unique_id")
     return (f"[NTNDArray {frame.width}×{frame.height} {frame.color_mode} {frame.data_type}, {codec}"
             + (f", uniqueId {uid}]" if uid is not None else "]"))
+
+
+def server_text(st: PVState) -> str:
+    """Which server answered a PVA PV: ``host:port`` as a name search found it (a
+    gateway's, through a gateway), "not found by a search", or "searching…" until the
+    search answered ("-" before it ever connected)."""
+    if not st.ever_connected:
+        return "-"
+    return st.host or SERVER_SEARCHING
 
 
 def access_cell(st: PVState) -> str:

@@ -39,6 +39,7 @@ from .events import (
     PutCmd,
     PutDone,
     RemoveCmd,
+    ServerFound,
     WatchCmd,
 )
 from .inbox import Inbox
@@ -101,7 +102,7 @@ class Engine(SyncCalls):
         self._rid = itertools.count(1)
         self._events = {GetDone: self._on_get_done,
                         FrameFetched: self._on_frame_fetched, Disconnected: self._on_disconnected,
-                        AccessRights: self._on_access}
+                        AccessRights: self._on_access, ServerFound: self._on_server_found}
         self._command_handlers: dict[type, Callable[[Any], bool]] = {
             AddCmd: self._do_add, RemoveCmd: self._do_remove, PutCmd: self._do_put,
             LeanCmd: self._do_lean, FrameCmd: self._do_frame, WatchCmd: self._do_watch}
@@ -322,6 +323,11 @@ class Engine(SyncCalls):
     def _on_access(self, ch: Channel, ev: AccessRights) -> None:
         ch.state.read_access, ch.state.write_access = ev.read, ev.write
         self._mark(ch.sid)
+
+    def _on_server_found(self, ch: Channel, ev: ServerFound) -> None:
+        if ch.state.connected:      # (a channel lost meanwhile is searched again when back)
+            ch.state.host = ev.host
+            self._mark(ch.sid)
 
     def _on_frame_fetched(self, ch: Channel, ev: FrameFetched) -> None:
         self._pacer.fetched(ch, ev)

@@ -52,6 +52,13 @@ class FrameFetched(NamedTuple):
     stamp: Optional[tuple]   # (secs, nsec) of the fetched array
 
 
+class ServerFound(NamedTuple):
+    """Which server answers a channel, found apart from its connection (a PVA name
+    search): ``host`` is ``"host:port"`` or a text saying it was not found."""
+    sid: int
+    host: str
+
+
 class PutDone(NamedTuple):
     """A put with completion callback completed."""
     rid: int
@@ -59,7 +66,7 @@ class PutDone(NamedTuple):
     error: str
 
 
-Event = Union[Connected, Disconnected, AccessRights, GetDone, FrameFetched, PutDone]
+Event = Union[Connected, Disconnected, AccessRights, GetDone, FrameFetched, ServerFound, PutDone]
 
 
 class AddCmd(NamedTuple):

@@ -80,6 +80,7 @@ class PVALink:
     slow: bool = False              # lean mode, no view watches it: emptied every LEAN_REFRESH_S
     watched: bool = False           # a view shows it: never deferred
     repeat: bool = False            # a swapped-in monitor: its first update repeats ``last``
+    searched: bool = False          # its server was searched for since it connected
     ops: set = field(default_factory=set)   # puts in flight (kept alive until done)
 
 

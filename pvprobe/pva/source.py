@@ -16,7 +16,8 @@ the GUI thread.
 
 PVA says nothing about access rights before a put: ``access_known`` is False
 and a refused put reports the server's message. p4p does not tell which server
-answered (``host`` stays empty).
+answered: for a channel a view watches, a name search (:mod:`.finder`, in its own
+thread, once per connection) fills ``host`` ("host:port", or that no server answered).
 
 Import this module only after the CA context exists (``pvprobe.ca.context``):
 p4p loads pvxslibs, whose EPICS libraries pyepics would otherwise pick up.
@@ -33,12 +34,13 @@ from collections.abc import Callable, Iterable
 from typing import Any, Optional
 
 from ..core.pvstate import PVState
-from ..engine.events import Connected, Disconnected, FrameFetched, GetDone
+from ..engine.events import Connected, Disconnected, FrameFetched, GetDone, ServerFound
 from ..engine.inbox import Inbox
 from ..engine.needs import Subscription
 from ..engine.source import NEW, NOTHING_NEW, Source
 from . import values as pv
 from .closer import MonitorCloser
+from .finder import ServerFinder
 from .link import (
     BIG_QUEUE,
     BIG_REQUEST,
@@ -88,6 +90,7 @@ class PVASource(Source):
         self._closer = MonitorCloser()      # old monitors closed off the worker
         self._recovery = LostChannels()     # channels that were connected and are not
         self._warnings: list[str] = []
+        self.finder = ServerFinder(self._server_found, self._client_conf)
 
     # ------------------------------------------------------------------ set-up
 
@@ -100,6 +103,7 @@ class PVASource(Source):
     def close(self) -> None:
         self._closing = True
         self._closer.stop()
+        self.finder.close()
 
     def alive(self) -> bool:
         return not self._closing or self._ctx is not None
@@ -270,6 +274,7 @@ class PVASource(Source):
 
     def _lost(self, sid: int, link: PVALink, exc: Exception, ib: Inbox) -> None:
         link.meta = None           # metadata again at the next connection
+        link.searched = False      # and its server (it may come back elsewhere)
         self._recovery.lost(sid)
         if isinstance(exc, self._disconnected):
             if link.connected:
@@ -283,6 +288,28 @@ class PVASource(Source):
             self._warn(f"{PREFIX}{link.wire}: the server ended the subscription")
         else:
             self._warn(f"{PREFIX}{link.wire}: {exc}")
+
+    # ------------------------------------------------------------------ server search
+
+    def _client_conf(self) -> Optional[dict]:
+        """The client context's effective configuration (EPICS_PVA_ADDR_LIST with pvxs's
+        broadcast addresses when auto), so the search goes where the client searches."""
+        conf = getattr(self._ctx, "conf", None)
+        try:
+            return dict(conf()) if callable(conf) else None
+        except Exception:
+            return None
+
+    def _search(self, channel: Any) -> None:
+        link = channel.link
+        link.searched = True
+        self.finder.ask(channel.sid, link.wire)
+
+    def _server_found(self, sid: int, host: str) -> None:
+        """The finder's answer (its thread): an event for the worker."""
+        if not self._closing and self._inbox is not None:
+            self._inbox.post(ServerFound(sid, host))
+            self._wake()
 
     def _warn(self, text: str) -> None:
         log.warning("%s", text)
@@ -308,6 +335,7 @@ class PVASource(Source):
     def clear(self, channel: Any) -> None:
         link = channel.link
         self._links.pop(channel.sid, None)
+        self.finder.forget(channel.sid)
         if link is not None and link.monitor is not None:
             self._closer.close_later(link.monitor)
             link.monitor = None
@@ -323,6 +351,8 @@ class PVASource(Source):
             state.error = f"cannot read its structure: {exc}"
         state.native_type, state.type_id, state.max_count = native, tid, count
         state.host = ""
+        if link.watched:
+            self._search(channel)
         state.read_access = True
         state.write_access = native not in ("TABLE", "NDARRAY", "STRUCT")
         state.access_known = False
@@ -332,6 +362,8 @@ class PVASource(Source):
     def set_watched(self, channel: Any, watched: bool) -> None:
         link = channel.link
         link.watched = watched
+        if watched and link.connected and not link.searched:
+            self._search(channel)
         if watched and link.waiting:     # shown now: its newest value at once
             self.schedule.at_once(channel.sid, link)
             self._wake()

@@ -8,7 +8,15 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ADSIM_CHANNEL, NT_PREFIX, NT_RESTART_PREFIX, SERVERS_DIR, start_nt_server
+from conftest import (
+    ADSIM_CHANNEL,
+    NT_PREFIX,
+    NT_RESTART_PREFIX,
+    PVA_PORTS,
+    QSRV_PREFIX,
+    SERVERS_DIR,
+    start_nt_server,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -203,14 +211,33 @@ def test_dropped_frames_counted_from_unique_id_gaps(pva_nt_server, running):
 def test_server_killed_mid_session_disconnects_and_comes_back(pva_nt_restartable, running):
     eng, col = running
     name = "pva://" + NT_RESTART_PREFIX + "nd:stream"
+    server = f"127.0.0.1:{PVA_PORTS['spare3'][0]}"
     eng.add([name], monitor_arrays=True)
+    eng.watch("test", [name])
     col.wait(lambda: name in col.latest and col.latest[name].connected, 20, "connected")
+    col.wait(lambda: col.latest[name].host == server, 10, "the server a search found")
     pva_nt_restartable[0].stop()
     col.wait(lambda: not col.latest[name].connected, 15, "disconnected after the server was killed")
     pva_nt_restartable[0] = start_nt_server("spare3", NT_RESTART_PREFIX)
     col.wait(lambda: col.latest[name].connected, 30, "reconnected by itself after the restart")
+    col.wait(lambda: col.latest[name].host == server, 10, "its server searched again")
     uid = col.latest[name].extra["unique_id"]
     col.wait(lambda: col.latest[name].extra["unique_id"] > uid, 10, "frames flowing again")
+
+
+def test_watched_channels_get_the_server_a_search_found(pva_nt_server, qsrv_ioc, running):
+    """p4p does not tell a channel's peer: for the channels a view watches the source
+    runs a name search (in a thread of its own) and fills ``host``; unwatched channels
+    (a big table's rows off screen) are not searched."""
+    eng, col = running
+    nt, qsrv = P + "ai", "pva://" + QSRV_PREFIX + "count"
+    eng.add([nt, qsrv])
+    eng.watch("test", [nt])
+    col.wait(lambda: all(n in col.latest and col.latest[n].connected for n in (nt, qsrv)), 20, "connected")
+    col.wait(lambda: col.latest[nt].host == f"127.0.0.1:{PVA_PORTS['nt'][0]}", 10, "the nt server")
+    assert col.latest[qsrv].host == ""
+    eng.watch("test", [nt, qsrv])       # shown now: searched now
+    col.wait(lambda: col.latest[qsrv].host == f"127.0.0.1:{PVA_PORTS['qsrv'][0]}", 10, "the QSRV IOC")
 
 
 def test_pvapy_ad_simulator_frames(pva_adsim, running):

@@ -1,6 +1,6 @@
 """The probe's pvAccess parts: an NTTable as a table, any other structure as a tree
 (field, type, value), and the channel box's PVA wording (type id, access unknown until
-tried, no server address, "no time").
+tried, the server a name search found, "no time").
 
 The engine already decoded the structure in its worker (``state.extra["table"]`` /
 ``state.extra["tree"]``, see :mod:`pvprobe.pva.values`); this only shows it, and
@@ -28,7 +28,7 @@ from PyQt5.QtWidgets import (
 
 from pvprobe.core.format import format_number
 from pvprobe.core.probe_report import format_timestamp_us
-from pvprobe.core.protocol_text import access_cell
+from pvprobe.core.protocol_text import access_cell, server_text
 from pvprobe.core.pvstate import PVState
 
 #: Array elements a tree cell shows before "…".
@@ -36,7 +36,6 @@ TREE_PREVIEW = 8
 #: Rows of an NTTable the probe shows (the rest is counted).
 MAX_TABLE_ROWS = 10_000
 NO_TIME_TEXT = "no time (the server sent 0)"
-NO_HOST_TEXT = "not reported by pvAccess"
 
 
 def cell_text(value: Any, preview: int = TREE_PREVIEW) -> str:
@@ -193,13 +192,15 @@ def show_pva_info(panel: Any, st: PVState) -> None:
     i["type"].setToolTip(f"pvAccess type id: {st.type_id}")
     via = getattr(panel, "gateway_of", None)
     gateway = via(st.name) if callable(via) else None
-    if gateway:     # its cache lists the PV; which server answered is still not told
-        i["host"].setText(f"through gateway {gateway} (server address {NO_HOST_TEXT})")
-        i["host"].setToolTip(f"gateway {gateway} holds this channel (its {gateway}cache list named it "
-                             "in two posts in a row); p4p does not tell which server answered")
+    server = server_text(st)
+    found = "the server that answered a pvAccess name search for this PV"
+    if gateway:     # its cache lists the PV: the gateway is what answers the search
+        i["host"].setText(f"{server} (through gateway {gateway})")
+        i["host"].setToolTip(f"{found}; gateway {gateway} holds this channel (its {gateway}cache "
+                             "list named it in two posts in a row)")
     else:
-        i["host"].setText(NO_HOST_TEXT)
-        i["host"].setToolTip("p4p does not tell which server answered")
+        i["host"].setText(server)
+        i["host"].setToolTip(found)
     i["access"].setText(access_cell(st) or st.access_text)
     i["access"].setStyleSheet("")
     if st.is_array:
@@ -216,4 +217,4 @@ def time_text(st: PVState) -> str:
 
 
 __all__ = ["StructureView", "NTTableModel", "show_pva_info", "time_text", "cell_text",
-           "NO_TIME_TEXT", "NO_HOST_TEXT"]
+           "NO_TIME_TEXT"]

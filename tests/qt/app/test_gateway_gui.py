@@ -26,7 +26,6 @@ from pvprobe.core.name_sources import (
     gateway_prefixes,
     set_cli_gateways,
 )
-from pvprobe.qt.probe.pva_view import NO_HOST_TEXT
 from pvprobe.qt.table.pvtable_model import Col
 
 pytestmark = pytest.mark.timeout(240)
@@ -132,9 +131,12 @@ def test_probe_says_through_gateway_and_its_channel_list_completes(qtbot, win, u
         qtbot.waitUntil(lambda: finder.sources.gateway_of(f"pva://{up}:4") == GW, timeout=120000)
         assert finder.sources.gateway_of(f"pva://{up}:2") == GW
         assert finder.sources.gateway_of(f"pva://{prefix}sine") is None
-        qtbot.waitUntil(lambda: f"through gateway {GW}" in probe.info["host"].text(), timeout=5000)
-        assert NO_HOST_TEXT in probe.info["host"].text()       # still honest: no server address
-        assert "gateway" not in direct.info["host"].text() and direct.info["host"].text() == NO_HOST_TEXT
+        # what answers the name search is the gateway: its address, and that it is one
+        gw_server = f"127.0.0.1:{PVA_PORTS['spare1'][0]}"
+        qtbot.waitUntil(lambda: probe.info["host"].text() == f"{gw_server} (through gateway {GW})",
+                        timeout=5000)
+        demo_server = f"127.0.0.1:{PVA_PORTS['demo'][0]}"
+        qtbot.waitUntil(lambda: direct.info["host"].text() == demo_server, timeout=5000)
         # the gateway's list completes a name nobody typed here
         entry = win.table_widget.entry
         entry.setFocus()

@@ -6,8 +6,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from conftest import PVA_PORTS
 
-from pvprobe.core.protocol_compare import PVA_SERVER_TEXT, ProtocolComparison, compare_names
+from pvprobe.core.protocol_compare import PVA_SERVER_NOTE, ProtocolComparison, compare_names
+from pvprobe.core.protocol_text import SERVER_NOT_FOUND, SERVER_SEARCHING
 from pvprobe.core.pvstate import PVState
 
 T0 = 1_780_000_000.25
@@ -44,9 +46,24 @@ def test_same_record_agrees_and_protocol_nature_is_no_difference():
     assert comp.summary() == "CA and PVA agree"
     assert not comp.differences()
     rows = {r.key: r for r in comp.rows()}
-    assert rows["server"].ca == "127.0.0.1:5064" and rows["server"].pva == PVA_SERVER_TEXT
+    assert rows["server"].ca == "127.0.0.1:5064" and rows["server"].pva == SERVER_SEARCHING
+    assert rows["server"].note == PVA_SERVER_NOTE
     assert "unknown until tried" in rows["access"].pva and not rows["access"].differs
     assert rows["alarm_limits"].ca == rows["alarm_limits"].pva == "not set"   # NaN equals NaN
+
+
+@pytest.mark.parametrize("host, shown", [("127.0.0.1:5075", "127.0.0.1:5075"),
+                                         (SERVER_NOT_FOUND, SERVER_NOT_FOUND), ("", SERVER_SEARCHING)])
+def test_pva_server_row_says_what_the_search_found(host, shown):
+    """The two addresses differ by nature (another port, a gateway): never marked."""
+    comp = _compared(*_pair(host=host))
+    row = next(r for r in comp.rows() if r.key == "server")
+    assert (row.ca, row.pva, row.differs) == ("127.0.0.1:5064", shown, False)
+    ca, pva = _pair()
+    pva.ever_connected = pva.connected = False
+    row = next(r for r in _compared(ca, pva).rows() if r.key == "server")
+    assert row.pva == "-"
+
 
 
 @pytest.mark.parametrize("change, key", [
@@ -130,7 +147,16 @@ def test_panel_same_record_agrees_over_ca_and_pva(qtbot, panel, demo_ioc, prefix
     assert _marked_rows(panel) == {}
     rows = {r.key: r for r in panel.rows()}
     assert rows["units"].ca == rows["units"].pva == "V"
-    assert rows["server"].ca.endswith(f":{demo_ioc.server_port}") and rows["server"].pva == PVA_SERVER_TEXT
+    assert rows["server"].ca.endswith(f":{demo_ioc.server_port}")
+    # PVA's: the address a name search found (QSRV2's TCP port), in the table too, searched
+    # off the GUI thread (the panel watches both channels, the engine's source searches)
+    pva_server = f"127.0.0.1:{PVA_PORTS['demo'][0]}"
+    qtbot.waitUntil(lambda: {r.key: r for r in panel.rows()}["server"].pva == pva_server, timeout=10000)
+    panel.refresh()
+    shown = [(panel.table.item(r, 1).text(), panel.table.item(r, 2).text()) for r in range(panel.table.rowCount())
+             if panel.table.item(r, 0).text() == "Server address"]
+    assert shown == [(rows["server"].ca, pva_server)]
+    assert "server" not in _marked_rows(panel)
 
 
 def test_panel_follows_a_moving_record_without_marking_it(qtbot, panel, prefix):

@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import NT_PREFIX, PVA_PORTS
 from PyQt5.QtCore import QMimeData, QPoint, Qt
 from PyQt5.QtGui import QDropEvent, QImage
 from PyQt5.QtWidgets import QApplication, QMessageBox
@@ -591,6 +592,26 @@ def test_copy_report_equals_cli_info_fields(qtbot, make_probe, prefix):
     out = run_cli("info", "--fields", prefix + "ai:001")
     assert ".HIHI  90.000" in out.stdout and f".INP   {prefix}ai:001_sim" in out.stdout
     assert "Record fields (ai):" in out.stdout
+
+
+@pytest.mark.parametrize("which", ["qsrv2 mbbo", "p4p table"])
+def test_copy_report_of_a_pva_pv_equals_cli_info(qtbot, make_probe, prefix, pva_nt_server, which):
+    """One PVA layout for both (core.probe_report): no CA host or DBR_ prefix, the protocol,
+    type id and the server a name search found, then the field tree."""
+    name, server = {"qsrv2 mbbo": (f"pva://{prefix}mbbo:003", f"127.0.0.1:{PVA_PORTS['demo'][0]}"),
+                    "p4p table": (f"pva://{NT_PREFIX}table", f"127.0.0.1:{pva_nt_server.port}")}[which]
+    p = make_probe(name)
+    connected(qtbot, p, fields=False)
+    qtbot.waitUntil(lambda: p.state.host == server, timeout=10000)      # searched off the GUI thread
+    text = p.copy_report()
+    out = run_cli("info", name)
+    assert out.returncode == 0, out.stderr
+    live_only = ("Update rate:", "Last update:", "History:")
+    probe_lines = [ln for ln in text.splitlines() if not ln.strip().startswith(live_only)]
+    assert probe_lines == out.stdout.splitlines()
+    for piece in (f"    Server:           {server}", "    Protocol:         pvAccess", "    Fields:"):
+        assert piece in probe_lines, piece
+    assert not any(ln.strip().startswith("Host:") or "DBR_" in ln for ln in probe_lines)
 
 
 def test_cli_put_is_logged(demo_ioc, prefix, putlog_file):

@@ -1,9 +1,10 @@
-"""How the CLI twins show what only pvAccess has: NTTables as tables, other
-structures as trees, NTNDArray frames as one summary line, the field tree of
-``info`` (like pvxinfo: field, type, value), and JSON-safe copies of all of it.
+"""What only pvAccess has, as text: NTTables as tables, other structures as trees,
+NTNDArray frames as one summary line, the lines a PVA PV's report adds (like pvinfo:
+protocol, type id, server, field tree: shared by ``pvprobe info`` and the probe's
+"Copy report"), and JSON-safe copies of all of it (the CLI twins' ``--json``).
 
 Works on :class:`~pvprobe.core.pvstate.PVState` only (``extra`` as
-``pvprobe.pva.values`` fills it); nothing here imports p4p.
+``pvprobe.pva.values`` fills it). Plain Python: no Qt, no p4p.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ..core.protocol_text import STRUCTURED_TYPES, frame_summary
-from ..core.pvstate import PVState
+from .protocol_text import STRUCTURED_TYPES, frame_summary, server_text
+from .pvstate import PVState
 
 #: Native types of PVA values that are no scalar or array (shown by this module).
 STRUCTURED = STRUCTURED_TYPES
@@ -145,14 +146,16 @@ def structure_json(state: PVState) -> dict:
 #: The lines of :func:`info_lines` that go right after the report's State line.
 INFO_HEAD = 3
 
+
 def info_lines(state: PVState) -> list[str]:
-    """What ``info`` adds for a PVA channel: protocol, type id and the server (first
-    :data:`INFO_HEAD` lines), then description, table, frame and the field tree (pvinfo
-    style: field, type, value). Access is the report's own line ("write unknown until tried")."""
+    """What the report adds for a PVA channel: protocol, type id and the server that
+    answered its name search (first :data:`INFO_HEAD` lines), then description, table,
+    frame and the field tree (pvinfo style: field, type, value). Access is the report's
+    own line ("write unknown until tried")."""
     extra = state.extra or {}
     lines = ["    Protocol:         pvAccess",
              f"    Type id:          {state.type_id or '-'}",
-             "    Server:           not reported (the pvAccess client does not say which server answered)"]
+             f"    Server:           {server_text(state)}"]
     if extra.get("description"):
         lines.append(f"    Description:      {extra['description']}")
     fields = extra.get("fields") or extra.get("tree")
