@@ -35,6 +35,7 @@ typedef struct {
     char active;     /* allocated (a subscription may point here) */
     char dirty;      /* holds a value not yet drained */
     char queued;     /* listed in the queue */
+    char fresh;      /* no value drained or taken since alloc() or renew(): a first value */
     long type;
     long count;
     size_t size;
@@ -166,6 +167,7 @@ static PyObject *alloc_slot(PyObject *self, PyObject *arg) {
     slots[idx].active = 1;
     slots[idx].dirty = 0;
     slots[idx].events = 0;
+    slots[idx].fresh = 1;
     slots[idx].group = group;
     pthread_mutex_unlock(&lock);
     return PyLong_FromSsize_t(idx);
@@ -211,17 +213,21 @@ static PyObject *take_locked(Py_ssize_t idx) {
     if (raw == NULL)
         return NULL;
     s->dirty = 0;
+    s->fresh = 0;
     return Py_BuildValue("(nllN)", idx, s->type, s->count, raw);
 }
 
-PyDoc_STRVAR(drain_doc, "drain(group, limit=-1) -> list of (idx, dbr_type, count, raw bytes): the "
-             "newest value of each slot of ``group`` updated since it was last drained or taken, "
-             "in the order they first changed, at most ``limit`` (the rest stay queued, first "
-             "in line next time). Other groups' slots stay queued.");
+PyDoc_STRVAR(drain_doc, "drain(group, limit=-1, fresh_only=False) -> list of (idx, dbr_type, "
+             "count, raw bytes): the newest value of each slot of ``group`` updated since it was "
+             "last drained or taken, in the order they first changed, at most ``limit`` (the "
+             "rest stay queued, first in line next time). Other groups' slots stay queued. "
+             "``fresh_only``: only slots whose value is their first since alloc() or renew() "
+             "(the others stay queued, in order).");
 static PyObject *drain(PyObject *self, PyObject *args) {
     long group;
     Py_ssize_t limit = -1;
-    if (!PyArg_ParseTuple(args, "l|n", &group, &limit))
+    int fresh_only = 0;
+    if (!PyArg_ParseTuple(args, "l|np", &group, &limit, &fresh_only))
         return NULL;
     PyObject *out = PyList_New(0);
     if (out == NULL)
@@ -234,8 +240,8 @@ static PyObject *drain(PyObject *self, PyObject *args) {
             break;                        /* the rest stays queued, first in line */
         Py_ssize_t idx = queue[i];
         slot_t *s = &slots[idx];
-        if (s->active && s->group != group) {
-            queue[keep++] = idx;          /* another engine's: stays queued, in order */
+        if (s->active && (s->group != group || (fresh_only && s->dirty && !s->fresh))) {
+            queue[keep++] = idx;          /* another engine's, or not a first value: stays */
             continue;
         }
         s->queued = 0;
@@ -308,6 +314,24 @@ static PyObject *take(PyObject *self, PyObject *indices) {
     pthread_mutex_unlock(&lock);
     PyMem_Free(want);
     return out;
+}
+
+PyDoc_STRVAR(renew_doc, "renew(idx): the slot's next value counts as a first value again "
+             "(drain(fresh_only=True) takes it), e.g. after its channel reconnects.");
+static PyObject *renew(PyObject *self, PyObject *arg) {
+    Py_ssize_t idx = PyLong_AsSsize_t(arg);
+    if (idx == -1 && PyErr_Occurred())
+        return NULL;
+    pthread_mutex_lock(&lock);
+    int ok = idx >= 0 && idx < n_slots && slots[idx].active;
+    if (ok)
+        slots[idx].fresh = 1;
+    pthread_mutex_unlock(&lock);
+    if (!ok) {
+        PyErr_Format(PyExc_ValueError, "slot %zd is not allocated", idx);
+        return NULL;
+    }
+    Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(arm_doc, "arm(idx, notify) -> bool: True (and the slot is marked clean) if an event "
@@ -398,6 +422,7 @@ static PyMethodDef methods[] = {
     {"release", release_slot, METH_O, release_doc},
     {"drain", drain, METH_VARARGS, drain_doc},
     {"take", take, METH_O, take_doc},
+    {"renew", renew, METH_O, renew_doc},
     {"updates", updates, METH_NOARGS, updates_doc},
     {"arm", arm, METH_VARARGS, arm_doc},
     {"disarm", disarm, METH_O, disarm_doc},

@@ -314,13 +314,26 @@ class CASource(Source):
         return self._fast.updates() - self._fast_updates0 if self._fast is not None else 0
 
     def drain_values(self, into: dict, limit: int) -> int:
-        items = self._fast.drain(self._fast_group, limit)
+        return self._into(self._fast.drain(self._fast_group, limit), into)
+
+    def drain_first_values(self, into: dict, limit: int) -> int:
+        if self._fast is None:
+            return 0
+        return self._into(self._fast.drain(self._fast_group, limit, True), into)
+
+    def _into(self, items: list, into: dict) -> int:
+        """The drained ``items`` (idx, type, count, raw) into ``into`` by sid; how many."""
         by_slot = self._fast_sid
         for idx, dbr_type, count, raw in items:
             sid = by_slot.get(idx)
             if sid is not None:
                 into[sid] = (dbr_type, count, raw)
         return len(items)
+
+    def renew_first_value(self, channel: Any) -> None:
+        link = channel.link
+        if link is not None and link.fast >= 0 and link.fast not in self._announce_slots:
+            self._fast.renew(link.fast)
 
     def take_values(self, channels: Iterable[Any], into: dict) -> None:
         slots = [c.link.fast for c in channels if c.link is not None and c.link.fast >= 0]

@@ -87,14 +87,17 @@ class Coalescer:
         """Newest values from the cheap path, at most a batch's worth (the rest wait,
         first in line next time: no value is decoded only to be held back, and no
         single call holds the GIL long); in lean mode those of watched PVs plus the
-        longest-waiting others, within the decode budget."""
+        longest-waiting others, within the decode budget. A PV's first value (since
+        it subscribed or reconnected) is never held back by the budget: a row without
+        a value gets it as soon as it arrives (at most a batch's worth per tick)."""
         lean = self.lean
         if not lean.enabled:
             self.source.drain_values(latest, self.max_states)
             return
-        n = lean.budget.allowance(time.monotonic(), self.tick, self.max_states)
         watched = [c for c in map(by_name.get, lean.watched) if c is not None]
         if watched:
             self.source.take_values(watched, latest)
+        first = self.source.drain_first_values(latest, self.max_states)
+        n = lean.budget.allowance(time.monotonic(), self.tick, max(0, self.max_states - first))
         if n > 0:
             lean.budget.spend(self.source.drain_values(latest, n))

@@ -318,6 +318,8 @@ class Engine(SyncCalls):
         self._count_connected = True
         ch.state.connected = False
         self._pacer.disconnected(ch)
+        if ch.sub is not None:     # the row waits for its value once back: not budgeted
+            self.source.renew_first_value(ch)
         self._mark(ch.sid)
 
     def _on_access(self, ch: Channel, ev: AccessRights) -> None:

@@ -175,6 +175,13 @@ class MuxSource(Source):
     def take_values(self, channels: Iterable[Any], into: dict) -> None:
         self.default.take_values([c for c in channels if c.source is self.default], into)
 
+    def drain_first_values(self, into: dict, limit: int) -> int:
+        return self.default.drain_first_values(into, limit)
+
+    def renew_first_value(self, channel: Any) -> None:
+        if channel.source is not None:
+            channel.source.renew_first_value(channel)
+
     # -- paced arrays
     def on_cheap_path(self, channel: Any) -> bool:
         return channel.source is not None and channel.source.on_cheap_path(channel)

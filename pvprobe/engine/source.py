@@ -136,6 +136,16 @@ class Source:
         """Move the newest values of these channels (cheap path) into ``into``."""
         raise NotImplementedError
 
+    def drain_first_values(self, into: dict, limit: int) -> int:
+        """As :meth:`drain_values`, only the values that are their channel's first on the
+        cheap path (since it subscribed, or since :meth:`renew_first_value`); the
+        others stay in line. Returns how many (0 without a cheap path)."""
+        return 0
+
+    def renew_first_value(self, channel: Any) -> None:
+        """The channel's next cheap-path value counts as a first value again (it was
+        disconnected: the row waits for it)."""
+
     # -- paced arrays
     def on_cheap_path(self, channel: Any) -> bool:
         """The channel's updates go through the cheap path now (diagnostics)."""

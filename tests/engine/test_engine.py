@@ -335,6 +335,28 @@ def test_lean_mode_with_the_c_callback_decodes_unwatched_pvs_less_often(running,
     col.wait(lambda: col.latest[slow].update_count >= n_slow + 15, 5, "every update without lean mode")
 
 
+def test_lean_mode_first_values_are_not_held_back_by_the_decode_budget(running, scalar_names,
+                                                                        restartable_ioc):
+    """With the C callback and no decode budget left for unwatched PVs, each row still
+    gets its first value as soon as it arrives, and again its first value after a
+    reconnection (a big table's "all values" must not wait for the budget)."""
+    engine, col = running
+    engine.lean_decode_budget = 0.0           # no budgeted decode for unwatched PVs at all
+    engine.set_lean(True)
+    hb = restartable_ioc.prefix + "heartbeat"
+    names = scalar_names[:300] + [hb]        # 300 mixed records, some at 10 Hz; none watched
+    engine.add(names)
+    col.wait(lambda: all(n in col.latest and col.latest[n].value is not None for n in names),
+             20, "every unwatched PV's first value")
+    before = col.latest[hb].timestamp
+    restartable_ioc.stop()
+    col.wait(lambda: not col.latest[hb].connected, 40, "disconnection shown")
+    restartable_ioc.restart()
+    col.wait(lambda: col.latest[hb].connected and col.latest[hb].timestamp > before, 40,
+             "the first value after the reconnection")
+    assert engine.debug_info(hb).mask & 1, "a full value monitor, not alarm-only"
+
+
 @both_callbacks
 def test_paced_array_is_fetched_only_when_the_consumer_takes_it(running, prefix):
     """An image view's ArrayData: a 1-element monitor announces each frame; the full
