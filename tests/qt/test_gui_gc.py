@@ -57,3 +57,24 @@ def test_garbage_made_and_tripped_by_a_worker_is_collected_in_the_gui_thread(qtb
         bridge.stop()
     assert gc.isenabled() == was_enabled or gc.isenabled()
     assert GuiThreadGarbage._users == 0
+
+
+def test_a_big_table_all_connected_freezes_the_heap_until_its_rows_go(qtbot, engine, scalar_names,
+                                                                     monkeypatch) -> None:
+    """Once a table above FREEZE_ABOVE_PVS is all connected, the objects then living are
+    frozen (later full collections skip them); removing the rows en masse thaws them."""
+    monkeypatch.setattr(GuiThreadGarbage, "FREEZE_ABOVE_PVS", 50)
+    names = scalar_names[:100]
+    bridge = EngineBridge(engine)
+    bridge.add_consumer(lambda batch: None)
+    bridge.start()
+    try:
+        assert not GuiThreadGarbage.frozen() and gc.get_freeze_count() == 0
+        bridge.add(names)
+        qtbot.waitUntil(lambda: bridge.engine_connected == bridge.engine_pvs == 100, timeout=15000)
+        assert GuiThreadGarbage.frozen() and gc.get_freeze_count() > 0
+        bridge.remove(names)
+        assert not GuiThreadGarbage.frozen() and gc.get_freeze_count() == 0
+    finally:
+        bridge.stop()
+    assert gc.get_freeze_count() == 0
