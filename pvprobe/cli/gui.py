@@ -6,6 +6,7 @@ Qt, epics and the demo IOC are imported inside :func:`run`: ``--help`` stays ins
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from typing import Any, Optional
@@ -105,7 +106,11 @@ def run(args: argparse.Namespace) -> int:
     from ..core.interrupts import QuitRequest
 
     with QuitRequest() as quit_request:
-        return _run_gui_command(args, quit_request)
+        code = _run_gui_command(args, quit_request)
+    # the process ends now: its objects are frozen, so the interpreter's last full
+    # collection at exit skips them (a 110,000-PV session's heap: 0.2-0.5 s for nothing)
+    gc.freeze()
+    return code
 
 
 def _run_gui_command(args: argparse.Namespace, quit_request: Any) -> int:

@@ -5,7 +5,12 @@ network thread to do it: with that thread busy receiving a big table's updates, 
 close took milliseconds, and 10,000 channels each swapping their first monitor for
 a narrow one kept the worker ~4 s in ``close()`` (py-spy, bench_pva_table). The
 :class:`MonitorCloser` hands them to a thread of its own (``close()`` releases the
-GIL while it waits), in the order given."""
+GIL while it waits), in the order given.
+
+At exit none of that: :meth:`MonitorCloser.stop` leaves what is still queued to the
+client context's close (p4p's exit handler cancels every subscription in one call).
+Closing them one by one there (the table's rows removed as the window closes: 10,000
+PVA channels) kept the quit waiting for this thread."""
 
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ class MonitorCloser:
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
         self._stopped = False
+        self._left: list = []       # taken from the queue after stop(): never closed here
 
     def close_later(self, monitor: Any) -> None:
         """Close ``monitor`` soon, in the closer's thread (started on first use); at
@@ -47,22 +53,31 @@ class MonitorCloser:
             monitor = self._queue.get()
             if monitor is None:
                 return
+            if self._stopped:       # left (and referenced) for the context's close
+                self._left.append(monitor)
+                return
             _close(monitor)
             del monitor
 
-    def stop(self, timeout: float = 0.5) -> None:
-        """Close what is queued, then end the thread (waits at most ``timeout`` s: at
-        exit, what is left goes with the client context)."""
+    def stop(self, timeout: float = 0.1) -> None:
+        """End the thread after the close in progress (waits at most ``timeout`` s,
+        once); what is still queued stays queued, unclosed: at exit it goes with the
+        client context, whose close cancels every subscription at once (dropping the
+        monitors here would cancel each one as it is freed)."""
         with self._lock:
+            if self._stopped:
+                return
             self._stopped = True
             thread = self._thread
         if thread is None:
             return
-        self._queue.put(None)
+        if self._queue.empty():     # (only this thread's get() empties it) wake it up
+            self._queue.put(None)
         thread.join(timeout)
 
     def pending(self) -> int:
-        return self._queue.qsize()
+        """Monitors given and not closed (after stop(): left to the context)."""
+        return self._queue.qsize() + len(self._left)
 
 
 def _close(monitor: Any) -> None:

@@ -328,3 +328,24 @@ def test_number_options_refuse_bad_values_with_a_clear_message(capsys, argv, mes
         cli.main(argv)
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
+
+
+GUI_EXIT_SCRIPT = """
+import gc, sys
+from pvprobe.cli import gui
+code = gui.run(gui.build_parser().parse_args(sys.argv[1:]))
+print("frozen", gc.get_freeze_count(), "code", code, flush=True)
+"""
+
+
+def test_the_window_leaves_its_heap_frozen_for_the_exit(demo_ioc, scalar_names, tmp_path):
+    """Once the window has quit, the process's objects are frozen: the interpreter's
+    last full collection at exit does not walk every PV's objects for nothing."""
+    lst = tmp_path / "names.txt"
+    lst.write_text("\\n".join(scalar_names[:50]) + "\\n")
+    env = dict(os.environ, PVPROBE_SETTINGS=str(tmp_path / "settings.ini"), QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, "-c", GUI_EXIT_SCRIPT, "--pvlist", str(lst),
+                          "--quit-after", "0.5"], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    words = out.stdout.split()
+    assert words[0] == "frozen" and int(words[1]) > 0 and words[3] == "0", out.stdout
