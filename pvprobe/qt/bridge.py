@@ -89,6 +89,7 @@ class GuiThreadGarbage:
     #: A batch of more PVs than this, all connected, freezes the heap (see :meth:`settle`).
     FREEZE_ABOVE_PVS = 2000
     _frozen = False
+    _base_before = 0
 
     @classmethod
     def settle(cls) -> None:
@@ -98,6 +99,7 @@ class GuiThreadGarbage:
         thread 300-450 ms, once every quarter growth). The young generations are
         collected first (cheap); older cyclic garbage waits for :meth:`thaw`."""
         gc.collect(1)
+        cls._base_before = (cls._base_before if cls._frozen else 0) + len(gc.get_objects(2))
         gc.freeze()
         cls._frozen = True
         cls._old_base = len(gc.get_objects(2))
@@ -105,11 +107,12 @@ class GuiThreadGarbage:
     @classmethod
     def thaw(cls) -> None:
         """Many rows went (or the last engine stopped): the frozen objects are collectable
-        again; the next full collection is due at the next check of the middle one."""
+        again, counted as before the freeze (a full collection once the heap grew by
+        a quarter since)."""
         if cls._frozen:
             gc.unfreeze()
             cls._frozen = False
-            cls._old_base = 0
+            cls._old_base = cls._base_before
 
     @classmethod
     def frozen(cls) -> bool:

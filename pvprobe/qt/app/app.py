@@ -153,12 +153,16 @@ def _run(engine: Any, names: list[str], quit_request: QuitRequest, *, screenshot
         wakeup.stop()
         latency.stop()
         finish()
-        # no questions from here: the session (tabs and their lists) is saved to the settings
-        window.force_close = True
-        window.close()
         try:
+            # the engine stops before the window lets go of its rows: the removals that
+            # closing the tables asks for are never carried out (clearing 100,000
+            # channels one by one kept the quit waiting for the worker); the channels
+            # go with the protocol contexts at exit
             bridge.stop()
         finally:
+            # no questions from here: the session (tabs and their lists) is saved
+            window.force_close = True
+            window.close()
             if on_exit is not None:
                 on_exit()
             window.deleteLater()

@@ -443,11 +443,20 @@ def _ctrl_c() -> None:
         signal.raise_signal(signal.SIGINT)
 
 
-def test_run_gui_quits_saves_shot_and_stats(qtbot, tmp_path, engine, prefix):
+def test_run_gui_quits_saves_shot_and_stats(qtbot, tmp_path, engine, prefix, monkeypatch):
     """A real run: once both PVs are connected and have values, Ctrl-C ends it; the
-    screenshot and the statistics are written, the engine stopped, on_exit called."""
+    screenshot and the statistics are written, the engine stopped, on_exit called; the
+    engine stopped before the window let go of its rows (no channel cleared one by one
+    at quit)."""
     names = [prefix + "ai:300", prefix + "sine"]
     acks = _count_acks(engine)
+    removed_while_running: list[bool] = []
+    remove = engine.remove
+
+    def noting_remove(*args, **kw):
+        removed_while_running.append(engine.debug_summary().worker_alive)
+        remove(*args, **kw)
+    monkeypatch.setattr(engine, "remove", noting_remove)
     found: dict = {}
 
     def poll() -> None:
@@ -481,6 +490,7 @@ def test_run_gui_quits_saves_shot_and_stats(qtbot, tmp_path, engine, prefix):
     bridge = found["bridge"]
     assert code == 0 and exited == [True]
     assert not bridge.running and not engine.debug_summary().worker_alive
+    assert removed_while_running and not any(removed_while_running), removed_while_running
     assert bridge.engine_pvs == 2                       # the engine opened the names
     # one ack per applied batch; at most one more batch was sent and is still queued
     assert len(acks) == bridge.batches_applied >= 2
