@@ -5,7 +5,7 @@
 updates/s, CPU, staleness (``now - timestamp`` sampled at random phases), the IOC's
 real processing rate (CALC=VAL+1);
 (b) the GUI on the CA names and (g) on the PVA names (``--stats``): loop lateness,
-the age of every shown value, GUI CPU over a steady window.
+the age of every row's value and of the rows on screen, GUI CPU over a steady window.
 Ratios: PVA against CA. Prints one JSON line.
 """
 
@@ -91,9 +91,15 @@ def main() -> None:
             "gui_cpu": ratio(gcpu(gui_pva), gcpu(gui_ca)),
             "gui_loop_p99": ratio(gui_pva.get("loop_lateness_ms_p99"), gui_ca.get("loop_lateness_ms_p99")),
             "gui_value_age_p99": ratio(gui_pva.get("value_age_s_p99"), gui_ca.get("value_age_s_p99")),
+            "gui_shown_value_age_p99": ratio(gui_pva.get("shown_value_age_s_p99"),
+                                             gui_ca.get("shown_value_age_s_p99")),
         },
         "targets_met_pva": {
-            "gui_every_value_within_0_5s_p99": None if gui_pva.get("value_age_s_p99") is None
+            # the issue's target: every value on screen (the rows a view shows get
+            # every update); the rows off screen are emptied every PVA_POLL_S
+            "gui_shown_values_within_0_5s_p99": None if gui_pva.get("shown_value_age_s_p99") is None
+            else gui_pva["shown_value_age_s_p99"] <= 0.5,
+            "gui_every_row_within_0_5s_p99": None if gui_pva.get("value_age_s_p99") is None
             else gui_pva["value_age_s_p99"] <= 0.5,
             "gui_lateness_p99_le_50ms": None if gui_pva.get("loop_lateness_ms_p99") is None
             else gui_pva["loop_lateness_ms_p99"] <= 50,
