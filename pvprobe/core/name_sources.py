@@ -11,7 +11,7 @@ Sources fed into one :class:`~pvprobe.core.name_index.NameIndex`:
   string array, which it posts every 30 s; a name counts once two posts in a row
   list it, see :meth:`NameSources.set_gateway_cache`), as ``pva://`` keys.
 
-- ``server:HOST:PORT``: the channels a pvxs server lists itself (its built-in
+- ``server-list:HOST:PORT``: the channels a pvxs server lists itself (its built-in
   ``server`` PV: p4p servers and gateways, QSRV2 IOCs), as ``pva://`` keys; the servers
   are those a discovery ping finds and those of PVA PVs already connected
   (:meth:`NameSources.set_server_lists`; gathered by :mod:`pvprobe.pva.channel_lists`).
@@ -45,7 +45,7 @@ SAVE_EVERY = 5.0
 #: A glob adding more rows than this at once is refused (narrow the pattern).
 MAX_GLOB_ADD = 5000
 #: The index source of a server's own channel list is this plus its ``host:port``.
-SERVER_SOURCE = "server:"
+SERVER_SOURCE = "server-list:"
 #: A server address as the PVA source reports it (``state.host``).
 HOST_PORT = re.compile(r"^[A-Za-z0-9_.\-]+:\d{1,5}$")
 #: The status PVs of a p4p gateway (``python -m p4p.gw``), after its prefix.

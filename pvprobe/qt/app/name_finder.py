@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: The settings key holding gateway status prefixes (one per line).
 GATEWAY_SETTING = "names/gateway_status"
+#: The settings key: false stops the automatic refreshes of the servers' channel lists.
+LISTS_SETTING = "names/server_lists"
 #: Milliseconds the tab names are gathered after rows came or went.
 TABS_DELAY_MS = 300
 #: Milliseconds between refreshes of the servers' channel lists (once completion was used).
@@ -75,7 +77,10 @@ class NameFinder(QObject):
         self._gw_sub = window.bridge.subscribe([cache_key(p) for p in self.gateways], self._on_gateway_states)
         make_lists = getattr(window.bridge.engine, "channel_lists", None)
         self._lists = make_lists() if callable(make_lists) else None
-        self._lists_started = False
+        #: Refresh the servers' lists by itself (first completion, then every 5 min);
+        #: ``server_lists=false`` under [names]: only from the menu (no discovery pings).
+        self.auto_lists = settings.get_bool(LISTS_SETTING, True) if settings is not None else True
+        self._lists_started = not self.auto_lists
         self._lists_timer = QTimer(self)
         self._lists_timer.setInterval(LISTS_REFRESH_MS)
         self._lists_timer.timeout.connect(self._refresh_lists_by_timer)
@@ -297,7 +302,7 @@ class NameFinder(QObject):
                 self._say("Server channel lists: not available with this engine")
             return False
         self._lists_started = True
-        if not self._lists_timer.isActive():
+        if self.auto_lists and not self._lists_timer.isActive():
             self._lists_timer.start()
         extra = self.sources.server_hosts(self._pva_states())
         started = self._lists.refresh(_poster(self, said), extra)

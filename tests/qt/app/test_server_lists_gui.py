@@ -67,3 +67,23 @@ def test_menu_refresh_says_what_it_got_and_a_server_gone(qtbot, win, pva_nt_rest
     qtbot.waitUntil(lambda: f"{server}: cannot connect" in win.last_message, timeout=5000)
     assert finder.sources.server_names(server) == []
     assert finder.complete(f"{NT_RESTART_PREFIX}al") == []
+
+
+def test_automatic_refreshes_can_be_turned_off(qtbot, bridge, tmp_path, pva_nt_server):
+    """``server_lists=false`` under [names]: no discovery ping at the first completion,
+    none every 5 minutes; the menu still asks (and the setting survives the session save)."""
+    ini = tmp_path / "s.ini"
+    ini.write_text("[names]\nserver_lists=false\n")
+    w = show_main_window(qtbot, bridge, ini)
+    finder = w.name_finder
+    assert not finder.auto_lists
+    _type(w.table_widget.entry, f"{NT_PREFIX}a")
+    assert not finder._lists_first.isActive() and not finder._lists_timer.isActive()
+    assert not finder._lists.running and finder.server_list_status == ""
+    finder.lists_action.trigger()
+    qtbot.waitUntil(lambda: "names from" in finder.server_list_status, timeout=20000)
+    assert f"pva://{NT_PREFIX}alarmed" in finder.complete(f"{NT_PREFIX}al")
+    assert not finder._lists_timer.isActive()
+    w.force_close = True
+    w.close()
+    assert "server_lists=false" in ini.read_text()
