@@ -136,6 +136,7 @@ class NameSources:
         self._gateways: dict[str, set[str]] = {}     # prefix -> bare names it serves
         self._posts: dict[str, set[str]] = {}        # prefix -> its last cache post
         self.server_problems: dict[str, str] = {}        # host:port -> why no list
+        self._server_lists: dict[str, list[str]] = {}    # host:port -> its last list
         self._last_save = 0.0
         self._unsaved = False
         self.save_error = ""
@@ -214,11 +215,15 @@ class NameSources:
         for server, got in lists.items():
             if isinstance(got, str):
                 self.server_problems[server] = got
-        for source in [k for k in self.index.sources() if k.startswith(SERVER_SOURCE)]:
-            if not isinstance(lists.get(source[len(SERVER_SOURCE):]), list):
-                self.index.drop_source(source)
+        for server in list(self._server_lists):
+            if not isinstance(lists.get(server), list):
+                del self._server_lists[server]
+                self.index.drop_source(SERVER_SOURCE + server)
         for server, got in lists.items():
-            if isinstance(got, list):
+            # the same list again (the usual refresh): nothing to do (100,000 names
+            # made into keys again would hold the GUI thread ~0.1 s)
+            if isinstance(got, list) and self._server_lists.get(server) != got:
+                self._server_lists[server] = list(got)
                 self.index.set_source(SERVER_SOURCE + server, (f"pva://{n}" for n in got))
         return server_lists_summary(lists, problem)
 
