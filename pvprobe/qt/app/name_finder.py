@@ -3,7 +3,7 @@ box and the image view's source box; the name history (every name added to a tab
 probed or opened as an image); globs in the add box; the gateways' channel lists and
 their status view; the channel lists pvAccess servers publish themselves (pvxs's
 ``server`` PV), gathered off the GUI thread by the engine's ``channel_lists()`` at the
-first completion, every :data:`LISTS_REFRESH_MS` after and from View > Refresh server
+first completion, every :data:`LISTS_REFRESH_MS` after and from Open > Refresh server
 channel lists. The logic is Qt-free (:mod:`pvprobe.core.name_sources`); this only
 wires it to the window's tabs, views, menus and status bar."""
 
@@ -279,19 +279,11 @@ class NameFinder(QObject):
         self.refresh_server_lists(said=False)
 
     def _pva_states(self) -> list[PVState]:
-        states = []
-        for table in self._tables():
-            for name in table.names():
-                if name.startswith("pva://"):
-                    st = table.model.state_of(name)
-                    if st is not None:
-                        states.append(st)
-        for kind in ("probe",):
-            for panel in self.window.views.views(kind):
-                st = getattr(panel, "state", None)
-                if st is not None:
-                    states.append(st)
-        return states
+        """The states of the PVA PVs in the tables and the probes."""
+        states = [table.model.state_of(name) for table in self._tables()
+                  for name in table.names() if name.startswith("pva://")]
+        states += [getattr(panel, "state", None) for panel in self.window.views.views("probe")]
+        return [st for st in states if st is not None]
 
     def refresh_server_lists(self, said: bool = True) -> bool:
         """Ask the pvAccess servers for their channel lists (discovery plus the servers of

@@ -46,7 +46,8 @@ def test_servers_channels_complete_in_the_add_box(qtbot, win, pva_nt_server, qsr
     assert "Server channel lists:" in finder.server_list_status and "names from" in finder.server_list_status
 
 
-def test_menu_refresh_says_what_it_got_and_a_server_gone(qtbot, win, pva_nt_restartable):
+def test_menu_refresh_says_what_it_got_and_a_server_gone(qtbot, win, pva_nt_restartable, monkeypatch):
+    """The servers of the PVA PVs shown are asked even when discovery does not find them."""
     finder = win.name_finder
     server = f"127.0.0.1:{PVA_PORTS['spare3'][0]}"
     name = f"pva://{NT_RESTART_PREFIX}ai"
@@ -54,6 +55,9 @@ def test_menu_refresh_says_what_it_got_and_a_server_gone(qtbot, win, pva_nt_rest
     # the table's PVA PV: its server found by a name search (state.host)
     qtbot.waitUntil(lambda: (win.table_widget.model.state_of(name) or None) is not None
                     and win.table_widget.model.state_of(name).host == server, timeout=20000)
+    # from now on a discovery ping reaches the demo IOC only: this server is asked
+    # because a PV of the table is on it
+    monkeypatch.setenv("EPICS_PVA_ADDR_LIST", f"127.0.0.1:{PVA_PORTS['demo'][1]}")
     finder.lists_action.trigger()
     assert "asking the pvAccess servers" in win.last_message
     qtbot.waitUntil(lambda: "names from" in win.last_message, timeout=20000)
