@@ -38,7 +38,9 @@ def _type(qtbot, edit, text: str) -> list[float]:
 
 @pytest.fixture
 def win(qtbot, bridge, tmp_path):
-    w = show_main_window(qtbot, bridge, tmp_path / "s.ini")
+    ini = tmp_path / "s.ini"        # exact candidates: no servers' lists arriving meanwhile
+    ini.write_text("[names]\nserver_lists=false\n")
+    w = show_main_window(qtbot, bridge, ini)
     w.confirm_puts = False
     return w
 
