@@ -60,7 +60,7 @@ class NameFinder(QObject):
         # only bound methods of Qt objects are connected to other objects' signals (PyQt
         # drops those with their object; a lambda would call into a finder already gone)
         window.tabs.tableCreated.connect(self._attach_table)
-        window.tabs.currentChanged.connect(self._tabs_timer.start)      # a tab closed
+        window.tabs.currentChanged.connect(self._tab_changed)      # a tab closed
         for t in window.tabs.tables():
             self._attach_table(t)
         window.views.opened.append(self._attach_view)
@@ -125,6 +125,10 @@ class NameFinder(QObject):
 
     def _tables(self) -> list[Any]:
         return list(self.window.tabs.tables())
+
+    def _tab_changed(self, _index: int) -> None:
+        """currentChanged's index is no delay (and -1 once the last tab goes)."""
+        self._tabs_timer.start()
 
     def _refresh_tabs(self) -> None:
         """Names in the open tabs to the index; names new in a table to the history."""
