@@ -22,8 +22,10 @@ dock is 961×737 in the PVA benchmark: a 2048² frame is drawn every 2nd pixel):
 * ``frame_ms``: ``setImage`` + a forced repaint of the view (render and QPainter's
   scaled ``drawImage``: the GUI thread's whole cost of showing a frame).
 
-Old and new alternate round by round (``--rounds``, ``--frames`` each); the figures
-are the medians of the rounds' means and ``ratio_new_old`` (< 1: new is faster).
+Each as wall time (``*_ms``) and as the GUI thread's CPU time (``*_cpu_ms``,
+``time.thread_time``: what holds on a loaded machine). Old and new alternate round
+by round (``--rounds``, ``--frames`` each); the figures are the medians of the
+rounds' means, and ``<what>_ratio_new_old`` (< 1: new is cheaper).
 ``--load N`` runs N processes copying 8 MB arrays in a loop meanwhile (the memory
 traffic of a receiving network thread: the app's lookup runs beside pvxs copying
 2 MB frames hundreds of times a second).
@@ -78,15 +80,17 @@ def frames_for(dtype: str, size: int) -> list:
             for _ in range(4)]
 
 
-def timed(prepare: Callable[[int], Any], fn: Callable[[Any], None], n: int) -> float:
-    """Mean ms per call of ``fn(prepare(k))`` over ``n`` calls, ``prepare`` not counted."""
-    total = 0.0
+def timed(prepare: Callable[[int], Any], fn: Callable[[Any], None], n: int) -> tuple[float, float]:
+    """Mean wall and GUI-thread CPU ms per call of ``fn(prepare(k))`` over ``n`` calls
+    (``prepare`` not counted). CPU time holds on a loaded machine, wall time does not."""
+    wall = cpu = 0.0
     for k in range(n):
         arg = prepare(k)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         fn(arg)
-        total += time.perf_counter() - t0
-    return total * 1e3 / n
+        wall += time.perf_counter() - t0
+        cpu += time.thread_time() - c0
+    return wall * 1e3 / n, cpu * 1e3 / n
 
 
 def run_case(dtype: str, size: int, rounds: int, n: int, widget: tuple[int, int]) -> dict:
@@ -120,21 +124,24 @@ def run_case(dtype: str, size: int, rounds: int, n: int, widget: tuple[int, int]
             item.setImage(img, autoLevels=False, levels=levels)
             glw.viewport().repaint()
             app.processEvents()
-        res[name] = {"render": render, "show": show, "render_ms": [], "frame_ms": [], "item": item}
+        res[name] = {"render": render, "show": show, "item": item,
+                     **{k: [] for k in ("render_ms", "frame_ms", "render_cpu_ms", "frame_cpu_ms")}}
 
     def fresh(k: int) -> Any:
         return frames[k % 4].copy()      # a new array per frame, as a decoder hands over
     for _ in range(rounds):
         for name in ("old", "new"):
             r = res[name]
-            r["render_ms"].append(timed(fresh, r["render"], n))
-            r["frame_ms"].append(timed(fresh, r["show"], n))
+            for what in ("render", "frame"):
+                wall, cpu = timed(fresh, r["render" if what == "render" else "show"], n)
+                r[f"{what}_ms"].append(wall)
+                r[f"{what}_cpu_ms"].append(cpu)
     out: dict = {"step": res["new"]["item"]._rendered_step}
     for name in ("old", "new"):
-        for k in ("render_ms", "frame_ms"):
+        for k in ("render_ms", "frame_ms", "render_cpu_ms", "frame_cpu_ms"):
             out[f"{name}_{k}"] = round(statistics.median(res[name][k]), 3)
-    out["render_ratio_new_old"] = ratio(out["new_render_ms"], out["old_render_ms"], 3)
-    out["frame_ratio_new_old"] = ratio(out["new_frame_ms"], out["old_frame_ms"], 3)
+    for k in ("render_ms", "frame_ms", "render_cpu_ms", "frame_cpu_ms"):
+        out[f"{k[:-3]}_ratio_new_old"] = ratio(out[f"new_{k}"], out[f"old_{k}"], 3)
     for glw in wins:
         glw.close()
     return out
