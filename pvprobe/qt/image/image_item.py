@@ -38,6 +38,7 @@ class CountingImageItem(pg.ImageItem):
         if (img is None or img.ndim != 2 or img.dtype not in (np.uint8, np.uint16)
                 or lv is None or np.ndim(lv) != 1 or self.autoDownsample
                 or self.axisOrder != "row-major"):
+            self._out = ()           # pyqtgraph's path makes its own: ours go (4 MB each at 1024²)
             return super().render()
         lut = self.lut
         if callable(lut):

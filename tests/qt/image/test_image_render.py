@@ -115,6 +115,10 @@ def test_two_buffers_in_turn_and_the_shown_image_keeps_its_pixels(qtbot):
     assert bufs[2] is bufs[0] and bufs[3] is bufs[1]
     item.step = 2                                     # another shape: new buffers, exact
     assert np.array_equal(_render(item, frames[0], levels, None), _expected(frames[0], levels, None, 2))
+    assert len(item._out) == 2 and item._out[0].shape == (20, 25)
+    item.setImage(frames[0].astype(np.float32), autoLevels=False, levels=levels)
+    item.render()                                     # pyqtgraph's own path: ours are freed
+    assert item._out == () and item.qimage is not None
 
 
 def test_lookup_rejects_what_it_cannot_do():
