@@ -19,11 +19,9 @@ phases (staleness) and derive the IOC's real processing rate from the values
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import time
 
-from common import PY, Bench, CpuWindow, cpu_percent, emit, log, ratio, run_client_windowed
+from common import Bench, cpu_percent, emit, gui_run, log, ratio, run_client_windowed
 
 
 def main() -> None:
@@ -57,27 +55,7 @@ def main() -> None:
         # (b) GUI: steady window starts once the engine baseline had all values (+ margin)
         warm = max(4.0, 2 * (stale.get("seconds_to_all_values") or 5.0) + 3.0)
         T = warm + S + 1.0
-        stats = b.tmp / "gui-stats.json"
-        argv = [PY, "-m", "pvprobe", "--pvlist", str(pvlist), "--quit-after", f"{T:g}",
-                "--stats", str(stats)]
-        log(f"(b) GUI, --quit-after {T:g}, CPU window {warm:g}..{warm + S:g} s")
-        t0 = time.monotonic()
-        proc = b.spawn(argv, dict(env, QT_QPA_PLATFORM="offscreen"), stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE)
-        time.sleep(warm)
-        cw = CpuWindow({"gui": proc.pid, "ioc": ioc.pid})
-        cw.start()
-        time.sleep(S)
-        gui_cpu = cw.stop()
-        try:
-            _, err = proc.communicate(timeout=T + 120 - (time.monotonic() - t0))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-        gui = json.loads(stats.read_text()) if stats.exists() else {"error": "no stats file"}
-        if proc.returncode != 0:
-            log("GUI stderr tail:", err.decode()[-1500:])
-        gui.update({"quit_after": T, "exit_code": proc.returncode, "cpu_percent_window": gui_cpu})
+        gui = gui_run(b, "(b)", pvlist, env, ioc, warm, S)
         if "updates_received" in gui:
             # the stats are totals since start (updates flow while the rest connects):
             # averages over the whole run

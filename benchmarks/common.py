@@ -367,3 +367,33 @@ def run_client_windowed(b: Bench, mode: str, args: dict, env: dict[str, str], ti
         res.setdefault("error", "did not exit")
     res["exit_code"] = proc.returncode
     return res
+
+
+def gui_run(b: Bench, label: str, pvlist, env: dict, ioc, warm: float, S: float) -> dict:
+    """The GUI (offscreen) on ``pvlist`` with ``--stats``, quitting after ``warm + S + 1``
+    s; CPU% of the GUI and the IOC over the steady window ``warm .. warm + S``. The
+    stats file's figures plus ``quit_after``, ``exit_code``, ``cpu_percent_window``."""
+    T = warm + S + 1.0
+    stats = b.tmp / f"gui-stats-{label}.json"
+    argv = [PY, "-m", "pvprobe", "--pvlist", str(pvlist), "--quit-after", f"{T:g}",
+            "--stats", str(stats)]
+    log(f"GUI {label}, --quit-after {T:g}, CPU window {warm:g}..{warm + S:g} s")
+    t0 = time.monotonic()
+    proc = b.spawn(argv, dict(env, QT_QPA_PLATFORM="offscreen"), stdout=subprocess.DEVNULL,
+                   stderr=subprocess.PIPE)
+    time.sleep(warm)
+    cw = CpuWindow({"gui": proc.pid, "ioc": ioc.pid})
+    cw.start()
+    time.sleep(S)
+    cpu = cw.stop()
+    try:
+        _, err = proc.communicate(timeout=T + 120 - (time.monotonic() - t0))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    gui = json.loads(stats.read_text()) if stats.exists() else {"error": "no stats file"}
+    if proc.returncode != 0:
+        log("GUI stderr tail:", err.decode()[-1500:])
+    gui.update({"quit_after": T, "exit_code": proc.returncode, "cpu_percent_window": cpu})
+    log(label, gui)
+    return gui

@@ -236,6 +236,22 @@ def restartable_ioc(ca_repeater: object) -> Iterator[object]:
 
 # -- string-array servers: a caproto IOC and an EPICS base soft IOC ------------------------
 
+#: Runs argv[1:] in place of itself once the kernel will SIGKILL it when the pytest
+#: process dies (PR_SET_PDEATHSIG survives exec): a run killed by a timeout or Ctrl-C
+#: leaves no server behind holding its ports (finalizers never run then).
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)\n"
+    "if os.getppid() != int(sys.argv[1]): sys.exit(1)\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def dies_with_parent(argv: list[str]) -> list[str]:
+    """``argv`` started so that it dies with this process (see ``_DIE_WITH_PARENT``)."""
+    return [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *argv]
+
+
 class ServerProcess:
     """A CA server in its own process (own session), serving on ``port``; stopped by PID."""
 
@@ -246,7 +262,7 @@ class ServerProcess:
         env.update(loopback_env(port, REPEATER_PORT))
         env["EPICS_CA_MAX_ARRAY_BYTES"] = DEMO_MAX_ARRAY_BYTES
         self.port, self.prefix = port, prefix
-        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(dies_with_parent(argv), env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True,
                                      stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL)
         self.pid = self.proc.pid
@@ -443,8 +459,9 @@ class PVAServerProcess(ServerProcess):
             env.update(loopback_env(ca_port, REPEATER_PORT))
             env["EPICS_CA_MAX_ARRAY_BYTES"] = DEMO_MAX_ARRAY_BYTES
         self.kind, self.port, self.prefix, self.ca_port = kind, PVA_PORTS[kind][0], prefix, ca_port
-        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(dies_with_parent(argv), env=env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
         self.pid = self.proc.pid
 
 

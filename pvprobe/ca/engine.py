@@ -56,3 +56,13 @@ class Engine(_Engine):
         source = MuxSource(CASource(), {"pva": _pva_source})
         super().__init__(source, tick_hz=tick_hz, automonitor_maxlength=automonitor_maxlength)
         register_engine(self)
+        self._channel_lists = None
+
+    def channel_lists(self):
+        """The pvAccess servers' own channel lists (:class:`pvprobe.pva.channel_lists.
+        ServerLists`: discovery and each pvxs server's ``server`` PV, plain sockets, no
+        p4p), made on first use; the window's name completion refreshes them."""
+        if self._channel_lists is None:
+            from ..pva.channel_lists import ServerLists
+            self._channel_lists = ServerLists()
+        return self._channel_lists

@@ -1,8 +1,9 @@
 """Command line: the GUI (default) and its twins ``get``, ``put``, ``info``,
-``monitor``, ``snapshot`` and ``demo-ioc``. Output follows caget/caput/cainfo/camonitor.
+``monitor``, ``snapshot``, ``list`` (servers' channel lists) and ``demo-ioc``.
+Output follows caget/caput/cainfo/camonitor.
 
 One module per command (``gui``, ``get``, ``put``, ``info``, ``monitor``,
-``snapshot``, ``demo``), each with ``build_parser()`` and ``run(args)``; what
+``snapshot``, ``lists``, ``demo``), each with ``build_parser()`` and ``run(args)``; what
 they share is in ``common``. Heavy imports (epics, Qt, the IOC libraries)
 happen inside the commands: the IOC and pyepics must never share a process,
 and ``--help`` stays instant.
@@ -23,7 +24,7 @@ from . import gui
 
 #: Subcommand -> the module of this package that runs it (imported when used).
 COMMANDS = {"get": "get", "put": "put", "info": "info", "monitor": "monitor",
-            "snapshot": "snapshot", "demo-ioc": "demo"}
+            "snapshot": "snapshot", "list": "lists", "demo-ioc": "demo"}
 SUBCOMMANDS = tuple(COMMANDS)
 
 

@@ -177,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Monitor and probe EPICS PVs over Channel Access and pvAccess. Without a "
                     "subcommand, opens the main window on the PVs named (NAME or ca://NAME: CA, "
                     "pva://NAME: pvAccess).",
-        epilog="Subcommands: get, put, info, monitor, snapshot {save,compare,restore}, demo-ioc "
+        epilog="Subcommands: get, put, info, monitor, snapshot {save,compare,restore}, list, demo-ioc "
                "(pvprobe SUBCOMMAND --help). EPICS_CA_* and EPICS_PVA_* environment variables "
                "are honoured.")
     p.add_argument("--version", action="version", version=f"pvprobe {__version__}")

@@ -104,6 +104,10 @@ class NameIndex:
                 bisect.insort(self._sorted, bare)
             (self._pva if pva else self._ca).add(bare)
 
+    def names(self, source: str) -> set[str]:
+        """What ``source`` holds (a copy; empty for an unknown source)."""
+        return set(self._sources.get(source, ()))
+
     def sources(self) -> dict[str, int]:
         """How many names each source holds."""
         return {k: len(v) for k, v in self._sources.items()}

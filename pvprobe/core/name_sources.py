@@ -11,6 +11,11 @@ Sources fed into one :class:`~pvprobe.core.name_index.NameIndex`:
   string array, which it posts every 30 s; a name counts once two posts in a row
   list it, see :meth:`NameSources.set_gateway_cache`), as ``pva://`` keys.
 
+- ``server-list:HOST:PORT``: the channels a pvxs server lists itself (its built-in
+  ``server`` PV: p4p servers and gateways, QSRV2 IOCs), as ``pva://`` keys; the servers
+  are those a discovery ping finds and those of PVA PVs already connected
+  (:meth:`NameSources.set_server_lists`; gathered by :mod:`pvprobe.pva.channel_lists`).
+
 Gateway status prefixes come from ``--gateway-status`` (:func:`set_cli_gateways`),
 ``$PVPROBE_GATEWAYS`` (spaces or commas) and the settings file
 (``gateway_status`` under ``[names]``, one per line), in that order.
@@ -25,9 +30,9 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Union
 
 from .name_history import NameHistory
 from .name_index import NameIndex, is_glob
@@ -39,6 +44,10 @@ GATEWAY_ENV = "PVPROBE_GATEWAYS"
 SAVE_EVERY = 5.0
 #: A glob adding more rows than this at once is refused (narrow the pattern).
 MAX_GLOB_ADD = 5000
+#: The index source of a server's own channel list is this plus its ``host:port``.
+SERVER_SOURCE = "server-list:"
+#: A server address as the PVA source reports it (``state.host``).
+HOST_PORT = re.compile(r"^[A-Za-z0-9_.\-]+:\d{1,5}$")
 #: The status PVs of a p4p gateway (``python -m p4p.gw``), after its prefix.
 GATEWAY_STATUS = ("clients", "cache", "stats", "StatsTime",
                   "us:bypv:rx", "us:bypv:tx", "ds:bypv:rx", "ds:bypv:tx",
@@ -85,6 +94,22 @@ def gateway_status_names(prefix: str) -> list[str]:
     return [f"pva://{prefix}{s}" for s in GATEWAY_STATUS]
 
 
+def server_lists_summary(lists: Mapping[str, Union[list[str], str]], problem: str = "") -> str:
+    """"Server channel lists: N names from K servers; HOST:PORT: why not; ..."."""
+    good = {s: v for s, v in lists.items() if isinstance(v, list)}
+    bad = {s: v for s, v in lists.items() if isinstance(v, str)}
+    n = len({name for names in good.values() for name in names})
+    text = (f"Server channel lists: {n:,} name{'' if n == 1 else 's'} from {len(good)} "
+            f"server{'' if len(good) == 1 else 's'}")
+    if not lists and not problem:
+        text += " (no pvAccess server answered a discovery ping)"
+    parts = [problem] if problem else []
+    parts += [f"{s}: {why}" for s, why in sorted(bad.items())[:5]]
+    if len(bad) > 5:
+        parts.append(f"{len(bad) - 5} more servers gave no list")
+    return "; ".join([text] + parts)
+
+
 def cache_key(prefix: str) -> str:
     return f"pva://{prefix}cache"
 
@@ -110,6 +135,8 @@ class NameSources:
         self.index.set_source("history", history.names())
         self._gateways: dict[str, set[str]] = {}     # prefix -> bare names it serves
         self._posts: dict[str, set[str]] = {}        # prefix -> its last cache post
+        self.server_problems: dict[str, str] = {}        # host:port -> why no list
+        self._server_lists: dict[str, list[str]] = {}    # host:port -> its last list
         self._last_save = 0.0
         self._unsaved = False
         self.save_error = ""
@@ -178,6 +205,37 @@ class NameSources:
             if bare in names:
                 return prefix
         return None
+
+    # -- servers' own channel lists ------------------------------------------------------
+    def set_server_lists(self, lists: Mapping[str, Union[list[str], str]], problem: str = "") -> str:
+        """One refresh of the servers' channel lists: ``{host:port: names or why not}``.
+        Servers that answered replace what they listed before; the others (refused, no
+        answer, gone) are dropped. Returns the summary for the status bar."""
+        self.server_problems = {}
+        for server, got in lists.items():
+            if isinstance(got, str):
+                self.server_problems[server] = got
+        for server in list(self._server_lists):
+            if not isinstance(lists.get(server), list):
+                del self._server_lists[server]
+                self.index.drop_source(SERVER_SOURCE + server)
+        for server, got in lists.items():
+            # the same list again (the usual refresh): nothing to do (100,000 names
+            # made into keys again would hold the GUI thread ~0.1 s)
+            if isinstance(got, list) and self._server_lists.get(server) != got:
+                self._server_lists[server] = list(got)
+                self.index.set_source(SERVER_SOURCE + server, (f"pva://{n}" for n in got))
+        return server_lists_summary(lists, problem)
+
+    def server_names(self, server: str) -> list[str]:
+        """The bare names ``server`` (``host:port``) listed at the last refresh."""
+        return sorted(n[len("pva://"):] for n in self.index.names(SERVER_SOURCE + server))
+
+    def server_hosts(self, states: Iterable[object]) -> list[str]:
+        """The ``host:port`` of the PVA PVs in ``states`` whose server a search found."""
+        out = {st.host for st in states
+               if getattr(st, "protocol", "") == "pva" and HOST_PORT.match(getattr(st, "host", "") or "")}
+        return sorted(out)
 
     # -- globs --------------------------------------------------------------------------
     def expand(self, text: str, shown: Iterable[str] = (), limit: int = MAX_GLOB_ADD) -> Optional[GlobResult]:

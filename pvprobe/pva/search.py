@@ -51,6 +51,7 @@ FLAG_SEGMENTS = 0x30        # header flags: segmented (never over UDP)
 CMD_SEARCH = 0x03
 CMD_SEARCH_RESPONSE = 0x04
 SEARCH_UNICAST = 0x80       # SEARCH flags: sent to a unicast address
+SEARCH_MUST_REPLY = 0x01    # SEARCH flags: answer even when claiming nothing (discovery)
 DEFAULT_PORT = 5076
 BROADCAST = "255.255.255.255"
 #: Largest SEARCH message pvxs sends (names beyond it go in the next message).
@@ -142,9 +143,9 @@ def _address(raw: bytes, sender: str) -> str:
     return str(addr.ipv4_mapped) if addr.ipv4_mapped is not None else f"[{addr}]"
 
 
-def parse_response(data: bytes, sender: str) -> Optional[tuple[str, int, list[int]]]:
-    """A SEARCH_RESPONSE as ``("host:port", sequence id, [found ids])``; None for
-    anything else (another command, a truncated or malformed packet, "not found")."""
+def _response_fields(data: bytes, sender: str) -> Optional[tuple[bytes, int, str, str, int, list[int]]]:
+    """A SEARCH_RESPONSE's (GUID, sequence id, "host:port", protocol, found, [ids]); None
+    for anything else (another command, a truncated or malformed packet)."""
     try:
         if len(data) < 8 or data[0] != MAGIC or data[1] == 0 or data[3] != CMD_SEARCH_RESPONSE:
             return None
@@ -156,7 +157,7 @@ def parse_response(data: bytes, sender: str) -> Optional[tuple[str, int, list[in
         if length > len(data) - 8:
             return None
         r = _Reader(data[8:8 + length], bool(flags & FLAG_MSB))
-        r.take(12)                              # the server's GUID
+        guid = r.take(12)
         (seq,) = r.unpack("I")
         host = _address(r.take(16), sender)
         (port,) = r.unpack("H")
@@ -166,9 +167,19 @@ def parse_response(data: bytes, sender: str) -> Optional[tuple[str, int, list[in
         ids = [r.unpack("I")[0] for _ in range(count)]
     except (ValueError, struct.error, UnicodeError):
         return None
+    return guid, seq, f"{host}:{port}", proto, found, ids
+
+
+def parse_response(data: bytes, sender: str) -> Optional[tuple[str, int, list[int]]]:
+    """A SEARCH_RESPONSE as ``("host:port", sequence id, [found ids])``; None for
+    anything else (another command, a truncated or malformed packet, "not found")."""
+    fields = _response_fields(data, sender)
+    if fields is None:
+        return None
+    _guid, seq, server, proto, found, ids = fields
     if proto != "tcp" or not found or not ids:
         return None
-    return f"{host}:{port}", seq, ids
+    return server, seq, ids
 
 
 # ----------------------------------------------------------------------------- where to send
@@ -318,5 +329,61 @@ def _receive(sock: socket.socket, wait: float, seq: int, by_id: dict[int, str],
             return
 
 
-__all__ = ["find_server", "find_servers", "search_addresses", "search_message",
+# ----------------------------------------------------------------------------- discovery
+
+def discovery_message(seq: int, reply_port: int, unicast: bool) -> bytes:
+    """A discovery ping (pvxs ``tickSearch(SearchKind::discover)``): a SEARCH with the
+    MustReply flag, no protocol and no channel. Every pvxs server answers it (``Server::
+    Pvt::onSearch`` replies when nothing is claimed but MustReply is set) with its GUID
+    and TCP address, "found" 0."""
+    body = (struct.pack(">IB3x", seq & 0xFFFFFFFF, SEARCH_MUST_REPLY | (SEARCH_UNICAST if unicast else 0))
+            + bytes(16) + struct.pack(">H", reply_port) + _size(0) + struct.pack(">H", 0))
+    return struct.pack(">BBBBI", MAGIC, VERSION, FLAG_MSB, CMD_SEARCH, len(body)) + body
+
+
+def discover_servers(timeout: float = 1.0, env: Optional[Mapping[str, str]] = None) -> list[str]:
+    """The ``"host:port"`` of every pvAccess server that answered a discovery ping sent
+    where a client searches (:func:`search_addresses`) within ``timeout`` seconds (the
+    whole time is waited: nobody says how many servers there are), in the order they
+    answered; a server answering on several addresses counts once (by its GUID).
+    Raises :class:`SearchError` when the address list is bad or empty."""
+    targets = search_addresses(env)
+    if not targets:
+        raise SearchError("nowhere to search: EPICS_PVA_ADDR_LIST is empty and "
+                          "EPICS_PVA_AUTO_ADDR_LIST is NO")
+    seq = int(time.monotonic() * 1000) & 0x7FFFFFFF
+    found: dict[bytes, str] = {}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        sock.bind(("0.0.0.0", 0))
+        reply_port = sock.getsockname()[1]
+        start = time.monotonic()
+        deadline = start + max(0.0, timeout)
+        resends = [start + t for t in RESEND_AT if t < timeout] or [start]
+        while True:
+            now = time.monotonic()
+            if resends and now >= resends[0]:
+                resends = [t for t in resends if t > now]
+                for host, port in targets:
+                    try:
+                        sock.sendto(discovery_message(seq, reply_port, _is_unicast(host)), (host, port))
+                    except OSError:
+                        pass
+            if now >= deadline:
+                break
+            wait = min(deadline, resends[0] if resends else deadline) - now
+            ready, _, _ = select.select([sock], [], [], max(0.0, wait))
+            if not ready:
+                continue
+            try:
+                data, peer = sock.recvfrom(0x10000)
+            except OSError:
+                continue
+            fields = _response_fields(data, peer[0])
+            if fields is not None and fields[1] == seq and fields[3] == "tcp":
+                found.setdefault(fields[0], fields[2])
+    return list(found.values())
+
+
+__all__ = ["discover_servers", "find_server", "find_servers", "search_addresses", "search_message",
            "search_messages", "parse_response", "SearchError", "DEFAULT_PORT"]

@@ -56,6 +56,8 @@ def type_name(code: Any) -> str:
 def kind_of(value: Any) -> str:
     """Which of the shapes above a structure has."""
     tid = value.getID()
+    if tid.startswith("epics:nt/NTScalar"):      # NTScalar, NTScalarArray: by the standard
+        return KIND_SCALAR                       # (no type() walk: ~10 us per connection)
     if tid.startswith("epics:nt/NTNDArray:"):
         return KIND_NDARRAY
     if tid.startswith("epics:nt/NTTable:"):

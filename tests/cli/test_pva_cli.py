@@ -297,3 +297,29 @@ def test_monitor_says_no_time_and_put_to_a_table_is_refused(pva_nt_server):
     assert "puts to a pvAccess epics:nt/NTTable:1.0 are not supported" in out.stderr
     out = run("snapshot", "--help")
     assert "--default-protocol" in out.stdout
+
+
+def test_list_prints_the_servers_own_channel_lists(pva_nt_server, qsrv_ioc):
+    """``pvprobe list``: like pvxlist, the names each pvxs server lists (its ``server``
+    PV), from the servers a discovery ping finds or those named with --server."""
+    from conftest import PVA_PORTS, QSRV_PREFIX, free_port
+
+    nt, qsrv = f"127.0.0.1:{PVA_PORTS['nt'][0]}", f"127.0.0.1:{PVA_PORTS['qsrv'][0]}"
+    out = run("list", "--server", nt)
+    assert out.returncode == 0, out.stderr
+    names = out.stdout.splitlines()
+    assert NT_PREFIX + "ai" in names and names == sorted(names) and all(n.startswith(NT_PREFIX) for n in names)
+    # discovery where the client searches (the session's EPICS_PVA_ADDR_LIST)
+    out = run("list", "--servers", "--timeout", "1")
+    assert out.returncode == 0 and {nt, qsrv} <= set(out.stdout.splitlines()), out.stderr
+    out = run("list", "--timeout", "1")
+    assert NT_PREFIX + "ai" in out.stdout.splitlines() and QSRV_PREFIX + "temp" in out.stdout.splitlines()
+    out = run("list", "-v", "--server", qsrv)
+    assert out.returncode == 0 and out.stdout.startswith(f"# From {qsrv} (")
+    # a server that is not there: said by address, status 1; a bad address: status 2
+    gone = f"127.0.0.1:{free_port()}"
+    out = run("list", "--server", nt, "--server", gone, "--timeout", "1")
+    assert out.returncode == 1 and NT_PREFIX + "ai" in out.stdout
+    assert f"pvprobe list: {gone}: cannot connect" in out.stderr
+    out = run("list", "--server", "pva://x")
+    assert out.returncode == 2 and "is not host:port" in out.stderr

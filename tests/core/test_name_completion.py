@@ -119,3 +119,37 @@ def test_a_file_that_is_no_history_is_not_overwritten(tmp_path: Path) -> None:
     h = NameHistory(p).load()
     assert h.names() == [] and h.problems
     assert list(tmp_path.glob("names.history.damaged-*"))[0].read_bytes() == p.read_bytes()
+
+
+def test_server_lists_replace_drop_and_summarise(tmp_path: Path) -> None:
+    """Each refresh of the servers' own channel lists replaces what a server listed;
+    a server that gave no list (or is not asked any more) loses its names; the summary
+    counts names once and names each server that failed with its reason."""
+    from types import SimpleNamespace
+
+    from pvprobe.core.name_sources import NameSources
+
+    src = NameSources(NameHistory(tmp_path / "h"))
+    a, b = "10.0.0.1:5075", "10.0.0.2:5075"
+    msg = src.set_server_lists({a: ["SR:a", "SR:b"], b: ["SR:b", "BL:c"]})
+    assert msg == "Server channel lists: 3 names from 2 servers"
+    assert src.index.complete("SR:") == ["pva://SR:a", "pva://SR:b"]
+    assert src.server_names(b) == ["BL:c", "SR:b"]
+    msg = src.set_server_lists({a: ["SR:a"], b: "cannot connect: Connection refused"})
+    assert msg == f"Server channel lists: 1 name from 1 server; {b}: cannot connect: Connection refused"
+    assert src.index.complete("SR:") == ["pva://SR:a"] and src.index.complete("BL:") == []
+    assert src.server_problems == {b: "cannot connect: Connection refused"}
+    # a server no longer found goes; a refresh that found nobody says so
+    assert src.set_server_lists({}) == ("Server channel lists: 0 names from 0 servers "
+                                        "(no pvAccess server answered a discovery ping)")
+    assert src.index.complete("SR:") == [] and src.server_problems == {}
+    assert "no discovery: nowhere" in src.set_server_lists({}, "no discovery: nowhere to search")
+    # the names a history/tab holds stay when a server drops them
+    src.set_tabs(["pva://SR:a"])
+    src.set_server_lists({a: ["SR:a"]})
+    src.set_server_lists({})
+    assert src.index.complete("SR:") == ["pva://SR:a"]
+    # the servers of connected PVA PVs: host:port only (not "searching…", not CA hosts)
+    states = [SimpleNamespace(protocol="pva", host=a), SimpleNamespace(protocol="pva", host="searching…"),
+              SimpleNamespace(protocol="ca", host="ioc:5064"), SimpleNamespace(protocol="pva", host=a)]
+    assert src.server_hosts(states) == [a]

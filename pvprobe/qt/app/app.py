@@ -96,7 +96,8 @@ def _run(engine: Any, names: list[str], quit_request: QuitRequest, *, screenshot
     for kind, view_names in views:
         window.open_view(kind, list(view_names))
     latency = LoopLatency(parent=window)
-    stats = RunStats(window.model, bridge, latency)   # the table of the names given
+    table = window.table_widget                       # the table of the names given
+    stats = RunStats(window.model, bridge, latency, shown=table.visible_rows)
     bridge.batchApplied.connect(stats.on_batch)
     if stats_path:   # value ages for --stats, sampled at an odd period (no beat with scans)
         ages = QTimer(window)

@@ -6,7 +6,7 @@ import json
 import os
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -65,11 +65,14 @@ class RunStats:
     """Timings of one run, checked after each batch from the model's counters (O(1)).
 
     ``model`` needs ``rowCount()``, ``connected_count`` and ``valued_count``;
-    ``bridge`` needs ``updates_received`` and ``batches_applied``.
+    ``bridge`` needs ``updates_received`` and ``batches_applied``; ``shown`` gives
+    the model rows on screen (their ages are also pooled apart: what the operator
+    sees).
     """
 
     def __init__(self, model: Any, bridge: Any, latency: LoopLatency | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 shown: Callable[[], Iterable[int]] | None = None) -> None:
         self.model = model
         self.bridge = bridge
         self.latency = latency
@@ -78,6 +81,8 @@ class RunStats:
         self.seconds_to_all_connected: float | None = None
         self.seconds_to_all_values: float | None = None
         self._ages: list[float] = []
+        self._shown_ages: list[float] = []
+        self._shown = shown
 
     def on_batch(self, batch: Batch | None = None) -> None:
         """Note the first moment every row is connected / has a value."""
@@ -92,7 +97,8 @@ class RunStats:
     def sample_value_ages(self, now: float | None = None) -> None:
         """Pool the age (wall clock minus IOC timestamp) of every connected row's value,
         once all rows have values: how fresh the table is when every PV keeps changing
-        (``value_age_s_*`` in :meth:`to_dict`; meaningless for PVs that never change)."""
+        (``value_age_s_*`` in :meth:`to_dict`; meaningless for PVs that never change);
+        those of the rows on screen also apart (``shown_value_age_s_*``)."""
         if self.seconds_to_all_values is None:
             return
         now = time.time() if now is None else now
@@ -101,11 +107,16 @@ class RunStats:
             st = m.state(row)
             if st.connected and st.timestamp:
                 self._ages.append(now - st.timestamp)
+        for row in self._shown() if self._shown is not None else ():
+            st = m.state(row)
+            if st.connected and st.timestamp:
+                self._shown_ages.append(now - st.timestamp)
 
-    def _age(self, q: float) -> float | None:
-        if not self._ages:
+    def _age(self, q: float, shown: bool = False) -> float | None:
+        pool = self._shown_ages if shown else self._ages
+        if not pool:
             return None
-        ages = sorted(self._ages)
+        ages = sorted(pool)
         return round(ages[min(len(ages) - 1, int(q * len(ages)))], 3)
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,6 +138,9 @@ class RunStats:
             "value_age_s_p50": self._age(0.5),
             "value_age_s_p99": self._age(0.99),
             "value_age_s_max": self._age(1.0),
+            "shown_value_age_s_p50": self._age(0.5, True),
+            "shown_value_age_s_p99": self._age(0.99, True),
+            "shown_value_age_s_max": self._age(1.0, True),
         }
 
     def write(self, path: str | os.PathLike) -> dict[str, Any]:

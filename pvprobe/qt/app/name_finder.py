@@ -1,15 +1,19 @@
 """Finding PV names in the window: completion in the table's add box, the probe's name
 box and the image view's source box; the name history (every name added to a table,
 probed or opened as an image); globs in the add box; the gateways' channel lists and
-their status view. The logic is Qt-free (:mod:`pvprobe.core.name_sources`); this only
+their status view; the channel lists pvAccess servers publish themselves (pvxs's
+``server`` PV), gathered off the GUI thread by the engine's ``channel_lists()`` at the
+first completion, every :data:`LISTS_REFRESH_MS` after and from Open > Refresh server
+channel lists. The logic is Qt-free (:mod:`pvprobe.core.name_sources`); this only
 wires it to the window's tabs, views, menus and status bar."""
 
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any, Optional
 
-from PyQt5.QtCore import QObject, QTimer
+from PyQt5.QtCore import QObject, QTimer, pyqtSignal
 from PyQt5.QtWidgets import QInputDialog, QMenu, QWidget
 
 from pvprobe.core.name_history import NameHistory
@@ -31,12 +35,19 @@ log = logging.getLogger(__name__)
 
 #: The settings key holding gateway status prefixes (one per line).
 GATEWAY_SETTING = "names/gateway_status"
+#: The settings key: false stops the automatic refreshes of the servers' channel lists.
+LISTS_SETTING = "names/server_lists"
 #: Milliseconds the tab names are gathered after rows came or went.
 TABS_DELAY_MS = 300
+#: Milliseconds between refreshes of the servers' channel lists (once completion was used).
+LISTS_REFRESH_MS = 5 * 60 * 1000
 
 
 class NameFinder(QObject):
     """One per main window (``window.name_finder``)."""
+
+    #: A refresh of the servers' channel lists ended (from its thread: queued).
+    serverListsReady = pyqtSignal(object, bool)
 
     def __init__(self, window: Any, history: Optional[NameHistory] = None) -> None:
         super().__init__(window)
@@ -49,7 +60,7 @@ class NameFinder(QObject):
         # only bound methods of Qt objects are connected to other objects' signals (PyQt
         # drops those with their object; a lambda would call into a finder already gone)
         window.tabs.tableCreated.connect(self._attach_table)
-        window.tabs.currentChanged.connect(self._tabs_timer.start)      # a tab closed
+        window.tabs.currentChanged.connect(self._tab_changed)      # a tab closed
         for t in window.tabs.tables():
             self._attach_table(t)
         window.views.opened.append(self._attach_view)
@@ -64,6 +75,19 @@ class NameFinder(QObject):
             self._timer(0, self._say_problems).start()
         self._gw_posts: dict[str, int] = {}
         self._gw_sub = window.bridge.subscribe([cache_key(p) for p in self.gateways], self._on_gateway_states)
+        make_lists = getattr(window.bridge.engine, "channel_lists", None)
+        self._lists = make_lists() if callable(make_lists) else None
+        #: Refresh the servers' lists by itself (first completion, then every 5 min);
+        #: ``server_lists=false`` under [names]: only from the menu (no discovery pings).
+        self.auto_lists = settings.get_bool(LISTS_SETTING, True) if settings is not None else True
+        self._lists_started = not self.auto_lists
+        self._lists_timer = QTimer(self)
+        self._lists_timer.setInterval(LISTS_REFRESH_MS)
+        self._lists_timer.timeout.connect(self._refresh_lists_by_timer)
+        self._lists_first = self._timer(0, self._refresh_lists_by_timer)
+        #: The last refresh's summary (status bar text), "" before the first.
+        self.server_list_status = ""
+        self.serverListsReady.connect(self._on_server_lists)
 
     def _timer(self, ms: int, slot: Any) -> QTimer:
         t = QTimer(self)
@@ -82,6 +106,10 @@ class NameFinder(QObject):
 
     # -- completion -----------------------------------------------------------------------
     def complete(self, typed: str, limit: int = 50) -> list[str]:
+        if not self._lists_started and self._lists is not None:      # first use: fetch the lists
+            self._lists_started = True
+            self._lists_first.start()
+            self._lists_timer.start()
         return self.sources.index.complete(typed, limit)
 
     def _completer(self, edit: Any, multi: bool) -> NameCompleter:
@@ -97,6 +125,10 @@ class NameFinder(QObject):
 
     def _tables(self) -> list[Any]:
         return list(self.window.tabs.tables())
+
+    def _tab_changed(self, _index: int) -> None:
+        """currentChanged's index is no delay (and -1 once the last tab goes)."""
+        self._tabs_timer.start()
 
     def _refresh_tabs(self) -> None:
         """Names in the open tabs to the index; names new in a table to the history."""
@@ -196,6 +228,9 @@ class NameFinder(QObject):
         self._refresh_tabs()
         self._save()
         self._gw_sub.close()
+        self._lists_timer.stop()
+        self._lists_first.stop()
+        self._lists = None
 
     # -- gateways ---------------------------------------------------------------------------
     def _on_gateway_states(self, states: list[PVState]) -> None:
@@ -241,6 +276,45 @@ class NameFinder(QObject):
     def fill_menu(self, menu: QMenu) -> None:
         menu.addSeparator()
         self.gateway_action = menu.addAction("&Gateway status…", self.ask_gateway_status)
+        self.lists_action = menu.addAction("&Refresh server channel lists", self.refresh_server_lists)
+
+    # -- servers' own channel lists ----------------------------------------------------------
+    def _refresh_lists_by_timer(self) -> None:
+        self.refresh_server_lists(said=False)
+
+    def _pva_states(self) -> list[PVState]:
+        """The states of the PVA PVs in the tables and the probes."""
+        states = [table.model.state_of(name) for table in self._tables()
+                  for name in table.names() if name.startswith("pva://")]
+        states += [getattr(panel, "state", None) for panel in self.window.views.views("probe")]
+        return [st for st in states if st is not None]
+
+    def refresh_server_lists(self, said: bool = True) -> bool:
+        """Ask the pvAccess servers for their channel lists (discovery plus the servers of
+        the PVA PVs shown), in the background; the answer updates the completion and (when
+        ``said``, e.g. from the menu) the status bar. False when a refresh already runs."""
+        if self._lists is None:
+            if said:
+                self._say("Server channel lists: not available with this engine")
+            return False
+        self._lists_started = True
+        if self.auto_lists and not self._lists_timer.isActive():
+            self._lists_timer.start()
+        extra = self.sources.server_hosts(self._pva_states())
+        started = self._lists.refresh(_poster(self, said), extra)
+        if said:
+            self._say("Server channel lists: asking the pvAccess servers…" if started
+                      else "Server channel lists: a refresh is already under way")
+        return started
+
+    def _on_server_lists(self, result: Any, said: bool) -> None:
+        before = dict(self.sources.server_problems)
+        summary = self.sources.set_server_lists(result.lists, result.problem)
+        len(self.sources.index)             # sort now, not at the next keystroke
+        self.server_list_status = summary
+        log.info("%s", summary)
+        if said or (self.sources.server_problems and self.sources.server_problems != before):
+            self._say(summary)
 
     def ask_gateway_status(self) -> None:
         if len(self.gateways) == 1:
@@ -264,3 +338,18 @@ class NameFinder(QObject):
             self.window.open_probe(f"pva://{prefix}{suffix}")
         self._say(f"Gateway {prefix}: its status PVs in tab “Gateway {prefix}”")
         return table
+
+
+def _poster(finder: NameFinder, said: bool) -> Any:
+    """What the refresh's thread calls with its result: a queued signal to ``finder`` if
+    it still lives (held weakly: the thread must not keep a closed window's objects)."""
+    ref = weakref.ref(finder)
+
+    def post(result: Any) -> None:
+        f = ref()
+        if f is not None:
+            try:
+                f.serverListsReady.emit(result, said)
+            except RuntimeError:        # its C++ side is gone: the window closed
+                pass
+    return post

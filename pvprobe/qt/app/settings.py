@@ -51,8 +51,8 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 #: Warnings kept (the rest are counted).
 MAX_WARNINGS = 5
 #: Keys the session does not own, kept as they are when it is saved (gateway status
-#: prefixes: pvprobe.qt.app.name_finder).
-KEPT_KEYS = ("names/gateway_status",)
+#: prefixes, whether servers' channel lists refresh by themselves: pvprobe.qt.app.name_finder).
+KEPT_KEYS = ("names/gateway_status", "names/server_lists")
 
 
 @dataclass

@@ -38,6 +38,7 @@ class CountingImageItem(pg.ImageItem):
         if (img is None or img.ndim != 2 or img.dtype not in (np.uint8, np.uint16)
                 or lv is None or np.ndim(lv) != 1 or self.autoDownsample
                 or self.axisOrder != "row-major"):
+            self._out = ()           # pyqtgraph's path makes its own: ours go (4 MB each at 1024²)
             return super().render()
         lut = self.lut
         if callable(lut):
@@ -50,13 +51,36 @@ class CountingImageItem(pg.ImageItem):
         step = 1 if self.full_res else self._display_step()
         self._rendered_step = step
         src = img[::step, ::step] if step > 1 else img
-        buf = np.take(self._lut32, src)
-        self.qimage = pg.functions.ndarray_to_qimage(buf, QImage.Format_RGB32)
+        self.qimage = pg.functions.ndarray_to_qimage(self._lookup(src), QImage.Format_RGB32)
         self._renderRequired = False
         self._unrenderable = False
 
     full_res = False       # True: render every pixel even when the view shows fewer
     _rendered_step = 1
+    _out: tuple = ()       # the two 32-bit output buffers of the current shape
+    _out_next = 0
+
+    def _lookup(self, src: np.ndarray) -> np.ndarray:
+        """``src`` through the colour table into the next output buffer (returned)."""
+        buf = self._out_buffer(src.shape)
+        lookup_argb(self._lut32, src, buf)
+        return buf
+
+    def _out_buffer(self, shape: tuple) -> np.ndarray:
+        """The output buffer for the next render: two per frame shape, used in turn
+        (no 4 MB allocation and page faults per 1024² frame). The one taken is never
+        the buffer of the QImage shown now (``self.qimage``), so that image keeps its
+        pixels until it is replaced; rendering and painting both run in the GUI
+        thread, so Qt never paints from a buffer while it is written."""
+        if not self._out or self._out[0].shape != shape:
+            self._out = (np.empty(shape, np.uint32), np.empty(shape, np.uint32))
+            self._out_next = 0
+        buf = self._out[self._out_next]
+        if self.qimage is not None and getattr(self.qimage, "data", None) is buf:
+            self._out_next ^= 1              # (e.g. after a render of another shape)
+            buf = self._out[self._out_next]
+        self._out_next ^= 1
+        return buf
 
     def _display_step(self) -> int:
         """Image pixels per screen pixel (≥ 1): when a 2048² frame is shown in 800
@@ -119,6 +143,27 @@ class CountingImageItem(pg.ImageItem):
                     self.latencies.append(lat)
                     if len(self.latencies) > 256:
                         del self.latencies[:128]
+
+
+#: Pixels per block of :func:`lookup_argb`: numpy casts a block's 8/16-bit indices to
+#: a temporary of intp (8 bytes each: 512 KB here), which stays in the core's cache.
+LOOKUP_BLOCK_PX = 65536
+
+
+def lookup_argb(lut: np.ndarray, src: np.ndarray, out: np.ndarray) -> None:
+    """``out[...] = lut[src]`` for a 2-D uint8/uint16 ``src`` (any strides) and a table
+    of every value of its type: the pixels of ``np.take(lut, src)``, without its
+    whole-frame intp temporary (8 MB per 1024² frame, written and read back: three
+    times the memory traffic of the lookup itself) and its bounds checks (the table
+    covers every value, so ``mode="clip"`` never clips; with ``out`` numpy's default
+    mode would also buffer the output)."""
+    if (src.ndim != 2 or src.dtype not in (np.uint8, np.uint16) or out.shape != src.shape
+            or out.dtype != lut.dtype or lut.ndim != 1 or len(lut) != 1 << (8 * src.dtype.itemsize)):
+        raise ValueError(f"lookup_argb: {src.shape} {src.dtype} pixels into {out.shape} "
+                         f"{out.dtype} through a table of {lut.shape} {lut.dtype}")
+    rows = max(1, LOOKUP_BLOCK_PX // max(1, src.shape[1]))
+    for r in range(0, src.shape[0], rows):
+        np.take(lut, src[r:r + rows], out=out[r:r + rows], mode="clip")
 
 
 def argb_table(dtype: np.dtype, lo: float, hi: float, lut: Optional[np.ndarray]) -> np.ndarray:

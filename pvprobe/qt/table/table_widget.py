@@ -429,8 +429,8 @@ class PVTableWidget(TableColumns, TablePuts, QWidget):
         if self._attached and not self._watch_timer.isActive():
             self._watch_timer.start()
 
-    def visible_names(self) -> list[str]:
-        """Names of the rows currently on screen."""
+    def visible_rows(self) -> list[int]:
+        """The model rows currently on screen."""
         n = self.proxy.rowCount()
         if n == 0 or not self.isVisible():
             return []
@@ -438,8 +438,11 @@ class PVTableWidget(TableColumns, TablePuts, QWidget):
         last = self.view.rowAt(self.view.viewport().height() - 1)
         first = 0 if first < 0 else first
         last = n - 1 if last < 0 else last
-        rows = self.proxy.source_rows(list(range(first, min(last, n - 1) + 1)))
-        return [self.model.name_at(r) for r in rows if r >= 0]
+        return [r for r in self.proxy.source_rows(list(range(first, min(last, n - 1) + 1))) if r >= 0]
+
+    def visible_names(self) -> list[str]:
+        """Names of the rows currently on screen."""
+        return [self.model.name_at(r) for r in self.visible_rows()]
 
     def _update_watch(self) -> None:
         self._send_watch(frozenset(self.visible_names()))

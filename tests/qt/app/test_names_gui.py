@@ -38,7 +38,9 @@ def _type(qtbot, edit, text: str) -> list[float]:
 
 @pytest.fixture
 def win(qtbot, bridge, tmp_path):
-    w = show_main_window(qtbot, bridge, tmp_path / "s.ini")
+    ini = tmp_path / "s.ini"        # exact candidates: no servers' lists arriving meanwhile
+    ini.write_text("[names]\nserver_lists=false\n")
+    w = show_main_window(qtbot, bridge, ini)
     w.confirm_puts = False
     return w
 
@@ -266,3 +268,19 @@ def test_a_history_that_cannot_be_written_is_said_once(qtbot, bridge, tmp_path, 
         finder._save()
     assert sum("not saved: No space left" in m for m in said) == 1, said
     assert sum("not be written this session" in m for m in said) == 1, said
+
+
+def test_switching_and_closing_tabs_keep_the_refresh_delay(qtbot, win, prefix):
+    """currentChanged(int) once reached the timer's start(msec): the tab index became the
+    delay, and -1 (the last tab closed) made Qt warn of a negative interval."""
+    from pvprobe.qt.app.name_finder import TABS_DELAY_MS
+
+    timer = win.name_finder._tabs_timer
+    win.open_tab([prefix + "sine"], "one")
+    win.open_tab([prefix + "ramp"], "two")
+    win.open_tab([prefix + "sine"], "three")
+    win.tabs.setCurrentIndex(2)
+    win.tabs.setCurrentIndex(1)
+    assert timer.interval() == TABS_DELAY_MS
+    win.tabs.close_all()
+    assert timer.interval() == TABS_DELAY_MS

@@ -584,3 +584,32 @@ def test_run_stats_pool_value_ages_once_every_row_has_a_value():
     stats.sample_value_ages(now=101.0)           # the disconnected row is not counted
     d = stats.to_dict()
     assert (d["value_age_s_p50"], d["value_age_s_max"]) == (2.0, 2.0) and d["value_age_s_p99"] == 2.0
+    assert d["shown_value_age_s_p99"] is None      # no rows on screen given
+
+
+def test_run_stats_pool_the_shown_rows_apart():
+    """``shown_value_age_s_*``: the rows on screen only (what the operator sees)."""
+    from pvprobe.core.pvstate import PVState
+    from pvprobe.qt.app.diagnostics import RunStats
+
+    class Rows:
+        def __init__(self, states):
+            self.states = states
+            self.connected_count = self.valued_count = len(states)
+
+        def rowCount(self):  # noqa: N802 (Qt's name)
+            return len(self.states)
+
+        def state(self, row):
+            return self.states[row]
+
+    class Bridge:
+        updates_received = batches_applied = 0
+
+    rows = Rows([PVState(name=f"p{i}", connected=True, value=1.0, timestamp=100.0 - i) for i in range(10)])
+    stats = RunStats(rows, Bridge(), shown=lambda: [0, 1])
+    stats.on_batch()
+    stats.sample_value_ages(now=101.0)
+    d = stats.to_dict()
+    assert d["value_age_s_max"] == 10.0 and d["shown_value_age_s_max"] == 2.0
+    assert d["shown_value_age_s_p50"] == 2.0 or d["shown_value_age_s_p50"] == 1.0
