@@ -490,7 +490,8 @@ def test_run_gui_quits_saves_shot_and_stats(qtbot, tmp_path, engine, prefix):
     assert set(stats) == {"pvs", "connected", "seconds_to_all_connected", "seconds_to_all_values",
                           "updates_received", "batches_applied", "loop_lateness_ms_p99",
                           "loop_lateness_ms_max", "rss_mb", "views", "value_age_s_p50",
-                          "value_age_s_p99", "value_age_s_max", "fast_callbacks", "lean"}
+                          "value_age_s_p99", "value_age_s_max", "shown_value_age_s_p50",
+                          "shown_value_age_s_p99", "shown_value_age_s_max", "fast_callbacks", "lean"}
     assert stats["fast_callbacks"] is engine.fast_callbacks and stats["lean"] is False
     assert stats["pvs"] == 2 and stats["connected"] == 2
     assert 2 <= stats["batches_applied"] <= bridge.batches_applied
