@@ -1,7 +1,9 @@
 """N PVs updating at 10 Hz, over Channel Access and over pvAccess from the same IOC
 (EPICS base soft IOC with QSRV2, ``python -m pvxslibs.ioc``), same run.
 
-(c) pvprobe's Engine on the CA names, (v) the same Engine on the ``pva://`` names:
+(c) pvprobe's Engine on the CA names, (v) the same Engine on the ``pva://`` names,
+(p) p4p's own thread client the usual way (``Context.monitor`` per PV, the PVA
+baseline):
 updates/s, CPU, staleness (``now - timestamp`` sampled at random phases), the IOC's
 real processing rate (CALC=VAL+1);
 (b) the GUI on the CA names and (g) on the PVA names (``--stats``): loop lateness,
@@ -42,6 +44,10 @@ def main() -> None:
             return r
         ca = client("(c) Engine, CA", ca_list)
         pva = client("(v) Engine, PVA", pva_list)
+        log("(p) p4p's own client, Context.monitor per PV")
+        p4p_base = run_client_windowed(b, "p4p_monitor", dict(common, list=str(pva_list)), env, S + 180,
+                                       {"ioc": ioc.pid})
+        log("(p) p4p's own client", p4p_base)
         gui_ca = gui_pva = {}
         if not a.no_gui:
             warm = max(4.0, 2 * max(ca.get("seconds_to_all_values") or 5.0,
@@ -52,7 +58,13 @@ def main() -> None:
     def gcpu(g: dict):
         return (g.get("cpu_percent_window") or {}).get("gui")
     res.update({
-        "engine_ca": ca, "engine_pva": pva, "gui_ca": gui_ca, "gui_pva": gui_pva,
+        "engine_ca": ca, "engine_pva": pva, "p4p_monitor": p4p_base, "gui_ca": gui_ca, "gui_pva": gui_pva,
+        "ratios_engine_pva_vs_p4p_monitor": {
+            "updates": ratio(pva.get("updates_per_s"), p4p_base.get("updates_per_s")),
+            "cpu": ratio(pva.get("cpu_percent"), p4p_base.get("cpu_percent")),
+            "staleness_p50": ratio(pva.get("staleness_s_p50"), p4p_base.get("staleness_s_p50")),
+            "staleness_p99": ratio(pva.get("staleness_s_p99"), p4p_base.get("staleness_s_p99")),
+        },
         "ratios_pva_vs_ca": {
             "engine_cpu": ratio(pva.get("cpu_percent"), ca.get("cpu_percent")),
             "engine_updates": ratio(pva.get("updates_per_s"), ca.get("updates_per_s")),

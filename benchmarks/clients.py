@@ -12,6 +12,8 @@ Modes:
   pyepics_monitor  the usual pyepics way: epics.PV(name, callback=...) per PV,
                 each callback storing the value and timestamp (the baseline of
                 bench_updates); same window, staleness and rate figures as monitor
+  p4p_monitor   the usual p4p way over pvAccess: Context("pva").monitor(name, cb) per
+                PV (the baseline of bench_pva_table); same figures as monitor
   memory        RSS after Engine() init, then with all PVs subscribed and valued
   shutdown      Engine worker with all PVs subscribed, then exit; prints the quit time
 """
@@ -302,6 +304,58 @@ def mode_pyepics_monitor(args: dict) -> None:
     os._exit(0)   # pyepics' own finalizer takes tens of seconds with busy PVs
 
 
+def mode_p4p_monitor(args: dict) -> None:
+    """The pvAccess baseline: p4p's own thread client the usual way,
+    ``Context("pva").monitor(name, callback)`` per name (``pva://`` prefixes dropped),
+    each callback storing the value and timestamp; same window and figures as
+    pyepics_monitor."""
+    from p4p.client.thread import Context
+    names = [n[len("pva://"):] if n.startswith("pva://") else n for n in names_of(args)]
+    seconds = float(args.get("seconds", 20))
+    lock = threading.Lock()
+    ts: dict[str, float] = {}
+    val: dict[str, float] = {}
+    count = [0]
+
+    def callback(name: str):
+        def on_value(v) -> None:
+            if isinstance(v, Exception):
+                return
+            with lock:
+                ts[name] = v.timestamp
+                val[name] = float(v)
+                count[0] += 1
+        return on_value
+    t_start = time.monotonic()
+    ctx = Context("pva")
+    subs = [ctx.monitor(n, callback(n)) for n in names]
+    deadline = t_start + float(args.get("connect_timeout", 120))
+    while time.monotonic() < deadline and len(ts) < len(names):
+        time.sleep(0.05)
+    t_values = time.monotonic() - t_start if len(ts) >= len(names) else None
+    err(f"all valued after {t_values}")
+    time.sleep(float(args.get("warmup", 2)))
+
+    def snapshot():
+        with lock:
+            return {"n": count[0], "val": dict(val)}
+
+    def track(now):
+        with lock:
+            return [now - t for t in ts.values()]
+    s0, s1, cpu, dt, ages, samples = _window(seconds, snapshot, track)
+    offered = sum(s1["val"][k] - s0["val"][k] for k in s1["val"] if k in s0["val"])
+    out({"n": len(names), "pvs": len(subs), "seconds_to_all_values": None if t_values is None else round(t_values, 3),
+         "window_s": round(dt, 2), "updates_per_s": round((s1["n"] - s0["n"]) / dt),
+         "cpu_percent": round(100 * cpu / dt, 1), "rss_mb": round(rss_mb(), 1),
+         "ioc_processed_per_s": round(offered / dt), "staleness_samples": samples,
+         "staleness_s_p50": round(_pct(ages, 50), 3) if ages else None,
+         "staleness_s_p99": round(_pct(ages, 99), 3) if ages else None,
+         "staleness_s_max": round(max(ages), 3) if ages else None})
+    sys.stdout.flush()
+    os._exit(0)
+
+
 def mode_memory(args: dict) -> None:
     names = names_of(args)
     from pvprobe.ca.engine import Engine
@@ -338,7 +392,8 @@ def mode_shutdown(args: dict) -> None:
 
 
 MODES = {"recipe": mode_recipe, "engine_read": mode_engine_read, "naive": mode_naive,
-         "monitor": mode_monitor, "pyepics_monitor": mode_pyepics_monitor, "memory": mode_memory,
+         "monitor": mode_monitor, "pyepics_monitor": mode_pyepics_monitor,
+         "p4p_monitor": mode_p4p_monitor, "memory": mode_memory,
          "shutdown": mode_shutdown}
 
 if __name__ == "__main__":

@@ -25,6 +25,14 @@ BIG_QUEUE = 2
 #: channels the swapped-out monitors lived on for seconds, their handlers called
 #: ~10,000 times a second, while p4p's close() waited for pvxs's busy thread).
 BIG_REQUEST = f"record[queueSize={BIG_QUEUE}]"
+#: The request options of a paced channel's monitor (an image view's NTNDArray):
+#: the source pops it only when the view takes a frame (``PVASource.fetch``), so
+#: pvxs squashes what the view could not paint into the newest of 2 queued updates,
+#: and no frame costs a Python pop, a wrapper and the GIL unless it may be shown (the
+#: CA image path likewise fetches only what the view asks). Not with pvAccess flow
+#: control (``pipeline=true``), which would also spare the network: pvapy's
+#: pvAccessCPP server then sent each frame twice and held frames for seconds.
+PULL_OPTIONS = "record[queueSize=2]"
 #: A plain value monitor (no every-sample user, not paced) is emptied at most this
 #: often: what changes faster is squashed by pvxs into its newest update while it
 #: waits, so a PV changing at 10 Hz costs 4 pops and 4 decodes a second, not 10, and
@@ -74,6 +82,8 @@ class PVALink:
     narrow: bool = False            # the monitor asks only value, alarm and time
     queue: int = 0                  # its queue size when emptied by counted pops (else 0)
     request: Optional[str] = None   # the monitor's pvRequest (None: the whole structure)
+    pull: bool = False              # paced: popped only when a frame is fetched
+    fetched: int = -1               # seq of the last update handed over by a fetch
     quiet: bool = False             # its handler never wakes the worker (plain values)
     emptied: float = 0.0            # when its queue was last emptied (monotonic)
     waiting: bool = False           # in the source's queue of monitors emptied later

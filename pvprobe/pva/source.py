@@ -47,6 +47,7 @@ from .link import (
     DEFER_ABOVE,
     NARROW_REQUEST,
     PREFIX,
+    PULL_OPTIONS,
     PVAItem,
     PVALink,
     repeats,
@@ -165,11 +166,20 @@ class PVASource(Source):
             else:
                 self._drain(sid, link, ib)
 
-    def _drain(self, sid: int, link: PVALink, ib: Inbox, limit: int = 10000) -> bool:
+    def _drain(self, sid: int, link: PVALink, ib: Inbox, limit: int = 10000,
+               pulled: bool = False) -> bool:
         """Pop what ``sid``'s monitor queued, at most ``limit`` entries: losses, the
         connection, values (the newest is kept; every one with keep_all; NTNDArray
         uniqueIds all counted). True when the queue was not seen empty (then pvxs
-        calls no handler for what comes next: the caller empties it again later)."""
+        calls no handler for what comes next: the caller empties it again later).
+        A connected pull channel (see .link.PULL_OPTIONS) is only announced here, and
+        emptied when a frame is fetched (``pulled``)."""
+        if link.pull and link.connected and not pulled:
+            if link.announce:
+                with ib.lock:
+                    ib.announced[sid] = (link.seq + 1, 0)
+                    ib.stats.frames_announced += 1
+            return False
         pop, mon = self._pop, link.monitor
         got: list = []
         full = True
@@ -390,7 +400,7 @@ class PVASource(Source):
         if link.monitor is not None and link.connected:
             link.waiting = False
             link.emptied = time.monotonic()
-            self._drain(channel.sid, link, self._inbox)
+            self._drain(channel.sid, link, self._inbox, pulled=True)
         if not link.connected or link.last is None:
             return "not connected"
         self._inbox.post(GetDone(channel.sid, link.last, False, True, ""))
@@ -405,11 +415,15 @@ class PVASource(Source):
         channel.sub = sub
         if not link.slow:                     # watched now: its newest value at once
             self.schedule.at_once(channel.sid, link)
-        if link.announce and link.quiet and link.monitor is not None:
-            # announcements must wake the worker: a handler that does (and a queue
-            # emptied at each event)
-            link.queue = 0
-            self._swap(channel.sid, link, NARROW_REQUEST if link.narrow else None, quiet=False)
+        if link.announce and not link.pull and link.monitor is not None:
+            # paced: a handler that wakes the worker, flow control, popped at each
+            # fetch (see .link.PULL_OPTIONS)
+            link.queue, link.pull = 0, True
+            request = PULL_OPTIONS + (NARROW_REQUEST if link.narrow else "")
+            if not self._swap(channel.sid, link, request, quiet=False):
+                link.pull = False
+        elif not link.announce:
+            link.pull = False
         last = link.last
         if last is not None and link.connected:   # the first event, as a new CA subscription's
             ib = self._inbox
@@ -427,7 +441,7 @@ class PVASource(Source):
         link = channel.link
         channel.sub = None
         if link is not None:
-            link.values = link.announce = False
+            link.values = link.announce = link.pull = False
 
     def put(self, channel: Any, native: str, values: list, rid: int, wait: bool) -> tuple[str, Any]:
         link, state = channel.link, channel.state
@@ -483,14 +497,19 @@ class PVASource(Source):
 
     def pause_announcements(self, channel: Any) -> None:
         link = channel.link
-        link.announce = False
+        link.announce = False       # a pull channel stays one: popped at each fetch
         channel.sub = None
 
     def fetch(self, channel: Any) -> Optional[str]:
         link = channel.link
+        if link.pull and link.connected:      # take what came since (see .link.PULL_OPTIONS)
+            self._drain(channel.sid, link, self._inbox, pulled=True)
+            if link.last is not None and link.last.seq == link.fetched:
+                return None     # nothing new (an event of a swapped-out monitor): keep asking
         if not link.connected or link.last is None:
             return None
         item = link.last
+        link.fetched = item.seq
         ib = self._inbox
         with ib.lock:
             ib.latest[channel.sid] = item

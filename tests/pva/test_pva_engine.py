@@ -272,3 +272,30 @@ def test_keep_all_first_sample_of_an_enum_is_not_repeated(pva_nt_restartable, ru
         other.close()
     col.wait(lambda: any(v == 2 for _t, v, _s in col.samples[name]), 10, "the put's sample")
     assert [v for _t, v, _s in col.samples[name]] == [1, 2]
+
+
+def test_a_paced_view_takes_frames_off_the_wire_only_as_it_asks(pva_nt_server, running):
+    """A paced NTNDArray channel (an image view) is popped only when the view fetches
+    a frame: frames published meanwhile are squashed by pvxs into the newest of its
+    2-update queue, so a view that asks twice a second of a 20 Hz stream takes a few
+    frames per fetch, not all 20 a second, and each one it gets is new."""
+    eng, col = running
+    name = P + "nd:stream"
+    eng.add([name], paced=True)
+    fetched = []
+    for _ in range(6):
+        before = col.latest[name].extra["unique_id"] if name in col.latest and col.latest[name].extra else 0
+        eng.request_frame(name)
+        col.wait(lambda: name in col.latest and (col.latest[name].extra or {}).get("unique_id", 0) > before,
+                 20, "a newer frame")
+        fetched.append(col.latest[name].extra["unique_id"])
+        deadline = time.monotonic() + 0.5       # the view paints, the stream runs on
+        while time.monotonic() < deadline:
+            time.sleep(0.05)  # ok-sleep: a slow consumer between two fetches
+    extra = col.latest[name].extra
+    published = fetched[-1] - fetched[0]          # ids the server used meanwhile (~20 Hz × 3 s)
+    assert published >= 20, fetched
+    # at most the 2-update queue (+ a repeat) per fetch was taken, not the ~10 frames
+    # each half second published
+    assert extra["received"] <= 3 * len(fetched) + 3, (extra["received"], fetched)
+    assert all(b > a for a, b in zip(fetched, fetched[1:])), fetched
