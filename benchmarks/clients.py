@@ -259,76 +259,23 @@ def _window(seconds: float, snapshot, track_ages) -> tuple[dict, dict, float, fl
     return v0, snapshot(), cpu_s() - c0, time.monotonic() - t0, ages, samples
 
 
-def mode_pyepics_monitor(args: dict) -> None:
-    """The baseline: one epics.PV per name with a value callback (pyepics' own
-    monitors and ctypes callbacks, what a hand-written monitor tool does)."""
-    import epics
-    names = names_of(args)
+def _callback_baseline(args: dict, names: list[str], subscribe) -> None:
+    """The baselines' common part: ``subscribe(names, on_value)`` opens one monitor per
+    name whose callback calls ``on_value(name, value, timestamp)``; then the window,
+    staleness and rate figures of ``monitor``, printed."""
     seconds = float(args.get("seconds", 20))
     lock = threading.Lock()
     ts: dict[str, float] = {}
     val: dict[str, float] = {}
     count = [0]
 
-    def on_value(pvname=None, value=None, timestamp=None, **kw):
+    def on_value(name: str, value, timestamp: float) -> None:
         with lock:
-            ts[pvname] = timestamp
-            val[pvname] = value
+            ts[name] = timestamp
+            val[name] = value
             count[0] += 1
     t_start = time.monotonic()
-    pvs = [epics.PV(n, callback=on_value, auto_monitor=True) for n in names]
-    deadline = t_start + float(args.get("connect_timeout", 120))
-    while time.monotonic() < deadline and len(ts) < len(names):
-        time.sleep(0.05)
-    t_values = time.monotonic() - t_start if len(ts) >= len(names) else None
-    err(f"all valued after {t_values}")
-    time.sleep(float(args.get("warmup", 2)))
-
-    def snapshot():
-        with lock:
-            return {"n": count[0], "val": dict(val)}
-
-    def track(now):
-        with lock:
-            return [now - t for t in ts.values()]
-    s0, s1, cpu, dt, ages, samples = _window(seconds, snapshot, track)
-    offered = sum(s1["val"][k] - s0["val"][k] for k in s1["val"] if k in s0["val"])
-    out({"n": len(names), "pvs": len(pvs), "seconds_to_all_values": None if t_values is None else round(t_values, 3),
-         "window_s": round(dt, 2), "updates_per_s": round((s1["n"] - s0["n"]) / dt),
-         "cpu_percent": round(100 * cpu / dt, 1), "rss_mb": round(rss_mb(), 1),
-         "ioc_processed_per_s": round(offered / dt), "staleness_samples": samples,
-         "staleness_s_p50": round(_pct(ages, 50), 3) if ages else None,
-         "staleness_s_p99": round(_pct(ages, 99), 3) if ages else None,
-         "staleness_s_max": round(max(ages), 3) if ages else None})
-    sys.stdout.flush()
-    os._exit(0)   # pyepics' own finalizer takes tens of seconds with busy PVs
-
-
-def mode_p4p_monitor(args: dict) -> None:
-    """The pvAccess baseline: p4p's own thread client the usual way,
-    ``Context("pva").monitor(name, callback)`` per name (``pva://`` prefixes dropped),
-    each callback storing the value and timestamp; same window and figures as
-    pyepics_monitor."""
-    from p4p.client.thread import Context
-    names = [n[len("pva://"):] if n.startswith("pva://") else n for n in names_of(args)]
-    seconds = float(args.get("seconds", 20))
-    lock = threading.Lock()
-    ts: dict[str, float] = {}
-    val: dict[str, float] = {}
-    count = [0]
-
-    def callback(name: str):
-        def on_value(v) -> None:
-            if isinstance(v, Exception):
-                return
-            with lock:
-                ts[name] = v.timestamp
-                val[name] = float(v)
-                count[0] += 1
-        return on_value
-    t_start = time.monotonic()
-    ctx = Context("pva")
-    subs = [ctx.monitor(n, callback(n)) for n in names]
+    subs = subscribe(names, on_value)
     deadline = t_start + float(args.get("connect_timeout", 120))
     while time.monotonic() < deadline and len(ts) < len(names):
         time.sleep(0.05)
@@ -353,7 +300,38 @@ def mode_p4p_monitor(args: dict) -> None:
          "staleness_s_p99": round(_pct(ages, 99), 3) if ages else None,
          "staleness_s_max": round(max(ages), 3) if ages else None})
     sys.stdout.flush()
-    os._exit(0)
+    os._exit(0)   # pyepics' own finalizer takes tens of seconds with busy PVs
+
+
+def mode_pyepics_monitor(args: dict) -> None:
+    """The baseline: one epics.PV per name with a value callback (pyepics' own
+    monitors and ctypes callbacks, what a hand-written monitor tool does)."""
+    import epics
+
+    def subscribe(names, on_value):
+        def callback(pvname=None, value=None, timestamp=None, **kw):
+            on_value(pvname, value, timestamp)
+        return [epics.PV(n, callback=callback, auto_monitor=True) for n in names]
+    _callback_baseline(args, names_of(args), subscribe)
+
+
+def mode_p4p_monitor(args: dict) -> None:
+    """The pvAccess baseline: p4p's own thread client the usual way,
+    ``Context("pva").monitor(name, callback)`` per name (``pva://`` prefixes dropped),
+    each callback storing the value and timestamp; same figures as pyepics_monitor."""
+    from p4p.client.thread import Context
+    names = [n[len("pva://"):] if n.startswith("pva://") else n for n in names_of(args)]
+
+    def subscribe(names, on_value):
+        ctx = Context("pva")
+
+        def callback(name: str):
+            def on_update(v) -> None:
+                if not isinstance(v, Exception):
+                    on_value(name, float(v), v.timestamp)
+            return on_update
+        return [ctx.monitor(n, callback(n)) for n in names]
+    _callback_baseline(args, names, subscribe)
 
 
 def mode_memory(args: dict) -> None:
