@@ -246,6 +246,27 @@ def _is_unicast(host: str) -> bool:
 
 # ----------------------------------------------------------------------------- the search
 
+def _targets(env: Optional[Mapping[str, str]]) -> list[tuple[str, int]]:
+    """Where to search; SearchError when nowhere."""
+    targets = search_addresses(env)
+    if not targets:
+        raise SearchError("nowhere to search: EPICS_PVA_ADDR_LIST is empty and "
+                          "EPICS_PVA_AUTO_ADDR_LIST is NO")
+    return targets
+
+
+def _reply_socket() -> socket.socket:
+    """A UDP socket on a free port that may send broadcasts (replies come back to it)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        sock.bind(("0.0.0.0", 0))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def find_servers(names: Iterable[str], timeout: float = 1.0,
                  env: Optional[Mapping[str, str]] = None) -> dict[str, Optional[str]]:
     """The ``"host:port"`` of the server that answers each of ``names`` (plain names, no
@@ -257,15 +278,10 @@ def find_servers(names: Iterable[str], timeout: float = 1.0,
     found: dict[str, Optional[str]] = dict.fromkeys(wanted)
     if not wanted:
         return found
-    targets = search_addresses(env)
-    if not targets:
-        raise SearchError("nowhere to search: EPICS_PVA_ADDR_LIST is empty and "
-                          "EPICS_PVA_AUTO_ADDR_LIST is NO")
+    targets = _targets(env)
     by_id = {i + 1: n for i, n in enumerate(wanted)}
     seq = int(time.monotonic() * 1000) & 0x7FFFFFFF
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-        sock.bind(("0.0.0.0", 0))
+    with _reply_socket() as sock:
         reply_port = sock.getsockname()[1]
         start = time.monotonic()
         deadline = start + max(0.0, timeout)
@@ -347,15 +363,10 @@ def discover_servers(timeout: float = 1.0, env: Optional[Mapping[str, str]] = No
     whole time is waited: nobody says how many servers there are), in the order they
     answered; a server answering on several addresses counts once (by its GUID).
     Raises :class:`SearchError` when the address list is bad or empty."""
-    targets = search_addresses(env)
-    if not targets:
-        raise SearchError("nowhere to search: EPICS_PVA_ADDR_LIST is empty and "
-                          "EPICS_PVA_AUTO_ADDR_LIST is NO")
+    targets = _targets(env)
     seq = int(time.monotonic() * 1000) & 0x7FFFFFFF
     found: dict[bytes, str] = {}
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-        sock.bind(("0.0.0.0", 0))
+    with _reply_socket() as sock:
         reply_port = sock.getsockname()[1]
         start = time.monotonic()
         deadline = start + max(0.0, timeout)
