@@ -15,7 +15,8 @@ import runpy
 import sys
 
 #: Modules the bundle may run as ``pvprobe -m MODULE`` (what pvprobe itself spawns).
-RUNNABLE_MODULES = ("pvprobe.demo.ioc", "caproto.commandline.repeater", "bundle_check")
+RUNNABLE_MODULES = ("pvprobe.demo.ioc", "caproto.commandline.repeater", "pvprobe.ca.repeater_main",
+                    "bundle_check")
 
 
 def main() -> int:

@@ -7,20 +7,19 @@ on EPICS_CA_REPEATER_PORT.  No epics import here: this runs before libca loads.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from typing import Optional
 
 from pvprobe.core.caenv import udp_port_in_use
+from pvprobe.core.parentdeath import mark_child_env
 
 DEFAULT_REPEATER_PORT = 5065
 REPEATER_MODULE = "caproto.commandline.repeater"   # what `caproto-repeater` runs
-_PR_SET_PDEATHSIG = 1
+#: The same repeater, dying with the process that started it (``die_with_parent``).
+REPEATER_DYING_MODULE = "pvprobe.ca.repeater_main"
 
 
 class RepeaterError(RuntimeError):
@@ -32,25 +31,6 @@ def repeater_port(port: Optional[int] = None) -> int:
     if port is not None:
         return int(port)
     return int(os.environ.get("EPICS_CA_REPEATER_PORT", DEFAULT_REPEATER_PORT))
-
-
-def pdeathsig_preexec(sig: int = signal.SIGKILL) -> Optional[Callable[[], None]]:
-    """A preexec_fn making the child receive ``sig`` when its parent dies (Linux only).
-
-    Note: Linux delivers it when the *thread* that spawned the child exits, so
-    spawn from a long-lived thread (the main thread, normally).
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    parent = os.getpid()
-    libc = ctypes.CDLL(None, use_errno=True)   # resolved before fork
-
-    def preexec() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-        if os.getppid() != parent:      # parent died before prctl took effect
-            os._exit(1)
-
-    return preexec
 
 
 def ensure_repeater(port: Optional[int] = None, timeout: float = 5.0, *,
@@ -67,11 +47,13 @@ def ensure_repeater(port: Optional[int] = None, timeout: float = 5.0, *,
     env = dict(os.environ, EPICS_CA_REPEATER_PORT=str(port))
     kwargs: dict = dict(env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL, close_fds=True)
-    if die_with_parent:
-        kwargs["preexec_fn"] = pdeathsig_preexec()
+    module = REPEATER_MODULE
+    if die_with_parent:      # the child asks for it itself (see core.parentdeath)
+        mark_child_env(env)
+        module = REPEATER_DYING_MODULE
     else:
         kwargs["start_new_session"] = True
-    proc = subprocess.Popen([sys.executable, "-m", REPEATER_MODULE, "-q"], **kwargs)
+    proc = subprocess.Popen([sys.executable, "-m", module, "-q"], **kwargs)
     _wait_bound(proc, port, timeout)
     return proc
 

@@ -25,6 +25,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from pvprobe.core.parentdeath import die_with_parent_from_env
+
 DEFAULT_PREFIX = "PVPDEMO:"
 READY_TOKEN = "PVPROBE-DEMO-READY"
 MIN_ARRAY_BYTES = 16 * 1024 * 1024
@@ -392,6 +394,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
 
 def main(argv: Optional[list[str]] = None) -> int:
     """Build the database, start the IOC, print the client environment, serve until signalled."""
+    die_with_parent_from_env()      # when the launcher asked (see core.parentdeath)
     args = parse_args(argv)
     prefix: str = args.prefix
     ensure_array_bytes()            # before the IOC libraries read it

@@ -18,8 +18,9 @@ import time
 import weakref
 from typing import IO, Optional
 
-from pvprobe.ca.repeater import ensure_repeater, pdeathsig_preexec, stop_repeater
+from pvprobe.ca.repeater import ensure_repeater, stop_repeater
 from pvprobe.core.caenv import free_port, loopback_env
+from pvprobe.core.parentdeath import mark_child_env
 from pvprobe.demo.ioc import DEFAULT_PREFIX, MIN_ARRAY_BYTES, READY_TOKEN
 
 _LIVE: weakref.WeakSet[DemoIOC] = weakref.WeakSet()
@@ -190,10 +191,9 @@ class DemoIOC:
         cmd = [sys.executable, "-m", "pvprobe.demo.ioc", "--prefix", self._prefix]
         if not self._pva:
             cmd.append("--no-pva")
-        self._proc = subprocess.Popen(
-            cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=self._log, start_new_session=True, preexec_fn=pdeathsig_preexec(),
-            close_fds=True)
+        self._proc = subprocess.Popen(      # no preexec_fn: see core.parentdeath
+            cmd, env=mark_child_env(dict(env)), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=self._log, start_new_session=True, close_fds=True)
         self._reader = threading.Thread(target=self._drain, args=(self._proc,),
                                         name="demo-ioc-stdout", daemon=True)
         self._reader.start()

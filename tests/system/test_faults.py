@@ -51,7 +51,7 @@ class FaultIOC(DemoIOC):
         import collections  # noqa: F401  (parent's attributes are reused as they are)
         import tempfile
 
-        from pvprobe.ca.repeater import pdeathsig_preexec
+        from conftest import dies_with_parent
 
         self._close_log()
         self._log = tempfile.NamedTemporaryFile(prefix="pvprobe-fault-ioc-", suffix=".log",
@@ -60,10 +60,9 @@ class FaultIOC(DemoIOC):
         self._stdout_lines.clear()
         env = dict(env, PYTHONPATH=str(ROOT))
         cmd = [sys.executable, str(FAULT_IOC), self.prefix, *self._extra]
-        self._proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
+        self._proc = subprocess.Popen(dies_with_parent(cmd), env=env, stdin=subprocess.DEVNULL,
                                       stdout=subprocess.PIPE, stderr=self._log,
-                                      start_new_session=True, preexec_fn=pdeathsig_preexec(),
-                                      close_fds=True)
+                                      start_new_session=True, close_fds=True)
         self._reader = threading.Thread(target=self._drain, args=(self._proc,),
                                         name="fault-ioc-stdout", daemon=True)
         self._reader.start()

@@ -335,16 +335,16 @@ def refs(tmp_path_factory):
 @pytest.fixture
 def cam_ioc(refs, demo_ioc):
     """The test camera on the second server port libca searches (see conftest)."""
-    from pvprobe.ca.repeater import pdeathsig_preexec
+    from conftest import dies_with_parent
     d, _ = refs
     script = d / "cam_ioc.py"
     script.write_text(CAM_IOC)
     ports = [a.rsplit(":", 1)[1] for a in os.environ["EPICS_CA_ADDR_LIST"].split()]
     port = [p for p in ports if p != os.environ["EPICS_CA_SERVER_PORT"]][0]
     env = dict(os.environ, EPICS_CA_SERVER_PORT=port)
-    proc = subprocess.Popen([sys.executable, str(script), "PVPIMG:cam:", str(d)], env=env,
+    proc = subprocess.Popen(dies_with_parent([sys.executable, str(script), "PVPIMG:cam:", str(d)]), env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True, preexec_fn=pdeathsig_preexec())
+                            text=True, start_new_session=True)
     # lines are read by a thread: select() on the pipe plus a buffered readline() missed
     # CAM-READY when it arrived in one read with the lines before it (it sat in the
     # file's buffer while select() waited for more bytes that never came)
