@@ -247,6 +247,28 @@ _DIE_WITH_PARENT = (
 )
 
 
+def wait_until(pred, timeout: float, step: float = 0.05) -> bool:
+    """Poll ``pred`` until it is true (True) or ``timeout`` seconds pass (False)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(step)  # ok-sleep: bounded poll
+    return False
+
+
+def process_gone(pid: int) -> bool:
+    """Whether process ``pid`` has exited (gone or a zombie waiting for its reaper)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def dies_with_parent(argv: list[str]) -> list[str]:
     """``argv`` started so that it dies with this process (see ``_DIE_WITH_PARENT``)."""
     return [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *argv]

@@ -6,9 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
-import psutil
+from conftest import process_gone, wait_until
 
 from pvprobe.core.parentdeath import ENV, die_with_parent_from_env, mark_child_env
 
@@ -18,36 +17,21 @@ from pvprobe.core.parentdeath import mark_child_env
 import os
 child = subprocess.Popen([sys.executable, "-c",
     "from pvprobe.core.parentdeath import die_with_parent_from_env as d; import time; "
-    "print('ARMED' if d() else 'NOT ASKED', flush=True); time.sleep(120)"],
+    "print('ARMED' if d() else 'NOT ASKED', flush=True); time.sleep(120)"],  # ok-sleep
     env=mark_child_env(dict(os.environ)))
 print(child.pid, flush=True)
-time.sleep(120)
+time.sleep(120)  # ok-sleep: until the test kills this process
 """
-
-
-def _wait(pred, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)  # ok-sleep: bounded poll
-    return False
 
 
 def test_the_child_dies_with_its_parent() -> None:
     parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
     try:
-        child = psutil.Process(int(parent.stdout.readline()))
+        pid = int(parent.stdout.readline())
         assert parent.stdout.readline().strip() == "ARMED"     # the child made its request
         parent.kill()
         parent.wait(10)
-
-        def gone() -> bool:
-            try:
-                return child.status() == psutil.STATUS_ZOMBIE
-            except psutil.NoSuchProcess:
-                return True
-        assert _wait(gone, 10), "the child outlived its killed parent"
+        assert wait_until(lambda: process_gone(pid), 10), "the child outlived its killed parent"
     finally:
         parent.kill()
         parent.wait(10)

@@ -5,28 +5,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import psutil
-from conftest import TESTS_DIR
+from conftest import TESTS_DIR, process_gone, wait_until
 
 PARENT = """
 import subprocess, sys, time
 sys.path.insert(0, sys.argv[1])
 from conftest import dies_with_parent
-p = subprocess.Popen(dies_with_parent([sys.executable, "-c", "import time; time.sleep(120)"]))
+p = subprocess.Popen(dies_with_parent([sys.executable, "-c", "import time; time.sleep(120)"]))  # ok-sleep
 print(p.pid, flush=True)
-time.sleep(120)
+time.sleep(120)  # ok-sleep: until the test kills this process
 """
-
-
-def _wait(pred, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)  # ok-sleep: bounded poll
-    return False
 
 
 def test_a_fixture_server_dies_when_pytest_is_killed() -> None:
@@ -36,16 +26,10 @@ def test_a_fixture_server_dies_when_pytest_is_killed() -> None:
         pid = int(parent.stdout.readline())
         server = psutil.Process(pid)
         # the launcher has exec'd the server (same pid, the server's command line)
-        assert _wait(lambda: "time.sleep(120)" in " ".join(server.cmdline()), 20)
+        assert wait_until(lambda: "sleep(120)" in " ".join(server.cmdline()), 20)
         parent.kill()
         parent.wait(10)
-
-        def gone() -> bool:
-            try:
-                return server.status() == psutil.STATUS_ZOMBIE
-            except psutil.NoSuchProcess:
-                return True
-        assert _wait(gone, 10), "the server outlived the killed test process"
+        assert wait_until(lambda: process_gone(pid), 10), "the server outlived the killed test process"
     finally:
         parent.kill()
         parent.wait(10)
