@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, Optional
@@ -65,7 +66,11 @@ class GuiThreadGarbage:
             if cls._was_enabled:      # as it was before the first user came
                 gc.enable()
 
-    #: objects in the oldest generation after its last collection
+    #: the interpreter's allocated memory blocks after the last full collection (the
+    #: heap's size: never ``len(gc.get_objects(2))``, which hands out references to
+    #: objects other threads are still building: a tuple made from a generator in the
+    #: worker then failed with "SystemError: Objects/tupleobject.c: bad argument to
+    #: internal function", and an image view lost its DataType enum strings)
     _old_base = 0
 
     @classmethod
@@ -79,17 +84,16 @@ class GuiThreadGarbage:
         gen = 0 if counts[0] else -1
         if limits[1] and counts[1] > limits[1]:
             gen = 1
-            if len(gc.get_objects(2)) > cls._old_base * 5 // 4 + 10000:
+            if sys.getallocatedblocks() > cls._old_base * 5 // 4 + 30000:
                 gen = 2
         if gen >= 0:
             gc.collect(gen)
         if gen == 2:
-            cls._old_base = len(gc.get_objects(2))
+            cls._old_base = sys.getallocatedblocks()
 
     #: A batch of more PVs than this, all connected, freezes the heap (see :meth:`settle`).
     FREEZE_ABOVE_PVS = 2000
     _frozen = False
-    _base_before = 0
 
     @classmethod
     def settle(cls) -> None:
@@ -99,10 +103,9 @@ class GuiThreadGarbage:
         thread 300-450 ms, once every quarter growth). The young generations are
         collected first (cheap); older cyclic garbage waits for :meth:`thaw`."""
         gc.collect(1)
-        cls._base_before = (cls._base_before if cls._frozen else 0) + len(gc.get_objects(2))
         gc.freeze()
         cls._frozen = True
-        cls._old_base = len(gc.get_objects(2))
+        cls._old_base = sys.getallocatedblocks()
 
     @classmethod
     def thaw(cls) -> None:
@@ -112,7 +115,6 @@ class GuiThreadGarbage:
         if cls._frozen:
             gc.unfreeze()
             cls._frozen = False
-            cls._old_base = cls._base_before
 
     @classmethod
     def frozen(cls) -> bool:

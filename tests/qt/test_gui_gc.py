@@ -78,3 +78,45 @@ def test_a_big_table_all_connected_freezes_the_heap_until_its_rows_go(qtbot, eng
     finally:
         bridge.stop()
     assert gc.get_freeze_count() == 0
+
+
+def test_collecting_never_exposes_objects_another_thread_is_building() -> None:
+    """The GUI's collector measures the heap without ``gc.get_objects()``: that hands
+    out references to a tuple the worker is still building from a generator, whose
+    resize then fails ("SystemError: Objects/tupleobject.c: bad argument to internal
+    function": an image view lost its DataType enum strings so in a suite run)."""
+    import time
+
+    errors: list = []
+    stop = threading.Event()
+
+    def strings(n: int):
+        for i in range(n):
+            yield str(i) * 3
+
+    def worker() -> None:     # what pyepics does for each enum's strings
+        while not stop.is_set():
+            try:
+                tuple(strings(200))
+            except SystemError as exc:
+                errors.append(exc)
+
+    was_enabled, thresholds = gc.isenabled(), gc.get_threshold()
+    gc.disable()
+    gc.set_threshold(700, 1, 1)       # every call reaches the full-collection check
+    t = threading.Thread(target=worker, daemon=True)
+    t.start()
+    try:
+        deadline = time.monotonic() + 4.0
+        while time.monotonic() < deadline and not errors:
+            GuiThreadGarbage.collect_due()
+            GuiThreadGarbage.settle()
+            GuiThreadGarbage.thaw()
+            gc.collect(1)
+    finally:
+        stop.set()
+        t.join(5)
+        gc.set_threshold(*thresholds)
+        if was_enabled:
+            gc.enable()
+    assert not errors, errors[:1]
