@@ -39,14 +39,20 @@ class MuxSource(Source):
         self._inbox: Optional[Inbox] = None
         self._wake: Callable[[], None] = lambda: None
         self._others: list[Source] = []
+        self._owners: dict[type, Source] = {}
         self._errors: dict[str, str] = {}
+        self._turn = 0
         self._direct()
 
     def _direct(self) -> None:
         """Per-item calls straight to the default source while it is the only one."""
         d = self.default
         if self._others:
-            decoders = {src.item_type: src.decode for src in self._others}
+            decoders: dict = {}
+            for src in self._others:
+                own = src.item_decoders()
+                decoders.update(own)
+                self._owners.update(dict.fromkeys(own, src))
             get, default = decoders.get, d.decode
 
             def decode(state: PVState, item: Any) -> None:
@@ -76,16 +82,15 @@ class MuxSource(Source):
             raise ValueError(self._errors[scheme]) from None
         if self._inbox is not None:
             src.bind(self._inbox, self._wake)
+        if hasattr(src, "engine_drains"):     # its cheap path is drained only if the default's is
+            src.engine_drains = self.cheap_updates
         self.sources[scheme] = src
         self._others.append(src)
         self._direct()
         return src
 
     def _owner(self, item: Any) -> Source:
-        for src in self._others:
-            if type(item) is src.item_type:
-                return src
-        return self.default
+        return self._owners.get(type(item), self.default)
 
     # -- set-up and threads
     def bind(self, inbox: Inbox, wake: Callable[[], None]) -> None:
@@ -167,16 +172,41 @@ class MuxSource(Source):
         return self._owner(item).stamp_of(item)
 
     def updates(self) -> int:
-        return self.default.updates()
+        n = self.default.updates()
+        for src in self._others:
+            n += src.updates()
+        return n
+
+    def _drain(self, how: str, into: dict, limit: int) -> int:
+        """``limit`` values from the sources' cheap paths, shared: each first offered
+        an equal part (which goes first alternates), then what others left over."""
+        if not self._others:
+            return getattr(self.default, how)(into, limit)
+        sources = [self.default, *self._others]
+        self._turn = (self._turn + 1) % len(sources)
+        sources = sources[self._turn:] + sources[:self._turn]
+        share = -(-limit // len(sources))
+        taken = [getattr(src, how)(into, min(share, limit)) for src in sources]
+        n = sum(taken)
+        for src, got in zip(sources, taken):
+            if n >= limit:
+                break
+            if got >= share:        # it had more
+                n += getattr(src, how)(into, limit - n)
+        return n
 
     def drain_values(self, into: dict, limit: int) -> int:
-        return self.default.drain_values(into, limit)
+        return self._drain("drain_values", into, limit)
 
     def take_values(self, channels: Iterable[Any], into: dict) -> None:
-        self.default.take_values([c for c in channels if c.source is self.default], into)
+        channels = list(channels)
+        for src in self.sources.values():
+            mine = [c for c in channels if c.source is src]
+            if mine:
+                src.take_values(mine, into)
 
     def drain_first_values(self, into: dict, limit: int) -> int:
-        return self.default.drain_first_values(into, limit)
+        return self._drain("drain_first_values", into, limit)
 
     def renew_first_value(self, channel: Any) -> None:
         if channel.source is not None:

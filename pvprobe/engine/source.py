@@ -34,6 +34,11 @@ class Source:
     #: the type of this source's raw items (several sources behind one engine: :mod:`.mux`)
     item_type: type = tuple
 
+    def item_decoders(self) -> dict:
+        """The decoder of each type of item this source hands out (its items' types
+        must differ from every other source's: the mux dispatches on them)."""
+        return {self.item_type: self.decode}
+
     # -- set-up and threads
     def bind(self, inbox: Inbox, wake: Callable[[], None]) -> None:
         """Where callbacks store what arrives, and how they wake the worker."""

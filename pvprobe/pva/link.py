@@ -92,6 +92,8 @@ class PVALink:
     repeat: bool = False            # a swapped-in monitor: its first update repeats ``last``
     searched: bool = False          # its server was searched for since it connected
     ops: set = field(default_factory=set)   # puts in flight (kept alive until done)
+    fast: int = -1                  # its slot on the fast path (.fast), or -1
+    fast_type: Optional[tuple] = None   # (type id, value code) the fast monitor saw
 
 
 def wire_name(name: str) -> str:

@@ -30,7 +30,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, Optional
 
 from ..core.pvstate import PVState
@@ -40,6 +40,8 @@ from ..engine.needs import Subscription
 from ..engine.source import NEW, NOTHING_NEW, Source
 from . import values as pv
 from .closer import MonitorCloser
+from .fast import FastPath
+from .fast_source import FastChannels
 from .finder import ServerFinder
 from .link import (
     BIG_QUEUE,
@@ -59,8 +61,9 @@ from .schedule import EmptyingSchedule
 
 log = logging.getLogger(__name__)
 
-class PVASource(Source):
-    """pvAccess behind the engine (one p4p client context)."""
+class PVASource(FastChannels, Source):
+    """pvAccess behind the engine (one p4p client context, and one pvxs context of
+    fast monitors in big sessions: :mod:`.fast`)."""
 
     cheap_updates = False
     item_type = PVAItem
@@ -92,6 +95,16 @@ class PVASource(Source):
         self._recovery = LostChannels()     # channels that were connected and are not
         self._warnings: list[str] = []
         self.finder = ServerFinder(self._server_found, self._client_conf)
+        self.fast = FastPath(self._client_conf)
+        #: the engine drains cheap values (the mux says; without it no fast path)
+        self.engine_drains = True
+
+    def item_decoders(self) -> dict:
+        """The decoder of each type of item this source hands out."""
+        out = {PVAItem: self.decode}
+        if self.fast.value_type is not None:
+            out[self.fast.value_type] = pv.decode_fast
+        return out
 
     # ------------------------------------------------------------------ set-up
 
@@ -105,6 +118,7 @@ class PVASource(Source):
         self._closing = True
         self._closer.stop()
         self.finder.close()
+        self.fast.shutdown()
 
     def alive(self) -> bool:
         return not self._closing or self._ctx is not None
@@ -155,8 +169,10 @@ class PVASource(Source):
             if box:
                 ops.discard(box[0])
                 box.clear()         # the op <-> callback cycle goes: freed here, now
-        self._recovery.step(self._links, self._ctx.hurryUp, self._remake)
+        self._recovery.step(self._links, self._hurry_up, self._remake)
         ib = self._inbox
+        if self.fast.sid_of:
+            self._poll_fast(ib)
         schedule, links, keep_all = self.schedule, self._links, ib.keep_all
         big = schedule.is_big(links)
         for sid, link in schedule.due(links, keep_all):
@@ -274,8 +290,19 @@ class PVASource(Source):
         self._closer.close_later(old)
         return True
 
+    def _hurry_up(self) -> None:
+        self._ctx.hurryUp()
+        if self.fast.sid_of:
+            self.fast.hurry_up()
+
     def _remake(self, sid: int, link: PVALink) -> None:
         """A fresh channel and monitor for a channel lost too long (see .recovery)."""
+        if link.fast >= 0:
+            try:
+                self.fast.reopen(link.fast)
+            except ValueError as exc:
+                self._warn(f"{PREFIX}{link.wire}: {exc}")
+            return
         try:
             self._ctx.disconnect(link.wire)     # a fresh channel, not the cached one
         except Exception as exc:
@@ -333,7 +360,10 @@ class PVASource(Source):
         channel.state.protocol = "pva"
         channel.state.access_known = False
         self._links[channel.sid] = link
-        if self.schedule.is_big(self._links):      # see .link.BIG_QUEUE
+        big = self.schedule.is_big(self._links)
+        if self.engine_drains and self.fast.wanted(big) and self._open_fast(channel.sid, link):
+            return
+        if big:      # see .link.BIG_QUEUE
             link.queue, link.request = BIG_QUEUE, BIG_REQUEST
         try:
             link.monitor = self._monitor(channel.sid, link, link.request, quiet=False)
@@ -346,6 +376,9 @@ class PVASource(Source):
         link = channel.link
         self._links.pop(channel.sid, None)
         self.finder.forget(channel.sid)
+        if link is not None and link.fast >= 0:
+            self.fast.close(link.fast)
+            link.fast = -1
         if link is not None and link.monitor is not None:
             self._closer.close_later(link.monitor)
             link.monitor = None
@@ -353,13 +386,16 @@ class PVASource(Source):
 
     def connection_info(self, channel: Any) -> None:
         link, state = channel.link, channel.state
-        v = link.last.value
-        try:
-            native, tid, count = pv.describe_type(v)
-        except Exception as exc:
-            native, tid, count = "STRUCT", "?", 1
-            state.error = f"cannot read its structure: {exc}"
-        state.native_type, state.type_id, state.max_count = native, tid, count
+        if link.fast >= 0:
+            self._fast_connection_info(channel)
+        else:
+            try:
+                native, tid, count = pv.describe_type(link.last.value)
+            except Exception as exc:
+                native, tid, count = "STRUCT", "?", 1
+                state.error = f"cannot read its structure: {exc}"
+            state.native_type, state.type_id, state.max_count = native, tid, count
+        native = state.native_type
         state.host = ""
         if link.watched:
             self._search(channel)
@@ -385,6 +421,15 @@ class PVASource(Source):
         """Metadata from the whole structure: the first update of this connection if
         the monitor had it, else one get."""
         link = channel.link
+        if link.fast >= 0 and self.schedule.is_big(self._links):
+            # a big table's row: display, control, alarm limits and choices by a get in
+            # C++ (no fields tree); a small session's gets the whole structure below
+            try:
+                self.fast.get_meta(link.fast)
+            except ValueError as exc:
+                self._inbox.post(GetDone(channel.sid, None, False, False, str(exc)))
+                self._wake()
+            return
         if link.meta is not None:
             self._inbox.post(GetDone(channel.sid, link.meta, True, False, ""))
             link.meta = None      # a whole structure is KBs: not kept per channel once used
@@ -397,6 +442,8 @@ class PVASource(Source):
         """The newest value: what the monitor queued so far is taken first (a read
         right after a put sees the put's update, not the value before it)."""
         link = channel.link
+        if link.fast >= 0:
+            return self._fast_value(channel)
         if link.monitor is not None and link.connected:
             link.waiting = False
             link.emptied = time.monotonic()
@@ -413,6 +460,13 @@ class PVASource(Source):
         link.values = not sub.announce
         link.slow = bool(sub.alarm_only)
         channel.sub = sub
+        if link.fast >= 0:
+            if not link.announce and channel.sid not in self._inbox.keep_all:
+                self.fast.mute(link.fast, False)
+                if link.connected:
+                    self._fast_first(channel)
+                return ""
+            self._leave_fast(channel.sid, link)       # paced frames or every sample: p4p
         if not link.slow:                     # watched now: its newest value at once
             self.schedule.at_once(channel.sid, link)
         if link.announce and not link.pull and link.monitor is not None:
@@ -442,6 +496,8 @@ class PVASource(Source):
         channel.sub = None
         if link is not None:
             link.values = link.announce = link.pull = False
+            if link.fast >= 0:
+                self.fast.mute(link.fast, True)
 
     def put(self, channel: Any, native: str, values: list, rid: int, wait: bool) -> tuple[str, Any]:
         link, state = channel.link, channel.state
@@ -455,39 +511,37 @@ class PVASource(Source):
 
     # ------------------------------------------------------------------ values
 
-    def decode(self, state: PVState, item: PVAItem) -> None:
+    def decode(self, state: PVState, item: Any) -> None:
+        if type(item) is not PVAItem:       # a fast monitor's (get_value, samples)
+            pv.decode_fast(state, item)
+            return
         pv.decode_into(state, item.value, item.kind, item.counters)
 
-    def sample(self, state: PVState, item: PVAItem) -> tuple:
+    def sample(self, state: PVState, item: Any) -> tuple:
+        if type(item) is not PVAItem:       # a fast monitor's
+            return item.stamp, item.value, item.severity
         return pv.sample_of(state, item.value, item.kind)
 
-    def timestamp_of(self, item: PVAItem) -> float:
-        return pv.stamp_seconds(item.value)
+    def timestamp_of(self, item: Any) -> float:
+        return item.stamp if type(item) is not PVAItem else pv.stamp_seconds(item.value)
 
-    def stamp_of(self, item: PVAItem) -> tuple:
-        return (item.seq, 0)
+    def stamp_of(self, item: Any) -> tuple:
+        return (item.stamp, 0) if type(item) is not PVAItem else (item.seq, 0)
 
     def apply_meta(self, state: PVState, item: PVAItem) -> None:
         try:
             # the field tree (info's listing) costs a third of a connection: not for
             # the rows of a big table (bench_pva_table: 28-33 % of the worker, ~7 KB/PV)
-            pv.apply_meta(state, item.value, with_fields=len(self._links) <= DEFER_ABOVE)
+            # (a fast channel's metadata is a dict of those fields: no tree either)
+            pv.apply_meta(state, item.value, with_fields=len(self._links) <= DEFER_ABOVE
+                          and not isinstance(item.value, dict))
         except Exception as exc:
             state.error = f"cannot read its metadata: {exc}"
 
-    def updates(self) -> int:
-        return 0
-
-    def drain_values(self, into: dict, limit: int) -> int:
-        return 0
-
-    def take_values(self, channels: Iterable[Any], into: dict) -> None:
-        pass
+    # updates, drain_values, drain_first_values, take_values, renew_first_value and
+    # on_cheap_path: the fast path's (.fast_source)
 
     # ------------------------------------------------------------------ paced arrays
-
-    def on_cheap_path(self, channel: Any) -> bool:
-        return False
 
     def announcements_seen(self, channel: Any) -> Optional[int]:
         return None

@@ -119,6 +119,11 @@ def _alarm(state: PVState, value: Any) -> None:
     except (KeyError, AttributeError):
         state.severity, state.status, state.status_text = 0, 0, ""
         return
+    alarm_into(state, sev, status, msg)
+
+
+def alarm_into(state: PVState, sev: int, status: int, msg: str) -> None:
+    """An NT alarm (severity, status code, message) as PV state."""
     state.severity = int(sev)
     # QSRV puts the CA alarm status name in the message ("HIHI", "LINK"...)
     if msg in ALARM_STATUS_NAMES:
@@ -131,6 +136,18 @@ def _alarm(state: PVState, value: Any) -> None:
             state.status_text = _PVA_STATUS[status]
         else:
             state.status_text = ""
+
+
+def decode_fast(state: PVState, item: Any) -> None:
+    """One update of a fast monitor (:mod:`.fast`): (value, severity, status, message,
+    stamp) of an NTScalar scalar or an NTEnum's index."""
+    value, sev, status, msg, stamp = item
+    if sev or state.severity or state.status or state.status_text:
+        alarm_into(state, sev, status, msg)
+    state.timestamp = stamp
+    state.count = 1
+    state.value = value
+    state.update_count += 1
 
 
 # ----------------------------------------------------------------------------- values

@@ -129,6 +129,7 @@ def test_a_big_session_empties_changing_queues_on_its_own_schedule(counters, dem
     from pvprobe.pva.link import BIG_REQUEST, PVA_POLL_S
 
     monkeypatch.setattr(schedule, "DEFER_ABOVE", 10)
+    monkeypatch.setenv("PVPROBE_PVA_FAST", "never")     # p4p's monitors (test_pva_fast: the C++ ones)
     eng = Engine(tick_hz=20)
     rec = Recorder(eng)
     eng.start(rec)

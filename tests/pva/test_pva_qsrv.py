@@ -10,6 +10,14 @@ from conftest import QSRV_PREFIX
 
 pytestmark = pytest.mark.timeout(120)
 
+
+@pytest.fixture(autouse=True, params=["p4p", "fast"])
+def pva_path(request, monkeypatch):
+    """Each test on p4p's monitors and again with every channel on the C++ fast path
+    (pvprobe.pva.fast; channels it does not suit leave it for p4p)."""
+    monkeypatch.setenv("PVPROBE_PVA_FAST", "always" if request.param == "fast" else "never")
+    return request.param
+
 RECORDS = ("temp", "hot", "count", "mode", "state", "on", "msg", "wave", "text")
 
 

@@ -1,0 +1,123 @@
+"""The C++ monitors of a PVA source's plain scalars (:mod:`pvprobe.pva._pvafast`).
+
+In a big session (more than :data:`~.link.DEFER_ABOVE` PVA channels), each new
+channel is first a fast monitor: pvxs's thread keeps its newest value, alarm and
+time stamp in C++ and queues the channel once; no update costs Python, the GIL or
+a p4p wrapper until the engine drains it (as CA's ``_fastmon`` does), and a PV
+that changes faster than the engine looks costs one decode per look. Its metadata
+comes from one get in C++ at each connection (a dict of display, control,
+valueAlarm fields and enum choices). A channel whose structure is not an NTScalar
+or NTEnum scalar (arrays, tables, images, other structures), or whose users want
+every sample or paced frames, leaves the fast path for a p4p monitor.
+
+``PVPROBE_PVA_FAST``: ``big`` (default), ``always`` (every channel starts fast), or
+``never`` (p4p monitors only; also when the extension is not built or was built
+for another pvxs).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, Optional
+
+log = logging.getLogger(__name__)
+
+#: What the fast monitors ask: value, alarm and time stamp (metadata by one get),
+#: pvxs's smallest queue (the C++ handler empties it at each event anyway).
+FAST_REQUEST = "record[queueSize=2]field(value,alarm,timeStamp)"
+#: events() codes (see _pvafast.cpp)
+CONNECTED, DISCONNECTED, FINISHED, ERROR, UNSUITABLE = 1, 2, 3, 4, 5
+MODES = ("big", "always", "never")
+
+
+def load_module() -> tuple[Any, str]:
+    """The extension module, or None and why not (p4p must be imported first: the
+    extension links the libpvxs p4p loaded)."""
+    try:
+        import p4p  # noqa: F401  (loads libpvxs and libCom)
+
+        from . import _pvafast
+    except ImportError as exc:
+        return None, str(exc)
+    return _pvafast, ""
+
+
+class FastPath:
+    """One pvxs client context of fast monitors; slots by engine channel (sid)."""
+
+    def __init__(self, conf: Callable[[], Optional[dict]], mode: Optional[str] = None) -> None:
+        mode = (mode or os.environ.get("PVPROBE_PVA_FAST", "") or "big").strip().lower()
+        if mode not in MODES:
+            log.warning("PVPROBE_PVA_FAST=%r: use one of %s; using 'big'", mode, ", ".join(MODES))
+            mode = "big"
+        self.mode = mode
+        self._conf = conf
+        self._module, self.why_not = (None, "PVPROBE_PVA_FAST=never") if mode == "never" \
+            else load_module()
+        self.value_type: Optional[type] = getattr(self._module, "FastValue", None)
+        self._hub: Any = None
+        self.sid_of: dict[int, int] = {}     # slot -> sid
+        self._updates0 = 0
+
+    @property
+    def available(self) -> bool:
+        return self._module is not None
+
+    def wanted(self, big: bool) -> bool:
+        """Whether a new channel starts on the fast path."""
+        return self._module is not None and (self.mode == "always" or big)
+
+    def hub(self) -> Any:
+        if self._hub is None:
+            conf = self._conf() or None
+            self._hub = self._module.Hub({str(k): str(v) for k, v in conf.items()} if conf else None)
+            self._updates0 = 0
+        return self._hub
+
+    def open(self, sid: int, wire: str) -> int:
+        """A fast monitor of ``wire``; its slot (ValueError says why not)."""
+        slot = self.hub().open(wire, FAST_REQUEST)
+        self.sid_of[slot] = sid
+        return slot
+
+    def close(self, slot: int) -> None:
+        self.sid_of.pop(slot, None)
+        if self._hub is not None:
+            try:
+                self._hub.close(slot)
+            except ValueError:
+                pass
+
+    def shutdown(self) -> None:
+        hub, self._hub = self._hub, None
+        self.sid_of.clear()
+        if hub is not None:
+            hub.shutdown()
+
+    # -- what the worker takes
+    def events(self) -> list:
+        return self._hub.events() if self._hub is not None else []
+
+    def metas(self) -> list:
+        return self._hub.metas() if self._hub is not None else []
+
+    def updates(self) -> int:
+        return self._hub.updates() if self._hub is not None else 0
+
+    def drain(self, limit: int, fresh_only: bool = False) -> list:
+        if self._hub is None or limit <= 0:
+            return []
+        return self._hub.drain(limit, fresh_only)
+
+    def take(self, slots: list, any_value: bool = False) -> list:
+        if self._hub is None or not slots:
+            return []
+        return self._hub.take(slots, any_value)
+
+    def __getattr__(self, name: str) -> Any:
+        """get_meta, renew, mute, reopen, hurry_up, slot_events: the hub's own."""
+        if name in ("get_meta", "renew", "mute", "reopen", "hurry_up", "slot_events", "opened"):
+            return getattr(self.hub(), name)
+        raise AttributeError(name)
