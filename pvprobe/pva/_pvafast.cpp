@@ -56,12 +56,6 @@ struct Slot {
     uint64_t events = 0;
 };
 
-struct Event {
-    Py_ssize_t slot;
-    int code;
-    std::string a, b;
-};
-
 /* One update read out of its pvxs Value (outside the lock). */
 struct Reading {
     VKind vk = V_NONE;
@@ -144,6 +138,13 @@ void read_meta(const Value &v, std::vector<MetaItem> &out) {
         out.push_back(std::move(m));
     }
 }
+
+struct Event {
+    Py_ssize_t slot;
+    int code;
+    std::string a, b;
+    std::vector<MetaItem> meta;     // a connection's: the metadata of its first update
+};
 
 struct HubState {
     std::vector<MetaResult> metas;
@@ -248,7 +249,7 @@ bool read_update(const Value &v, Reading &r, std::string &why) {
 
 void push_event(HubState &H, Py_ssize_t idx, int code, const std::string &a = std::string(),
                 const std::string &b = std::string()) {
-    H.events.push_back(Event{idx, code, a, b});
+    H.events.push_back(Event{idx, code, a, b, {}});
 }
 
 void on_update(HubState &H, Py_ssize_t idx, uint64_t gen, const Value &v) {
@@ -270,6 +271,7 @@ void on_update(HubState &H, Py_ssize_t idx, uint64_t gen, const Value &v) {
         s.connected = true;
         s.fresh = true;
         push_event(H, idx, EV_CONNECTED, v.id(), r.code);
+        read_meta(v, H.events.back().meta);     // complete: a connection's first update
     }
     s.vk = r.vk;
     s.d = r.d;
@@ -742,6 +744,8 @@ PyObject *Hub_take(HubObject *self, PyObject *args) {
     return outs_to_list(outs);
 }
 
+PyObject *meta_dict(const std::vector<MetaItem> &items);
+
 PyObject *Hub_events(HubObject *self, PyObject *) {
     if (!check_open(self))
         return nullptr;
@@ -756,11 +760,22 @@ PyObject *Hub_events(HubObject *self, PyObject *) {
         return nullptr;
     for (size_t k = 0; k < evs.size(); k++) {
         const Event &e = evs[k];
-        PyObject *t = Py_BuildValue("(nis#s#)", e.slot, e.code, e.a.data(), Py_ssize_t(e.a.size()),
-                                    e.b.data(), Py_ssize_t(e.b.size()));
+        PyObject *meta;
+        if (e.code == EV_CONNECTED) {
+            meta = meta_dict(e.meta);
+            if (!meta) {
+                Py_DECREF(list);
+                return nullptr;
+            }
+        } else {
+            meta = Py_None;
+            Py_INCREF(meta);
+        }
+        PyObject *t = Py_BuildValue("(nis#s#N)", e.slot, e.code, e.a.data(), Py_ssize_t(e.a.size()),
+                                    e.b.data(), Py_ssize_t(e.b.size()), meta);
         if (!t) {
             PyErr_Clear();      // undecodable text: say so rather than lose the event
-            t = Py_BuildValue("(niss)", e.slot, e.code, "?", "?");
+            t = Py_BuildValue("(nissO)", e.slot, e.code, "?", "?", Py_None);
             if (!t) {
                 Py_DECREF(list);
                 return nullptr;
@@ -864,6 +879,22 @@ PyObject *meta_value(const MetaItem &m) {
     }
 }
 
+PyObject *meta_dict(const std::vector<MetaItem> &items) {
+    PyObject *d = PyDict_New();
+    if (!d)
+        return nullptr;
+    for (auto &it : items) {
+        PyObject *v = meta_value(it);
+        if (!v || PyDict_SetItemString(d, it.key.c_str(), v) < 0) {
+            Py_XDECREF(v);
+            Py_DECREF(d);
+            return nullptr;
+        }
+        Py_DECREF(v);
+    }
+    return d;
+}
+
 PyObject *Hub_metas(HubObject *self, PyObject *) {
     if (!check_open(self))
         return nullptr;
@@ -888,20 +919,10 @@ PyObject *Hub_metas(HubObject *self, PyObject *) {
     if (!list)
         return nullptr;
     for (auto &m : got) {
-        PyObject *d = PyDict_New();
+        PyObject *d = meta_dict(m.items);
         if (!d) {
             Py_DECREF(list);
             return nullptr;
-        }
-        for (auto &it : m.items) {
-            PyObject *v = meta_value(it);
-            if (!v || PyDict_SetItemString(d, it.key.c_str(), v) < 0) {
-                Py_XDECREF(v);
-                Py_DECREF(d);
-                Py_DECREF(list);
-                return nullptr;
-            }
-            Py_DECREF(v);
         }
         PyObject *t = Py_BuildValue("(nNs#)", m.slot, d, m.error.data(), Py_ssize_t(m.error.size()));
         if (!t || PyList_Append(list, t) < 0) {
@@ -1009,8 +1030,9 @@ PyMethodDef hub_methods[] = {
      "take(slots, any=False) -> [(slot, FastValue)]: those of ``slots`` that changed (``any``: "
      "every connected one, changed or not)."},
     {"events", (PyCFunction)Hub_events, METH_NOARGS,
-     "events() -> [(slot, code, a, b)]: 1 connected (a type id, b value code), 2 disconnected, "
-     "3 finished, 4 error (a text), 5 unsuitable (a type id, b why)."},
+     "events() -> [(slot, code, a, b, meta)]: 1 connected (a type id, b value code, meta the "
+     "first update's metadata as metas() gives it), 2 disconnected, 3 finished, 4 error (a "
+     "text), 5 unsuitable (a type id, b why); meta is None but for 1."},
     {"get_meta", (PyCFunction)Hub_get_meta, METH_O,
      "get_meta(slot): one get of the whole structure; its metadata comes from metas()."},
     {"metas", (PyCFunction)Hub_metas, METH_NOARGS,

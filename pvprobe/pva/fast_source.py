@@ -54,7 +54,7 @@ class FastChannels:
     def _poll_fast(self, ib: Inbox) -> None:
         """Connections, losses and metadata of the fast monitors."""
         links, sid_of = self._links, self.fast.sid_of
-        for slot, code, a, b in self.fast.events():
+        for slot, code, a, b, meta in self.fast.events():
             sid = sid_of.get(slot)
             link = links.get(sid) if sid is not None else None
             if link is None or link.fast != slot:
@@ -63,6 +63,7 @@ class FastChannels:
                 link.kind = pv.KIND_ENUM if b == "enum" else pv.KIND_SCALAR
                 link.fast_type = (a, b)
                 link.seq += 1
+                link.meta = PVAItem(meta, link.kind, link.seq)    # the first update's metadata
                 link.connected = True
                 self._recovery.found(sid)
                 ib.post(Connected(sid))

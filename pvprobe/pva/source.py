@@ -419,21 +419,21 @@ class PVASource(FastChannels, Source):
 
     def get_meta(self, channel: Any) -> None:
         """Metadata from the whole structure: the first update of this connection if
-        the monitor had it, else one get."""
+        the monitor had it (a fast monitor's: its fields as a dict), else one get."""
         link = channel.link
+        if link.fast >= 0 and not self.schedule.is_big(self._links):
+            link.meta = None      # a small session's (a probe): the whole structure, for
+        if link.meta is not None:  # info's fields tree, by one get below
+            self._inbox.post(GetDone(channel.sid, link.meta, True, False, ""))
+            link.meta = None      # a whole structure is KBs: not kept per channel once used
+            self._wake()
+            return
         if link.fast >= 0 and self.schedule.is_big(self._links):
-            # a big table's row: display, control, alarm limits and choices by a get in
-            # C++ (no fields tree); a small session's gets the whole structure below
-            try:
+            try:      # its connection came without metadata: a get in C++
                 self.fast.get_meta(link.fast)
             except ValueError as exc:
                 self._inbox.post(GetDone(channel.sid, None, False, False, str(exc)))
                 self._wake()
-            return
-        if link.meta is not None:
-            self._inbox.post(GetDone(channel.sid, link.meta, True, False, ""))
-            link.meta = None      # a whole structure is KBs: not kept per channel once used
-            self._wake()
             return
         start_get(self._ctx, link, channel.sid, self._inbox, self._wake, self._done_ops,
                   lambda: self._closing)

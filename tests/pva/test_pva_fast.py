@@ -24,8 +24,8 @@ def _events(hub, want: int, timeout: float = 10.0) -> dict:
     got: dict = {}
 
     def more() -> bool:
-        for slot, code, a, b in hub.events():
-            got.setdefault(slot, []).append((code, a, b))
+        for slot, code, a, b, meta in hub.events():
+            got.setdefault(slot, []).append((code, a, b, meta))
         return len(got) >= want
     assert wait_until(more, timeout), f"events for {len(got)} of {want} slots: {got}"
     return got
@@ -61,6 +61,8 @@ def test_values_of_every_scalar_type_are_p4ps(pva_nt_server):
         assert codes["ai"][2] == "d" and codes["u64"][2] == "L" and codes["flag"][2] == "?"
         assert codes["u16"][2] == "H" and codes["enum"][2] == "enum" and codes["int"][2] == "i"
         assert codes["enum"][1] == "epics:nt/NTEnum:1.0"
+        assert codes["enum"][3] == {"value.choices": ("Off", "On", "Fault")}
+        assert codes["ai"][3]["display.units"] == "mm" and codes["int"][3] is not None
         got = dict(hub.take(list(slots), True))
         assert {slots[s] for s in got} == set(names)
         for slot, item in got.items():
@@ -114,8 +116,8 @@ def test_shapes_it_does_not_suit_are_reported_and_a_missing_pv_waits(pva_nt_serv
 
 
 def test_a_big_sessions_rows_are_fast_and_a_sample_user_leaves_the_path(pva_nt_server, monkeypatch):
-    """Above DEFER_ABOVE channels new PVA channels are fast monitors (metadata by a get in
-    C++); a channel that then needs every sample moves to a p4p monitor without a gap."""
+    """Above DEFER_ABOVE channels new PVA channels are fast monitors (metadata from their
+    first update, read in C++); a channel that then needs every sample moves to a p4p monitor without a gap."""
     import pvprobe.pva.schedule as schedule
     from pvprobe.ca.engine import Engine
 
