@@ -29,9 +29,9 @@ BIG_REQUEST = f"record[queueSize={BIG_QUEUE}]"
 #: the source pops it only when the view takes a frame (``PVASource.fetch``), so
 #: pvxs squashes what the view could not paint into the newest of 2 queued updates,
 #: and no frame costs a Python pop, a wrapper and the GIL unless it may be shown (the
-#: CA image path likewise fetches only what the view asks). Not with pvAccess flow
-#: control (``pipeline=true``), which would also spare the network: pvapy's
-#: pvAccessCPP server then sent each frame twice and held frames for seconds.
+#: CA image path likewise fetches only what the view asks). On a pvxs server the
+#: monitor then also asks flow control (``.flow.FLOW_OPTIONS``), which spares the
+#: network and both ends the frames no one sees.
 PULL_OPTIONS = "record[queueSize=2]"
 #: A plain value monitor (no every-sample user, not paced) is emptied at most this
 #: often: what changes faster is squashed by pvxs into its newest update while it
@@ -92,6 +92,7 @@ class PVALink:
     repeat: bool = False            # a swapped-in monitor: its first update repeats ``last``
     searched: bool = False          # its server was searched for since it connected
     ops: set = field(default_factory=set)   # puts in flight (kept alive until done)
+    flow: bool = False              # paced, on a server doing flow control (.flow): one pop a fetch
     fast: int = -1                  # its slot on the fast path (.fast), or -1
     fast_type: Optional[tuple] = None   # (type id, value code) the fast monitor saw
 

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from ..core.pvstate import PVState
-from ..engine.events import Connected, Disconnected, FrameFetched, GetDone, ServerFound
+from ..engine.events import Connected, Disconnected, FrameFetched, GetDone
 from ..engine.inbox import Inbox
 from ..engine.needs import Subscription
 from ..engine.source import NEW, NOTHING_NEW, Source
@@ -43,6 +43,7 @@ from .closer import MonitorCloser
 from .fast import FastPath
 from .fast_source import FastChannels
 from .finder import ServerFinder
+from .flow import FlowChecks
 from .link import (
     BIG_QUEUE,
     BIG_REQUEST,
@@ -58,10 +59,11 @@ from .link import (
 from .ops import start_get, start_put
 from .recovery import LostChannels
 from .schedule import EmptyingSchedule
+from .servers import ServerChecks
 
 log = logging.getLogger(__name__)
 
-class PVASource(FastChannels, Source):
+class PVASource(FastChannels, ServerChecks, Source):
     """pvAccess behind the engine (one p4p client context, and one pvxs context of
     fast monitors in big sessions: :mod:`.fast`)."""
 
@@ -96,6 +98,7 @@ class PVASource(FastChannels, Source):
         self._warnings: list[str] = []
         self.finder = ServerFinder(self._server_found, self._client_conf)
         self.fast = FastPath(self._client_conf)
+        self.flow = FlowChecks(lambda: self._wake())
         #: the engine drains cheap values (the mux says; without it no fast path)
         self.engine_drains = True
 
@@ -118,6 +121,7 @@ class PVASource(FastChannels, Source):
         self._closing = True
         self._closer.stop()
         self.finder.close()
+        self.flow.close()
         self.fast.shutdown()
 
     def alive(self) -> bool:
@@ -173,6 +177,8 @@ class PVASource(FastChannels, Source):
         ib = self._inbox
         if self.fast.sid_of:
             self._poll_fast(ib)
+        while self.flow.answers:
+            self._flow_answer(*self.flow.answers.popleft())
         schedule, links, keep_all = self.schedule, self._links, ib.keep_all
         big = schedule.is_big(links)
         for sid, link in schedule.due(links, keep_all):
@@ -326,28 +332,6 @@ class PVASource(FastChannels, Source):
         else:
             self._warn(f"{PREFIX}{link.wire}: {exc}")
 
-    # ------------------------------------------------------------------ server search
-
-    def _client_conf(self) -> Optional[dict]:
-        """The client context's effective configuration (EPICS_PVA_ADDR_LIST with pvxs's
-        broadcast addresses when auto), so the search goes where the client searches."""
-        conf = getattr(self._ctx, "conf", None)
-        try:
-            return dict(conf()) if callable(conf) else None
-        except Exception:
-            return None
-
-    def _search(self, channel: Any) -> None:
-        link = channel.link
-        link.searched = True
-        self.finder.ask(channel.sid, link.wire)
-
-    def _server_found(self, sid: int, host: str) -> None:
-        """The finder's answer (its thread): an event for the worker."""
-        if not self._closing and self._inbox is not None:
-            self._inbox.post(ServerFound(sid, host))
-            self._wake()
-
     def _warn(self, text: str) -> None:
         log.warning("%s", text)
         self._warnings.append(text)
@@ -476,6 +460,8 @@ class PVASource(FastChannels, Source):
             request = PULL_OPTIONS + (NARROW_REQUEST if link.narrow else "")
             if not self._swap(channel.sid, link, request, quiet=False):
                 link.pull = False
+            elif link.connected:       # its server: does it do flow control? (.flow)
+                self._search(channel)
         elif not link.announce:
             link.pull = False
         last = link.last
@@ -549,6 +535,12 @@ class PVASource(FastChannels, Source):
     def newest_announcement(self, channel: Any, last_stamp: tuple) -> int:
         return NEW if self._inbox.newer_announcement(channel.sid, last_stamp) else NOTHING_NEW
 
+    def _announce(self, sid: int, link: PVALink) -> None:
+        ib = self._inbox
+        with ib.lock:
+            ib.announced[sid] = (link.seq + 1, 0)
+            ib.stats.frames_announced += 1
+
     def pause_announcements(self, channel: Any) -> None:
         link = channel.link
         link.announce = False       # a pull channel stays one: popped at each fetch
@@ -557,7 +549,11 @@ class PVASource(FastChannels, Source):
     def fetch(self, channel: Any) -> Optional[str]:
         link = channel.link
         if link.pull and link.connected:      # take what came since (see .link.PULL_OPTIONS)
-            self._drain(channel.sid, link, self._inbox, pulled=True)
+            if link.flow:     # one frame: the server sends the next when it is taken
+                if self._drain(channel.sid, link, self._inbox, 1, pulled=True):
+                    self._announce(channel.sid, link)      # more is queued already
+            else:
+                self._drain(channel.sid, link, self._inbox, pulled=True)
             if link.last is not None and link.last.seq == link.fetched:
                 return None     # nothing new (an event of a swapped-out monitor): keep asking
         if not link.connected or link.last is None:
