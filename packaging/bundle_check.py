@@ -14,6 +14,7 @@ The environment (EPICS_CA_*, EPICS_PVA_*) says where the servers are.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -68,6 +69,9 @@ def check(order: str, ca_pv: str, pva_pv: str, timeout: float = 10.0) -> dict:
         raise SystemExit(f"bundle_check: order must be ca-first or pva-first, not {order!r}")
     if order == "pva-first":
         import p4p.client.raw  # noqa: F401  (pvxslibs and epicscorelibs' libCom load here)
+    # every PVA channel starts on the C++ fast path (pvprobe.pva._pvafast): the image
+    # leaves it for p4p, the CA record's twin over PVA (QSRV2) stays on it
+    os.environ["PVPROBE_PVA_FAST"] = "always"
     from pvprobe.ca.context import ensure_context
     from pvprobe.ca.engine import Engine
 
@@ -76,12 +80,16 @@ def check(order: str, ca_pv: str, pva_pv: str, timeout: float = 10.0) -> dict:
 
     eng = Engine(tick_hz=20)
     try:
-        got = eng.read([ca_pv, "pva://" + pva_pv], timeout=timeout)
+        got = eng.read([ca_pv, "pva://" + pva_pv, "pva://" + ca_pv], timeout=timeout)
     finally:
         eng.close()
+    from pvprobe.pva.fast import load_module
+
+    module, why = load_module()
     out: dict = {"order": order, "libca": getattr(ca.libca, "_name", "?"), "libs": loaded_epics_libs(),
                  "codecs": codec_round_trips()}
-    for key, name in (("ca", ca_pv), ("pva", "pva://" + pva_pv)):
+    out["pva_fast_path"] = {"loaded": module is not None, "why_not": why}
+    for key, name in (("ca", ca_pv), ("pva", "pva://" + pva_pv), ("pva_scalar", "pva://" + ca_pv)):
         st = got[name]
         out[key] = {"connected": st.connected, "value": _plain(st.value), "error": st.error,
                     "protocol": st.protocol}
@@ -97,7 +105,7 @@ def main(argv: list[str]) -> int:
         return 2
     out = check(*argv)
     print(json.dumps(out), flush=True)
-    return 0 if out["ca"]["connected"] and out["pva"]["connected"] else 1
+    return 0 if out["ca"]["connected"] and out["pva"]["connected"] and out["pva_scalar"]["connected"] else 1
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ Each check runs in a daemon thread of its own (image channels only: a few).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -47,6 +48,9 @@ class FlowChecks:
         self._wake = wake
         self._known: dict[str, bool] = {}       # host -> yes (servers asked before)
         self._closed = False
+        #: ``PVPROBE_PVA_FLOW=0``: never (every paced channel pops what came, as on
+        #: other servers)
+        self.enabled = os.environ.get("PVPROBE_PVA_FLOW", "1").strip() not in ("0", "no", "off")
 
     def ask(self, sid: int, host: str) -> None:
         """Whether ``host`` (``host:port``) does flow control; the answer comes later."""

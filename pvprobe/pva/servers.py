@@ -35,7 +35,7 @@ class ServerChecks:
         """The finder's answer (its thread): an event for the worker; for a paced
         channel, whether that server does flow control (.flow)."""
         link = self._links.get(sid)
-        if link is not None and link.pull and not link.flow and ":" in host:
+        if link is not None and link.pull and not link.flow and ":" in host and self.flow.enabled:
             self.flow.ask(sid, host)
         if not self._closing and self._inbox is not None:
             self._inbox.post(ServerFound(sid, host))

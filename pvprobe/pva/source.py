@@ -150,7 +150,9 @@ class PVASource(FastChannels, ServerChecks, Source):
             if src._closing:
                 return
             ready.append(sid)
-            if not link.connected or link.announce:
+            # a pull channel's handler runs only once a fetch emptied its queue: the view
+            # waits for this frame (also while the pacer polls, announcements paused)
+            if not link.connected or link.announce or link.pull:
                 src._wake()
         return on_event
 

@@ -533,6 +533,8 @@ def test_bundle_reads_ca_and_pva_in_one_process(demo_ioc, prefix, order):
     print(order, out["libca"], out["libs"])
     assert out["ca"]["connected"] and isinstance(out["ca"]["value"], float)
     assert out["pva"]["codec"] == "lz4" and out["pva"]["value"]["shape"] == [512, 512]
+    assert out["pva_fast_path"]["loaded"], out["pva_fast_path"]      # the C++ PVA monitors bundled
+    assert out["pva_scalar"]["connected"] and isinstance(out["pva_scalar"]["value"], float)
     assert out["codecs"] == dict.fromkeys(("lz4", "zlib", "blosc", "lz4hdf5", "bitshuffle", "jpeg"), True)
     internal = os.path.join(os.path.dirname(BUNDLE_EXE), "_internal")
     assert out["libca"].startswith(internal), out["libca"]
@@ -553,6 +555,8 @@ def test_source_reads_ca_and_pva_in_one_process(demo_ioc, prefix, order):
     out = json.loads(res.stdout.strip().splitlines()[-1])
     print(order, out["libca"])
     assert out["ca"]["connected"] and out["pva"]["codec"] == "lz4"
+    assert out["pva_fast_path"]["loaded"], out["pva_fast_path"]
+    assert out["pva_scalar"]["connected"] and isinstance(out["pva_scalar"]["value"], float)
     expected = "epics/clibs/linux64/libca.so" if order == "ca-first" else "epicscorelibs/lib/libca.so"
     assert out["libca"].endswith(expected), out["libca"]
     assert " ".join(out["libs"]).count("libca.so") == 1
