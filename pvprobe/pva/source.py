@@ -347,7 +347,8 @@ class PVASource(FastChannels, ServerChecks, Source):
         channel.state.access_known = False
         self._links[channel.sid] = link
         big = self.schedule.is_big(self._links)
-        if self.engine_drains and self.fast.wanted(big) and self._open_fast(channel.sid, link):
+        every = channel.keep_all or channel.paced      # such users leave the fast path anyway
+        if self.engine_drains and not every and self.fast.wanted(big) and self._open_fast(channel.sid, link):
             return
         if big:      # see .link.BIG_QUEUE
             link.queue, link.request = BIG_QUEUE, BIG_REQUEST

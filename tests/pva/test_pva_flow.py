@@ -13,18 +13,26 @@ from conftest import ADSIM_CHANNEL, NT_PREFIX, PVA_PORTS, wait_until
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture
-def running(ca_repeater):
+def _start(tick_hz: float, then=None) -> tuple:
+    """A running engine and the newest state by name; ``then(eng, batch)`` after each batch."""
     from pvprobe.ca.engine import Engine
 
-    eng = Engine(tick_hz=20)
+    eng = Engine(tick_hz=tick_hz)
     latest: dict = {}
 
     def consume(batch):
         for st in batch.states:
             latest[st.name] = st
         eng.batch_done()
+        if then is not None:
+            then(eng, batch)
     eng.start(consume)
+    return eng, latest
+
+
+@pytest.fixture
+def running(ca_repeater):
+    eng, latest = _start(20)
     yield eng, latest
     eng.close()
 
@@ -95,20 +103,13 @@ def test_a_fast_view_gets_every_frame_between_the_engines_ticks(pva_nt_server, m
     """The frame a pull channel waits for wakes the worker when it arrives (also while
     the pacer polls with announcements paused): a view that asks again as soon as it
     painted gets the 20 Hz stream, not one frame per engine tick (here 2 Hz)."""
-    from pvprobe.ca.engine import Engine
-
     monkeypatch.setenv("PVPROBE_PVA_FLOW", flow)
     name = "pva://" + NT_PREFIX + "nd:stream"
-    eng = Engine(tick_hz=2)
-    latest: dict = {}
 
-    def consume(batch):
-        for st in batch.states:
-            latest[st.name] = st
-        eng.batch_done()
+    def painted(eng, batch):
         if any(st.name == name for st in batch.states):
             eng.request_frame(name)       # painted: the next one, please
-    eng.start(consume)
+    eng, latest = _start(2, painted)
     try:
         eng.add([name], paced=True)
         eng.request_frame(name)
