@@ -362,7 +362,7 @@ PyStructSequence_Desc fast_value_desc = {
 struct HubObject {
     PyObject_HEAD
     std::shared_ptr<HubState> *state;
-    client::Context *ctxt;
+    std::shared_ptr<client::Context> *ctxt;   // shared: a call in flight keeps it alive
 };
 
 PyObject *to_python(const Out &o) {
@@ -470,13 +470,13 @@ int Hub_init(HubObject *self, PyObject *args, PyObject *kwds) {
     if (self->ctxt)
         return 0;
     std::string err;
-    client::Context *ctxt = nullptr;
+    std::shared_ptr<client::Context> *ctxt = nullptr;
     Py_BEGIN_ALLOW_THREADS
     try {
         client::Config cfg(client::Config::fromEnv());
         if (!defs.empty())
             cfg.applyDefs(defs);
-        ctxt = new client::Context(cfg.build());
+        ctxt = new std::shared_ptr<client::Context>(std::make_shared<client::Context>(cfg.build()));
     } catch (std::exception &e) {
         err = e.what();
     }
@@ -495,7 +495,8 @@ void shutdown_hub(HubObject *self) {
     if (!self->state)
         return;
     std::shared_ptr<HubState> H(*self->state);
-    client::Context *ctxt = self->ctxt;
+    std::shared_ptr<client::Context> ctxt(*self->ctxt);
+    delete self->ctxt;
     delete self->state;
     self->state = nullptr;
     self->ctxt = nullptr;
@@ -522,11 +523,10 @@ void shutdown_hub(HubObject *self) {
     subs.clear();
     ops.clear();
     try {
-        if (ctxt)
-            ctxt->close();
+        ctxt->close();
     } catch (std::exception &) {
     }
-    delete ctxt;
+    ctxt.reset();
     Py_END_ALLOW_THREADS
 }
 
@@ -570,10 +570,10 @@ PyObject *Hub_open(HubObject *self, PyObject *args) {
     std::shared_ptr<client::Subscription> sub;
     std::string err;
     std::string sname(name), sreq(request);
-    client::Context &ctxt = *self->ctxt;
+    std::shared_ptr<client::Context> ctxt(*self->ctxt);
     Py_BEGIN_ALLOW_THREADS
     try {
-        sub = start_monitor(ctxt, H, sname, sreq, idx, gen);
+        sub = start_monitor(*ctxt, H, sname, sreq, idx, gen);
     } catch (std::exception &e) {
         err = e.what();
     }
@@ -651,14 +651,14 @@ PyObject *Hub_reopen(HubObject *self, PyObject *arg) {
     }
     std::shared_ptr<client::Subscription> sub;
     std::string err;
-    client::Context &ctxt = *self->ctxt;
+    std::shared_ptr<client::Context> ctxt(*self->ctxt);
     Py_BEGIN_ALLOW_THREADS
     try {
         if (old)
             old->cancel();
         old.reset();
-        ctxt.cacheClear(name, client::Context::Clean);    // a fresh channel, not the cached one
-        sub = start_monitor(ctxt, H, name, request, idx, gen);
+        ctxt->cacheClear(name, client::Context::Clean);   // a fresh channel, not the cached one
+        sub = start_monitor(*ctxt, H, name, request, idx, gen);
     } catch (std::exception &e) {
         err = e.what();
     }
@@ -825,12 +825,12 @@ PyObject *Hub_get_meta(HubObject *self, PyObject *arg) {
     }
     std::shared_ptr<client::Operation> op;
     std::string err;
-    client::Context &ctxt = *self->ctxt;
+    std::shared_ptr<client::Context> ctxt(*self->ctxt);
     std::weak_ptr<HubState> wh(H);
     Py_BEGIN_ALLOW_THREADS
     try {
         old.reset();
-        op = ctxt.get(name)
+        op = ctxt->get(name)
                  .result([wh, idx, gen](client::Result &&r) { on_meta(wh, idx, gen, std::move(r)); })
                  .exec();
     } catch (std::exception &e) {
@@ -1000,10 +1000,10 @@ PyObject *Hub_opened(HubObject *self, PyObject *) {
 PyObject *Hub_hurry_up(HubObject *self, PyObject *) {
     if (!check_open(self))
         return nullptr;
-    client::Context &ctxt = *self->ctxt;
+    std::shared_ptr<client::Context> ctxt(*self->ctxt);
     Py_BEGIN_ALLOW_THREADS
     try {
-        ctxt.hurryUp();
+        ctxt->hurryUp();
     } catch (std::exception &) {
     }
     Py_END_ALLOW_THREADS

@@ -61,6 +61,7 @@ class FastPath:
             else load_module()
         self.value_type: Optional[type] = getattr(self._module, "FastValue", None)
         self._hub: Any = None
+        self._shut = False
         self.sid_of: dict[int, int] = {}     # slot -> sid
         self._updates0 = 0
 
@@ -73,6 +74,9 @@ class FastPath:
         return self._module is not None and (self.mode == "always" or big)
 
     def hub(self) -> Any:
+        """The pvxs context (made at the first use); ValueError once shut down."""
+        if self._shut:
+            raise ValueError("the PVA fast path is shut down")
         if self._hub is None:
             conf = self._conf() or None
             self._hub = self._module.Hub({str(k): str(v) for k, v in conf.items()} if conf else None)
@@ -95,6 +99,7 @@ class FastPath:
 
     def shutdown(self) -> None:
         hub, self._hub = self._hub, None
+        self._shut = True
         self.sid_of.clear()
         if hub is not None:
             hub.shutdown()
@@ -119,8 +124,22 @@ class FastPath:
             return []
         return self._hub.take(slots, any_value)
 
+    def mute(self, slot: int, muted: bool) -> None:
+        """A muted slot keeps its newest value but is not drained (no user wants values)."""
+        try:
+            self.hub().mute(slot, muted)
+        except ValueError:       # shut down, or the slot went meanwhile
+            pass
+
+    def renew(self, slot: int) -> None:
+        try:
+            self.hub().renew(slot)
+        except ValueError:
+            pass
+
     def __getattr__(self, name: str) -> Any:
-        """get_meta, renew, mute, reopen, hurry_up, slot_events: the hub's own."""
-        if name in ("get_meta", "renew", "mute", "reopen", "hurry_up", "slot_events", "opened"):
+        """get_meta, reopen, hurry_up, slot_events, opened: the hub's own (ValueError
+        once shut down)."""
+        if name in ("get_meta", "reopen", "hurry_up", "slot_events", "opened"):
             return getattr(self.hub(), name)
         raise AttributeError(name)

@@ -301,7 +301,10 @@ class PVASource(FastChannels, ServerChecks, Source):
     def _hurry_up(self) -> None:
         self._ctx.hurryUp()
         if self.fast.sid_of:
-            self.fast.hurry_up()
+            try:
+                self.fast.hurry_up()
+            except ValueError:      # shut down
+                pass
 
     def _remake(self, sid: int, link: PVALink) -> None:
         """A fresh channel and monitor for a channel lost too long (see .recovery)."""

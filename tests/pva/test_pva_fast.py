@@ -160,3 +160,19 @@ def test_a_big_sessions_rows_are_fast_and_a_sample_user_leaves_the_path(pva_nt_s
         assert all(link.fast < 0 for link in src._links.values() if link.wire == f"{NT_PREFIX}ai")
     finally:
         eng.close()
+
+
+def test_after_shutdown_nothing_reopens_the_context():
+    from pvprobe.pva.fast import FastPath
+
+    fp = FastPath(lambda: None, mode="always")
+    assert fp.available, fp.why_not
+    slot = fp.open(1, NT_PREFIX + "ai")
+    fp.shutdown()
+    fp.mute(slot, True)          # quietly nothing
+    fp.close(slot)
+    assert fp.drain(10) == [] and fp.events() == [] and fp.updates() == 0
+    with pytest.raises(ValueError, match="shut down"):
+        fp.get_meta(slot)
+    with pytest.raises(ValueError, match="shut down"):
+        fp.open(2, NT_PREFIX + "ai")
