@@ -141,6 +141,7 @@ void read_meta(const Value &v, std::vector<MetaItem> &out) {
 
 struct Event {
     Py_ssize_t slot;
+    uint64_t gen;       // the monitor it came from (a reopened slot's old events are dropped)
     int code;
     std::string a, b;
     std::vector<MetaItem> meta;     // a connection's: the metadata of its first update
@@ -249,7 +250,7 @@ bool read_update(const Value &v, Reading &r, std::string &why) {
 
 void push_event(HubState &H, Py_ssize_t idx, int code, const std::string &a = std::string(),
                 const std::string &b = std::string()) {
-    H.events.push_back(Event{idx, code, a, b, {}});
+    H.events.push_back(Event{idx, H.slots[idx].gen, code, a, b, {}});
 }
 
 void on_update(HubState &H, Py_ssize_t idx, uint64_t gen, const Value &v) {
@@ -753,7 +754,13 @@ PyObject *Hub_events(HubObject *self, PyObject *) {
     std::vector<Event> evs;
     {
         std::lock_guard<std::mutex> G(H->lock);
-        evs.swap(H->events);
+        evs.reserve(H->events.size());
+        for (auto &e : H->events) {     // not those of a monitor closed or reopened since
+            const Slot &s = H->slots[e.slot];
+            if (s.active && s.gen == e.gen)
+                evs.push_back(std::move(e));
+        }
+        H->events.clear();
     }
     PyObject *list = PyList_New(Py_ssize_t(evs.size()));
     if (!list)

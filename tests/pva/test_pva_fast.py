@@ -176,3 +176,22 @@ def test_after_shutdown_nothing_reopens_the_context():
         fp.get_meta(slot)
     with pytest.raises(ValueError, match="shut down"):
         fp.open(2, NT_PREFIX + "ai")
+
+
+def test_a_reopened_monitor_drops_the_old_ones_events(pva_nt_server):
+    """The source remakes a channel lost too long; an event the old monitor queued just
+    before (its reconnection) must not reach the worker, or the row would say
+    connected while the new monitor has not connected."""
+    from pvprobe.pva.fast import CONNECTED
+
+    mod, hub = _hub()
+    try:
+        slot = hub.open(NT_PREFIX + "ai")
+        assert wait_until(lambda: hub.slot_events(slot) >= 1, 10), "never connected"
+        n = hub.slot_events(slot)
+        assert hub.reopen(slot)                    # the old monitor's CONNECTED is queued
+        assert wait_until(lambda: hub.slot_events(slot) > n, 10), "the new monitor never connected"
+        connected = [ev for ev in hub.events() if ev[1] == CONNECTED]
+        assert len(connected) == 1, connected      # only the new monitor's
+    finally:
+        hub.shutdown()
