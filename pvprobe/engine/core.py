@@ -254,6 +254,7 @@ class Engine(SyncCalls):
         if cmd.enabled == self._lean.enabled:
             return False
         self._lean.enabled = cmd.enabled
+        self.source.set_lean(cmd.enabled)
         self._channels.follow(list(self._channels.by_name))
         return True
 

@@ -36,6 +36,7 @@ class MuxSource(Source):
         self.factories = dict(factories)
         self.sources: dict[str, Source] = {default_scheme: default}
         self.cheap_updates = default.cheap_updates
+        self.lean = False
         self._inbox: Optional[Inbox] = None
         self._wake: Callable[[], None] = lambda: None
         self._others: list[Source] = []
@@ -84,6 +85,7 @@ class MuxSource(Source):
             src.bind(self._inbox, self._wake)
         if hasattr(src, "engine_drains"):     # its cheap path is drained only if the default's is
             src.engine_drains = self.cheap_updates
+        src.set_lean(self.lean)
         self.sources[scheme] = src
         self._others.append(src)
         self._direct()
@@ -112,6 +114,11 @@ class MuxSource(Source):
         self.default.flush()
         for src in self._others:
             src.flush()
+
+    def set_lean(self, enabled: bool) -> None:
+        self.lean = enabled
+        for src in self.sources.values():
+            src.set_lean(enabled)
 
     def poll(self) -> None:
         for src in self._others:

@@ -33,6 +33,13 @@ class Source:
     cheap_updates: bool = False
     #: the type of this source's raw items (several sources behind one engine: :mod:`.mux`)
     item_type: type = tuple
+    #: lean mode is on (see :meth:`set_lean`)
+    lean: bool = False
+
+    def set_lean(self, enabled: bool) -> None:
+        """The engine's lean mode changed (very large tables): a source may open new
+        channels leaner. The subscriptions follow through subscribe() as usual."""
+        self.lean = enabled
 
     def item_decoders(self) -> dict:
         """The decoder of each type of item this source hands out (its items' types

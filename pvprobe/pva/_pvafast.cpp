@@ -19,6 +19,7 @@
 #include <Python.h>
 #include <structmember.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -42,10 +43,16 @@ enum EventCode { EV_CONNECTED = 1, EV_DISCONNECTED = 2, EV_FINISHED = 3, EV_ERRO
 struct Slot {
     std::shared_ptr<client::Subscription> sub;
     std::shared_ptr<client::Operation> getop;     // the metadata get in flight (or done)
+    std::shared_ptr<client::Connect> conn;        // a parked slot's channel (no monitor)
+    std::shared_ptr<client::Operation> readop;    // a parked slot's read in flight (or done)
     std::string name, request;
     uint64_t gen = 0;       // which monitor the slot holds now (stale handlers ignored)
     bool active = false, dirty = false, queued = false, fresh = false;
     bool connected = false, muted = false, unsuitable = false;
+    bool parked = false;    // no monitor: read by get on the rotation (see park())
+    bool reading = false;   // a read in flight (read_token: which)
+    bool in_rotation = false, read_soon = false;   // listed in HubState::rotation / read_first
+    uint64_t read_token = 0;
     VKind vk = V_NONE;
     double d = 0.0;
     int64_t i = 0;
@@ -156,6 +163,12 @@ struct HubState {
     std::vector<Event> events;
     uint64_t updates = 0;
     uint64_t next_gen = 1;
+    std::deque<Py_ssize_t> rotation;      // parked slots, the next to read first
+    std::deque<Py_ssize_t> read_first;    // parked slots connected without a value yet
+    std::vector<Py_ssize_t> reads_done;   // whose read op can be released
+    size_t in_flight = 0;                 // reads in flight
+    double credit = 0.0;                  // rotation reads due
+    uint64_t reads = 0;                   // reads issued in all
     bool closed = false;
 };
 
@@ -447,6 +460,101 @@ std::shared_ptr<client::Subscription> start_monitor(client::Context &ctxt,
         .exec();
 }
 
+/* ------------------------------------------------------------------ parked slots
+ *
+ * A parked slot holds its channel (a pvxs Connect: its connection and losses) but
+ * no monitor: pvxs keeps ~25 KB per monitor (the whole type and values of each
+ * subscription), a channel ~1 KB. Its value is read by get: once when it
+ * (re)connects, then on the rotation (read_step()). park() / unpark() swap. */
+
+/* Whether the slot's (active, gen) still matches; the caller holds the lock. */
+Slot *live_slot(HubState &H, Py_ssize_t idx, uint64_t gen) {
+    if (H.closed || idx < 0 || idx >= Py_ssize_t(H.slots.size()))
+        return nullptr;
+    Slot &s = H.slots[idx];
+    return s.active && s.gen == gen ? &s : nullptr;
+}
+
+/* The slot reset for a new user; its places in the read lists stay (they are
+ * dropped when met, see read_step()). The caller holds the lock. */
+void reset_slot(Slot &s) {
+    bool rot = s.in_rotation, soon = s.read_soon;
+    s = Slot();
+    s.in_rotation = rot;
+    s.read_soon = soon;
+}
+
+/* A read in flight no longer counts (closed, unparked, reopened). Lock held. */
+void forget_read(HubState &H, Slot &s) {
+    if (s.reading) {
+        s.reading = false;
+        H.in_flight--;
+    }
+}
+
+void on_channel(const std::weak_ptr<HubState> &wh, Py_ssize_t idx, uint64_t gen, bool up) {
+    auto H = wh.lock();
+    if (!H)
+        return;
+    if (!up) {
+        on_loss(*H, idx, gen, EV_DISCONNECTED, "Disconnected");
+        return;
+    }
+    std::lock_guard<std::mutex> G(H->lock);
+    Slot *s = live_slot(*H, idx, gen);
+    if (s && s->parked && !s->connected && !s->read_soon) {
+        s->read_soon = true;
+        H->read_first.push_back(idx);
+    }
+}
+
+/* The channel of parked slot ``idx`` (GIL released by the caller). */
+std::shared_ptr<client::Connect> start_connect(client::Context &ctxt,
+                                               const std::shared_ptr<HubState> &H,
+                                               const std::string &name, Py_ssize_t idx,
+                                               uint64_t gen) {
+    std::weak_ptr<HubState> wh(H);
+    return ctxt.connect(name)
+        .onConnect([wh, idx, gen]() { on_channel(wh, idx, gen, true); })
+        .onDisconnect([wh, idx, gen]() { on_channel(wh, idx, gen, false); })
+        .exec();
+}
+
+void on_read(const std::weak_ptr<HubState> &wh, Py_ssize_t idx, uint64_t gen, uint64_t token,
+             client::Result &&r) {
+    auto H = wh.lock();
+    if (!H)
+        return;
+    Value v;
+    std::string err;
+    bool lost = false;
+    try {
+        v = r();
+    } catch (client::Disconnect &) {
+        lost = true;            // the channel's own loss says so
+    } catch (std::exception &e) {
+        err = e.what();
+        if (err.empty())
+            err = "read failed";
+    }
+    {
+        std::lock_guard<std::mutex> G(H->lock);
+        Slot *s = live_slot(*H, idx, gen);
+        if (!s || !s->reading || s->read_token != token)
+            return;
+        forget_read(*H, *s);
+        H->reads_done.push_back(idx);
+        if (!s->parked || lost)
+            return;
+        if (!v.valid()) {
+            if (!s->connected)      // a first read: say why there is no value
+                push_event(*H, idx, EV_ERROR, err);
+            return;
+        }
+    }
+    on_update(*H, idx, gen, v);
+}
+
 int Hub_init(HubObject *self, PyObject *args, PyObject *kwds) {
     static const char *kwlist[] = {"conf", nullptr};
     PyObject *conf = Py_None;
@@ -503,11 +611,14 @@ void shutdown_hub(HubObject *self) {
     self->ctxt = nullptr;
     std::vector<std::shared_ptr<client::Subscription>> subs;
     std::vector<std::shared_ptr<client::Operation>> ops;
+    std::vector<std::shared_ptr<client::Connect>> conns;
     {
         std::lock_guard<std::mutex> G(H->lock);
         H->closed = true;
         for (auto &s : H->slots) {
             ops.push_back(std::move(s.getop));
+            ops.push_back(std::move(s.readop));
+            conns.push_back(std::move(s.conn));
             if (s.sub)
                 subs.push_back(std::move(s.sub));
             s.active = false;
@@ -523,6 +634,7 @@ void shutdown_hub(HubObject *self) {
     }
     subs.clear();
     ops.clear();
+    conns.clear();
     try {
         ctxt->close();
     } catch (std::exception &) {
@@ -547,7 +659,8 @@ PyObject *Hub_new(PyTypeObject *type, PyObject *, PyObject *) {
 
 PyObject *Hub_open(HubObject *self, PyObject *args) {
     const char *name, *request = "";
-    if (!PyArg_ParseTuple(args, "s|s", &name, &request) || !check_open(self))
+    int parked = 0;
+    if (!PyArg_ParseTuple(args, "s|sp", &name, &request, &parked) || !check_open(self))
         return nullptr;
     std::shared_ptr<HubState> H(*self->state);
     Py_ssize_t idx;
@@ -562,32 +675,42 @@ PyObject *Hub_open(HubObject *self, PyObject *args) {
             H->slots.emplace_back();
         }
         Slot &s = H->slots[idx];
-        s = Slot();
+        reset_slot(s);
         s.name = name;
         s.request = request;
         s.gen = gen = H->next_gen++;
         s.active = true;
+        s.parked = parked != 0;
+        if (s.parked && !s.in_rotation) {
+            s.in_rotation = true;
+            H->rotation.push_back(idx);
+        }
     }
     std::shared_ptr<client::Subscription> sub;
+    std::shared_ptr<client::Connect> conn;
     std::string err;
     std::string sname(name), sreq(request);
     std::shared_ptr<client::Context> ctxt(*self->ctxt);
     Py_BEGIN_ALLOW_THREADS
     try {
-        sub = start_monitor(*ctxt, H, sname, sreq, idx, gen);
+        if (parked)
+            conn = start_connect(*ctxt, H, sname, idx, gen);
+        else
+            sub = start_monitor(*ctxt, H, sname, sreq, idx, gen);
     } catch (std::exception &e) {
         err = e.what();
     }
     Py_END_ALLOW_THREADS
     std::lock_guard<std::mutex> G(H->lock);
     Slot &s = H->slots[idx];
-    if (!sub) {
+    if (!sub && !conn) {
         s.active = false;
         H->free_list.push_back(idx);
         PyErr_Format(PyExc_ValueError, "%s: cannot open: %s", name, err.c_str());
         return nullptr;
     }
     s.sub = std::move(sub);
+    s.conn = std::move(conn);
     return PyLong_FromSsize_t(idx);
 }
 
@@ -607,7 +730,8 @@ PyObject *Hub_close_slot(HubObject *self, PyObject *arg) {
         return nullptr;
     std::shared_ptr<HubState> H(*self->state);
     std::shared_ptr<client::Subscription> sub;
-    std::shared_ptr<client::Operation> getop;
+    std::shared_ptr<client::Operation> getop, readop;
+    std::shared_ptr<client::Connect> conn;
     {
         std::lock_guard<std::mutex> G(H->lock);
         Py_ssize_t idx;
@@ -616,7 +740,10 @@ PyObject *Hub_close_slot(HubObject *self, PyObject *arg) {
         Slot &s = H->slots[idx];
         sub = std::move(s.sub);
         getop = std::move(s.getop);
-        s = Slot();
+        readop = std::move(s.readop);
+        conn = std::move(s.conn);
+        forget_read(*H, s);
+        reset_slot(s);
         H->free_list.push_back(idx);     // stale queue entries are skipped (inactive)
     }
     Py_BEGIN_ALLOW_THREADS
@@ -627,6 +754,8 @@ PyObject *Hub_close_slot(HubObject *self, PyObject *arg) {
     }
     sub.reset();
     getop.reset();
+    readop.reset();
+    conn.reset();
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }
@@ -636,6 +765,136 @@ PyObject *Hub_reopen(HubObject *self, PyObject *arg) {
         return nullptr;
     std::shared_ptr<HubState> H(*self->state);
     std::shared_ptr<client::Subscription> old;
+    std::shared_ptr<client::Connect> old_conn;
+    std::shared_ptr<client::Operation> old_read;
+    std::string name, request;
+    Py_ssize_t idx;
+    uint64_t gen;
+    bool parked;
+    {
+        std::lock_guard<std::mutex> G(H->lock);
+        if (!slot_index(*H, arg, idx))
+            return nullptr;
+        Slot &s = H->slots[idx];
+        old = std::move(s.sub);
+        old_conn = std::move(s.conn);
+        old_read = std::move(s.readop);
+        forget_read(*H, s);
+        name = s.name;
+        request = s.request;
+        parked = s.parked;
+        s.gen = gen = H->next_gen++;
+        s.connected = s.unsuitable = s.dirty = false;
+    }
+    std::shared_ptr<client::Subscription> sub;
+    std::shared_ptr<client::Connect> conn;
+    std::string err;
+    std::shared_ptr<client::Context> ctxt(*self->ctxt);
+    Py_BEGIN_ALLOW_THREADS
+    try {
+        if (old)
+            old->cancel();
+        old.reset();
+        old_conn.reset();
+        old_read.reset();
+        ctxt->cacheClear(name, client::Context::Clean);   // a fresh channel, not the cached one
+        if (parked)
+            conn = start_connect(*ctxt, H, name, idx, gen);
+        else
+            sub = start_monitor(*ctxt, H, name, request, idx, gen);
+    } catch (std::exception &e) {
+        err = e.what();
+    }
+    Py_END_ALLOW_THREADS
+    bool opened = sub || conn, live;
+    {
+        std::lock_guard<std::mutex> G(H->lock);
+        Slot *s = live_slot(*H, idx, gen);     // not closed or swapped meanwhile
+        live = s && s->parked == parked;
+        if (live) {
+            s->sub.swap(sub);
+            s->conn.swap(conn);
+        }
+    }
+    if (sub || conn) {      // not kept: cancelled outside the lock, without the GIL
+        Py_BEGIN_ALLOW_THREADS
+        sub.reset();
+        conn.reset();
+        Py_END_ALLOW_THREADS
+    }
+    if (!live)
+        Py_RETURN_FALSE;
+    if (!opened) {
+        PyErr_Format(PyExc_ValueError, "%s: cannot open: %s", name.c_str(), err.c_str());
+        return nullptr;
+    }
+    Py_RETURN_TRUE;
+}
+
+/* park(slot): its monitor swapped for its channel alone (see "parked slots"). */
+PyObject *Hub_park(HubObject *self, PyObject *arg) {
+    if (!check_open(self))
+        return nullptr;
+    std::shared_ptr<HubState> H(*self->state);
+    std::string name;
+    Py_ssize_t idx;
+    uint64_t gen;
+    {
+        std::lock_guard<std::mutex> G(H->lock);
+        if (!slot_index(*H, arg, idx))
+            return nullptr;
+        Slot &s = H->slots[idx];
+        if (s.parked)
+            Py_RETURN_FALSE;
+        name = s.name;
+        gen = s.gen;
+    }
+    std::shared_ptr<client::Connect> conn;
+    std::string err;
+    std::shared_ptr<client::Context> ctxt(*self->ctxt);
+    Py_BEGIN_ALLOW_THREADS
+    try {       // the channel is held before the monitor goes: no reconnection
+        conn = start_connect(*ctxt, H, name, idx, gen);
+    } catch (std::exception &e) {
+        err = e.what();
+    }
+    Py_END_ALLOW_THREADS
+    if (!conn) {
+        PyErr_Format(PyExc_ValueError, "%s: cannot park: %s", name.c_str(), err.c_str());
+        return nullptr;
+    }
+    std::shared_ptr<client::Subscription> old;
+    bool done = false;
+    {
+        std::lock_guard<std::mutex> G(H->lock);
+        Slot *s = live_slot(*H, idx, gen);
+        if (s && !s->parked) {
+            old = std::move(s->sub);
+            s->conn.swap(conn);
+            s->parked = done = true;
+            if (!s->in_rotation) {
+                s->in_rotation = true;
+                H->rotation.push_back(idx);
+            }
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    try {
+        if (old)
+            old->cancel();
+    } catch (std::exception &) {
+    }
+    old.reset();
+    conn.reset();       // not kept (closed or swapped meanwhile)
+    Py_END_ALLOW_THREADS
+    return PyBool_FromLong(done);
+}
+
+/* unpark(slot): a monitor again; its channel and read in flight are let go. */
+PyObject *Hub_unpark(HubObject *self, PyObject *arg) {
+    if (!check_open(self))
+        return nullptr;
+    std::shared_ptr<HubState> H(*self->state);
     std::string name, request;
     Py_ssize_t idx;
     uint64_t gen;
@@ -644,37 +903,159 @@ PyObject *Hub_reopen(HubObject *self, PyObject *arg) {
         if (!slot_index(*H, arg, idx))
             return nullptr;
         Slot &s = H->slots[idx];
-        old = std::move(s.sub);
+        if (!s.parked)
+            Py_RETURN_FALSE;
         name = s.name;
         request = s.request;
-        s.gen = gen = H->next_gen++;
-        s.connected = s.unsuitable = s.dirty = false;
+        gen = s.gen;
     }
     std::shared_ptr<client::Subscription> sub;
     std::string err;
     std::shared_ptr<client::Context> ctxt(*self->ctxt);
     Py_BEGIN_ALLOW_THREADS
     try {
-        if (old)
-            old->cancel();
-        old.reset();
-        ctxt->cacheClear(name, client::Context::Clean);   // a fresh channel, not the cached one
         sub = start_monitor(*ctxt, H, name, request, idx, gen);
     } catch (std::exception &e) {
         err = e.what();
     }
     Py_END_ALLOW_THREADS
-    std::lock_guard<std::mutex> G(H->lock);
-    Slot &s = H->slots[idx];
-    if (!s.active || s.gen != gen) {     // closed meanwhile
-        Py_RETURN_FALSE;
-    }
-    s.sub = std::move(sub);
-    if (!s.sub) {
-        PyErr_Format(PyExc_ValueError, "%s: cannot open: %s", name.c_str(), err.c_str());
+    if (!sub) {
+        PyErr_Format(PyExc_ValueError, "%s: cannot monitor: %s", name.c_str(), err.c_str());
         return nullptr;
     }
-    Py_RETURN_TRUE;
+    std::shared_ptr<client::Connect> conn;
+    std::shared_ptr<client::Operation> readop;
+    bool done = false;
+    {
+        std::lock_guard<std::mutex> G(H->lock);
+        Slot *s = live_slot(*H, idx, gen);
+        if (s && s->parked) {
+            conn = std::move(s->conn);
+            readop = std::move(s->readop);
+            forget_read(*H, *s);
+            s->sub.swap(sub);
+            s->parked = false;
+            done = true;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    conn.reset();
+    readop.reset();
+    sub.reset();        // not kept (closed or swapped meanwhile)
+    Py_END_ALLOW_THREADS
+    return PyBool_FromLong(done);
+}
+
+/* Most reads in flight at once (a bounded transient: each holds a type and value). */
+const size_t MAX_READS_IN_FLIGHT = 64;
+
+struct ReadTodo {
+    Py_ssize_t idx;
+    uint64_t gen, token;
+    std::string name;
+    std::shared_ptr<client::Operation> op;
+};
+
+PyObject *Hub_read_step(HubObject *self, PyObject *args) {
+    double fraction;
+    if (!PyArg_ParseTuple(args, "d", &fraction) || !check_open(self))
+        return nullptr;
+    std::shared_ptr<HubState> H(*self->state);
+    std::vector<ReadTodo> todo;
+    std::vector<std::shared_ptr<client::Operation>> release;
+    {
+        std::lock_guard<std::mutex> G(H->lock);
+        for (Py_ssize_t idx : H->reads_done) {
+            Slot &s = H->slots[idx];
+            if (!s.reading && s.readop)
+                release.push_back(std::move(s.readop));
+        }
+        H->reads_done.clear();
+        size_t room = H->in_flight < MAX_READS_IN_FLIGHT ? MAX_READS_IN_FLIGHT - H->in_flight : 0;
+        auto issue = [&](Py_ssize_t idx) {
+            Slot &s = H->slots[idx];
+            s.reading = true;
+            s.read_token++;
+            H->in_flight++;
+            H->reads++;
+            todo.push_back(ReadTodo{idx, s.gen, s.read_token, s.name, nullptr});
+            room--;
+        };
+        while (room && !H->read_first.empty()) {      // (re)connected: their first value
+            Py_ssize_t idx = H->read_first.front();
+            H->read_first.pop_front();
+            Slot &s = H->slots[idx];
+            s.read_soon = false;
+            if (s.active && s.parked && !s.reading)
+                issue(idx);
+        }
+        double n = double(H->rotation.size());
+        H->credit = std::min(H->credit + n * std::max(0.0, fraction), n);
+        for (size_t seen = H->rotation.size(); room && H->credit >= 1.0 && seen; seen--) {
+            Py_ssize_t idx = H->rotation.front();
+            H->rotation.pop_front();
+            Slot &s = H->slots[idx];
+            if (!s.active || !s.parked) {
+                s.in_rotation = false;      // left the rotation
+                continue;
+            }
+            H->rotation.push_back(idx);
+            H->credit -= 1.0;
+            if (s.connected && !s.reading)
+                issue(idx);
+        }
+    }
+    std::shared_ptr<client::Context> ctxt(*self->ctxt);
+    std::weak_ptr<HubState> wh(H);
+    Py_BEGIN_ALLOW_THREADS
+    release.clear();
+    for (auto &t : todo) {
+        Py_ssize_t idx = t.idx;
+        uint64_t gen = t.gen, token = t.token;
+        try {
+            t.op = ctxt->get(t.name)
+                       .result([wh, idx, gen, token](client::Result &&r) {
+                           on_read(wh, idx, gen, token, std::move(r));
+                       })
+                       .exec();
+        } catch (std::exception &) {
+        }
+    }
+    Py_END_ALLOW_THREADS
+    {
+        std::lock_guard<std::mutex> G(H->lock);
+        for (auto &t : todo) {
+            Slot *s = live_slot(*H, t.idx, t.gen);
+            if (!s || !s->reading || s->read_token != t.token) {
+                release.push_back(std::move(t.op));     // done or dropped meanwhile
+                continue;
+            }
+            if (!t.op) {            // not started: counts as done
+                forget_read(*H, *s);
+                continue;
+            }
+            if (s->readop)
+                release.push_back(std::move(s->readop));
+            s->readop = std::move(t.op);
+        }
+    }
+    if (!release.empty()) {
+        Py_BEGIN_ALLOW_THREADS
+        release.clear();
+        Py_END_ALLOW_THREADS
+    }
+    return PyLong_FromSize_t(todo.size());
+}
+
+PyObject *Hub_parked(HubObject *self, PyObject *) {
+    if (!check_open(self))
+        return nullptr;
+    std::shared_ptr<HubState> H(*self->state);
+    std::lock_guard<std::mutex> G(H->lock);
+    Py_ssize_t n = 0;
+    for (auto &s : H->slots)
+        n += s.active && s.parked ? 1 : 0;
+    return Py_BuildValue("(nKn)", n, (unsigned long long)H->reads, Py_ssize_t(H->in_flight));
 }
 
 PyObject *Hub_drain(HubObject *self, PyObject *args) {
@@ -1024,7 +1405,8 @@ PyObject *Hub_shutdown(HubObject *self, PyObject *) {
 
 PyMethodDef hub_methods[] = {
     {"open", (PyCFunction)Hub_open, METH_VARARGS,
-     "open(name, request='') -> slot: a monitor of ``name`` (pvRequest ``request``)."},
+     "open(name, request='', parked=False) -> slot: a monitor of ``name`` (pvRequest "
+     "``request``); ``parked``: its channel alone (see park())."},
     {"close", (PyCFunction)Hub_close_slot, METH_O, "close(slot): cancel its monitor; the slot is free."},
     {"reopen", (PyCFunction)Hub_reopen, METH_O,
      "reopen(slot) -> bool: its monitor made anew on a fresh channel (False: closed meanwhile)."},
@@ -1051,6 +1433,17 @@ PyMethodDef hub_methods[] = {
     {"updates", (PyCFunction)Hub_updates, METH_NOARGS, "updates() -> int: updates taken in all."},
     {"slot_events", (PyCFunction)Hub_slot_events, METH_O, "slot_events(slot) -> int: its updates."},
     {"opened", (PyCFunction)Hub_opened, METH_NOARGS, "opened() -> int: open slots."},
+    {"park", (PyCFunction)Hub_park, METH_O,
+     "park(slot) -> bool: its monitor let go, its channel kept; its value is read by get "
+     "when it connects and on the rotation (read_step()). False: parked already."},
+    {"unpark", (PyCFunction)Hub_unpark, METH_O,
+     "unpark(slot) -> bool: a monitor again (False: not parked)."},
+    {"read_step", (PyCFunction)Hub_read_step, METH_VARARGS,
+     "read_step(fraction) -> int: reads started: the parked slots that connected without a "
+     "value, then ``fraction`` of the rotation (the parked, connected slots in turn), at "
+     "most 64 reads in flight; finished reads are released."},
+    {"parked", (PyCFunction)Hub_parked, METH_NOARGS,
+     "parked() -> (slots parked, reads issued in all, reads in flight)."},
     {"hurry_up", (PyCFunction)Hub_hurry_up, METH_NOARGS, "hurry_up(): search for the unconnected now."},
     {"shutdown", (PyCFunction)Hub_shutdown, METH_NOARGS, "shutdown(): cancel all and end the context."},
     {nullptr, nullptr, 0, nullptr},

@@ -11,6 +11,13 @@ channel whose structure is not an NTScalar or NTEnum scalar (arrays, tables,
 images, other structures), or whose users want every sample or paced frames,
 leaves the fast path for a p4p monitor.
 
+In lean mode (very large tables) a fast channel no view shows is *parked*: pvxs
+keeps ~25 KB per monitor (each subscription's whole type and values) but ~1 KB per
+channel, so a parked channel holds its channel alone (its connection and losses
+come as before) and its value, alarm and time are read by get when it connects
+and then every :data:`PARKED_REFRESH_S` in turn, at most 64 reads in flight. A view
+that shows it again gets its monitor back (:meth:`FastPath.unpark`).
+
 ``PVPROBE_PVA_FAST``: ``big`` (default), ``always`` (every channel starts fast), or
 ``never`` (p4p monitors only; also when the extension is not built or was built
 for another pvxs).
@@ -33,6 +40,9 @@ FAST_REQUEST = "record[queueSize=2]"
 #: events() codes (see _pvafast.cpp)
 CONNECTED, DISCONNECTED, FINISHED, ERROR, UNSUITABLE = 1, 2, 3, 4, 5
 MODES = ("big", "always", "never")
+#: A parked channel's value is re-read this often (s): 10,000 parked PVA rows cost
+#: 2,000 gets per second; CA's unwatched rows in lean mode are decoded every 2.5-5 s.
+PARKED_REFRESH_S = 5.0
 
 
 def load_module() -> tuple[Any, str]:
@@ -63,6 +73,8 @@ class FastPath:
         self._hub: Any = None
         self._shut = False
         self.sid_of: dict[int, int] = {}     # slot -> sid
+        self.parked: set[int] = set()        # slots without a monitor (see park())
+        self._read_at = 0.0
         self._updates0 = 0
 
     @property
@@ -83,14 +95,48 @@ class FastPath:
             self._updates0 = 0
         return self._hub
 
-    def open(self, sid: int, wire: str) -> int:
-        """A fast monitor of ``wire``; its slot (ValueError says why not)."""
-        slot = self.hub().open(wire, FAST_REQUEST)
+    def open(self, sid: int, wire: str, parked: bool = False) -> int:
+        """A fast monitor of ``wire`` (``parked``: its channel alone); its slot
+        (ValueError says why not)."""
+        slot = self.hub().open(wire, FAST_REQUEST, parked)
         self.sid_of[slot] = sid
+        if parked:
+            self.parked.add(slot)
         return slot
+
+    def park(self, slot: int) -> None:
+        """Let its monitor go, keep its channel; read on the rotation (lean mode)."""
+        try:
+            self.hub().park(slot)
+        except ValueError as exc:      # shut down, gone, or no channel: stays monitored
+            log.debug("park %s: %s", slot, exc)
+            return
+        self.parked.add(slot)
+
+    def unpark(self, slot: int) -> None:
+        """A monitor again (a view shows it)."""
+        if slot not in self.parked:
+            return
+        try:
+            self.hub().unpark(slot)
+        except ValueError as exc:
+            log.debug("unpark %s: %s", slot, exc)
+            return
+        self.parked.discard(slot)
+
+    def read_step(self, now: float) -> int:
+        """Start the parked channels' reads due by ``now`` (monotonic s): first values
+        of those (re)connected, then their share of the rotation."""
+        if self._hub is None or not self.parked:
+            self._read_at = now
+            return 0
+        elapsed = now - self._read_at if self._read_at else 0.0
+        self._read_at = now
+        return self._hub.read_step(elapsed / PARKED_REFRESH_S)
 
     def close(self, slot: int) -> None:
         self.sid_of.pop(slot, None)
+        self.parked.discard(slot)
         if self._hub is not None:
             try:
                 self._hub.close(slot)
@@ -101,6 +147,7 @@ class FastPath:
         hub, self._hub = self._hub, None
         self._shut = True
         self.sid_of.clear()
+        self.parked.clear()
         if hub is not None:
             hub.shutdown()
 

@@ -25,10 +25,11 @@ class FastChannels:
 
     # ------------------------------------------------------------------ opening
 
-    def _open_fast(self, sid: int, link: PVALink) -> bool:
-        """Start ``link`` as a fast monitor (False: not possible, use p4p)."""
+    def _open_fast(self, sid: int, link: PVALink, parked: bool = False) -> bool:
+        """Start ``link`` as a fast monitor (``parked``: its channel alone, see
+        :mod:`.fast`); False: not possible, use p4p."""
         try:
-            link.fast = self.fast.open(sid, link.wire)
+            link.fast = self.fast.open(sid, link.wire, parked)
         except Exception as exc:     # noqa: BLE001  (a bad name, a closed hub)
             self._warn(f"{PREFIX}{link.wire}: fast monitor refused ({exc}); using p4p")
             return False

@@ -179,6 +179,7 @@ class PVASource(FastChannels, ServerChecks, Source):
         ib = self._inbox
         if self.fast.sid_of:
             self._poll_fast(ib)
+            self.fast.read_step(time.monotonic())
         while self.flow.answers:
             self._flow_answer(*self.flow.answers.popleft())
         schedule, links, keep_all = self.schedule, self._links, ib.keep_all
@@ -351,7 +352,8 @@ class PVASource(FastChannels, ServerChecks, Source):
         self._links[channel.sid] = link
         big = self.schedule.is_big(self._links)
         every = channel.keep_all or channel.paced      # such users leave the fast path anyway
-        if self.engine_drains and not every and self.fast.wanted(big) and self._open_fast(channel.sid, link):
+        if self.engine_drains and not every and self.fast.wanted(big) and self._open_fast(
+                channel.sid, link, parked=self.lean):     # lean: parked until a view shows it
             return
         if big:      # see .link.BIG_QUEUE
             link.queue, link.request = BIG_QUEUE, BIG_REQUEST
@@ -452,6 +454,10 @@ class PVASource(FastChannels, ServerChecks, Source):
         channel.sub = sub
         if link.fast >= 0:
             if not link.announce and channel.sid not in self._inbox.keep_all:
+                if link.slow:       # lean, no view shows it: its channel alone (see .fast)
+                    self.fast.park(link.fast)
+                else:
+                    self.fast.unpark(link.fast)
                 self.fast.mute(link.fast, False)
                 if link.connected:
                     self._fast_first(channel)
