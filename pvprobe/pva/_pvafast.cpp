@@ -11,6 +11,10 @@
  * Connections, losses and errors are queued as events (events()); a structure
  * that is not a plain scalar or enum is reported "unsuitable" and left to p4p.
  *
+ * A slot may be parked (lean mode, a row no view shows): it holds its pvxs channel
+ * (a Connect: connections and losses) but no monitor, and its value is read by get
+ * when it connects and on a rotation (read_step()); unpark() gives it a monitor again.
+ *
  * Python is never called from pvxs's threads, and every call into pvxs that may
  * wait for its worker (open, close, hurry-up, the context's end) releases the GIL.
  */
@@ -165,9 +169,9 @@ struct HubState {
     uint64_t next_gen = 1;
     std::deque<Py_ssize_t> rotation;      // parked slots, the next to read first
     std::deque<Py_ssize_t> read_first;    // parked slots connected without a value yet
-    std::vector<Py_ssize_t> reads_done;   // whose read op can be released
     size_t in_flight = 0;                 // reads in flight
     double credit = 0.0;                  // rotation reads due
+    std::weak_ptr<client::Context> ctxt;  // for reads started in pvxs's thread
     uint64_t reads = 0;                   // reads issued in all
     bool closed = false;
 };
@@ -520,6 +524,98 @@ std::shared_ptr<client::Connect> start_connect(client::Context &ctxt,
         .exec();
 }
 
+/* Most reads in flight at once (a bounded transient: each holds a type and value). */
+const size_t MAX_READS_IN_FLIGHT = 128;
+
+struct ReadTodo {
+    Py_ssize_t idx;
+    uint64_t gen, token;
+    std::string name;
+    std::shared_ptr<client::Operation> op;
+};
+
+/* The reads to start now (lock held): parked slots (re)connected without a value
+ * first, then ``fraction`` of the rotation; at most MAX_READS_IN_FLIGHT in flight. */
+void plan_reads(HubState &H, double fraction, std::vector<ReadTodo> &todo) {
+    if (H.closed)
+        return;
+    size_t room = H.in_flight < MAX_READS_IN_FLIGHT ? MAX_READS_IN_FLIGHT - H.in_flight : 0;
+    auto issue = [&](Py_ssize_t idx) {
+        Slot &s = H.slots[idx];
+        s.reading = true;
+        s.read_token++;
+        H.in_flight++;
+        H.reads++;
+        todo.push_back(ReadTodo{idx, s.gen, s.read_token, s.name, nullptr});
+        room--;
+    };
+    while (room && !H.read_first.empty()) {
+        Py_ssize_t idx = H.read_first.front();
+        H.read_first.pop_front();
+        Slot &s = H.slots[idx];
+        s.read_soon = false;
+        if (s.active && s.parked && !s.reading)
+            issue(idx);
+    }
+    double n = double(H.rotation.size());
+    H.credit = std::min(H.credit + n * std::max(0.0, fraction), n);
+    for (size_t seen = H.rotation.size(); room && H.credit >= 1.0 && seen; seen--) {
+        Py_ssize_t idx = H.rotation.front();
+        H.rotation.pop_front();
+        Slot &s = H.slots[idx];
+        if (!s.active || !s.parked) {
+            s.in_rotation = false;      // left the rotation
+            continue;
+        }
+        H.rotation.push_back(idx);
+        H.credit -= 1.0;
+        if (s.connected && !s.reading)
+            issue(idx);
+    }
+}
+
+void on_read(const std::weak_ptr<HubState> &wh, Py_ssize_t idx, uint64_t gen, uint64_t token,
+             client::Result &&r);
+
+/* Start the planned reads (no lock held; from Python with the GIL released, or from
+ * pvxs's thread, where exec() only queues). Ops not kept go to ``release``. Reads
+ * do not synchronise their cancel: a finished one is let go in its own callback (a
+ * finished read holds a whole structure: thousands kept until the worker's next
+ * step were tens of MB). */
+void start_reads(const std::shared_ptr<HubState> &H, client::Context &ctxt,
+                 std::vector<ReadTodo> &todo,
+                 std::vector<std::shared_ptr<client::Operation>> &release) {
+    std::weak_ptr<HubState> wh(H);
+    for (auto &t : todo) {
+        Py_ssize_t idx = t.idx;
+        uint64_t gen = t.gen, token = t.token;
+        try {
+            t.op = ctxt.get(t.name)
+                       .syncCancel(false)      // released in pvxs's thread (see on_read)
+                       .result([wh, idx, gen, token](client::Result &&r) {
+                           on_read(wh, idx, gen, token, std::move(r));
+                       })
+                       .exec();
+        } catch (std::exception &) {
+        }
+    }
+    std::lock_guard<std::mutex> G(H->lock);
+    for (auto &t : todo) {
+        Slot *s = live_slot(*H, t.idx, t.gen);
+        if (!s || !s->reading || s->read_token != t.token) {
+            release.push_back(std::move(t.op));     // done or dropped meanwhile
+            continue;
+        }
+        if (!t.op) {            // not started: counts as done
+            forget_read(*H, *s);
+            continue;
+        }
+        if (s->readop)
+            release.push_back(std::move(s->readop));
+        s->readop = std::move(t.op);
+    }
+}
+
 void on_read(const std::weak_ptr<HubState> &wh, Py_ssize_t idx, uint64_t gen, uint64_t token,
              client::Result &&r) {
     auto H = wh.lock();
@@ -528,6 +624,8 @@ void on_read(const std::weak_ptr<HubState> &wh, Py_ssize_t idx, uint64_t gen, ui
     Value v;
     std::string err;
     bool lost = false;
+    std::shared_ptr<client::Operation> done;
+    std::vector<std::shared_ptr<client::Operation>> release;
     try {
         v = r();
     } catch (client::Disconnect &) {
@@ -543,7 +641,7 @@ void on_read(const std::weak_ptr<HubState> &wh, Py_ssize_t idx, uint64_t gen, ui
         if (!s || !s->reading || s->read_token != token)
             return;
         forget_read(*H, *s);
-        H->reads_done.push_back(idx);
+        done = std::move(s->readop);      // (not stored yet: start_reads lets it go)
         if (!s->parked || lost)
             return;
         if (!v.valid()) {
@@ -553,6 +651,16 @@ void on_read(const std::weak_ptr<HubState> &wh, Py_ssize_t idx, uint64_t gen, ui
         }
     }
     on_update(*H, idx, gen, v);
+    // the next (re)connected slots' first reads start now, not at the worker's next step
+    std::vector<ReadTodo> todo;
+    {
+        std::lock_guard<std::mutex> G(H->lock);
+        if (!H->read_first.empty())
+            plan_reads(*H, 0.0, todo);
+    }
+    auto ctxt = H->ctxt.lock();
+    if (!todo.empty() && ctxt)
+        start_reads(H, *ctxt, todo, release);
 }
 
 int Hub_init(HubObject *self, PyObject *args, PyObject *kwds) {
@@ -596,6 +704,7 @@ int Hub_init(HubObject *self, PyObject *args, PyObject *kwds) {
     }
     self->ctxt = ctxt;
     self->state = new std::shared_ptr<HubState>(std::make_shared<HubState>());
+    (*self->state)->ctxt = *ctxt;
     return 0;
 }
 
@@ -946,16 +1055,6 @@ PyObject *Hub_unpark(HubObject *self, PyObject *arg) {
     return PyBool_FromLong(done);
 }
 
-/* Most reads in flight at once (a bounded transient: each holds a type and value). */
-const size_t MAX_READS_IN_FLIGHT = 64;
-
-struct ReadTodo {
-    Py_ssize_t idx;
-    uint64_t gen, token;
-    std::string name;
-    std::shared_ptr<client::Operation> op;
-};
-
 PyObject *Hub_read_step(HubObject *self, PyObject *args) {
     double fraction;
     if (!PyArg_ParseTuple(args, "d", &fraction) || !check_open(self))
@@ -965,85 +1064,13 @@ PyObject *Hub_read_step(HubObject *self, PyObject *args) {
     std::vector<std::shared_ptr<client::Operation>> release;
     {
         std::lock_guard<std::mutex> G(H->lock);
-        for (Py_ssize_t idx : H->reads_done) {
-            Slot &s = H->slots[idx];
-            if (!s.reading && s.readop)
-                release.push_back(std::move(s.readop));
-        }
-        H->reads_done.clear();
-        size_t room = H->in_flight < MAX_READS_IN_FLIGHT ? MAX_READS_IN_FLIGHT - H->in_flight : 0;
-        auto issue = [&](Py_ssize_t idx) {
-            Slot &s = H->slots[idx];
-            s.reading = true;
-            s.read_token++;
-            H->in_flight++;
-            H->reads++;
-            todo.push_back(ReadTodo{idx, s.gen, s.read_token, s.name, nullptr});
-            room--;
-        };
-        while (room && !H->read_first.empty()) {      // (re)connected: their first value
-            Py_ssize_t idx = H->read_first.front();
-            H->read_first.pop_front();
-            Slot &s = H->slots[idx];
-            s.read_soon = false;
-            if (s.active && s.parked && !s.reading)
-                issue(idx);
-        }
-        double n = double(H->rotation.size());
-        H->credit = std::min(H->credit + n * std::max(0.0, fraction), n);
-        for (size_t seen = H->rotation.size(); room && H->credit >= 1.0 && seen; seen--) {
-            Py_ssize_t idx = H->rotation.front();
-            H->rotation.pop_front();
-            Slot &s = H->slots[idx];
-            if (!s.active || !s.parked) {
-                s.in_rotation = false;      // left the rotation
-                continue;
-            }
-            H->rotation.push_back(idx);
-            H->credit -= 1.0;
-            if (s.connected && !s.reading)
-                issue(idx);
-        }
+        plan_reads(*H, fraction, todo);
     }
     std::shared_ptr<client::Context> ctxt(*self->ctxt);
-    std::weak_ptr<HubState> wh(H);
     Py_BEGIN_ALLOW_THREADS
+    start_reads(H, *ctxt, todo, release);
     release.clear();
-    for (auto &t : todo) {
-        Py_ssize_t idx = t.idx;
-        uint64_t gen = t.gen, token = t.token;
-        try {
-            t.op = ctxt->get(t.name)
-                       .result([wh, idx, gen, token](client::Result &&r) {
-                           on_read(wh, idx, gen, token, std::move(r));
-                       })
-                       .exec();
-        } catch (std::exception &) {
-        }
-    }
     Py_END_ALLOW_THREADS
-    {
-        std::lock_guard<std::mutex> G(H->lock);
-        for (auto &t : todo) {
-            Slot *s = live_slot(*H, t.idx, t.gen);
-            if (!s || !s->reading || s->read_token != t.token) {
-                release.push_back(std::move(t.op));     // done or dropped meanwhile
-                continue;
-            }
-            if (!t.op) {            // not started: counts as done
-                forget_read(*H, *s);
-                continue;
-            }
-            if (s->readop)
-                release.push_back(std::move(s->readop));
-            s->readop = std::move(t.op);
-        }
-    }
-    if (!release.empty()) {
-        Py_BEGIN_ALLOW_THREADS
-        release.clear();
-        Py_END_ALLOW_THREADS
-    }
     return PyLong_FromSize_t(todo.size());
 }
 
@@ -1441,7 +1468,7 @@ PyMethodDef hub_methods[] = {
     {"read_step", (PyCFunction)Hub_read_step, METH_VARARGS,
      "read_step(fraction) -> int: reads started: the parked slots that connected without a "
      "value, then ``fraction`` of the rotation (the parked, connected slots in turn), at "
-     "most 64 reads in flight; finished reads are released."},
+     "most 128 reads in flight (a finished read starts the next first reads itself)."},
     {"parked", (PyCFunction)Hub_parked, METH_NOARGS,
      "parked() -> (slots parked, reads issued in all, reads in flight)."},
     {"hurry_up", (PyCFunction)Hub_hurry_up, METH_NOARGS, "hurry_up(): search for the unconnected now."},

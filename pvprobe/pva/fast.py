@@ -15,7 +15,7 @@ In lean mode (very large tables) a fast channel no view shows is *parked*: pvxs
 keeps ~25 KB per monitor (each subscription's whole type and values) but ~1 KB per
 channel, so a parked channel holds its channel alone (its connection and losses
 come as before) and its value, alarm and time are read by get when it connects
-and then every :data:`PARKED_REFRESH_S` in turn, at most 64 reads in flight. A view
+and then every :data:`PARKED_REFRESH_S` in turn, at most 128 reads in flight. A view
 that shows it again gets its monitor back (:meth:`FastPath.unpark`).
 
 ``PVPROBE_PVA_FAST``: ``big`` (default), ``always`` (every channel starts fast), or

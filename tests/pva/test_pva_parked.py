@@ -112,7 +112,7 @@ def test_parked_slots_of_a_missing_pv_and_a_closed_one(pva_nt_server):
         for _ in range(10):
             rd.step()
         assert rd.codes(missing) == [] and hub.parked()[0] == 2
-        assert hub.parked()[2] <= 64
+        assert hub.parked()[2] <= 128
     finally:
         hub.shutdown()
 
