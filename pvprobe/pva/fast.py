@@ -14,9 +14,10 @@ leaves the fast path for a p4p monitor.
 In lean mode (very large tables) a fast channel no view shows is *parked*: pvxs
 keeps ~25 KB per monitor (each subscription's whole type and values) but ~1 KB per
 channel, so a parked channel holds its channel alone (its connection and losses
-come as before) and its value, alarm and time are read by get when it connects
-and then every :data:`PARKED_REFRESH_S` in turn, at most 128 reads in flight. A view
-that shows it again gets its monitor back (:meth:`FastPath.unpark`).
+come as before) and its value, alarm and time are read by get when it connects,
+then in turn every :data:`PARKED_REFRESH_S` (at most :data:`PARKED_READS_PER_S`),
+at most 128 reads in flight. A view that shows it again gets its monitor back
+(:meth:`FastPath.unpark`); so do all when lean mode ends.
 
 ``PVPROBE_PVA_FAST``: ``big`` (default), ``always`` (every channel starts fast), or
 ``never`` (p4p monitors only; also when the extension is not built or was built
@@ -40,9 +41,12 @@ FAST_REQUEST = "record[queueSize=2]"
 #: events() codes (see _pvafast.cpp)
 CONNECTED, DISCONNECTED, FINISHED, ERROR, UNSUITABLE = 1, 2, 3, 4, 5
 MODES = ("big", "always", "never")
-#: A parked channel's value is re-read this often (s): 10,000 parked PVA rows cost
-#: 2,000 gets per second; CA's unwatched rows in lean mode are decoded every 2.5-5 s.
+#: A parked channel's value is re-read this often (s) ...
 PARKED_REFRESH_S = 5.0
+#: ... or less often, so that the rotation takes at most this many reads per second
+#: (each costs the client, the gateway and the server a get: 10,000 parked rows are
+#: read every 10 s, as CA's unwatched rows of a 100,000-PV table are decoded).
+PARKED_READS_PER_S = 1000.0
 
 
 def load_module() -> tuple[Any, str]:
@@ -132,7 +136,8 @@ class FastPath:
             return 0
         elapsed = now - self._read_at if self._read_at else 0.0
         self._read_at = now
-        return self._hub.read_step(elapsed / PARKED_REFRESH_S)
+        period = max(PARKED_REFRESH_S, len(self.parked) / PARKED_READS_PER_S)
+        return self._hub.read_step(elapsed / period)
 
     def close(self, slot: int) -> None:
         self.sid_of.pop(slot, None)

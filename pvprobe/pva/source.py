@@ -352,7 +352,7 @@ class PVASource(FastChannels, ServerChecks, Source):
         self._links[channel.sid] = link
         big = self.schedule.is_big(self._links)
         every = channel.keep_all or channel.paced      # such users leave the fast path anyway
-        if self.engine_drains and not every and self.fast.wanted(big) and self._open_fast(
+        if self.engine_drains and not every and self.fast.wanted(big or self.lean) and self._open_fast(
                 channel.sid, link, parked=self.lean):     # lean: parked until a view shows it
             return
         if big:      # see .link.BIG_QUEUE
@@ -413,14 +413,15 @@ class PVASource(FastChannels, ServerChecks, Source):
         """Metadata from the whole structure: the first update of this connection if
         the monitor had it (a fast monitor's: its fields as a dict), else one get."""
         link = channel.link
-        if link.fast >= 0 and not self.schedule.is_big(self._links):
+        big = self.lean or self.schedule.is_big(self._links)     # lean: a very large table
+        if link.fast >= 0 and not big:
             link.meta = None      # a small session's (a probe): the whole structure, for
         if link.meta is not None:  # info's fields tree, by one get below
             self._inbox.post(GetDone(channel.sid, link.meta, True, False, ""))
             link.meta = None      # a whole structure is KBs: not kept per channel once used
             self._wake()
             return
-        if link.fast >= 0 and self.schedule.is_big(self._links):
+        if link.fast >= 0 and big:
             try:      # its connection came without metadata: a get in C++
                 self.fast.get_meta(link.fast)
             except ValueError as exc:

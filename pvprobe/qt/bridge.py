@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal, pyqtSlot
 
+from pvprobe.core import heap
 from pvprobe.core.batch import Batch, PutResult
 from pvprobe.core.putlog import PutLog, make_entry
 from pvprobe.core.tuning import apply_gil_switch_interval
@@ -106,6 +107,7 @@ class GuiThreadGarbage:
         gc.freeze()
         cls._frozen = True
         cls._old_base = sys.getallocatedblocks()
+        heap.trim()         # the connect burst's freed pages go back to the system
 
     @classmethod
     def thaw(cls) -> None:

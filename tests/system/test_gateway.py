@@ -164,3 +164,42 @@ def test_gateway_killed_and_restarted_under_1000_monitored_pvs(engine, upstream,
     print("GATEWAY-CYCLES rss MB:", [round(x, 1) for x in rss])
     # flat: the last cycles use no more than the first ones plus a little (no per-cycle leak)
     assert max(rss[-5:]) - min(rss[2:7]) < 15, rss
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_lean_parked_rows_follow_a_gateway_killed_and_restarted(engine, upstream, gateway) -> None:
+    """Lean mode (a very large table): rows no view shows hold their channel but no
+    monitor, read by get on a rotation. They too go to disconnected when the gateway
+    dies and come back with fresh values by themselves; memory stays flat."""
+    import pvprobe.pva.fast as fast
+
+    a, _, _ = upstream
+    names = [f"pva://{a.prefix}:{i}" for i in range(N_BUSY)]
+    rows = Rows(engine)
+    engine.set_lean(True)
+    engine.start(rows)
+    engine.add(names)
+    assert _wait(lambda: rows.count(lambda s: s.connected and s.value) == N_BUSY, 60), \
+        rows.count(lambda s: s.connected)
+    src = engine.source.sources["pva"]
+    assert _wait(lambda: len(src.fast.parked) == N_BUSY, 10), len(src.fast.parked)
+    proc = psutil.Process()
+    rss: list[float] = []
+    for cycle in range(8):
+        gateway.kill()
+        assert _wait(lambda: rows.count(lambda s: not s.connected) == N_BUSY, 10), \
+            f"cycle {cycle}: {rows.count(lambda s: s.connected)} rows still say connected"
+        stamp = time.time()
+        gateway.start()
+        assert _wait(lambda: rows.count(lambda s: s.connected and s.timestamp >= stamp) == N_BUSY, 60), \
+            f"cycle {cycle}: {rows.count(lambda s: s.connected)} of {N_BUSY} back"
+        # and the rotation goes on reading them (each within its period)
+        stamp = time.time()
+        period = max(fast.PARKED_REFRESH_S, N_BUSY / fast.PARKED_READS_PER_S)
+        assert _wait(lambda: rows.count(lambda s: s.timestamp >= stamp) == N_BUSY, 3 * period + 10), \
+            f"cycle {cycle}: {rows.count(lambda s: s.timestamp >= stamp)} of {N_BUSY} re-read"
+        rss.append(proc.memory_info().rss / 2 ** 20)
+    print("GATEWAY-CYCLES (parked) rss MB:", [round(x, 1) for x in rss])
+    assert len(src.fast.parked) == N_BUSY
+    assert max(rss[-3:]) - min(rss[1:4]) < 15, rss
