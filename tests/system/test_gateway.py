@@ -168,11 +168,14 @@ def test_gateway_killed_and_restarted_under_1000_monitored_pvs(engine, upstream,
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_lean_parked_rows_follow_a_gateway_killed_and_restarted(engine, upstream, gateway) -> None:
+def test_lean_parked_rows_follow_a_gateway_killed_and_restarted(engine, upstream, gateway,
+                                                                 monkeypatch) -> None:
     """Lean mode (a very large table): rows no view shows hold their channel but no
     monitor, read by get on a rotation. They too go to disconnected when the gateway
     dies and come back with fresh values by themselves; memory stays flat."""
     import pvprobe.pva.fast as fast
+
+    monkeypatch.setattr(fast, "PARKED_REFRESH_S", 1.0)      # 1,000 reads/s: the budget
 
     a, _, _ = upstream
     names = [f"pva://{a.prefix}:{i}" for i in range(N_BUSY)]
