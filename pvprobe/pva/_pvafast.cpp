@@ -940,50 +940,72 @@ PyObject *Hub_reopen(HubObject *self, PyObject *arg) {
     Py_RETURN_TRUE;
 }
 
+/* What park() and unpark() read of a slot before they call into pvxs. */
+struct SlotRef {
+    Py_ssize_t idx;
+    uint64_t gen;
+    std::string name, request;
+    bool parked;
+};
+
+/* The open slot ``arg`` names (takes the lock); false with a Python error set. */
+bool slot_ref(HubState &H, PyObject *arg, SlotRef &r) {
+    std::lock_guard<std::mutex> G(H.lock);
+    if (!slot_index(H, arg, r.idx))
+        return false;
+    const Slot &s = H.slots[r.idx];
+    r.gen = s.gen;
+    r.name = s.name;
+    r.request = s.request;
+    r.parked = s.parked;
+    return true;
+}
+
+/* ``make`` run without the GIL; false with a Python ValueError ("name: what: why"). */
+template <class F>
+bool made_without_gil(F &&make, const std::string &name, const char *what) {
+    std::string err;
+    bool ok = false;
+    Py_BEGIN_ALLOW_THREADS
+    try {
+        ok = make();
+    } catch (std::exception &e) {
+        err = e.what();
+    }
+    Py_END_ALLOW_THREADS
+    if (!ok)
+        PyErr_Format(PyExc_ValueError, "%s: %s: %s", name.c_str(), what, err.c_str());
+    return ok;
+}
+
 /* park(slot): its monitor swapped for its channel alone (see "parked slots"). */
 PyObject *Hub_park(HubObject *self, PyObject *arg) {
     if (!check_open(self))
         return nullptr;
     std::shared_ptr<HubState> H(*self->state);
-    std::string name;
-    Py_ssize_t idx;
-    uint64_t gen;
-    {
-        std::lock_guard<std::mutex> G(H->lock);
-        if (!slot_index(*H, arg, idx))
-            return nullptr;
-        Slot &s = H->slots[idx];
-        if (s.parked)
-            Py_RETURN_FALSE;
-        name = s.name;
-        gen = s.gen;
-    }
-    std::shared_ptr<client::Connect> conn;
-    std::string err;
-    std::shared_ptr<client::Context> ctxt(*self->ctxt);
-    Py_BEGIN_ALLOW_THREADS
-    try {       // the channel is held before the monitor goes: no reconnection
-        conn = start_connect(*ctxt, H, name, idx, gen);
-    } catch (std::exception &e) {
-        err = e.what();
-    }
-    Py_END_ALLOW_THREADS
-    if (!conn) {
-        PyErr_Format(PyExc_ValueError, "%s: cannot park: %s", name.c_str(), err.c_str());
+    SlotRef r;
+    if (!slot_ref(*H, arg, r))
         return nullptr;
-    }
+    if (r.parked)
+        Py_RETURN_FALSE;
+    std::shared_ptr<client::Connect> conn;
+    std::shared_ptr<client::Context> ctxt(*self->ctxt);
+    // the channel is held before the monitor goes: no reconnection
+    if (!made_without_gil([&] { return bool(conn = start_connect(*ctxt, H, r.name, r.idx, r.gen)); },
+                          r.name, "cannot park"))
+        return nullptr;
     std::shared_ptr<client::Subscription> old;
     bool done = false;
     {
         std::lock_guard<std::mutex> G(H->lock);
-        Slot *s = live_slot(*H, idx, gen);
+        Slot *s = live_slot(*H, r.idx, r.gen);
         if (s && !s->parked) {
             old = std::move(s->sub);
             s->conn.swap(conn);
             s->parked = done = true;
             if (!s->in_rotation) {
                 s->in_rotation = true;
-                H->rotation.push_back(idx);
+                H->rotation.push_back(r.idx);
             }
         }
     }
@@ -1004,40 +1026,23 @@ PyObject *Hub_unpark(HubObject *self, PyObject *arg) {
     if (!check_open(self))
         return nullptr;
     std::shared_ptr<HubState> H(*self->state);
-    std::string name, request;
-    Py_ssize_t idx;
-    uint64_t gen;
-    {
-        std::lock_guard<std::mutex> G(H->lock);
-        if (!slot_index(*H, arg, idx))
-            return nullptr;
-        Slot &s = H->slots[idx];
-        if (!s.parked)
-            Py_RETURN_FALSE;
-        name = s.name;
-        request = s.request;
-        gen = s.gen;
-    }
-    std::shared_ptr<client::Subscription> sub;
-    std::string err;
-    std::shared_ptr<client::Context> ctxt(*self->ctxt);
-    Py_BEGIN_ALLOW_THREADS
-    try {
-        sub = start_monitor(*ctxt, H, name, request, idx, gen);
-    } catch (std::exception &e) {
-        err = e.what();
-    }
-    Py_END_ALLOW_THREADS
-    if (!sub) {
-        PyErr_Format(PyExc_ValueError, "%s: cannot monitor: %s", name.c_str(), err.c_str());
+    SlotRef r;
+    if (!slot_ref(*H, arg, r))
         return nullptr;
-    }
+    if (!r.parked)
+        Py_RETURN_FALSE;
+    std::shared_ptr<client::Subscription> sub;
+    std::shared_ptr<client::Context> ctxt(*self->ctxt);
+    if (!made_without_gil(
+            [&] { return bool(sub = start_monitor(*ctxt, H, r.name, r.request, r.idx, r.gen)); },
+            r.name, "cannot monitor"))
+        return nullptr;
     std::shared_ptr<client::Connect> conn;
     std::shared_ptr<client::Operation> readop;
     bool done = false;
     {
         std::lock_guard<std::mutex> G(H->lock);
-        Slot *s = live_slot(*H, idx, gen);
+        Slot *s = live_slot(*H, r.idx, r.gen);
         if (s && s->parked) {
             conn = std::move(s->conn);
             readop = std::move(s->readop);

@@ -137,29 +137,38 @@ def _wait(pred, timeout: float) -> bool:
     return False
 
 
+def _open_rows(engine, prefix: str) -> Rows:
+    """N_BUSY rows of ``prefix``'s counters, all connected with a value."""
+    rows = Rows(engine)
+    engine.start(rows)
+    engine.add([f"pva://{prefix}:{i}" for i in range(N_BUSY)])
+    assert _wait(lambda: rows.count(lambda s: s.connected and s.value) == N_BUSY, 60), \
+        rows.count(lambda s: s.connected)
+    return rows
+
+
+def _kill_and_restart(gateway, rows: Rows, cycle: int) -> None:
+    """The gateway dies: every row says disconnected within the connection timeout; it
+    returns: every row is back by itself with a fresh value (posted after the restart)."""
+    gateway.kill()
+    assert _wait(lambda: rows.count(lambda s: not s.connected) == N_BUSY, 10), \
+        f"cycle {cycle}: {rows.count(lambda s: s.connected)} rows still say connected"
+    stamp = time.time()
+    gateway.start()
+    assert _wait(lambda: rows.count(lambda s: s.connected and s.timestamp >= stamp) == N_BUSY, 60), \
+        f"cycle {cycle}: {rows.count(lambda s: s.connected)} of {N_BUSY} back"
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_gateway_killed_and_restarted_under_1000_monitored_pvs(engine, upstream, gateway) -> None:
     """Every row goes to disconnected when the gateway dies (none shows its last value as
     live), all come back by themselves when it returns; memory flat over 20 cycles."""
-    a, _, _ = upstream
-    names = [f"pva://{a.prefix}:{i}" for i in range(N_BUSY)]
-    rows = Rows(engine)
-    engine.start(rows)
-    engine.add(names)
-    assert _wait(lambda: rows.count(lambda s: s.connected and s.value) == N_BUSY, 60), \
-        rows.count(lambda s: s.connected)
+    rows = _open_rows(engine, upstream[0].prefix)
     proc = psutil.Process()
     rss: list[float] = []
     for cycle in range(20):
-        gateway.kill()
-        assert _wait(lambda: rows.count(lambda s: not s.connected) == N_BUSY, 10), \
-            f"cycle {cycle}: {rows.count(lambda s: s.connected)} rows still say connected"
-        stamp = time.time()
-        gateway.start()
-        # back by itself, with fresh values (a counter posted after the restart)
-        assert _wait(lambda: rows.count(lambda s: s.connected and s.timestamp >= stamp) == N_BUSY, 60), \
-            f"cycle {cycle}: {rows.count(lambda s: s.connected)} of {N_BUSY} back"
+        _kill_and_restart(gateway, rows, cycle)
         rss.append(proc.memory_info().rss / 2 ** 20)
     print("GATEWAY-CYCLES rss MB:", [round(x, 1) for x in rss])
     # flat: the last cycles use no more than the first ones plus a little (no per-cycle leak)
@@ -177,26 +186,14 @@ def test_lean_parked_rows_follow_a_gateway_killed_and_restarted(engine, upstream
 
     monkeypatch.setattr(fast, "PARKED_REFRESH_S", 1.0)      # 1,000 reads/s: the budget
 
-    a, _, _ = upstream
-    names = [f"pva://{a.prefix}:{i}" for i in range(N_BUSY)]
-    rows = Rows(engine)
     engine.set_lean(True)
-    engine.start(rows)
-    engine.add(names)
-    assert _wait(lambda: rows.count(lambda s: s.connected and s.value) == N_BUSY, 60), \
-        rows.count(lambda s: s.connected)
+    rows = _open_rows(engine, upstream[0].prefix)
     src = engine.source.sources["pva"]
     assert _wait(lambda: len(src.fast.parked) == N_BUSY, 10), len(src.fast.parked)
     proc = psutil.Process()
     rss: list[float] = []
     for cycle in range(8):
-        gateway.kill()
-        assert _wait(lambda: rows.count(lambda s: not s.connected) == N_BUSY, 10), \
-            f"cycle {cycle}: {rows.count(lambda s: s.connected)} rows still say connected"
-        stamp = time.time()
-        gateway.start()
-        assert _wait(lambda: rows.count(lambda s: s.connected and s.timestamp >= stamp) == N_BUSY, 60), \
-            f"cycle {cycle}: {rows.count(lambda s: s.connected)} of {N_BUSY} back"
+        _kill_and_restart(gateway, rows, cycle)
         # and the rotation goes on reading them (each within its period)
         stamp = time.time()
         period = max(fast.PARKED_REFRESH_S, N_BUSY / fast.PARKED_READS_PER_S)
