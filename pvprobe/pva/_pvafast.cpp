@@ -449,6 +449,16 @@ bool check_open(HubObject *self) {
     return true;
 }
 
+/* Cancel and let go of a monitor (GIL released by the caller); errors are moot. */
+void cancel_quietly(std::shared_ptr<client::Subscription> &sub) {
+    try {
+        if (sub)
+            sub->cancel();
+    } catch (std::exception &) {
+    }
+    sub.reset();
+}
+
 /* Start the monitor of slot ``idx`` (GIL released by the caller). */
 std::shared_ptr<client::Subscription> start_monitor(client::Context &ctxt,
                                                     const std::shared_ptr<HubState> &H,
@@ -735,12 +745,8 @@ void shutdown_hub(HubObject *self) {
         H->queue.clear();
     }
     Py_BEGIN_ALLOW_THREADS
-    for (auto &sub : subs) {
-        try {
-            sub->cancel();
-        } catch (std::exception &) {
-        }
-    }
+    for (auto &sub : subs)
+        cancel_quietly(sub);
     subs.clear();
     ops.clear();
     conns.clear();
@@ -856,12 +862,7 @@ PyObject *Hub_close_slot(HubObject *self, PyObject *arg) {
         H->free_list.push_back(idx);     // stale queue entries are skipped (inactive)
     }
     Py_BEGIN_ALLOW_THREADS
-    try {
-        if (sub)
-            sub->cancel();
-    } catch (std::exception &) {
-    }
-    sub.reset();
+    cancel_quietly(sub);
     getop.reset();
     readop.reset();
     conn.reset();
@@ -948,8 +949,13 @@ struct SlotRef {
     bool parked;
 };
 
-/* The open slot ``arg`` names (takes the lock); false with a Python error set. */
-bool slot_ref(HubState &H, PyObject *arg, SlotRef &r) {
+/* The hub's state and the open slot ``arg`` names (takes the lock); false with a
+ * Python error set. */
+bool slot_ref(HubObject *self, PyObject *arg, std::shared_ptr<HubState> &state, SlotRef &r) {
+    if (!check_open(self))
+        return false;
+    state = *self->state;
+    HubState &H = *state;
     std::lock_guard<std::mutex> G(H.lock);
     if (!slot_index(H, arg, r.idx))
         return false;
@@ -980,11 +986,9 @@ bool made_without_gil(F &&make, const std::string &name, const char *what) {
 
 /* park(slot): its monitor swapped for its channel alone (see "parked slots"). */
 PyObject *Hub_park(HubObject *self, PyObject *arg) {
-    if (!check_open(self))
-        return nullptr;
-    std::shared_ptr<HubState> H(*self->state);
+    std::shared_ptr<HubState> H;
     SlotRef r;
-    if (!slot_ref(*H, arg, r))
+    if (!slot_ref(self, arg, H, r))
         return nullptr;
     if (r.parked)
         Py_RETURN_FALSE;
@@ -1010,12 +1014,7 @@ PyObject *Hub_park(HubObject *self, PyObject *arg) {
         }
     }
     Py_BEGIN_ALLOW_THREADS
-    try {
-        if (old)
-            old->cancel();
-    } catch (std::exception &) {
-    }
-    old.reset();
+    cancel_quietly(old);
     conn.reset();       // not kept (closed or swapped meanwhile)
     Py_END_ALLOW_THREADS
     return PyBool_FromLong(done);
@@ -1023,11 +1022,9 @@ PyObject *Hub_park(HubObject *self, PyObject *arg) {
 
 /* unpark(slot): a monitor again; its channel and read in flight are let go. */
 PyObject *Hub_unpark(HubObject *self, PyObject *arg) {
-    if (!check_open(self))
-        return nullptr;
-    std::shared_ptr<HubState> H(*self->state);
+    std::shared_ptr<HubState> H;
     SlotRef r;
-    if (!slot_ref(*H, arg, r))
+    if (!slot_ref(self, arg, H, r))
         return nullptr;
     if (!r.parked)
         Py_RETURN_FALSE;
@@ -1079,15 +1076,32 @@ PyObject *Hub_read_step(HubObject *self, PyObject *args) {
     return PyLong_FromSize_t(todo.size());
 }
 
-PyObject *Hub_parked(HubObject *self, PyObject *) {
+/* How many slots are open, parked; reads issued and in flight. */
+struct SlotCounts {
+    Py_ssize_t open = 0, parked = 0;
+    unsigned long long reads = 0;
+    Py_ssize_t in_flight = 0;
+};
+
+bool count_slots(HubObject *self, SlotCounts &c) {
     if (!check_open(self))
-        return nullptr;
+        return false;
     std::shared_ptr<HubState> H(*self->state);
     std::lock_guard<std::mutex> G(H->lock);
-    Py_ssize_t n = 0;
-    for (auto &s : H->slots)
-        n += s.active && s.parked ? 1 : 0;
-    return Py_BuildValue("(nKn)", n, (unsigned long long)H->reads, Py_ssize_t(H->in_flight));
+    for (auto &s : H->slots) {
+        c.open += s.active ? 1 : 0;
+        c.parked += s.active && s.parked ? 1 : 0;
+    }
+    c.reads = H->reads;
+    c.in_flight = Py_ssize_t(H->in_flight);
+    return true;
+}
+
+PyObject *Hub_parked(HubObject *self, PyObject *) {
+    SlotCounts c;
+    if (!count_slots(self, c))
+        return nullptr;
+    return Py_BuildValue("(nKn)", c.parked, c.reads, c.in_flight);
 }
 
 PyObject *Hub_drain(HubObject *self, PyObject *args) {
@@ -1407,14 +1421,10 @@ PyObject *Hub_slot_events(HubObject *self, PyObject *arg) {
 }
 
 PyObject *Hub_opened(HubObject *self, PyObject *) {
-    if (!check_open(self))
+    SlotCounts c;
+    if (!count_slots(self, c))
         return nullptr;
-    std::shared_ptr<HubState> H(*self->state);
-    std::lock_guard<std::mutex> G(H->lock);
-    Py_ssize_t n = 0;
-    for (auto &s : H->slots)
-        n += s.active ? 1 : 0;
-    return PyLong_FromSsize_t(n);
+    return PyLong_FromSsize_t(c.open);
 }
 
 PyObject *Hub_hurry_up(HubObject *self, PyObject *) {
