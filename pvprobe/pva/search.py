@@ -29,7 +29,8 @@ Message layout, checked against pvxs (github.com/epics-base/pvxs, master 788f838
 - the address list, ``src/config.cpp`` (``split_addr_into``): entries split on
   whitespace, ``host`` or ``host:port``, the default port EPICS_PVA_BROADCAST_PORT (5076).
 
-Not covered: IPv6 entries and EPICS_PVA_NAME_SERVERS (TCP name servers).
+Name servers (EPICS_PVA_NAME_SERVERS) are searched too, over TCP (:mod:`.name_servers`),
+in the same wait. Not covered: IPv6 entries.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ import struct
 import time
 from collections.abc import Iterable, Mapping
 from typing import Optional
+
+from .name_servers import NameServerError, NameServerLinks, name_servers
 
 MAGIC = 0xCA
 VERSION = 2
@@ -246,13 +249,17 @@ def _is_unicast(host: str) -> bool:
 
 # ----------------------------------------------------------------------------- the search
 
-def _targets(env: Optional[Mapping[str, str]]) -> list[tuple[str, int]]:
-    """Where to search; SearchError when nowhere."""
+def _targets(env: Optional[Mapping[str, str]]) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """Where to search: UDP addresses, name servers; SearchError when nowhere."""
     targets = search_addresses(env)
-    if not targets:
-        raise SearchError("nowhere to search: EPICS_PVA_ADDR_LIST is empty and "
-                          "EPICS_PVA_AUTO_ADDR_LIST is NO")
-    return targets
+    try:
+        servers = name_servers(env)
+    except NameServerError as exc:
+        raise SearchError(str(exc)) from None
+    if not targets and not servers:
+        raise SearchError("nowhere to search: EPICS_PVA_ADDR_LIST and EPICS_PVA_NAME_SERVERS are "
+                          "empty and EPICS_PVA_AUTO_ADDR_LIST is NO")
+    return targets, servers
 
 
 def _reply_socket() -> socket.socket:
@@ -278,13 +285,13 @@ def find_servers(names: Iterable[str], timeout: float = 1.0,
     found: dict[str, Optional[str]] = dict.fromkeys(wanted)
     if not wanted:
         return found
-    targets = _targets(env)
+    targets, servers = _targets(env)
     by_id = {i + 1: n for i, n in enumerate(wanted)}
     seq = int(time.monotonic() * 1000) & 0x7FFFFFFF
-    with _reply_socket() as sock:
+    start = time.monotonic()
+    deadline = start + max(0.0, timeout)
+    with _reply_socket() as sock, NameServerLinks(servers, deadline) as tcp:
         reply_port = sock.getsockname()[1]
-        start = time.monotonic()
-        deadline = start + max(0.0, timeout)
         resends = [start + t for t in RESEND_AT if t < timeout] or [start]
         while True:
             now = time.monotonic()
@@ -294,10 +301,11 @@ def find_servers(names: Iterable[str], timeout: float = 1.0,
             if resends and now >= resends[0]:
                 resends = [t for t in resends if t > now]
                 _send(sock, targets, seq, missing, reply_port)
+                tcp.send(search_messages(seq, missing, 0, True))
             if now >= deadline:
                 break
             wait = min(deadline, resends[0] if resends else deadline) - now
-            _receive(sock, max(0.0, wait), seq, by_id, found)
+            _receive(sock, tcp, max(0.0, wait), seq, by_id, found)
     return found
 
 
@@ -320,27 +328,42 @@ def _send(sock: socket.socket, targets: list[tuple[str, int]], seq: int,
                 pass        # an unreachable or unresolvable entry: the others still count
 
 
-def _receive(sock: socket.socket, wait: float, seq: int, by_id: dict[int, str],
-             found: dict[str, Optional[str]]) -> None:
+def _replies(sock: socket.socket, tcp: NameServerLinks, wait: float) -> Optional[list[tuple[bytes, str]]]:
+    """(message, sender) pairs that arrive within ``wait`` s, on the UDP socket or a
+    name server's connection; None when nothing came in that time."""
+    ready, _, _ = select.select([sock, *tcp.sockets()], [], [], max(0.0, wait))
+    if not ready:
+        return None
+    out: list[tuple[bytes, str]] = []
+    for r in ready:
+        if r is not sock:
+            out += tcp.answers(r)
+            continue
+        try:
+            data, peer = sock.recvfrom(0x10000)
+        except OSError:
+            continue
+        out.append((data, peer[0]))
+    return out
+
+
+def _receive(sock: socket.socket, tcp: NameServerLinks, wait: float, seq: int,
+             by_id: dict[int, str], found: dict[str, Optional[str]]) -> None:
     """Read the replies that arrive within ``wait`` seconds (ignoring what is no answer
     to this search)."""
     end = time.monotonic() + wait
     while True:
         left = end - time.monotonic()
-        ready, _, _ = select.select([sock], [], [], max(0.0, left))
-        if not ready:
+        got = _replies(sock, tcp, left)
+        if got is None:
             return
-        try:
-            data, peer = sock.recvfrom(0x10000)
-        except OSError:
-            return
-        sender = peer[0]
-        reply = parse_response(data, sender)
-        if reply is not None and reply[1] == seq:
-            for cid in reply[2]:
-                name = by_id.get(cid)
-                if name is not None and found[name] is None:
-                    found[name] = reply[0]
+        for data, sender in got:
+            reply = parse_response(data, sender)
+            if reply is not None and reply[1] == seq:
+                for cid in reply[2]:
+                    name = by_id.get(cid)
+                    if name is not None and found[name] is None:
+                        found[name] = reply[0]
         if all(found[n] is not None for n in by_id.values()) or left <= 0:
             return
 
@@ -363,13 +386,13 @@ def discover_servers(timeout: float = 1.0, env: Optional[Mapping[str, str]] = No
     whole time is waited: nobody says how many servers there are), in the order they
     answered; a server answering on several addresses counts once (by its GUID).
     Raises :class:`SearchError` when the address list is bad or empty."""
-    targets = _targets(env)
+    targets, servers = _targets(env)
     seq = int(time.monotonic() * 1000) & 0x7FFFFFFF
     found: dict[bytes, str] = {}
-    with _reply_socket() as sock:
+    start = time.monotonic()
+    deadline = start + max(0.0, timeout)
+    with _reply_socket() as sock, NameServerLinks(servers, deadline) as tcp:
         reply_port = sock.getsockname()[1]
-        start = time.monotonic()
-        deadline = start + max(0.0, timeout)
         resends = [start + t for t in RESEND_AT if t < timeout] or [start]
         while True:
             now = time.monotonic()
@@ -380,19 +403,14 @@ def discover_servers(timeout: float = 1.0, env: Optional[Mapping[str, str]] = No
                         sock.sendto(discovery_message(seq, reply_port, _is_unicast(host)), (host, port))
                     except OSError:
                         pass
+                tcp.send([discovery_message(seq, 0, True)])
             if now >= deadline:
                 break
             wait = min(deadline, resends[0] if resends else deadline) - now
-            ready, _, _ = select.select([sock], [], [], max(0.0, wait))
-            if not ready:
-                continue
-            try:
-                data, peer = sock.recvfrom(0x10000)
-            except OSError:
-                continue
-            fields = _response_fields(data, peer[0])
-            if fields is not None and fields[1] == seq and fields[3] == "tcp":
-                found.setdefault(fields[0], fields[2])
+            for data, sender in _replies(sock, tcp, wait) or []:
+                fields = _response_fields(data, sender)
+                if fields is not None and fields[1] == seq and fields[3] == "tcp":
+                    found.setdefault(fields[0], fields[2])
     return list(found.values())
 
 
