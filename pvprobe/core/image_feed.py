@@ -28,6 +28,13 @@ from .pvstate import PVState
 #: Suffixes of the areaDetector plugin PVs an image view reads besides ArrayData.
 META_SUFFIXES = ("NDimensions_RBV", "ArraySize0_RBV", "ArraySize1_RBV", "ArraySize2_RBV",
                  "ColorMode_RBV", "DataType_RBV", "ArrayCounter_RBV", "UniqueId_RBV")
+#: Of those, what a frame is not shaped without (until each has a value or is known
+#: not to come: a frame is never shown in a guessed type or mode).
+NEEDED_SUFFIXES = ("ColorMode_RBV", "DataType_RBV")
+
+
+class FrameNotReady(FrameError):
+    """The frame waits for the plugin's type or mode (held, not counted as skipped)."""
 
 
 @dataclass
@@ -59,6 +66,7 @@ class ImageFeed:
     max_count: int = 0
     native_type: str = ""
     _values: dict = field(default_factory=dict)
+    _heard: set = field(default_factory=set)   # meta suffixes with a value or an error
     _held: Optional[PVState] = None
     _last_update: int = -1
     _ever_connected: bool = False
@@ -133,7 +141,8 @@ class ImageFeed:
         try:
             frame = self.decode(np.asarray(data.value))
         except FrameError as exc:
-            self.counters.skipped += 1
+            if not isinstance(exc, FrameNotReady):
+                self.counters.skipped += 1
             self.skip_reason = str(exc)
             self._held = data
             return None, None
@@ -211,6 +220,9 @@ class ImageFeed:
     def decode(self, flat: np.ndarray) -> Frame:
         if self.prefix is None:
             return plain_image(flat, self.width, self.height, self.rgb)
+        waiting = [self.prefix + s for s in NEEDED_SUFFIXES if s not in self._heard]
+        if waiting:
+            raise FrameNotReady(f"waiting for {', '.join(waiting)}")
         return to_image(flat, self.meta)
 
     def _apply_meta(self, st: PVState) -> bool:
@@ -222,6 +234,9 @@ class ImageFeed:
             value = None if value is None else int(value)
         except (TypeError, ValueError):
             value = None
+        heard_now = suffix not in self._heard and (value is not None or bool(st.error))
+        if heard_now:           # a value, or it will not come (not found, no access...)
+            self._heard.add(suffix)
         if suffix == "ArrayCounter_RBV":
             if value is not None:
                 c = self.counters
@@ -235,7 +250,7 @@ class ImageFeed:
         old = self._values.get(suffix)
         self._values[suffix] = value
         if old == value:
-            return False
+            return heard_now        # a frame held for it may be shaped now
         v = self._values
         dims = tuple(int(v.get(f"ArraySize{i}_RBV") or 0) for i in range(3))
         ndims = v.get("NDimensions_RBV")

@@ -707,3 +707,34 @@ def test_feed_counts_new_values_only_and_says_disconnected():
     assert feed.apply([big])[0] is None and "12 elements" in feed.message()
     frame, _ = feed.apply([PVState(name="C:ArraySize0_RBV", connected=True, value=6)])
     assert frame is not None and frame.data.shape == (2, 6) and feed.message() == ""
+
+
+def test_a_frame_before_the_plugins_type_waits_for_it():
+    """The first frame can come before DataType_RBV / ColorMode_RBV (they connect on
+    their own): it is held, not shown in the waveform's type, and shaped once they come;
+    a type PV that will not come (not found) lets frames go in the waveform's type."""
+    from pvprobe.core.image_feed import ImageFeed
+    from pvprobe.core.pvstate import PVState
+
+    feed = ImageFeed.for_prefix("C:")
+    sizes = [PVState(name="C:" + s, connected=True, value=v) for s, v in
+             (("NDimensions_RBV", 2), ("ArraySize0_RBV", 3), ("ArraySize1_RBV", 2), ("ArraySize2_RBV", 0))]
+    data = PVState(name="C:ArrayData", connected=True, value=np.arange(6, dtype=np.int32) * 1000,
+                   count=6, max_count=6, native_type="LONG", update_count=1)
+    waiting = [PVState(name="C:DataType_RBV"), PVState(name="C:ColorMode_RBV")]   # connecting
+    assert feed.apply(sizes + waiting + [data]) == (None, None)
+    assert feed.message() == "frame skipped: waiting for C:ColorMode_RBV, C:DataType_RBV"
+    assert feed.counters.skipped == 0
+    assert feed.apply([PVState(name="C:ColorMode_RBV", connected=True, value=0)]) == (None, None)
+    frame, _ = feed.apply([PVState(name="C:DataType_RBV", connected=True, value=3)])
+    assert frame is not None and frame.data.dtype == np.uint16 and frame.data_type == "UInt16"
+    assert frame.data.tolist() == [[0, 1000, 2000], [3000, 4000, 5000]] and feed.message() == ""
+
+    other = ImageFeed.for_prefix("D:")
+    gone = [PVState(name="D:" + s.name[2:], connected=s.connected, value=s.value) for s in sizes]
+    gone += [PVState(name="D:ColorMode_RBV", connected=True, value=0),
+             PVState(name="D:DataType_RBV", error="not found: no server answered (still searching)")]
+    d2 = PVState(name="D:ArrayData", connected=True, value=np.arange(6, dtype=np.int32),
+                 count=6, max_count=6, native_type="LONG", update_count=1)
+    frame, _ = other.apply(gone + [d2])
+    assert frame is not None and frame.data.dtype == np.int32
