@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
@@ -546,3 +548,37 @@ def pva_adsim(ca_repeater: object) -> Iterator[PVAServerProcess]:
     srv.wait_listening(60)
     yield srv
     srv.stop()
+
+
+class Collector:
+    """Consumer for Engine.start: the newest state of each PV (and its samples); every
+    batch acknowledged unless ``hold`` is set; ``keep_batches``: every batch kept too.
+    :meth:`wait` polls a condition with a deadline."""
+
+    def __init__(self, engine, keep_batches: bool = False):
+        self.engine = engine
+        self.keep_batches = keep_batches
+        self.batches: list = []
+        self.latest: dict = {}
+        self.samples: dict = {}
+        self.hold = threading.Event()
+        self.lock = threading.Lock()
+
+    def __call__(self, batch):
+        with self.lock:
+            if self.keep_batches:
+                self.batches.append(batch)
+            for st in batch.states:
+                self.latest[st.name] = st
+                self.samples.setdefault(st.name, []).extend(st.samples)
+        if not self.hold.is_set():
+            self.engine.batch_done()
+
+    def wait(self, predicate, timeout: float, what: str):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if predicate():
+                    return
+            time.sleep(0.02)  # ok-sleep: polling a worker thread with a deadline
+        raise AssertionError(f"timed out after {timeout} s waiting for {what}")

@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
 import pytest
+from conftest import Collector as SharedCollector
 
 from pvprobe.core.format import char_array_to_text
-from pvprobe.core.pvstate import PVState
 
 pytestmark = pytest.mark.timeout(90)
 
 
-class Collector:
-    """Consumer for Engine.start: keeps every batch; acknowledges unless held."""
-
-    def __init__(self, engine):
-        self.engine = engine
-        self.batches = []
-        self.latest: dict[str, PVState] = {}
-        self.hold = threading.Event()
-        self.lock = threading.Lock()
-
-    def __call__(self, batch):
-        with self.lock:
-            self.batches.append(batch)
-            for st in batch.states:
-                self.latest[st.name] = st
-        if not self.hold.is_set():
-            self.engine.batch_done()
-
-    def wait(self, predicate, timeout: float, what: str):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if predicate():
-                    return
-            time.sleep(0.02)  # ok-sleep: polling a worker thread with a deadline
-        raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+def Collector(engine):     # noqa: N802  (every batch kept: tests look at batch contents)
+    return SharedCollector(engine, keep_batches=True)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from conftest import NT_PREFIX, PVA_PORTS, QSRV_PREFIX
+from conftest import NT_PREFIX, PVA_PORTS, QSRV_PREFIX, Collector
 
 from pvprobe.pva.name_servers import NameServerError, name_servers
 from pvprobe.pva.search import SearchError, discover_servers, find_server, find_servers
@@ -91,22 +91,13 @@ def test_the_engine_connects_and_names_the_server_through_name_servers(pva_nt_se
     nt = f"127.0.0.1:{PVA_PORTS['nt'][0]}"
     _only_name_servers(monkeypatch, nt)
     eng = Engine(tick_hz=20)
-    latest: dict = {}
-
-    def consume(batch):
-        for st in batch.states:
-            latest[st.name] = st
-        eng.batch_done()
-    eng.start(consume)
+    col = Collector(eng)
+    eng.start(col)
     try:
         name = f"pva://{NT_PREFIX}ai"
         eng.add([name])
         eng.watch("test", [name])
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not (name in latest and latest[name].connected
-                                                   and latest[name].host == nt):
-            time.sleep(0.05)  # ok-sleep: bounded poll
-        assert name in latest and latest[name].connected, latest.get(name)
-        assert latest[name].host == nt
+        col.wait(lambda: name in col.latest and col.latest[name].connected, 20, "connected")
+        col.wait(lambda: col.latest[name].host == nt, 10, "its server, found through the name server")
     finally:
         eng.close()

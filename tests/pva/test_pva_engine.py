@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
@@ -15,6 +14,7 @@ from conftest import (
     PVA_PORTS,
     QSRV_PREFIX,
     SERVERS_DIR,
+    Collector,
     start_nt_server,
 )
 
@@ -41,32 +41,6 @@ def _server_module():
 
 
 srv = _server_module()
-
-
-class Collector:
-    """Consumer for Engine.start: the newest state of each PV, every batch acknowledged."""
-
-    def __init__(self, engine):
-        self.engine = engine
-        self.latest: dict = {}
-        self.samples: dict = {}
-        self.lock = threading.Lock()
-
-    def __call__(self, batch):
-        with self.lock:
-            for st in batch.states:
-                self.latest[st.name] = st
-                self.samples.setdefault(st.name, []).extend(st.samples)
-        self.engine.batch_done()
-
-    def wait(self, predicate, timeout: float, what: str):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if predicate():
-                    return
-            time.sleep(0.02)  # ok-sleep: polling a worker thread with a deadline
-        raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture

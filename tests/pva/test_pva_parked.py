@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import NT_PREFIX, NT_RESTART_PREFIX, start_nt_server, wait_until
+from conftest import NT_PREFIX, NT_RESTART_PREFIX, Collector, start_nt_server, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -131,14 +131,10 @@ def test_lean_mode_parks_the_pva_rows_no_view_shows(pva_nt_server, monkeypatch):
     names = [f"pva://{NT_PREFIX}{n}" for n in ("fmt", "int", "u16", "flag", "enum", "alarmed", "ai")]
     ai, shown = names[6], names[0]
     eng = Engine(tick_hz=20)
-    latest: dict = {}
-
-    def consume(batch):
-        for st in batch.states:
-            latest[st.name] = st
-        eng.batch_done()
+    col = Collector(eng)
+    latest = col.latest
     eng.set_lean(True)
-    eng.start(consume)
+    eng.start(col)
     try:
         eng.watch("view", {shown})
         eng.add(names)
